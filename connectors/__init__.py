@@ -1,0 +1,1 @@
+"""Platform connectors. Each subpackage turns one platform's events into :class:`LearningEvent`."""

@@ -1,0 +1,6 @@
+"""Imports every model module so that ``Base.metadata`` is complete (Alembic, tests)."""
+
+from hub.badges.models import Assertion, BadgeClass, Issuer, IssuerKey  # noqa: F401
+from hub.connections.models import ConnectorConfig  # noqa: F401
+from hub.inbox.models import InboundEvent  # noqa: F401
+from hub.rules.models import AwardRule  # noqa: F401

@@ -1,0 +1,147 @@
+"""Typed, frozen settings read once from ``HUB_*`` environment variables.
+
+Every setting, its default and its meaning is listed in README.md ("Settings"). Values are parsed and
+validated at start-up (:func:`load_settings`); a bad value raises :class:`hub.errors.ConfigurationError`
+so the service fails fast instead of at the first request.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from cryptography.fernet import Fernet
+
+from hub.crypto import SecretBox
+from hub.errors import ConfigurationError
+
+log = logging.getLogger(__name__)
+
+JOB_MODES = ("thread", "sync", "worker")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The hub's configuration. Build it with :func:`load_settings` (or ``Settings(...)`` in tests).
+
+    Attributes:
+        instance_path: folder for the SQLite file and generated secrets (``HUB_INSTANCE_PATH``).
+        database_url: SQLAlchemy URL (``HUB_DATABASE_URL``); default ``sqlite:///<instance>/badgehub.db``.
+        base_url: public origin + optional path prefix used in every badge URL, no trailing slash.
+        secret_key: Flask session/signing secret.
+        key_encryption_key: Fernet key (urlsafe base64, 32 bytes) encrypting private keys and secrets.
+        job_mode: ``thread`` (process events in-process after commit), ``sync`` (inside the request,
+            after commit; for tests and the demo) or ``worker`` (leave them for ``badgehub worker``).
+        max_body_bytes: largest accepted request body (webhooks, uploads), bytes.
+        webhook_tolerance_seconds: accepted clock difference for ``webhook-timestamp``, seconds.
+        max_image_bytes / max_image_pixels: limits for uploaded badge images.
+        worker_poll_seconds: how often ``badgehub worker`` looks for pending events, seconds.
+        stale_processing_seconds: an event ``processing`` longer than this is taken as abandoned by a
+            crashed process and picked up again, seconds.
+        log_level: root log level name.
+    """
+
+    instance_path: Path
+    database_url: str
+    base_url: str
+    secret_key: str
+    key_encryption_key: str
+    job_mode: str = "thread"
+    max_body_bytes: int = 1024 * 1024
+    webhook_tolerance_seconds: int = 300
+    max_image_bytes: int = 2 * 1024 * 1024
+    max_image_pixels: int = 4096 * 4096
+    worker_poll_seconds: float = 1.0
+    stale_processing_seconds: int = 300
+    log_level: str = "INFO"
+    extra: dict = field(default_factory=dict)
+
+    def with_(self, **changes) -> Settings:
+        """Return a copy with ``changes`` applied (settings are frozen)."""
+        return replace(self, **changes)
+
+
+def _int(env: dict, name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigurationError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _secret_from_file(path: Path, make, what: str) -> str:
+    """Read a generated secret from the instance folder, creating it (mode 0600) on first use."""
+    if path.exists():
+        return path.read_text().strip()
+    value = make()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value + "\n")
+    log.warning("%s was not set; generated one into %s. Set it explicitly in production.", what, path)
+    return value
+
+
+def load_settings(env: dict | None = None) -> Settings:
+    """Parse settings from ``env`` (default ``os.environ``).
+
+    Raises:
+        ConfigurationError: a value is malformed (bad URL, bad Fernet key, unknown job mode, ...).
+    """
+    env = dict(os.environ if env is None else env)
+    instance = Path(env.get("HUB_INSTANCE_PATH") or Path.cwd() / "instance").resolve()
+    instance.mkdir(parents=True, exist_ok=True)
+
+    database_url = env.get("HUB_DATABASE_URL") or f"sqlite:///{instance / 'badgehub.db'}"
+
+    base_url = (env.get("HUB_BASE_URL") or "http://127.0.0.1:5000").rstrip("/")
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigurationError(f"HUB_BASE_URL must be an http(s) origin with optional path, got {base_url!r}")
+
+    secret_key = env.get("HUB_SECRET_KEY") or _secret_from_file(
+        instance / "secret_key", lambda: secrets.token_urlsafe(48), "HUB_SECRET_KEY"
+    )
+    kek = env.get("HUB_KEY_ENCRYPTION_KEY") or _secret_from_file(
+        instance / "key_encryption_key", lambda: Fernet.generate_key().decode(), "HUB_KEY_ENCRYPTION_KEY"
+    )
+    try:
+        SecretBox(kek)
+    except (ValueError, TypeError):
+        raise ConfigurationError(
+            "HUB_KEY_ENCRYPTION_KEY must be a Fernet key (32 bytes, url-safe base64); "
+            "make one with: python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+        ) from None
+
+    job_mode = env.get("HUB_JOB_MODE") or "thread"
+    if job_mode not in JOB_MODES:
+        raise ConfigurationError(f"HUB_JOB_MODE must be one of {', '.join(JOB_MODES)}, got {job_mode!r}")
+
+    log_level = (env.get("HUB_LOG_LEVEL") or "INFO").upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigurationError(f"HUB_LOG_LEVEL is not a log level: {log_level!r}")
+
+    return Settings(
+        instance_path=instance,
+        database_url=database_url,
+        base_url=base_url,
+        secret_key=secret_key,
+        key_encryption_key=kek,
+        job_mode=job_mode,
+        max_body_bytes=_int(env, "HUB_MAX_BODY_BYTES", 1024 * 1024, 1024),
+        webhook_tolerance_seconds=_int(env, "HUB_WEBHOOK_TOLERANCE_SECONDS", 300, 1),
+        max_image_bytes=_int(env, "HUB_MAX_IMAGE_BYTES", 2 * 1024 * 1024, 1024),
+        max_image_pixels=_int(env, "HUB_MAX_IMAGE_PIXELS", 4096 * 4096, 1),
+        worker_poll_seconds=float(_int(env, "HUB_WORKER_POLL_MS", 1000, 10)) / 1000,
+        stale_processing_seconds=_int(env, "HUB_STALE_PROCESSING_SECONDS", 300, 1),
+        log_level=log_level,
+    )

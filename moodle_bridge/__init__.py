@@ -1,0 +1,1 @@
+"""Moodle integration: Web Services client, completion sync, competency mapping, the Moodle plugin."""
