@@ -88,12 +88,13 @@ class Assertion(PublicIdMixin, TimestampMixin, Base):
     ``recipient_identity`` is ``sha256$`` + hex(sha256(normalised identity + salt)); the salt is made
     once here, so every serialisation carries the same hash. ``once_key`` is set for badge classes that
     may be earned once (badge class + recipient identity) and is unique, so two events can never issue
-    such a badge twice, even concurrently; ``(source_event_id, badge_class_id)`` is unique, so one event
-    never issues the same badge twice.
+    such a badge twice, even concurrently. ``source_key`` names the source fact (a LearningEvent's
+    idempotency key, e.g. the same Moodle completion seen by push and by sync) and
+    ``(badge_class_id, source_key)`` is unique, so one fact never issues the same badge twice.
     """
 
     __tablename__ = "assertion"
-    __table_args__ = (UniqueConstraint("source_event_id", "badge_class_id"),)
+    __table_args__ = (UniqueConstraint("badge_class_id", "source_key"),)
 
     badge_class_id: Mapped[int] = mapped_column(ForeignKey("badge_class.id", ondelete="RESTRICT"), index=True)
     recipient_type: Mapped[str] = mapped_column(String(16), default="email")
@@ -106,6 +107,7 @@ class Assertion(PublicIdMixin, TimestampMixin, Base):
     evidence: Mapped[list] = mapped_column(JSON, default=list)
     narrative: Mapped[str | None] = mapped_column(Text)
     once_key: Mapped[str | None] = mapped_column(String(80), unique=True)
+    source_key: Mapped[str | None] = mapped_column(String(255))
     source_event_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_event.id", ondelete="SET NULL"))
     signing_key_id: Mapped[int | None] = mapped_column(ForeignKey("issuer_key.id"))
     signature: Mapped[str | None] = mapped_column(Text)  # compact JWS made at award time

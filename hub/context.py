@@ -1,0 +1,32 @@
+"""The per-app service context handed to services, jobs and connectors (no Flask globals needed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hub.crypto import SecretBox
+from hub.db import Database
+from hub.settings import Settings
+from hub.urls import Urls
+
+
+@dataclass(frozen=True)
+class HubContext:
+    """What services need beyond a session: settings, URL builder, secret box, database.
+
+    Built once by ``create_app`` (``app.extensions["hub"]``) or by the CLI/worker.
+    """
+
+    settings: Settings
+    db: Database
+    urls: Urls
+    box: SecretBox
+
+    @classmethod
+    def from_settings(cls, settings: Settings, db: Database | None = None) -> HubContext:
+        return cls(
+            settings=settings,
+            db=db or Database(settings.database_url),
+            urls=Urls(settings.base_url),
+            box=SecretBox(settings.key_encryption_key),
+        )
