@@ -30,3 +30,10 @@ class HubContext:
             urls=Urls(settings.base_url),
             box=SecretBox(settings.key_encryption_key),
         )
+
+
+def current_context() -> HubContext:
+    """The context of the running Flask app (for views of the hub and of connectors)."""
+    from flask import current_app
+
+    return current_app.extensions["hub"]

@@ -87,6 +87,9 @@ def normalise_url(url: str) -> str:
 
 
 def _sqlite_pragmas(dbapi_conn, _record):
+    # Let SQLAlchemy, not the sqlite3 module, issue BEGIN, so SAVEPOINTs work
+    # (https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#serializable-isolation-savepoints-transactional-ddl).
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     # WAL lets the web process and the worker read while one writes; busy_timeout makes writers
     # queue instead of failing with "database is locked".
@@ -102,6 +105,9 @@ def make_engine(url: str, **kwargs) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        # IMMEDIATE takes the write lock up front: a deferred transaction that reads, then writes,
+        # can fail at once with SQLITE_BUSY when another writer committed in between (WAL snapshot).
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("connect_args", {"connect_timeout": 5})

@@ -38,6 +38,20 @@ class ValidationError(HubError):
     title = "Invalid input"
 
 
+class BadRequest(HubError):
+    """The request body cannot be read (not JSON, not UTF-8)."""
+
+    status = 400
+    slug = "bad-request"
+    title = "Malformed request"
+
+
+class Forbidden(HubError):
+    status = 403
+    slug = "forbidden"
+    title = "Forbidden"
+
+
 class NotFound(HubError):
     status = 404
     slug = "not-found"

@@ -37,12 +37,12 @@ class Settings:
         job_mode: ``thread`` (process events in-process after commit), ``sync`` (inside the request,
             after commit; for tests and the demo) or ``worker`` (leave them for ``badgehub worker``).
         max_body_bytes: largest accepted request body (webhooks, uploads), bytes.
-        webhook_tolerance_seconds: accepted clock difference for ``webhook-timestamp``, seconds.
         max_image_bytes / max_image_pixels: limits for uploaded badge images.
         worker_poll_seconds: how often ``badgehub worker`` looks for pending events, seconds.
         stale_processing_seconds: an event ``processing`` longer than this is taken as abandoned by a
             crashed process and picked up again, seconds.
         log_level: root log level name.
+        admin_token: bearer token for ``/api/v1`` until per-user API tokens exist; None disables the API.
     """
 
     instance_path: Path
@@ -52,12 +52,12 @@ class Settings:
     key_encryption_key: str
     job_mode: str = "thread"
     max_body_bytes: int = 1024 * 1024
-    webhook_tolerance_seconds: int = 300
     max_image_bytes: int = 2 * 1024 * 1024
     max_image_pixels: int = 4096 * 4096
     worker_poll_seconds: float = 1.0
     stale_processing_seconds: int = 300
     log_level: str = "INFO"
+    admin_token: str | None = None
     extra: dict = field(default_factory=dict)
 
     def with_(self, **changes) -> Settings:
@@ -138,10 +138,10 @@ def load_settings(env: dict | None = None) -> Settings:
         key_encryption_key=kek,
         job_mode=job_mode,
         max_body_bytes=_int(env, "HUB_MAX_BODY_BYTES", 1024 * 1024, 1024),
-        webhook_tolerance_seconds=_int(env, "HUB_WEBHOOK_TOLERANCE_SECONDS", 300, 1),
         max_image_bytes=_int(env, "HUB_MAX_IMAGE_BYTES", 2 * 1024 * 1024, 1024),
         max_image_pixels=_int(env, "HUB_MAX_IMAGE_PIXELS", 4096 * 4096, 1),
         worker_poll_seconds=float(_int(env, "HUB_WORKER_POLL_MS", 1000, 10)) / 1000,
         stale_processing_seconds=_int(env, "HUB_STALE_PROCESSING_SECONDS", 300, 1),
         log_level=log_level,
+        admin_token=env.get("HUB_ADMIN_TOKEN") or None,
     )

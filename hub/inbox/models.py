@@ -36,6 +36,9 @@ class InboundEvent(PublicIdMixin, TimestampMixin, Base):
     external_id: Mapped[str] = mapped_column(String(255))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     body: Mapped[str] = mapped_column(Text)
+    # "raw": the verified body as the sender sent it, normalised by the connector at processing;
+    # "learning_event": a LearningEvent already normalised by a pull connector (Moodle sync).
+    body_format: Mapped[str] = mapped_column(String(16), default="raw")
     status: Mapped[str] = mapped_column(String(16), default=PENDING)
     reason: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,114 @@
+"""Payload mappings: configuration (not code) that turns any JSON payload into a LearningEvent.
+
+A mapping is a dict of JMESPath expressions (https://jmespath.org/specification.html) evaluated on the
+parsed payload. ``recipient_email`` and ``event_type`` are required; a constant is a JMESPath literal,
+e.g. ``"`course_completed`"``. See README.md, "Webhooks".
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from connectors.types import LearningEvent, PlatformUser
+from hub.errors import ConfigurationError, EventNotProcessable, ValidationError
+from hub.rules.services import compile_expression
+from hub.timefmt import parse_timestamp
+
+REQUIRED = ("recipient_email", "event_type")
+OPTIONAL = (
+    "recipient_name",
+    "key",
+    "occurred_at",
+    "idempotency_key",
+    "evidence_url",
+    "evidence_narrative",
+    "outcomes",
+    "platform_user_id",
+    "platform",
+    "sourced_id",
+)
+
+
+def validate_mapping(mapping: dict[str, Any]) -> dict[str, str]:
+    """Check a mapping: required fields present, every expression a valid JMESPath, no unknown fields.
+
+    Raises:
+        ConfigurationError: naming the field at fault.
+    """
+    if not isinstance(mapping, dict):
+        raise ConfigurationError("the mapping must be an object of field -> JMESPath expression")
+    unknown = set(mapping) - set(REQUIRED) - set(OPTIONAL)
+    if unknown:
+        raise ConfigurationError(f"unknown mapping fields: {', '.join(sorted(unknown))}")
+    for name in REQUIRED:
+        if not mapping.get(name):
+            raise ConfigurationError(f"the mapping needs {name!r}")
+    for name, expr in mapping.items():
+        if not isinstance(expr, str):
+            raise ConfigurationError(f"mapping field {name!r} must be a JMESPath expression string")
+        try:
+            compile_expression(expr)
+        except ValidationError as exc:
+            raise ConfigurationError(f"mapping field {name!r}: {exc.detail}") from None
+    return dict(mapping)
+
+
+def _get(mapping: dict[str, str], name: str, payload: Any) -> Any:
+    expr = mapping.get(name)
+    return compile_expression(expr).search(payload) if expr else None
+
+
+def _text(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, str) else json.dumps(value) if isinstance(value, dict | list) else str(value)
+
+
+def apply_mapping(connector_slug: str, mapping: dict[str, str], payload: Any) -> LearningEvent:
+    """Evaluate ``mapping`` on ``payload`` (parsed JSON).
+
+    Raises:
+        EventNotProcessable: no recipient e-mail or event type at the mapped place, or a time that is
+            not ISO 8601 / Unix seconds.
+    """
+    email = _text(_get(mapping, "recipient_email", payload))
+    if not email:
+        raise EventNotProcessable(
+            f"the payload has no recipient e-mail at {mapping['recipient_email']!r}", field="recipient_email"
+        )
+    event_type = _text(_get(mapping, "event_type", payload))
+    if not event_type:
+        raise EventNotProcessable(f"the payload has no event type at {mapping['event_type']!r}", field="event_type")
+    occurred = _get(mapping, "occurred_at", payload)
+    try:
+        occurred_at = parse_timestamp(occurred) if occurred not in (None, "") else None
+    except (ValueError, OverflowError, OSError):
+        raise EventNotProcessable(f"occurred_at is not a timestamp: {occurred!r}", field="occurred_at") from None
+    evidence_url, narrative = (
+        _text(_get(mapping, "evidence_url", payload)),
+        _text(_get(mapping, "evidence_narrative", payload)),
+    )
+    evidence = (
+        ({k: v for k, v in (("id", evidence_url), ("narrative", narrative)) if v},)
+        if (evidence_url or narrative)
+        else ()
+    )
+    outcomes = _get(mapping, "outcomes", payload) or ()
+    return LearningEvent(
+        connector=connector_slug,
+        event_type=event_type,
+        key=_text(_get(mapping, "key", payload)),
+        recipient=PlatformUser(
+            email=email,
+            name=_text(_get(mapping, "recipient_name", payload)),
+            platform_user_id=_text(_get(mapping, "platform_user_id", payload)),
+            platform=_text(_get(mapping, "platform", payload)),
+            sourced_id=_text(_get(mapping, "sourced_id", payload)),
+        ),
+        occurred_at=occurred_at,
+        idempotency_key=_text(_get(mapping, "idempotency_key", payload)),
+        evidence=evidence,
+        outcomes=tuple(_text(o) for o in (outcomes if isinstance(outcomes, list) else [outcomes]) if o is not None),
+        data=payload if isinstance(payload, dict) else {"payload": payload},
+    )

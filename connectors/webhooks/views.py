@@ -1,0 +1,70 @@
+"""``POST /hooks/<slug>``: verify the raw body, store the event, answer fast, process after commit."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from flask import Blueprint, current_app, jsonify, request
+
+from hub.connections.services import connector_secrets, require
+from hub.context import current_context
+from hub.errors import BadRequest, EventNotProcessable, UnsupportedMediaType
+from hub.inbox.services import mark_failed, record_event
+
+from .mapping import apply_mapping
+from .verify import verify_signature
+
+log = logging.getLogger(__name__)
+bp = Blueprint("webhooks", __name__)
+KIND = "webhooks"
+
+
+def _is_json(mimetype: str) -> bool:
+    return mimetype == "application/json" or (mimetype.startswith("application/") and mimetype.endswith("+json"))
+
+
+@bp.post("/hooks/<slug>")
+def receive(slug: str):
+    """Accept one signed event.
+
+    Answers 202 with ``{"event": id, "status": "accepted"}`` once stored; 200 for a redelivery of a
+    stored ``webhook-id``; RFC 9457 problems otherwise (401 signature, 404 connector, 413 size,
+    415 content type, 400 not JSON, 422 mapped fields missing — stored as failed, replayable —,
+    503 database unreachable).
+    """
+    ctx = current_context()
+    if not _is_json(request.mimetype):
+        raise UnsupportedMediaType(f"send the event as application/json, not {request.mimetype or 'nothing'}")
+    body = request.get_data(cache=False)  # MAX_CONTENT_LENGTH refuses >1 MiB bodies with 413
+
+    with ctx.db.session_scope() as session:
+        connector = require(session, slug, KIND)
+        secrets = connector_secrets(ctx, connector)
+    webhook_id = verify_signature(body, request.headers, secrets)
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:
+        raise BadRequest(f"the body is not JSON: {exc}") from None
+
+    problem = None
+    with ctx.db.session_scope() as session:
+        connector = require(session, slug, KIND)
+        event, created = record_event(session, connector, webhook_id, body.decode("utf-8"))
+        if created:
+            try:
+                apply_mapping(slug, connector.config.get("mapping", {}), payload)
+            except EventNotProcessable as exc:
+                mark_failed(session, event, f"{exc.title}: {exc.detail}")
+                problem = exc
+        event_id, public_id, status = event.id, event.public_id, event.status
+
+    if problem is not None:
+        log.warning("webhook %s: event %s stored as failed: %s", slug, public_id, problem.detail)
+        problem.extra.update(event=public_id, status=status)
+        raise problem
+    if not created:
+        log.info("webhook %s: redelivery of %s ignored", slug, webhook_id)
+        return jsonify(event=public_id, status=status, duplicate=True), 200
+    current_app.extensions["hub.jobs"].enqueue(event_id)
+    return jsonify(event=public_id, status="accepted"), 202

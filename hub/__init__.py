@@ -1,0 +1,73 @@
+"""Badge Hub: learning platforms in, signed Open Badges out.
+
+``create_app(settings=None)``: settings -> extensions -> blueprints -> connectors (DESIGN.md).
+The factory neither migrates nor waits for the database; ``badgehub init`` does that.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from hub.settings import Settings, load_settings
+
+__all__ = ["create_app"]
+
+
+def configure_logging(level: str) -> None:
+    """Plain structured-ish log lines on stderr; never configures twice."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    root.setLevel(level)
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the Flask app.
+
+    Args:
+        settings: defaults to :func:`hub.settings.load_settings` (``HUB_*`` environment).
+
+    Raises:
+        hub.errors.ConfigurationError: invalid settings.
+    """
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from hub.connections import registry
+    from hub.context import HubContext
+    from hub.inbox.jobs import JobDispatcher
+    from hub.web import close_db_session
+    from hub.web.api import bp as api_bp
+    from hub.web.errors import register_error_handlers
+    from hub.web.public import bp as public_bp
+
+    settings = settings or load_settings()
+    configure_logging(settings.log_level)
+    app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        JSON_SORT_KEYS=False,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
+    )
+    app.json.ensure_ascii = False
+    # Behind a TLS-terminating proxy: trust one hop of X-Forwarded-For/Proto/Host.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+
+    ctx = HubContext.from_settings(settings)
+    jobs = JobDispatcher(ctx)
+    app.extensions["hub"] = ctx
+    app.extensions["hub.jobs"] = jobs
+
+    register_error_handlers(app)
+    app.teardown_appcontext(close_db_session)
+    app.register_blueprint(public_bp)
+    app.register_blueprint(api_bp)
+    for connector in registry.available().values():
+        connector.init_app(app)
+
+    jobs.recover()
+    return app

@@ -1,0 +1,274 @@
+"""Badge domain services: issuers and their keys, badge classes, awarding and revoking.
+
+Services take a session and a :class:`hub.context.HubContext`, ``flush`` but never ``commit``; the
+caller's boundary commits. Open Badges 2.0 terms throughout (https://www.imsglobal.org/spec/ob/v2p0/).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from connectors.types import PlatformUser
+from hub.badges.images import check_image
+from hub.badges.models import Assertion, BadgeClass, Issuer, IssuerKey
+from hub.badges.recipient import hash_identity, new_salt, normalise_email
+from hub.context import HubContext
+from hub.credentials import ob2
+from hub.credentials.signing import generate_rsa_key, sign_jws
+from hub.db import utcnow
+from hub.errors import NotFound, ValidationError
+
+log = logging.getLogger(__name__)
+
+
+def _require_text(value: str | None, field: str, max_len: int = 255) -> str:
+    text = (value or "").strip()
+    if not text:
+        raise ValidationError(f"{field} is required", field=field)
+    if len(text) > max_len:
+        raise ValidationError(f"{field} is longer than {max_len} characters", field=field)
+    return text
+
+
+def _require_url(value: str | None, field: str) -> str:
+    text = _require_text(value, field, 1024)
+    if not text.startswith(("https://", "http://")):
+        raise ValidationError(f"{field} must be an http(s) URL", field=field)
+    return text
+
+
+def create_issuer(
+    session: Session,
+    ctx: HubContext,
+    *,
+    name: str,
+    url: str,
+    email: str | None = None,
+    description: str | None = None,
+    image: bytes | None = None,
+) -> Issuer:
+    """Create an Issuer with a fresh RSA signing key (stored encrypted).
+
+    Raises:
+        ValidationError: missing name, bad URL or e-mail; ImageError for a bad image.
+    """
+    issuer = Issuer(
+        name=_require_text(name, "name"),
+        url=_require_url(url, "url"),
+        email=normalise_email(email) if email else None,
+        description=(description or "").strip() or None,
+    )
+    if image:
+        issuer.image_type = check_image(
+            image, max_bytes=ctx.settings.max_image_bytes, max_pixels=ctx.settings.max_image_pixels
+        )
+        issuer.image = image
+    session.add(issuer)
+    rotate_key(session, ctx, issuer)
+    return issuer
+
+
+def rotate_key(session: Session, ctx: HubContext, issuer: Issuer) -> IssuerKey:
+    """Give ``issuer`` a new RS256 key; the previous one is retired but stays published, so the
+    assertions it signed keep verifying."""
+    now = utcnow()
+    for key in issuer.keys:
+        if key.algorithm == "RS256" and key.retired_at is None:
+            key.retired_at = now
+    public_pem, private_enc = generate_rsa_key(ctx.box)
+    key = IssuerKey(issuer=issuer, algorithm="RS256", public_pem=public_pem, private_key_encrypted=private_enc)
+    session.add(key)
+    session.flush()
+    return key
+
+
+def active_key(issuer: Issuer, algorithm: str = "RS256") -> IssuerKey:
+    """The issuer's current (not retired) key for ``algorithm``.
+
+    Raises:
+        NotFound: the issuer has none (it was never given one).
+    """
+    for key in reversed(issuer.keys):
+        if key.algorithm == algorithm and key.retired_at is None:
+            return key
+    raise NotFound(f"issuer {issuer.public_id} has no active {algorithm} key")
+
+
+def create_badge_class(
+    session: Session,
+    ctx: HubContext,
+    issuer: Issuer,
+    *,
+    name: str,
+    description: str,
+    image: bytes,
+    criteria_url: str | None = None,
+    criteria_narrative: str | None = None,
+    tags: Iterable[str] = (),
+    alignments: Iterable[dict] = (),
+    expires_after_days: int | None = None,
+    allow_multiple: bool = False,
+) -> BadgeClass:
+    """Create a BadgeClass. ``image`` is PNG or SVG bytes, checked by :func:`check_image`.
+
+    Raises:
+        ValidationError / ImageError: missing fields, bad URL, bad image, non-positive expiry.
+    """
+    if expires_after_days is not None and expires_after_days <= 0:
+        raise ValidationError("expires_after_days must be a positive number of days", field="expires_after_days")
+    image_type = check_image(image, max_bytes=ctx.settings.max_image_bytes, max_pixels=ctx.settings.max_image_pixels)
+    badge = BadgeClass(
+        issuer=issuer,
+        name=_require_text(name, "name"),
+        description=_require_text(description, "description", 10_000),
+        image=image,
+        image_type=image_type,
+        criteria_url=_require_url(criteria_url, "criteria_url") if criteria_url else None,
+        criteria_narrative=(criteria_narrative or "").strip() or None,
+        tags=[t.strip() for t in tags if t and t.strip()],
+        alignments=[dict(a) for a in alignments],
+        expires_after_days=expires_after_days,
+        allow_multiple=allow_multiple,
+    )
+    session.add(badge)
+    session.flush()
+    return badge
+
+
+@dataclass(frozen=True)
+class AwardResult:
+    """What :func:`award` did: the assertion, and whether this call created it."""
+
+    assertion: Assertion
+    created: bool
+
+
+def _once_key(badge: BadgeClass, email: str) -> str:
+    return hashlib.sha256(f"{badge.public_id}\x00{email}".encode()).hexdigest()
+
+
+def _existing(session: Session, badge: BadgeClass, source_key: str | None, once_key: str | None):
+    if source_key:
+        found = session.scalar(
+            select(Assertion).where(Assertion.badge_class_id == badge.id, Assertion.source_key == source_key)
+        )
+        if found:
+            return found
+    if once_key:
+        return session.scalar(select(Assertion).where(Assertion.once_key == once_key))
+    return None
+
+
+def award(
+    session: Session,
+    ctx: HubContext,
+    badge_class: BadgeClass,
+    recipient: PlatformUser,
+    *,
+    issued_on: datetime | None = None,
+    evidence: Iterable[dict] = (),
+    narrative: str | None = None,
+    source_key: str | None = None,
+    source_event=None,
+) -> AwardResult:
+    """Issue ``badge_class`` to ``recipient``: an Assertion row and its signed JWS, together or not at all.
+
+    Idempotent: the same ``source_key`` never issues the same badge class twice, and a badge class
+    that may be earned once is issued once per recipient, whatever the source. Races are settled by
+    unique constraints (``badge_class_id + source_key``, ``once_key``): the loser of a concurrent
+    insert gets the winner's assertion with ``created=False``.
+
+    Args:
+        recipient: ``email`` required (trimmed, lower-cased before hashing); ``name`` optional.
+        issued_on: aware datetime, default now (UTC).
+        evidence: OB 2.0 Evidence dicts (``id`` URL and/or ``narrative``).
+
+    Raises:
+        ValidationError: no or malformed e-mail.
+    """
+    email = normalise_email(recipient.email)
+    once_key = None if badge_class.allow_multiple else _once_key(badge_class, email)
+    found = _existing(session, badge_class, source_key, once_key)
+    if found is not None:
+        return AwardResult(found, False)
+
+    issued_on = issued_on or utcnow()
+    salt = new_salt()
+    key = active_key(badge_class.issuer)
+    assertion = Assertion(
+        badge_class=badge_class,
+        recipient_type="email",
+        recipient_plain=email,
+        recipient_salt=salt,
+        recipient_identity=hash_identity(email, salt),
+        recipient_name=(recipient.name or "").strip() or None,
+        issued_on=issued_on,
+        expires=issued_on + timedelta(days=badge_class.expires_after_days) if badge_class.expires_after_days else None,
+        evidence=[dict(e) for e in evidence],
+        narrative=narrative,
+        once_key=once_key,
+        source_key=source_key,
+        source_event_id=getattr(source_event, "id", None),
+        signing_key=key,
+    )
+    try:
+        with session.begin_nested():
+            session.add(assertion)
+            session.flush()  # the row and its public id exist before signing
+            payload = ob2.assertion_json(ctx.urls, assertion, signed_by=key)
+            assertion.signature = sign_jws(payload, key.private_key_encrypted, ctx.settings.key_encryption_key)
+            session.flush()
+    except IntegrityError:
+        # Another transaction issued it first (same source fact, or once-only badge): use theirs.
+        found = _existing(session, badge_class, source_key, once_key)
+        if found is None:
+            raise
+        return AwardResult(found, False)
+    log.info(
+        "awarded badge",
+        extra={
+            "assertion": assertion.public_id,
+            "badge_class": badge_class.public_id,
+            "source_key": source_key,
+        },
+    )
+    return AwardResult(assertion, True)
+
+
+def revoke(session: Session, ctx: HubContext, assertion: Assertion, reason: str) -> Assertion:
+    """Revoke an assertion with a reason. It stays published: hosted as HTTP 410, signed through the
+    issuer's RevocationList. A once-only badge may be earned again after revocation.
+
+    Raises:
+        ValidationError: empty reason, or already revoked.
+    """
+    reason = _require_text(reason, "reason", 1000)
+    if assertion.revoked:
+        raise ValidationError("the assertion is already revoked", field="assertion")
+    assertion.revoked = True
+    assertion.revocation_reason = reason
+    assertion.revoked_at = utcnow()
+    assertion.once_key = None
+    session.flush()
+    log.info("revoked assertion", extra={"assertion": assertion.public_id})
+    return assertion
+
+
+def get_by_public_id(session: Session, model, public_id: str):
+    """Load a row by its public id.
+
+    Raises:
+        NotFound: no such row.
+    """
+    row = session.scalar(select(model).where(model.public_id == public_id))
+    if row is None:
+        raise NotFound(f"no {model.__name__} with id {public_id}")
+    return row

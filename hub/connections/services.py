@@ -1,0 +1,99 @@
+"""Configured connectors: create, look up, and manage their secrets (stored encrypted)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.connections import registry
+from hub.connections.models import ConnectorConfig
+from hub.context import HubContext
+from hub.errors import NotFound, ValidationError
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+MAX_SECRETS = 3  # current + two older ones accepted during rotation
+
+
+def new_webhook_secret() -> str:
+    """A Standard Webhooks secret: ``whsec_`` + base64 of 32 random bytes
+    (https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md)."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+
+
+def create_connector(
+    session: Session,
+    ctx: HubContext,
+    *,
+    slug: str,
+    kind: str,
+    name: str,
+    config: dict | None = None,
+    secret: str | None = None,
+) -> ConnectorConfig:
+    """Create a connector. Its config is checked by the connector class of ``kind``.
+
+    Raises:
+        ValidationError: bad or taken slug; ConfigurationError: unknown kind or invalid config.
+    """
+    if not SLUG.match(slug or ""):
+        raise ValidationError("slug must be 1-64 lower-case letters, digits or hyphens", field="slug")
+    if session.scalar(select(ConnectorConfig.id).where(ConnectorConfig.slug == slug)):
+        raise ValidationError(f"a connector with slug {slug!r} exists", field="slug")
+    connector = registry.get(kind)
+    row = ConnectorConfig(
+        slug=slug, kind=kind, name=name.strip() or slug, config=connector.validate_config(config or {})
+    )
+    if secret:
+        row.secrets_encrypted = ctx.box.encrypt(json.dumps([secret]).encode())
+    session.add(row)
+    session.flush()
+    return row
+
+
+def get_connector(session: Session, slug: str) -> ConnectorConfig:
+    """The enabled connector with ``slug``.
+
+    Raises:
+        NotFound: none, or disabled.
+    """
+    row = session.scalar(select(ConnectorConfig).where(ConnectorConfig.slug == slug))
+    if row is None or not row.enabled:
+        raise NotFound(f"no connector {slug!r}")
+    return row
+
+
+def connector_secrets(ctx: HubContext, row: ConnectorConfig) -> list[str]:
+    """The connector's secrets, newest first (several while a rotation is in progress)."""
+    if not row.secrets_encrypted:
+        return []
+    return json.loads(ctx.box.decrypt(row.secrets_encrypted))
+
+
+def rotate_secret(session: Session, ctx: HubContext, row: ConnectorConfig, new_secret: str | None = None) -> str:
+    """Add a new secret in front; the previous ones stay valid (at most :data:`MAX_SECRETS` kept)
+    until :func:`drop_old_secrets`. Returns the new secret (shown once, never logged)."""
+    secret = new_secret or new_webhook_secret()
+    kept = [secret, *connector_secrets(ctx, row)][:MAX_SECRETS]
+    row.secrets_encrypted = ctx.box.encrypt(json.dumps(kept).encode())
+    session.flush()
+    return secret
+
+
+def drop_old_secrets(session: Session, ctx: HubContext, row: ConnectorConfig) -> None:
+    """End a rotation: keep only the newest secret."""
+    current = connector_secrets(ctx, row)[:1]
+    row.secrets_encrypted = ctx.box.encrypt(json.dumps(current).encode()) if current else None
+    session.flush()
+
+
+def require(session: Session, slug: str, kind: str) -> ConnectorConfig:
+    """Like :func:`get_connector`, and also of ``kind``. Raises NotFound otherwise."""
+    row = get_connector(session, slug)
+    if row.kind != kind:
+        raise NotFound(f"no {kind} connector {slug!r}")
+    return row
