@@ -92,3 +92,7 @@ def demo(out: Path, keep_serving: bool) -> None:
     click.echo("\n".join(result.lines))
     click.echo("demo: OK — every output verified" if result.ok else "demo: FAILED")
     sys.exit(0 if result.ok else 1)
+
+
+if __name__ == "__main__":
+    main()

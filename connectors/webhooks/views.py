@@ -61,7 +61,7 @@ def receive(slug: str):
 
     if problem is not None:
         log.warning("webhook %s: event %s stored as failed: %s", slug, public_id, problem.detail)
-        problem.extra.update(event=public_id, status=status)
+        problem.extra.update(event=public_id, event_status=status)
         raise problem
     if not created:
         log.info("webhook %s: redelivery of %s ignored", slug, webhook_id)

@@ -24,12 +24,12 @@ def problem(status: int, slug: str, title: str, detail: str, extra: dict | None 
     """Render a problem as JSON (``application/problem+json``) or as the HTML error page."""
     if wants_problem_json():
         body = {
+            **(extra or {}),  # extension members never replace the standard ones
             "type": f"{current_context().settings.base_url}/problems/{slug}",
             "title": title,
             "status": status,
             "detail": detail,
             "instance": request.path,
-            **(extra or {}),
         }
         response = jsonify(body)
         response.mimetype = "application/problem+json"

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import pytest
+
+from hub.errors import ConfigurationError
+from hub.settings import load_settings
+
+
+def test_defaults_generate_secrets_into_instance_folder(tmp_path, caplog):
+    s = load_settings({"HUB_INSTANCE_PATH": str(tmp_path)})
+    assert s.database_url == f"sqlite:///{tmp_path / 'badgehub.db'}"
+    assert s.base_url == "http://127.0.0.1:5000" and s.job_mode == "thread"
+    assert (tmp_path / "key_encryption_key").stat().st_mode & 0o777 == 0o600
+    assert "HUB_KEY_ENCRYPTION_KEY was not set" in caplog.text
+    again = load_settings({"HUB_INSTANCE_PATH": str(tmp_path)})
+    assert again.key_encryption_key == s.key_encryption_key and again.secret_key == s.secret_key
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"HUB_BASE_URL": "ftp://x"}, "HUB_BASE_URL"),
+        ({"HUB_KEY_ENCRYPTION_KEY": "short"}, "Fernet"),
+        ({"HUB_JOB_MODE": "later"}, "HUB_JOB_MODE"),
+        ({"HUB_MAX_BODY_BYTES": "lots"}, "whole number"),
+        ({"HUB_LOG_LEVEL": "LOUD"}, "log level"),
+    ],
+)
+def test_bad_values_fail_fast(tmp_path, env, message):
+    with pytest.raises(ConfigurationError, match=message):
+        load_settings({"HUB_INSTANCE_PATH": str(tmp_path), **env})
