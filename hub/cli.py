@@ -88,9 +88,16 @@ def demo(out: Path, keep_serving: bool) -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
         overrides["database_url"] = f"sqlite:///{db}"
-    result = run_demo(_settings(**overrides), out, serve=keep_serving)
+    result = run_demo(_settings(**overrides), out)
     click.echo("\n".join(result.lines))
     click.echo("demo: OK — every output verified" if result.ok else "demo: FAILED")
+    if keep_serving:
+        click.echo(f"serving {result.base_url} — press Ctrl-C to stop")
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+    result.stop()
     sys.exit(0 if result.ok else 1)
 
 

@@ -22,7 +22,7 @@ def _drop_empty(doc: dict) -> dict:
 
 
 def issuer_json(urls: Urls, issuer: Issuer) -> dict:
-    """The Issuer Profile, with its public keys (current and retired) and revocation list."""
+    """The Issuer Profile, with its current public key and its revocation list."""
     iid = issuer.public_id
     return _drop_empty(
         {
@@ -34,10 +34,18 @@ def issuer_json(urls: Urls, issuer: Issuer) -> dict:
             "email": issuer.email,
             "description": issuer.description,
             "image": urls.issuer_image(iid) if issuer.image else None,
-            "publicKey": [urls.key(iid, k.public_id) for k in issuer.keys if k.algorithm == "RS256"],
+            # Only the current key: openbadges-validator-core requires publicKey to equal the JWS's
+            # creator and refuses a list. Retired keys stay served at their URLs (owner = issuer), so
+            # assertions they signed still verify by key document + owner.
+            "publicKey": _current_key_url(urls, issuer),
             "revocationList": urls.revocation_list(iid),
         }
     )
+
+
+def _current_key_url(urls: Urls, issuer: Issuer) -> str | None:
+    current = [k for k in issuer.keys if k.algorithm == "RS256" and k.retired_at is None]
+    return urls.key(issuer.public_id, current[-1].public_id) if current else None
 
 
 def key_json(urls: Urls, key: IssuerKey) -> dict:

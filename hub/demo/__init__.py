@@ -75,8 +75,19 @@ def _free_port() -> int:
 
 @dataclass
 class DemoResult:
+    """The demo's outcome. The server keeps running until :meth:`stop` (so its URLs can be visited)."""
+
     ok: bool
     lines: list[str]
+    base_url: str
+    server: object
+    app: object
+    email: str = LEARNER_EMAIL
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.app.extensions["hub.jobs"].shutdown()
+        self.app.extensions["hub"].db.dispose()
 
 
 def completion_payload(site: str) -> dict:
@@ -95,8 +106,11 @@ def completion_payload(site: str) -> dict:
     }
 
 
-def run_demo(settings: Settings, out: Path, *, serve: bool = False) -> DemoResult:
-    """Run the demo against ``settings`` (its database is created/upgraded) and write files to ``out``."""
+def run_demo(settings: Settings, out: Path) -> DemoResult:
+    """Run the demo against ``settings`` (its database is created/upgraded) and write files to ``out``.
+
+    The hub is served on 127.0.0.1:<free port> until the caller calls ``result.stop()``.
+    """
     out.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     settings = settings.with_(base_url=f"http://127.0.0.1:{port}", job_mode="sync")
@@ -108,6 +122,7 @@ def run_demo(settings: Settings, out: Path, *, serve: bool = False) -> DemoResul
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     lines: list[str] = []
+    ok = False
     try:
         secret = new_webhook_secret()
         slug = f"moodle-demo-{uuid.uuid4().hex[:6]}"
@@ -191,20 +206,7 @@ def run_demo(settings: Settings, out: Path, *, serve: bool = False) -> DemoResul
                 ok = ok and report.valid
         lines.append(f"issuer {ctx.urls.issuer(issuer.public_id)}")
         lines.append(f"files written to {out.resolve()}")
-        if serve:
-            lines.append(f"serving on http://127.0.0.1:{port} — press Ctrl-C to stop")
-        return DemoResult(ok, lines)
-    finally:
-        if not serve:
-            server.shutdown()
-            app.extensions["hub.jobs"].shutdown()
-        else:
-            _serve_forever_notice(server, thread, lines)
-
-
-def _serve_forever_notice(server, thread, lines):  # pragma: no cover - interactive
-    print("\n".join(lines))
-    try:
-        thread.join()
-    except KeyboardInterrupt:
+    except BaseException:
         server.shutdown()
+        raise
+    return DemoResult(ok, lines, ctx.urls.base, server, app)

@@ -4,10 +4,7 @@ import functools
 
 import pytest
 
-try:  # tests/conformance may become a package; without __init__.py pytest puts this folder on sys.path
-    from . import ob2_validator as harness
-except ImportError:
-    import ob2_validator as harness
+from tests.conformance import ob2_validator as harness
 
 
 @pytest.fixture(scope="session")

@@ -236,9 +236,7 @@ def test_tampered_signed_badge_is_invalid(ob2_validator, site):
 
 def test_signed_badge_by_a_key_the_issuer_does_not_list_is_invalid(ob2_validator, site, servers):
     stranger = Site(servers[0], "stranger")
-    document = site.assertion(
-        f"urn:uuid:{uuid.uuid4()}", {"type": "SignedBadge", "creator": stranger.key_url}
-    )
+    document = site.assertion(f"urn:uuid:{uuid.uuid4()}", {"type": "SignedBadge", "creator": stranger.key_url})
     token = jws.serialize_compact({"alg": "RS256"}, json.dumps(document), stranger.key)
     report = ob2_validator(token, recipient_email=ADA)
     assert not report["valid"]
