@@ -34,6 +34,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     """
     from werkzeug.middleware.proxy_fix import ProxyFix
 
+    from hub import i18n
     from hub.connections import registry
     from hub.context import HubContext
     from hub.inbox.jobs import JobDispatcher
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["hub"] = ctx
     app.extensions["hub.jobs"] = jobs
 
+    i18n.init_app(app, settings.instance_path)
     register_error_handlers(app)
     app.teardown_appcontext(close_db_session)
     app.register_blueprint(public_bp)

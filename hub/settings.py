@@ -42,6 +42,7 @@ class Settings:
         stale_processing_seconds: an event ``processing`` longer than this is taken as abandoned by a
             crashed process and picked up again, seconds.
         log_level: root log level name.
+        default_locale: language when neither the user nor ``Accept-Language`` decides (``pl``/``en``).
         admin_token: bearer token for ``/api/v1`` until per-user API tokens exist; None disables the API.
     """
 
@@ -57,6 +58,7 @@ class Settings:
     worker_poll_seconds: float = 1.0
     stale_processing_seconds: int = 300
     log_level: str = "INFO"
+    default_locale: str = "pl"
     admin_token: str | None = None
     extra: dict = field(default_factory=dict)
 
@@ -75,6 +77,13 @@ def _int(env: dict, name: str, default: int, minimum: int = 0) -> int:
         raise ConfigurationError(f"{name} must be a whole number, got {raw!r}") from None
     if value < minimum:
         raise ConfigurationError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _choice(env: dict, name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = env.get(name) or default
+    if value not in allowed:
+        raise ConfigurationError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
     return value
 
 
@@ -122,9 +131,7 @@ def load_settings(env: dict | None = None) -> Settings:
             "make one with: python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
         ) from None
 
-    job_mode = env.get("HUB_JOB_MODE") or "thread"
-    if job_mode not in JOB_MODES:
-        raise ConfigurationError(f"HUB_JOB_MODE must be one of {', '.join(JOB_MODES)}, got {job_mode!r}")
+    job_mode = _choice(env, "HUB_JOB_MODE", "thread", JOB_MODES)
 
     log_level = (env.get("HUB_LOG_LEVEL") or "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
@@ -144,4 +151,5 @@ def load_settings(env: dict | None = None) -> Settings:
         stale_processing_seconds=_int(env, "HUB_STALE_PROCESSING_SECONDS", 300, 1),
         log_level=log_level,
         admin_token=env.get("HUB_ADMIN_TOKEN") or None,
+        default_locale=_choice(env, "HUB_DEFAULT_LOCALE", "pl", ("pl", "en")),
     )

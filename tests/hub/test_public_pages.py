@@ -62,7 +62,7 @@ def test_browser_gets_html_with_polish_letters(client, ctx, factory):
     page = client.get(f"/assertions/{aid}", headers=HTML)
     assert page.mimetype == "text/html"
     html = page.get_data(as_text=True)
-    assert "Zażółć gęślą jaźń" in html and "Valid" in html
+    assert "Zażółć gęślą jaźń" in html and ("Valid" in html or "Ważna" in html)
     assert "zofia" not in html.lower()  # the page shows no e-mail address
 
 
@@ -79,7 +79,7 @@ def test_revoked_hosted_assertion_answers_410_and_lists_signed(client, ctx, fact
         "revoked": True,
         "revocationReason": "Błędnie przyznana",
     }
-    assert "Revoked" in client.get(f"/assertions/{aid}", headers=HTML).get_data(as_text=True)
+    assert "Revoked" in client.get(f"/assertions/{aid}?lang=en", headers=HTML).get_data(as_text=True)
     rl = client.get(f"/issuers/{ids['issuer']}/revocations", headers=LD).get_json()
     assert rl["revokedAssertions"] == [{"id": f"urn:uuid:{aid}", "revocationReason": "Błędnie przyznana"}]
     assert client.get(f"/assertions/{aid}/baked.png").status_code == 404
