@@ -53,55 +53,109 @@ def make_ctx(tmp_path: Path, base_url: str = "https://badges.example.test") -> H
 
 
 def make_issuer(session: Session, ctx: HubContext, name: str = "Szkoła Główna", **settings) -> Issuer:
-    issuer = Issuer(name=name, url="https://school.example.org", email="badges@school.example.org",
-                    description="Issues badges.", image=png_bytes(), image_type="image/png")
+    issuer = Issuer(
+        name=name,
+        url="https://school.example.org",
+        email="badges@school.example.org",
+        description="Issues badges.",
+        image=png_bytes(),
+        image_type="image/png",
+    )
     session.add(issuer)
     session.flush()
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    public = private.public_key().public_bytes(serialization.Encoding.PEM,
-                                               serialization.PublicFormat.SubjectPublicKeyInfo)
-    session.add(IssuerKey(issuer=issuer, algorithm="RS256", public_pem=public.decode(),
-                          private_key_encrypted=ctx.box.encrypt(pem)))
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    public = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    session.add(
+        IssuerKey(
+            issuer=issuer,
+            algorithm="RS256",
+            public_pem=public.decode(),
+            private_key_encrypted=ctx.box.encrypt(pem),
+        )
+    )
     if settings:
         session.add(IssuerCredentialSettings(issuer_id=issuer.id, **settings))
     session.flush()
     return issuer
 
 
-def make_badge(session: Session, issuer: Issuer, *, name="Zażółć gęślą jaźń", svg=False, details=True,
-               alignments=None, tags=("python", "lti"), expires_after_days=None) -> BadgeClass:
+def make_badge(
+    session: Session,
+    issuer: Issuer,
+    *,
+    name="Zażółć gęślą jaźń",
+    svg=False,
+    details=True,
+    alignments=None,
+    tags=("python", "lti"),
+    expires_after_days=None,
+) -> BadgeClass:
     badge = BadgeClass(
-        issuer=issuer, name=name, description="Completed the \"Intro\" course.\nWell done\t(tab).",
-        image=SVG if svg else png_bytes(), image_type="image/svg+xml" if svg else "image/png",
+        issuer=issuer,
+        name=name,
+        description='Completed the "Intro" course.\nWell done\t(tab).',
+        image=SVG if svg else png_bytes(),
+        image_type="image/svg+xml" if svg else "image/png",
         criteria_url="https://school.example.org/courses/intro",
         criteria_narrative="Pass every quiz with 80% or more.",
         tags=list(tags),
-        alignments=alignments if alignments is not None else [{
-            "targetName": "Digital competence", "targetUrl": "https://esco.example.eu/skill/123",
-            "targetFramework": "ESCO", "targetCode": "S1.2"}],
+        alignments=alignments
+        if alignments is not None
+        else [
+            {
+                "targetName": "Digital competence",
+                "targetUrl": "https://esco.example.eu/skill/123",
+                "targetFramework": "ESCO",
+                "targetCode": "S1.2",
+            }
+        ],
         expires_after_days=expires_after_days,
     )
     session.add(badge)
     session.flush()
     if details:
-        session.add(AchievementDetails(badge_class_id=badge.id, achievement_type="MicroCredential",
-                                       credits_available=1.5, field_of_study="Computer science",
-                                       human_code="CS-101", in_language="pl"))
+        session.add(
+            AchievementDetails(
+                badge_class_id=badge.id,
+                achievement_type="MicroCredential",
+                credits_available=1.5,
+                field_of_study="Computer science",
+                human_code="CS-101",
+                in_language="pl",
+            )
+        )
         session.flush()
     return badge
 
 
-def make_assertion(session: Session, badge: BadgeClass, *, email="learner@example.org", issued_on=None,
-                   expires=None, evidence=None) -> Assertion:
+def make_assertion(
+    session: Session,
+    badge: BadgeClass,
+    *,
+    email="learner@example.org",
+    issued_on=None,
+    expires=None,
+    evidence=None,
+) -> Assertion:
     issued_on = issued_on or datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
     salt = base64.b16encode(email.encode()[:8]).decode().lower()
     a = Assertion(
-        badge_class=badge, recipient_type="email", recipient_plain=email, recipient_salt=salt,
-        recipient_identity=hash_identity(email, salt), recipient_name="Learner", issued_on=issued_on,
-        expires=expires, evidence=evidence if evidence is not None else [
-            {"id": "https://school.example.org/work/1", "narrative": "Quiz 1: 92%"}],
+        badge_class=badge,
+        recipient_type="email",
+        recipient_plain=email,
+        recipient_salt=salt,
+        recipient_identity=hash_identity(email, salt),
+        recipient_name="Learner",
+        issued_on=issued_on,
+        expires=expires,
+        evidence=evidence
+        if evidence is not None
+        else [{"id": "https://school.example.org/work/1", "narrative": "Quiz 1: 92%"}],
     )
     session.add(a)
     session.flush()
