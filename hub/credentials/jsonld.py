@@ -104,12 +104,17 @@ def canonize_general(doc: dict[str, Any]) -> str:
             },
         )
     except jsonld.JsonLdError as exc:
-        cause = exc
-        while cause is not None:
-            if isinstance(cause, ContextNotAllowed):
-                raise cause from None
-            cause = cause.__cause__ or getattr(cause, "cause", None)
-        raise CanonicalisationError(str(exc)) from exc
+        raise _translated(exc) from exc
+
+
+def _translated(exc: Exception) -> HubError:
+    """The hub error for a pyld failure: the loader's refusal if that was the cause."""
+    cause = exc
+    while cause is not None:
+        if isinstance(cause, ContextNotAllowed):
+            return cause
+        cause = cause.__cause__ or getattr(cause, "cause", None)
+    return CanonicalisationError(str(exc))
 
 
 def nquads_to_rdf_dataset(doc: dict[str, Any]) -> dict:
@@ -120,4 +125,4 @@ def nquads_to_rdf_dataset(doc: dict[str, Any]) -> dict:
     try:
         return jsonld.to_rdf(doc, {"documentLoader": document_loader})
     except jsonld.JsonLdError as exc:
-        raise CanonicalisationError(str(exc)) from exc
+        raise _translated(exc) from exc
