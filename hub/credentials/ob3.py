@@ -247,7 +247,11 @@ def sign_vc_jwt(
     algorithm = algorithm or ob3keys.settings_for(session, issuer).jwt_algorithm
     if algorithm not in JWT_ALGORITHMS:
         raise ValidationError(f"unsupported VC-JWT algorithm {algorithm!r}", field="alg")
-    key = ob3keys.load_signing_key(session, ctx, issuer, algorithm)
+    return vc_jwt(credential, ob3keys.load_signing_key(session, ctx, issuer, algorithm), algorithm)
+
+
+def vc_jwt(credential: dict, key: ob3keys.SigningKey, algorithm: str) -> str:
+    """Compact JWS of :func:`jwt_claims` with header ``alg``, ``typ: JWT``, ``kid`` = ``key.vm_id``."""
     jose_key = _JOSE_KEY[algorithm].import_key(key.private)
     header = {"alg": algorithm, "typ": "JWT", "kid": key.vm_id}
     payload = json.dumps(jwt_claims(credential), ensure_ascii=False, separators=(",", ":"))

@@ -15,9 +15,9 @@ https://w3c-ccg.github.io/did-key-spec/, did:web https://w3c-ccg.github.io/did-m
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 import base58
 from cryptography.hazmat.primitives import serialization
@@ -175,8 +175,15 @@ def load_signing_key(session: Session, ctx: HubContext, issuer: Issuer, algorith
     row = ensure_key(session, ctx, issuer, algorithm)
     if algorithm != "Ed25519" and settings_for(session, issuer).did_method == "key":
         raise ConfigurationError("a did:key issuer can only sign with its Ed25519 key (EdDSA)")
-    private = serialization.load_pem_private_key(ctx.box.decrypt(row.private_key_encrypted), password=None)
+    private = _decrypt_private(ctx.box, row.private_key_encrypted)
     return SigningKey(row=row, vm_id=verification_method_id(session, ctx, issuer, row), private=private)
+
+
+@lru_cache(maxsize=256)
+def _decrypt_private(box, token: str):
+    """Decrypted, parsed private key, cached per (box, ciphertext): loading an RSA key costs ~50 ms
+    (cryptography checks the key), which would otherwise be paid on every VC-JWT."""
+    return serialization.load_pem_private_key(box.decrypt(token), password=None)
 
 
 def _jwk(row: IssuerKey) -> dict:
@@ -219,7 +226,3 @@ def find_issuer(session: Session, issuer_public_id: str) -> Issuer:
     if issuer is None:
         raise NotFound(f"no issuer {issuer_public_id}")
     return issuer
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
