@@ -7,6 +7,7 @@ these shapes are part of the hub's public contract: do not change them, add new 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,38 @@ class Urls:
 
     def assertion_baked(self, assertion_id: str, ext: str = "png") -> str:
         return f"{self.base}/assertions/{assertion_id}/baked.{ext}"
+
+    # Open Badges 3.0 (hub.credentials.ob3, hub.web.ob3)
+
+    def credential(self, assertion_id: str) -> str:
+        """The OB 3.0 credential (JSON-LD with a Data Integrity proof; HTML for browsers)."""
+        return f"{self.base}/credentials/{assertion_id}"
+
+    def credential_jwt(self, assertion_id: str) -> str:
+        """The OB 3.0 credential as a VC-JWT (compact JWS, ``text/plain``)."""
+        return f"{self.base}/credentials/{assertion_id}/jwt"
+
+    def credential_baked(self, assertion_id: str, ext: str = "png", fmt: str = "ldp") -> str:
+        """The badge image with the credential baked in; ``fmt`` is ``ldp`` (JSON) or ``jwt``."""
+        return f"{self.base}/credentials/{assertion_id}/baked.{ext}?format={fmt}"
+
+    def issuer_did(self, issuer_id: str) -> str:
+        """The issuer's ``did:web`` (https://w3c-ccg.github.io/did-method-web/), resolving to
+        :meth:`issuer_did_document`: host (port percent-encoded), then path segments joined by ``:``."""
+        parts = urlsplit(self.base)
+        path = [quote(seg, safe="") for seg in parts.path.split("/") if seg]
+        return ":".join(["did:web", quote(parts.netloc, safe=""), *path, "issuers", issuer_id])
+
+    def issuer_did_document(self, issuer_id: str) -> str:
+        return f"{self.base}/issuers/{issuer_id}/did.json"
+
+    def status_list(self, issuer_id: str, list_id: str) -> str:
+        """A signed BitstringStatusListCredential."""
+        return f"{self.base}/issuers/{issuer_id}/status/{list_id}"
+
+    def revocation_list_1edtech(self, issuer_id: str) -> str:
+        """The 1EdTech Revocation List (OB 3.0 ``1EdTechRevocationList``) of the issuer."""
+        return f"{self.base}/issuers/{issuer_id}/revocations/1edtech"
 
     def hook(self, connector_slug: str) -> str:
         return f"{self.base}/hooks/{connector_slug}"

@@ -1,0 +1,314 @@
+"""Open Badges 3.0 ``OpenBadgeCredential`` from the same award rows as the OB 2.0 assertion.
+
+Spec: https://www.imsglobal.org/spec/ob/v3p0/ (Final Release; context 3.0.3 on VC Data Model 2.0).
+Two proof formats, from one unsigned credential (:func:`credential_json`):
+
+- Data Integrity (default): ``proof: [DataIntegrityProof eddsa-rdfc-2022]`` by the issuer's Ed25519
+  Multikey (:mod:`hub.credentials.dataintegrity`); served as ``application/vc+ld+json``.
+- VC-JWT (OB 3.0 §8.2, VC-JOSE): a compact JWS whose payload is the credential plus the registered
+  claims ``iss`` (issuer id), ``jti`` (credential id), ``nbf`` (validFrom), ``sub`` (subject id, else
+  the learner's hashed e-mail identity), ``exp`` (validUntil, when set); header ``alg`` RS256 (default),
+  ES256 or EdDSA, ``typ: JWT`` and a ``kid`` that resolves in the issuer's DID document.
+
+The credential's id is ``urn:uuid:<assertion public id>``; the learner is named only by hashed
+IdentityObjects (e-mail, and ``ltiUserId`` / ``sourcedId`` when an LMS supplied them), salted with the
+assertion's salt. Strings with control characters (U+0000-U+001F except tab, LF, CR; U+007F), which
+canonicalise differently across implementations, are cleaned by :func:`clean_text` as the credential
+is built, so a credential never carries them; input validation should use it too.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from joserfc import jws
+from joserfc.jwk import ECKey, OKPKey, RSAKey
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.badges.models import Assertion, BadgeClass, Issuer
+from hub.badges.recipient import hash_identity
+from hub.context import HubContext
+from hub.credentials import dataintegrity, ob3keys
+from hub.credentials.baking import OB3_SVG_NS, bake_png, bake_svg
+from hub.credentials.fastcanon import UNSAFE_CHARS
+from hub.credentials.jsonld import OB3_CONTEXTS
+from hub.credentials.models import (
+    JWT_ALGORITHMS,
+    PROOF_DATA_INTEGRITY,
+    PROOF_VC_JWT,
+    AchievementDetails,
+    RecipientIdentifier,
+)
+from hub.credentials.status import allocate_status, status_entry_json
+from hub.db import utcnow
+from hub.errors import ValidationError
+from hub.timefmt import isoformat_z, parse_timestamp
+
+log = logging.getLogger(__name__)
+
+PNG_KEYWORD = "openbadgecredential"
+MEDIA_TYPE_LD = "application/vc+ld+json"
+MEDIA_TYPE_JWT = "text/plain"  # as the issue asks; the VC-JOSE media type is application/vc+jwt
+LMS_IDENTITY_TYPES = ("ltiUserId", "sourcedId")
+
+
+def clean_text(value: str | None) -> str | None:
+    """``value`` without the control characters that canonicalise differently (see module docstring)."""
+    if value is None:
+        return None
+    return UNSAFE_CHARS.sub("", value)
+
+
+def record_lms_identity(session: Session, assertion: Assertion, identity_type: str, value: str) -> None:
+    """Keep an LMS identity of the recipient (hashed with the assertion's salt) for the credential.
+
+    Args:
+        identity_type: ``ltiUserId`` (the LTI ``sub``) or ``sourcedId`` (LIS person sourcedId).
+
+    Raises:
+        ValidationError: unknown ``identity_type`` or empty ``value``.
+    """
+    if identity_type not in LMS_IDENTITY_TYPES or not (value or "").strip():
+        raise ValidationError(f"cannot record identity {identity_type!r}", field="identity_type")
+    hashed = hash_identity(value.strip(), assertion.recipient_salt)
+    row = session.scalars(
+        select(RecipientIdentifier).filter_by(assertion_id=assertion.id, identity_type=identity_type)
+    ).first()
+    if row is None:
+        session.add(
+            RecipientIdentifier(assertion_id=assertion.id, identity_type=identity_type, identity_hash=hashed)
+        )
+    else:
+        row.identity_hash = hashed
+    session.flush()
+
+
+def _image(url: str) -> dict:
+    return {"id": url, "type": "Image"}
+
+
+def _put(obj: dict, key: str, value) -> None:
+    """Set ``obj[key]`` to the cleaned value when there is one (OB 3.0 omits absent optional fields)."""
+    if isinstance(value, str):
+        value = clean_text(value).strip()
+    if value not in (None, "", [], {}):
+        obj[key] = value
+
+
+def profile_json(session: Session, ctx: HubContext, issuer: Issuer) -> dict:
+    """The issuer as an OB 3.0 ``Profile`` (https://www.imsglobal.org/spec/ob/v3p0/#profile)."""
+    profile = {"id": ob3keys.issuer_id(session, ctx, issuer), "type": ["Profile"]}
+    _put(profile, "name", issuer.name)
+    _put(profile, "url", issuer.url)
+    _put(profile, "email", issuer.email)
+    _put(profile, "description", issuer.description)
+    if issuer.image:
+        profile["image"] = _image(ctx.urls.issuer_image(issuer.public_id))
+    return profile
+
+
+def _alignment(a: dict) -> dict | None:
+    out = {"type": ["Alignment"]}
+    for key in (
+        "targetName",
+        "targetUrl",
+        "targetDescription",
+        "targetFramework",
+        "targetCode",
+        "targetType",
+    ):
+        _put(out, key, a.get(key))
+    return out if "targetName" in out and "targetUrl" in out else None
+
+
+def achievement_json(session: Session, ctx: HubContext, badge: BadgeClass) -> dict:
+    """The badge class as an OB 3.0 ``Achievement`` (https://www.imsglobal.org/spec/ob/v3p0/#achievement)."""
+    details = session.scalars(select(AchievementDetails).filter_by(badge_class_id=badge.id)).first()
+    ach = {"id": ctx.urls.badge_class(badge.public_id), "type": ["Achievement"]}
+    ach["achievementType"] = details.achievement_type if details else "Badge"
+    _put(ach, "name", badge.name)
+    _put(ach, "description", badge.description)
+    criteria = {}
+    _put(criteria, "id", badge.criteria_url)
+    _put(criteria, "narrative", badge.criteria_narrative)
+    ach["criteria"] = criteria or {"id": ctx.urls.criteria(badge.public_id)}
+    ach["image"] = _image(ctx.urls.badge_image(badge.public_id))
+    _put(ach, "alignment", [x for x in map(_alignment, badge.alignments or []) if x])
+    if details:
+        if details.credits_available is not None:
+            ach["creditsAvailable"] = float(details.credits_available)
+        _put(ach, "fieldOfStudy", details.field_of_study)
+        _put(ach, "humanCode", details.human_code)
+        _put(ach, "inLanguage", details.in_language)
+    _put(ach, "tag", [t for t in (clean_text(str(t)).strip() for t in badge.tags or []) if t])
+    return ach
+
+
+def _identity(identity_type: str, identity_hash: str, salt: str) -> dict:
+    return {
+        "type": "IdentityObject",
+        "identityHash": identity_hash,
+        "identityType": identity_type,
+        "hashed": True,
+        "salt": salt,
+    }
+
+
+def _evidence(e: dict) -> dict | None:
+    out = {"type": ["Evidence"]}
+    for key in ("id", "narrative", "name", "description", "genre", "audience"):
+        _put(out, key, e.get(key))
+    return out if len(out) > 1 else None
+
+
+def credential_json(session: Session, ctx: HubContext, assertion: Assertion) -> dict:
+    """The unsigned ``OpenBadgeCredential`` of ``assertion`` (allocates its status index if needed).
+
+    Shape: ``@context`` (VC 2.0 + OB 3.0.3), ``id`` urn:uuid, ``type``, ``issuer`` Profile,
+    ``validFrom``/``validUntil`` (``issued_on``/``expires``), ``name``/``description``/``image`` of the
+    badge, ``credentialSubject`` AchievementSubject with hashed ``identifier``s and the
+    ``achievement``, ``evidence``, and ``credentialStatus`` (BitstringStatusListEntry).
+    """
+    badge = assertion.badge_class
+    subject = {
+        "type": ["AchievementSubject"],
+        "identifier": [_identity("emailAddress", assertion.recipient_identity, assertion.recipient_salt)],
+        "achievement": achievement_json(session, ctx, badge),
+    }
+    for row in session.scalars(
+        select(RecipientIdentifier)
+        .filter_by(assertion_id=assertion.id)
+        .order_by(RecipientIdentifier.identity_type)
+    ):
+        subject["identifier"].append(
+            _identity(row.identity_type, row.identity_hash, assertion.recipient_salt)
+        )
+    _put(subject, "narrative", assertion.narrative)
+
+    cred = {
+        "@context": list(OB3_CONTEXTS),
+        "id": f"urn:uuid:{assertion.public_id}",
+        "type": ["VerifiableCredential", "OpenBadgeCredential"],
+        "issuer": profile_json(session, ctx, badge.issuer),
+        "validFrom": isoformat_z(assertion.issued_on),
+    }
+    if assertion.expires is not None:
+        cred["validUntil"] = isoformat_z(assertion.expires)
+    _put(cred, "name", badge.name)
+    _put(cred, "description", badge.description)
+    cred["image"] = _image(ctx.urls.badge_image(badge.public_id))
+    cred["credentialSubject"] = subject
+    _put(cred, "evidence", [x for x in map(_evidence, assertion.evidence or []) if x])
+    cred["credentialStatus"] = status_entry_json(ctx, allocate_status(session, assertion))
+    return cred
+
+
+def sign_data_integrity(
+    session: Session, ctx: HubContext, issuer: Issuer, document: dict, created: datetime | None = None
+) -> dict:
+    """``document`` with the issuer's eddsa-rdfc-2022 proof (see :func:`dataintegrity.add_proof`)."""
+    key = ob3keys.load_signing_key(session, ctx, issuer, "Ed25519")
+    return dataintegrity.add_proof(document, key.private, key.vm_id, created or utcnow())
+
+
+def jwt_claims(credential: dict) -> dict:
+    """The VC-JWT payload: the credential plus ``iss``, ``jti``, ``nbf``, ``sub``, ``exp`` (OB 3.0 §8.2.4).
+
+    Times are NumericDate (seconds since the epoch).
+    """
+    claims = dict(credential)
+    issuer = credential["issuer"]
+    claims["iss"] = issuer["id"] if isinstance(issuer, dict) else issuer
+    claims["jti"] = credential["id"]
+    claims["nbf"] = int(parse_timestamp(credential["validFrom"]).timestamp())
+    subject = credential["credentialSubject"]
+    claims["sub"] = subject.get("id") or subject["identifier"][0]["identityHash"]
+    if "validUntil" in credential:
+        claims["exp"] = int(parse_timestamp(credential["validUntil"]).timestamp())
+    return claims
+
+
+_JOSE_KEY = {"RS256": RSAKey, "ES256": ECKey, "EdDSA": OKPKey}
+
+
+def sign_vc_jwt(
+    session: Session, ctx: HubContext, issuer: Issuer, credential: dict, algorithm: str | None = None
+) -> str:
+    """The credential as a compact JWS (VC-JWT). ``algorithm`` defaults to the issuer's setting.
+
+    Raises:
+        ValidationError: an algorithm other than RS256, ES256, EdDSA.
+        ConfigurationError: the issuer has no key for it (did:key issuers: EdDSA only).
+    """
+    algorithm = algorithm or ob3keys.settings_for(session, issuer).jwt_algorithm
+    if algorithm not in JWT_ALGORITHMS:
+        raise ValidationError(f"unsupported VC-JWT algorithm {algorithm!r}", field="alg")
+    return vc_jwt(credential, ob3keys.load_signing_key(session, ctx, issuer, algorithm), algorithm)
+
+
+def vc_jwt(credential: dict, key: ob3keys.SigningKey, algorithm: str) -> str:
+    """Compact JWS of :func:`jwt_claims` with header ``alg``, ``typ: JWT``, ``kid`` = ``key.vm_id``."""
+    jose_key = _JOSE_KEY[algorithm].import_key(key.private)
+    header = {"alg": algorithm, "typ": "JWT", "kid": key.vm_id}
+    payload = json.dumps(jwt_claims(credential), ensure_ascii=False, separators=(",", ":"))
+    return jws.serialize_compact(header, payload.encode("utf-8"), jose_key, algorithms=[algorithm])
+
+
+@dataclass(frozen=True)
+class IssuedCredential:
+    """A signed credential: ``format`` is ``data-integrity`` (``document`` set, ``text`` its JSON) or
+    ``vc-jwt`` (``text`` the compact JWS, ``document`` the unsigned credential)."""
+
+    format: str
+    document: dict
+    text: str
+
+    @property
+    def media_type(self) -> str:
+        return MEDIA_TYPE_LD if self.format == PROOF_DATA_INTEGRITY else MEDIA_TYPE_JWT
+
+
+def issue(
+    session: Session,
+    ctx: HubContext,
+    assertion: Assertion,
+    proof_format: str | None = None,
+    algorithm: str | None = None,
+) -> IssuedCredential:
+    """Build and sign the OB 3.0 credential of ``assertion`` in ``proof_format`` (default: issuer setting).
+
+    Raises:
+        ValidationError: unknown ``proof_format`` or ``algorithm``.
+    """
+    issuer = assertion.badge_class.issuer
+    proof_format = proof_format or ob3keys.settings_for(session, issuer).proof_format
+    cred = credential_json(session, ctx, assertion)
+    if proof_format == PROOF_DATA_INTEGRITY:
+        signed = sign_data_integrity(session, ctx, issuer, cred, created=assertion.issued_on)
+        return IssuedCredential(proof_format, signed, json.dumps(signed, ensure_ascii=False, indent=None))
+    if proof_format == PROOF_VC_JWT:
+        return IssuedCredential(proof_format, cred, sign_vc_jwt(session, ctx, issuer, cred, algorithm))
+    raise ValidationError(f"unknown proof format {proof_format!r}", field="format")
+
+
+def bake(image: bytes, image_type: str, issued: IssuedCredential) -> bytes:
+    """The badge image with the credential baked in (OB 3.0 §5.3, "Baking").
+
+    PNG: one uncompressed iTXt chunk ``openbadgecredential`` with the JSON or the compact JWS.
+    SVG: ``<openbadges:credential xmlns:openbadges="https://purl.imsglobal.org/ob/v3p0">`` with the
+    JSON in CDATA, or the JWS in its ``verify`` attribute.
+
+    Raises:
+        ImageError: the image cannot be baked; ValidationError: another image type.
+    """
+    if image_type == "image/png":
+        return bake_png(image, PNG_KEYWORD, issued.text)
+    if image_type == "image/svg+xml":
+        if issued.format == PROOF_VC_JWT:
+            return bake_svg(image, tag="credential", ns=OB3_SVG_NS, verify=issued.text)
+        return bake_svg(image, tag="credential", ns=OB3_SVG_NS, json_text=issued.text)
+    raise ValidationError(f"cannot bake into {image_type}", field="image_type")

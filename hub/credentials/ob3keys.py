@@ -1,0 +1,228 @@
+"""Issuer keys and identifiers for Open Badges 3.0: Ed25519 Multikeys, ES256 keys, DID documents.
+
+Each issuer keeps its RSA key (``IssuerKey.algorithm == "RS256"``, made by the badges service) for
+JWS, and gets an Ed25519 key (``"Ed25519"``) for Data Integrity proofs and ``EdDSA`` VC-JWTs, and, when
+asked, a P-256 key (``"ES256"``). Private keys are PKCS#8 PEM encrypted with ``ctx.box``.
+
+The issuer's identifier is ``did:web`` under ``HUB_BASE_URL`` (:meth:`hub.urls.Urls.issuer_did`)
+unless its settings choose ``did:key`` (then the active Ed25519 key *is* the identifier, so rotating
+that key changes the issuer id; did:web keeps one id across rotations). Rotation: retired keys stay
+in the DID document, so credentials they signed keep verifying.
+
+Specs: Multikey https://www.w3.org/TR/controller-document/#multikey, did:key
+https://w3c-ccg.github.io/did-key-spec/, did:web https://w3c-ccg.github.io/did-method-web/.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+
+import base58
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from joserfc.jwk import ECKey, OKPKey, RSAKey
+from sqlalchemy.orm import Session
+
+from hub.badges.models import Issuer, IssuerKey
+from hub.context import HubContext
+from hub.credentials.models import IssuerCredentialSettings
+from hub.errors import ConfigurationError, NotFound
+
+ED25519_MULTICODEC = b"\xed\x01"
+
+DID_CONTEXTS = [
+    "https://www.w3.org/ns/did/v1",
+    "https://w3id.org/security/multikey/v1",
+    "https://w3id.org/security/jwk/v1",
+]
+
+
+def multikey_from_public(raw: bytes) -> str:
+    """``publicKeyMultibase`` of a 32-byte Ed25519 public key: ``z`` + base58btc(0xed01 + key)."""
+    if len(raw) != 32:
+        raise ValueError("an Ed25519 public key has 32 bytes")
+    return "z" + base58.b58encode(ED25519_MULTICODEC + raw).decode("ascii")
+
+
+def public_from_multikey(multibase: str) -> bytes:
+    """The raw 32-byte Ed25519 key of a ``z6Mk...`` multibase value.
+
+    Raises:
+        ValueError: not base58btc, or not an Ed25519 public key multicodec.
+    """
+    if not multibase.startswith("z"):
+        raise ValueError("only base58btc multibase ('z') is supported")
+    data = base58.b58decode(multibase[1:])
+    if data[:2] != ED25519_MULTICODEC or len(data) != 34:
+        raise ValueError("not an Ed25519 Multikey")
+    return data[2:]
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """A loaded private key: ``vm_id`` is the verification method id (DID URL) that resolves to it."""
+
+    row: IssuerKey
+    vm_id: str
+    private: object  # cryptography private key
+
+    @property
+    def algorithm(self) -> str:
+        return self.row.algorithm
+
+    def public_raw(self) -> bytes:
+        return self.private.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+
+
+def settings_for(session: Session, issuer: Issuer) -> IssuerCredentialSettings:
+    """The issuer's OB 3.0 settings row, or an unsaved row holding the defaults."""
+    row = session.query(IssuerCredentialSettings).filter_by(issuer_id=issuer.id).one_or_none()
+    return row or IssuerCredentialSettings(
+        issuer_id=issuer.id, proof_format="data-integrity", did_method="web", jwt_algorithm="RS256"
+    )
+
+
+def _new_private(algorithm: str):
+    if algorithm == "Ed25519":
+        return ed25519.Ed25519PrivateKey.generate()
+    if algorithm == "ES256":
+        return ec.generate_private_key(ec.SECP256R1())
+    raise ConfigurationError(f"the hub does not make {algorithm} keys here")
+
+
+def _active(issuer: Issuer, algorithm: str) -> IssuerKey | None:
+    rows = [k for k in issuer.keys if k.algorithm == algorithm and k.retired_at is None]
+    return rows[-1] if rows else None
+
+
+def ensure_key(session: Session, ctx: HubContext, issuer: Issuer, algorithm: str = "Ed25519") -> IssuerKey:
+    """The issuer's active key for ``algorithm`` (``Ed25519`` or ``ES256``), made on first use.
+
+    Flushes a new :class:`IssuerKey` (private key encrypted with ``ctx.box``) when there is none.
+    For ``RS256`` the badges service's key is returned (never made here).
+
+    Raises:
+        ConfigurationError: ``RS256`` asked for and the issuer has no active RSA key.
+    """
+    row = _active(issuer, algorithm)
+    if row is not None:
+        return row
+    if algorithm == "RS256":
+        raise ConfigurationError(f"issuer {issuer.public_id} has no active RS256 key")
+    private = _new_private(algorithm)
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    public_pem = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    row = IssuerKey(
+        issuer=issuer,
+        algorithm=algorithm,
+        public_pem=public_pem.decode("ascii"),
+        private_key_encrypted=ctx.box.encrypt(pem),
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def rotate_key(session: Session, ctx: HubContext, issuer: Issuer, algorithm: str = "Ed25519") -> IssuerKey:
+    """Retire the active ``algorithm`` key (it stays published) and make a new one."""
+    old = _active(issuer, algorithm)
+    if old is not None:
+        old.retired_at = datetime.now(UTC)
+    session.flush()
+    return ensure_key(session, ctx, issuer, algorithm)
+
+
+def _public_key(row: IssuerKey):
+    return serialization.load_pem_public_key(row.public_pem.encode("ascii"))
+
+
+def ed25519_multikey(row: IssuerKey) -> str:
+    raw = _public_key(row).public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return multikey_from_public(raw)
+
+
+def issuer_id(session: Session, ctx: HubContext, issuer: Issuer) -> str:
+    """The issuer's OB 3.0 ``id``: its ``did:web``, or ``did:key`` of its active Ed25519 key."""
+    if settings_for(session, issuer).did_method == "key":
+        return "did:key:" + ed25519_multikey(ensure_key(session, ctx, issuer, "Ed25519"))
+    return ctx.urls.issuer_did(issuer.public_id)
+
+
+def verification_method_id(session: Session, ctx: HubContext, issuer: Issuer, row: IssuerKey) -> str:
+    """The DID URL naming ``row`` (``<did>#<key public id>``; did:key uses ``#<multikey>``)."""
+    did = issuer_id(session, ctx, issuer)
+    if did.startswith("did:key:"):
+        return f"{did}#{did.removeprefix('did:key:')}"
+    return f"{did}#{row.public_id}"
+
+
+def load_signing_key(session: Session, ctx: HubContext, issuer: Issuer, algorithm: str) -> SigningKey:
+    """Decrypt the issuer's active ``algorithm`` key (making Ed25519/ES256 keys on first use).
+
+    Raises:
+        ConfigurationError: the KEK cannot open it, or did:key asked to sign with a non-Ed25519 key.
+    """
+    if algorithm == "EdDSA":
+        algorithm = "Ed25519"
+    row = ensure_key(session, ctx, issuer, algorithm)
+    if algorithm != "Ed25519" and settings_for(session, issuer).did_method == "key":
+        raise ConfigurationError("a did:key issuer can only sign with its Ed25519 key (EdDSA)")
+    private = _decrypt_private(ctx.box, row.private_key_encrypted)
+    return SigningKey(row=row, vm_id=verification_method_id(session, ctx, issuer, row), private=private)
+
+
+@lru_cache(maxsize=256)
+def _decrypt_private(box, token: str):
+    """Decrypted, parsed private key, cached per (box, ciphertext): loading an RSA key costs ~50 ms
+    (cryptography checks the key), which would otherwise be paid on every VC-JWT."""
+    return serialization.load_pem_private_key(box.decrypt(token), password=None)
+
+
+def _jwk(row: IssuerKey) -> dict:
+    pub = _public_key(row)
+    cls = {"RS256": RSAKey, "ES256": ECKey, "Ed25519": OKPKey}[row.algorithm]
+    return cls.import_key(pub).as_dict(private=False)
+
+
+def did_document(session: Session, ctx: HubContext, issuer: Issuer) -> dict:
+    """The issuer's DID document for ``did:web`` (served at :meth:`hub.urls.Urls.issuer_did_document`).
+
+    Every key, retired or not, is listed: Ed25519 keys as ``Multikey`` (``publicKeyMultibase``, for
+    eddsa-rdfc-2022), RSA and P-256 keys as ``JsonWebKey`` (``publicKeyJwk``, for VC-JWT ``kid``s); all
+    are ``assertionMethod``s. Shape: https://www.w3.org/TR/did-core/#did-documents.
+    """
+    did = ctx.urls.issuer_did(issuer.public_id)
+    methods = []
+    for row in issuer.keys:
+        vm = {"id": f"{did}#{row.public_id}", "controller": did}
+        if row.algorithm == "Ed25519":
+            vm.update(type="Multikey", publicKeyMultibase=ed25519_multikey(row))
+        elif row.algorithm in ("RS256", "ES256"):
+            vm.update(type="JsonWebKey", publicKeyJwk=_jwk(row))
+        else:
+            continue
+        methods.append(vm)
+    ids = [vm["id"] for vm in methods]
+    return {
+        "@context": DID_CONTEXTS,
+        "id": did,
+        "verificationMethod": methods,
+        "assertionMethod": ids,
+        "authentication": ids,
+    }
+
+
+def find_issuer(session: Session, issuer_public_id: str) -> Issuer:
+    """The issuer with that public id. Raises :class:`NotFound`."""
+    issuer = session.query(Issuer).filter_by(public_id=issuer_public_id).one_or_none()
+    if issuer is None:
+        raise NotFound(f"no issuer {issuer_public_id}")
+    return issuer

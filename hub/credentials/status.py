@@ -1,0 +1,199 @@
+"""Credential status for OB 3.0: Bitstring Status List entries and lists, and the 1EdTech Revocation List.
+
+- Bitstring Status List v1.0 (https://www.w3.org/TR/vc-bitstring-status-list/): each credential gets
+  a ``BitstringStatusListEntry`` (purpose ``revocation``) naming a bit in a list the hub serves as a
+  signed ``BitstringStatusListCredential``. The bit is read from ``Assertion.revoked`` when the list is
+  rendered, so a revocation shows at the next fetch with no second copy of the state.
+- 1EdTech Revocation List (https://www.imsglobal.org/spec/vcrl/v1p0/): the same revocations as a JSON
+  list of credential ids, for verifiers that check that method.
+
+Index allocation is an atomic ``UPDATE status_list SET next_index = next_index + 1 ... RETURNING`` (one
+statement, row-locked on PostgreSQL, database-locked on SQLite), backed by a unique constraint on
+``(status_list_id, status_index)``: concurrent awards never share an index and an index is never reused.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import logging
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hub.badges.models import Assertion, BadgeClass, Issuer
+from hub.context import HubContext
+from hub.credentials.models import STATUS_LIST_SIZE, CredentialStatusEntry, StatusList
+from hub.db import utcnow
+from hub.errors import NotFound
+from hub.timefmt import isoformat_z
+
+log = logging.getLogger(__name__)
+
+REVOCATION = "revocation"
+
+
+def _claim_index(session: Session, list_id: int) -> int | None:
+    stmt = (
+        update(StatusList)
+        .where(StatusList.id == list_id, StatusList.next_index < StatusList.size)
+        .values(next_index=StatusList.next_index + 1)
+        .returning(StatusList.next_index)
+    )
+    got = session.execute(stmt).scalar_one_or_none()
+    return None if got is None else got - 1
+
+
+def _open_list(session: Session, issuer: Issuer, purpose: str) -> StatusList:
+    """The issuer's newest list for ``purpose``; a new one when there is none or it is full."""
+    current = session.scalars(
+        select(StatusList)
+        .where(StatusList.issuer_id == issuer.id, StatusList.purpose == purpose)
+        .order_by(StatusList.sequence.desc())
+        .limit(1)
+    ).first()
+    if current is not None and current.next_index < current.size:
+        return current
+    new = StatusList(
+        issuer_id=issuer.id,
+        purpose=purpose,
+        sequence=0 if current is None else current.sequence + 1,
+        size=STATUS_LIST_SIZE,
+        next_index=0,
+    )
+    try:
+        with session.begin_nested():
+            session.add(new)
+            session.flush()
+    except IntegrityError:  # a concurrent award opened the same list first: use it
+        return _open_list(session, issuer, purpose)
+    return new
+
+
+def allocate_status(
+    session: Session, assertion: Assertion, purpose: str = REVOCATION
+) -> CredentialStatusEntry:
+    """The assertion's status list entry for ``purpose``, allocating a fresh index on first call.
+
+    Idempotent per assertion. Call it in the award transaction (it flushes); a credential built
+    without one allocates it then.
+    """
+    entry = session.scalars(
+        select(CredentialStatusEntry).where(
+            CredentialStatusEntry.assertion_id == assertion.id, CredentialStatusEntry.purpose == purpose
+        )
+    ).first()
+    if entry is not None:
+        return entry
+    issuer = assertion.badge_class.issuer
+    while True:
+        status_list = _open_list(session, issuer, purpose)
+        index = _claim_index(session, status_list.id)
+        if index is not None:
+            break
+        session.expire(status_list)  # filled up by others meanwhile; the next call opens a new list
+    entry = CredentialStatusEntry(
+        assertion_id=assertion.id, purpose=purpose, status_list_id=status_list.id, status_index=index
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def status_entry_json(ctx: HubContext, entry: CredentialStatusEntry) -> dict:
+    """The credential's ``credentialStatus`` (BitstringStatusListEntry, Bitstring Status List §2.1)."""
+    sl = entry.status_list
+    list_url = ctx.urls.status_list(sl.issuer.public_id, sl.public_id)
+    return {
+        "id": f"{list_url}#{entry.status_index}",
+        "type": "BitstringStatusListEntry",
+        "statusPurpose": entry.purpose,
+        "statusListIndex": str(entry.status_index),
+        "statusListCredential": list_url,
+    }
+
+
+def encode_bitstring(size: int, set_bits) -> str:
+    """``encodedList``: multibase base64url (``u``) of the GZIP of the bitstring; bit 0 is the most
+    significant bit of byte 0 (Bitstring Status List §3.2, "Bitstring Generation Algorithm")."""
+    data = bytearray((size + 7) // 8)
+    for i in set_bits:
+        data[i >> 3] |= 0x80 >> (i & 7)
+    # mtime=0 keeps the encoding a function of the bits alone (same list, same bytes).
+    packed = gzip.compress(bytes(data), mtime=0)
+    return "u" + base64.urlsafe_b64encode(packed).rstrip(b"=").decode("ascii")
+
+
+def decode_bitstring(encoded: str) -> bytes:
+    """Inverse of :func:`encode_bitstring` (for tests and for reading lists back)."""
+    if not encoded.startswith("u"):
+        raise ValueError("encodedList must be multibase base64url ('u')")
+    raw = encoded[1:]
+    return gzip.decompress(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+
+
+def revoked_indexes(session: Session, status_list: StatusList) -> list[int]:
+    return list(
+        session.scalars(
+            select(CredentialStatusEntry.status_index)
+            .join(Assertion, Assertion.id == CredentialStatusEntry.assertion_id)
+            .where(CredentialStatusEntry.status_list_id == status_list.id, Assertion.revoked.is_(True))
+        )
+    )
+
+
+def find_status_list(session: Session, issuer_public_id: str, list_public_id: str) -> StatusList:
+    sl = session.scalars(
+        select(StatusList)
+        .join(Issuer, Issuer.id == StatusList.issuer_id)
+        .where(StatusList.public_id == list_public_id, Issuer.public_id == issuer_public_id)
+    ).first()
+    if sl is None:
+        raise NotFound(f"no status list {list_public_id}")
+    return sl
+
+
+def status_list_credential_json(
+    session: Session, ctx: HubContext, status_list: StatusList, issuer_id: str
+) -> dict:
+    """The unsigned BitstringStatusListCredential for ``status_list`` (sign it with the issuer's key).
+
+    ``validFrom`` is now: the list is re-made on each request from the assertions' ``revoked`` flags.
+    """
+    url = ctx.urls.status_list(status_list.issuer.public_id, status_list.public_id)
+    return {
+        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "id": url,
+        "type": ["VerifiableCredential", "BitstringStatusListCredential"],
+        "issuer": issuer_id,
+        "validFrom": isoformat_z(utcnow()),
+        "credentialSubject": {
+            "id": f"{url}#list",
+            "type": "BitstringStatusList",
+            "statusPurpose": status_list.purpose,
+            "encodedList": encode_bitstring(status_list.size, revoked_indexes(session, status_list)),
+        },
+    }
+
+
+def revocation_list_1edtech(session: Session, ctx: HubContext, issuer: Issuer, issuer_id: str) -> dict:
+    """The issuer's 1EdTech Revocation List: ``{"id", "issuer", "revokedCredentials": [{"id",
+    "revocationReason"}]}`` with the ``urn:uuid`` ids of every revoked OB 3.0 credential."""
+    rows = session.scalars(
+        select(Assertion)
+        .join(BadgeClass, BadgeClass.id == Assertion.badge_class_id)
+        .where(BadgeClass.issuer_id == issuer.id, Assertion.revoked.is_(True))
+        .order_by(Assertion.id)
+    )
+    revoked = []
+    for a in rows:
+        item = {"id": f"urn:uuid:{a.public_id}"}
+        if a.revocation_reason:
+            item["revocationReason"] = a.revocation_reason
+        revoked.append(item)
+    return {
+        "id": ctx.urls.revocation_list_1edtech(issuer.public_id),
+        "issuer": issuer_id,
+        "revokedCredentials": revoked,
+    }

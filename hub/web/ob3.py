@@ -1,0 +1,146 @@
+"""Public OB 3.0 endpoints: credentials (JSON-LD, VC-JWT, baked, HTML), DID documents, status lists.
+
+URL shapes come from :class:`hub.urls.Urls` (``credential``, ``credential_jwt``, ``credential_baked``,
+``issuer_did_document``, ``status_list``, ``revocation_list_1edtech``). The credential's JSON is served
+as ``application/vc+ld+json`` and also answers ``Accept: application/ld+json`` / ``application/json``
+with that type's name; browsers (``text/html`` first) get a page. VC-JWTs are ``text/plain``.
+Register with ``app.register_blueprint(hub.web.ob3.bp)``; needs ``app.extensions["hub"]`` (HubContext).
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, current_app, render_template_string, request
+from sqlalchemy import select
+
+from hub.badges.models import Assertion
+from hub.context import HubContext
+from hub.credentials import ob3, ob3keys, status
+from hub.credentials.models import PROOF_DATA_INTEGRITY, PROOF_VC_JWT
+from hub.errors import NotFound, ValidationError
+
+bp = Blueprint("ob3", __name__)
+
+JSON_TYPES = ("application/vc+ld+json", "application/ld+json", "application/json")
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ c.name }}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><main>
+<h1>{{ c.name }}</h1>
+<img src="{{ c.image.id }}" alt="" width="160">
+<p>{{ c.description }}</p>
+<p>Issued by <a href="{{ c.issuer.url }}">{{ c.issuer.name }}</a> on {{ c.validFrom }}
+{% if c.validUntil %}, valid until {{ c.validUntil }}{% endif %}.</p>
+{% if revoked %}<p><strong>This credential has been revoked.</strong></p>{% endif %}
+<p>Open Badges 3.0 credential: <a href="{{ json_url }}">JSON-LD (Data Integrity proof)</a> ·
+<a href="{{ jwt_url }}">VC-JWT</a> · <a href="{{ baked_url }}">badge image with the credential</a></p>
+</main></body></html>
+"""
+
+
+def _ctx() -> HubContext:
+    return current_app.extensions["hub"]
+
+
+def _assertion(session, assertion_id: str) -> Assertion:
+    a = session.scalars(select(Assertion).where(Assertion.public_id == assertion_id)).first()
+    if a is None:
+        raise NotFound(f"no credential {assertion_id}")
+    return a
+
+
+def _json(doc: dict, media_type: str = "application/vc+ld+json") -> Response:
+    body = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+    return Response(body, mimetype=media_type, headers={"Access-Control-Allow-Origin": "*"})
+
+
+def _negotiated_json_type() -> str | None:
+    best = request.accept_mimetypes.best_match(["text/html", *JSON_TYPES])
+    if (
+        best == "text/html"
+        and request.accept_mimetypes["text/html"] > request.accept_mimetypes["application/json"]
+    ):
+        return None
+    return best if best in JSON_TYPES else JSON_TYPES[0]
+
+
+@bp.get("/credentials/<assertion_id>")
+def credential(assertion_id: str):
+    """The credential with its Data Integrity proof (JSON), or its page for a browser."""
+    ctx = _ctx()
+    with ctx.db.session_scope() as session:
+        a = _assertion(session, assertion_id)
+        issued = ob3.issue(session, ctx, a, PROOF_DATA_INTEGRITY)
+        media = _negotiated_json_type()
+        if media is not None:
+            return _json(issued.document, media)
+        return render_template_string(
+            _PAGE,
+            c=issued.document,
+            revoked=a.revoked,
+            json_url=ctx.urls.credential(assertion_id),
+            jwt_url=ctx.urls.credential_jwt(assertion_id),
+            baked_url=ctx.urls.credential_baked(
+                assertion_id, "svg" if "svg" in a.badge_class.image_type else "png"
+            ),
+        )
+
+
+@bp.get("/credentials/<assertion_id>/jwt")
+def credential_jwt(assertion_id: str):
+    """The credential as a VC-JWT; ``?alg=RS256|ES256|EdDSA`` overrides the issuer's setting."""
+    ctx = _ctx()
+    with ctx.db.session_scope() as session:
+        a = _assertion(session, assertion_id)
+        issued = ob3.issue(session, ctx, a, PROOF_VC_JWT, request.args.get("alg") or None)
+        return Response(issued.text, mimetype="text/plain", headers={"Access-Control-Allow-Origin": "*"})
+
+
+@bp.get("/credentials/<assertion_id>/baked.<ext>")
+def credential_baked(assertion_id: str, ext: str):
+    """The badge image with the credential baked in; ``?format=ldp`` (default) or ``jwt``."""
+    fmt = {"ldp": PROOF_DATA_INTEGRITY, "jwt": PROOF_VC_JWT}.get(request.args.get("format", "ldp"))
+    if fmt is None:
+        raise ValidationError("format must be ldp or jwt", field="format")
+    ctx = _ctx()
+    with ctx.db.session_scope() as session:
+        a = _assertion(session, assertion_id)
+        badge = a.badge_class
+        if {"png": "image/png", "svg": "image/svg+xml"}.get(ext) != badge.image_type:
+            raise NotFound(f"this badge image is {badge.image_type}")
+        image = ob3.bake(badge.image, badge.image_type, ob3.issue(session, ctx, a, fmt))
+        return Response(image, mimetype=badge.image_type)
+
+
+@bp.get("/issuers/<issuer_id>/did.json")
+def did_document(issuer_id: str):
+    """The issuer's did:web DID document (every key, retired ones too)."""
+    ctx = _ctx()
+    with ctx.db.session_scope() as session:
+        issuer = ob3keys.find_issuer(session, issuer_id)
+        ob3keys.ensure_key(session, ctx, issuer, "Ed25519")
+        return _json(ob3keys.did_document(session, ctx, issuer), "application/did+json")
+
+
+@bp.get("/issuers/<issuer_id>/status/<list_id>")
+def status_list(issuer_id: str, list_id: str):
+    """The signed BitstringStatusListCredential, made from the current revocations."""
+    ctx = _ctx()
+    with ctx.db.session_scope() as session:
+        sl = status.find_status_list(session, issuer_id, list_id)
+        issuer = sl.issuer
+        doc = status.status_list_credential_json(session, ctx, sl, ob3keys.issuer_id(session, ctx, issuer))
+        signed = ob3.sign_data_integrity(session, ctx, issuer, doc)
+        return _json(signed)
+
+
+@bp.get("/issuers/<issuer_id>/revocations/1edtech")
+def revocation_list_1edtech(issuer_id: str):
+    """The issuer's 1EdTech Revocation List (ids of revoked OB 3.0 credentials)."""
+    ctx = _ctx()
+    with ctx.db.session_scope() as session:
+        issuer = ob3keys.find_issuer(session, issuer_id)
+        doc = status.revocation_list_1edtech(session, ctx, issuer, ob3keys.issuer_id(session, ctx, issuer))
+        return _json(doc, "application/json")
