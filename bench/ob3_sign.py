@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from hub.credentials import dataintegrity, fastcanon, jsonld, ob3, ob3keys  # noqa: E402
-from tests.credentials.ob3_support import make_assertion, make_world  # noqa: E402
+from tests.hub.credentials.ob3_support import make_assertion, make_world  # noqa: E402
 
 
 def per_call(fn, n: int) -> float:
@@ -66,9 +66,7 @@ def main() -> None:
     eddsa = lambda: ob3.vc_jwt(cred, key, "EdDSA")  # noqa: E731
     results = {
         "hub Data Integrity (fast RDFC)": per_call(hub_di, args.n),
-        "hub DI, incl. building from rows": per_call(
-            lambda: ob3.issue(s, ctx, a, "data-integrity").text, args.n
-        ),
+        "hub DI, incl. building from rows": per_call(lambda: ob3.issue(s, ctx, a, "data-integrity").text, args.n),
         "hub Data Integrity (pyld general)": per_call(hub_di_general, max(20, args.n // 10)),
         "hub VC-JWT RS256": per_call(rsa, args.n),
         "hub VC-JWT EdDSA": per_call(eddsa, args.n),
@@ -134,8 +132,7 @@ def main() -> None:
     if node:
         ms = node["perCredentialMs"]
         print(
-            f"  {'Node @digitalcredentials/vc eddsa-rdfc':38s} {ms:8.3f} ms/credential"
-            f"  {1e3 / ms:9.0f} credentials/s"
+            f"  {'Node @digitalcredentials/vc eddsa-rdfc':38s} {ms:8.3f} ms/credential  {1e3 / ms:9.0f} credentials/s"
         )
         fast = results["hub Data Integrity (fast RDFC)"] * 1e3
         print(f"  ratio Node / hub (Data Integrity): {ms / fast:.1f}x   (target >= 5x)")

@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from hub.web import close_db_session
     from hub.web.api import bp as api_bp
     from hub.web.errors import register_error_handlers
+    from hub.web.ob3 import bp as ob3_bp
     from hub.web.public import bp as public_bp
 
     settings = settings or load_settings()
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.teardown_appcontext(close_db_session)
     app.register_blueprint(public_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(ob3_bp)
     for connector in registry.available().values():
         connector.init_app(app)
 

@@ -2,5 +2,12 @@
 
 from hub.badges.models import Assertion, BadgeClass, Issuer, IssuerKey  # noqa: F401
 from hub.connections.models import ConnectorConfig  # noqa: F401
+from hub.credentials.models import (  # noqa: F401
+    AchievementDetails,
+    CredentialStatusEntry,
+    IssuerCredentialSettings,
+    RecipientIdentifier,
+    StatusList,
+)
 from hub.inbox.models import InboundEvent  # noqa: F401
 from hub.rules.models import AwardRule  # noqa: F401

@@ -22,15 +22,23 @@ from hub.badges.models import Assertion, BadgeClass, Issuer, IssuerKey
 from hub.badges.recipient import hash_identity, new_salt, normalise_email
 from hub.context import HubContext
 from hub.credentials import ob2
+from hub.credentials.ob3 import clean_text
 from hub.credentials.signing import generate_rsa_key, sign_jws
+from hub.credentials.status import allocate_status
 from hub.db import utcnow
 from hub.errors import NotFound, ValidationError
 
 log = logging.getLogger(__name__)
 
 
+def _clean(value: str | None) -> str | None:
+    """Stripped text without control characters (they canonicalise differently across JSON-LD
+    implementations, OB 3.0 issue); None when empty."""
+    return (clean_text(value) or "").strip() or None
+
+
 def _require_text(value: str | None, field: str, max_len: int = 255) -> str:
-    text = (value or "").strip()
+    text = _clean(value) or ""
     if not text:
         raise ValidationError(f"{field} is required", field=field)
     if len(text) > max_len:
@@ -64,7 +72,7 @@ def create_issuer(
         name=_require_text(name, "name"),
         url=_require_url(url, "url"),
         email=normalise_email(email) if email else None,
-        description=(description or "").strip() or None,
+        description=_clean(description),
     )
     if image:
         issuer.image_type = check_image(
@@ -132,8 +140,8 @@ def create_badge_class(
         image=image,
         image_type=image_type,
         criteria_url=_require_url(criteria_url, "criteria_url") if criteria_url else None,
-        criteria_narrative=(criteria_narrative or "").strip() or None,
-        tags=[t.strip() for t in tags if t and t.strip()],
+        criteria_narrative=_clean(criteria_narrative),
+        tags=[t for t in map(_clean, tags) if t],
         alignments=[dict(a) for a in alignments],
         expires_after_days=expires_after_days,
         allow_multiple=allow_multiple,
@@ -209,11 +217,11 @@ def award(
         recipient_plain=email,
         recipient_salt=salt,
         recipient_identity=hash_identity(email, salt),
-        recipient_name=(recipient.name or "").strip() or None,
+        recipient_name=_clean(recipient.name),
         issued_on=issued_on,
         expires=issued_on + timedelta(days=badge_class.expires_after_days) if badge_class.expires_after_days else None,
-        evidence=[dict(e) for e in evidence],
-        narrative=narrative,
+        evidence=[{k: _clean(v) if isinstance(v, str) else v for k, v in e.items()} for e in evidence],
+        narrative=_clean(narrative),
         once_key=once_key,
         source_key=source_key,
         source_event_id=getattr(source_event, "id", None),
@@ -225,7 +233,8 @@ def award(
             session.flush()  # the row and its public id exist before signing
             payload = ob2.assertion_json(ctx.urls, assertion, signed_by=key)
             assertion.signature = sign_jws(payload, key.private_key_encrypted, ctx.settings.key_encryption_key)
-            session.flush()
+            # The OB 3.0 status list index is taken in the same transaction: never reused, never lost.
+            allocate_status(session, assertion)
     except IntegrityError:
         # Another transaction issued it first (same source fact, or once-only badge): use theirs.
         found = _existing(session, badge_class, source_key, once_key)

@@ -121,9 +121,7 @@ class FastCanonicalizer:
             slots.append(value)
             return 0
         if isinstance(value, dict):
-            return tuple(
-                (k, self._split(v, k, slots) if k != "@context" else ("c", repr(v))) for k, v in value.items()
-            )
+            return tuple((k, self._split(v, k, slots) if k != "@context" else ("c", repr(v))) for k, v in value.items())
         if isinstance(value, list):
             return ("l", tuple(self._split(v, key, slots) for v in value))
         # numbers, booleans, null: their RDF form depends on the value, so they are part of the shape
@@ -159,9 +157,7 @@ class FastCanonicalizer:
                 ]
                 if graph != "@default":
                     parts.append(
-                        self._part(
-                            {"type": "blank node" if graph.startswith("_:") else "IRI", "value": graph}, kinds
-                        )
+                        self._part({"type": "blank node" if graph.startswith("_:") else "IRI", "value": graph}, kinds)
                     )
                 quads.append(tuple(parts))
         missing = set(range(n_slots)) - set(kinds)

@@ -79,9 +79,7 @@ def record_lms_identity(session: Session, assertion: Assertion, identity_type: s
         select(RecipientIdentifier).filter_by(assertion_id=assertion.id, identity_type=identity_type)
     ).first()
     if row is None:
-        session.add(
-            RecipientIdentifier(assertion_id=assertion.id, identity_type=identity_type, identity_hash=hashed)
-        )
+        session.add(RecipientIdentifier(assertion_id=assertion.id, identity_type=identity_type, identity_hash=hashed))
     else:
         row.identity_hash = hashed
     session.flush()
@@ -180,13 +178,9 @@ def credential_json(session: Session, ctx: HubContext, assertion: Assertion) -> 
         "achievement": achievement_json(session, ctx, badge),
     }
     for row in session.scalars(
-        select(RecipientIdentifier)
-        .filter_by(assertion_id=assertion.id)
-        .order_by(RecipientIdentifier.identity_type)
+        select(RecipientIdentifier).filter_by(assertion_id=assertion.id).order_by(RecipientIdentifier.identity_type)
     ):
-        subject["identifier"].append(
-            _identity(row.identity_type, row.identity_hash, assertion.recipient_salt)
-        )
+        subject["identifier"].append(_identity(row.identity_type, row.identity_hash, assertion.recipient_salt))
     _put(subject, "narrative", assertion.narrative)
 
     cred = {

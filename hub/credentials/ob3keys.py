@@ -73,9 +73,7 @@ class SigningKey:
         return self.row.algorithm
 
     def public_raw(self) -> bytes:
-        return self.private.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
+        return self.private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
 def settings_for(session: Session, issuer: Issuer) -> IssuerCredentialSettings:

@@ -71,9 +71,7 @@ def _open_list(session: Session, issuer: Issuer, purpose: str) -> StatusList:
     return new
 
 
-def allocate_status(
-    session: Session, assertion: Assertion, purpose: str = REVOCATION
-) -> CredentialStatusEntry:
+def allocate_status(session: Session, assertion: Assertion, purpose: str = REVOCATION) -> CredentialStatusEntry:
     """The assertion's status list entry for ``purpose``, allocating a fresh index on first call.
 
     Idempotent per assertion. Call it in the award transaction (it flushes); a credential built
@@ -154,9 +152,7 @@ def find_status_list(session: Session, issuer_public_id: str, list_public_id: st
     return sl
 
 
-def status_list_credential_json(
-    session: Session, ctx: HubContext, status_list: StatusList, issuer_id: str
-) -> dict:
+def status_list_credential_json(session: Session, ctx: HubContext, status_list: StatusList, issuer_id: str) -> dict:
     """The unsigned BitstringStatusListCredential for ``status_list`` (sign it with the issuer's key).
 
     ``validFrom`` is now: the list is re-made on each request from the assertions' ``revoked`` flags.

@@ -58,10 +58,7 @@ def _json(doc: dict, media_type: str = "application/vc+ld+json") -> Response:
 
 def _negotiated_json_type() -> str | None:
     best = request.accept_mimetypes.best_match(["text/html", *JSON_TYPES])
-    if (
-        best == "text/html"
-        and request.accept_mimetypes["text/html"] > request.accept_mimetypes["application/json"]
-    ):
+    if best == "text/html" and request.accept_mimetypes["text/html"] > request.accept_mimetypes["application/json"]:
         return None
     return best if best in JSON_TYPES else JSON_TYPES[0]
 
@@ -82,9 +79,7 @@ def credential(assertion_id: str):
             revoked=a.revoked,
             json_url=ctx.urls.credential(assertion_id),
             jwt_url=ctx.urls.credential_jwt(assertion_id),
-            baked_url=ctx.urls.credential_baked(
-                assertion_id, "svg" if "svg" in a.badge_class.image_type else "png"
-            ),
+            baked_url=ctx.urls.credential_baked(assertion_id, "svg" if "svg" in a.badge_class.image_type else "png"),
         )
 
 

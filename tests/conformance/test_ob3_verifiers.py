@@ -24,7 +24,7 @@ from hub.credentials import ob3, ob3keys
 from hub.credentials.baking import OB3_SVG_NS, unbake_png, unbake_svg
 from hub.errors import HubError
 from hub.web.ob3 import bp
-from tests.credentials.ob3_support import SHARED_REF, make_assertion, make_badge, make_ctx, make_issuer
+from tests.hub.credentials.ob3_support import SHARED_REF, make_assertion, make_badge, make_ctx, make_issuer
 
 pytestmark = pytest.mark.conformance
 
@@ -137,13 +137,9 @@ def test_independent_verifiers_accept_and_reject(node_modules, hub):
     items["ldp_expired"] = {"ldp": ldp[expired].document}
     items["ldp_did_key"] = {"ldp": ldp[keyed].document}
     items["ldp_baked_png"] = {
-        "ldp": json.loads(
-            unbake_png(ob3.bake(png_badge.image, "image/png", ldp[good]), "openbadgecredential")
-        )
+        "ldp": json.loads(unbake_png(ob3.bake(png_badge.image, "image/png", ldp[good]), "openbadgecredential"))
     }
-    _, svg_json = unbake_svg(
-        ob3.bake(svg_badge.image, "image/svg+xml", ldp[svg_one]), tag="credential", ns=OB3_SVG_NS
-    )
+    _, svg_json = unbake_svg(ob3.bake(svg_badge.image, "image/svg+xml", ldp[svg_one]), tag="credential", ns=OB3_SVG_NS)
     items["ldp_baked_svg"] = {"ldp": json.loads(svg_json)}
     forged = copy.deepcopy(ldp[good].document)
     forged["credentialSubject"]["achievement"]["name"] = "Forged"
@@ -157,13 +153,9 @@ def test_independent_verifiers_accept_and_reject(node_modules, hub):
     items["jwt_did_key"] = {"jwt": ob3.issue(s, ctx, keyed, "vc-jwt", "EdDSA").text}
     items["jwt_tampered"] = {"jwt": tamper_jwt(items["jwt_RS256"]["jwt"])}
     jwt_svg = ob3.issue(s, ctx, svg_one, "vc-jwt")
-    verify, _ = unbake_svg(
-        ob3.bake(svg_badge.image, "image/svg+xml", jwt_svg), tag="credential", ns=OB3_SVG_NS
-    )
+    verify, _ = unbake_svg(ob3.bake(svg_badge.image, "image/svg+xml", jwt_svg), tag="credential", ns=OB3_SVG_NS)
     items["jwt_baked_svg"] = {"jwt": verify}
-    items["jwt_baked_png"] = {
-        "jwt": unbake_png(ob3.bake(png_badge.image, "image/png", jwt_svg), "openbadgecredential")
-    }
+    items["jwt_baked_png"] = {"jwt": unbake_png(ob3.bake(png_badge.image, "image/png", jwt_svg), "openbadgecredential")}
 
     revoked.revoked = True
     revoked.revocation_reason = "issued in error"

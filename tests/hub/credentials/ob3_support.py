@@ -26,7 +26,7 @@ from hub.credentials.models import AchievementDetails, IssuerCredentialSettings
 from hub.db import Base, Database
 from hub.settings import Settings
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SHARED_REF = REPO.parent / "shared" / "ref"
 
 

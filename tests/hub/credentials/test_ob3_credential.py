@@ -10,7 +10,7 @@ import pytest
 
 from hub.credentials import dataintegrity, jsonld, ob3, ob3keys, status
 from hub.credentials.models import StatusList
-from tests.credentials.ob3_support import SHARED_REF, make_assertion, make_issuer, make_world
+from tests.hub.credentials.ob3_support import SHARED_REF, make_assertion, make_issuer, make_world
 
 SCHEMA = SHARED_REF / "ob_v3p0_achievementcredential_schema.json"
 

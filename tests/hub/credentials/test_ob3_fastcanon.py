@@ -35,9 +35,7 @@ def credential(rng: random.Random) -> dict:
         "achievementType": rng.choice(["Badge", "MicroCredential", "Certificate", "ext:Hackathon"]),
         "name": text(rng),
         "description": text(rng, 40),
-        "criteria": rng.choice(
-            [{"narrative": text(rng)}, {"id": iri(rng)}, {"id": iri(rng), "narrative": text(rng)}]
-        ),
+        "criteria": rng.choice([{"narrative": text(rng)}, {"id": iri(rng)}, {"id": iri(rng), "narrative": text(rng)}]),
     }
     if rng.random() < 0.7:
         ach["image"] = {"id": iri(rng), "type": "Image"}
