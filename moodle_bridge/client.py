@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential, wait_random
 
 from moodle_bridge.errors import (
     MoodleAccessDenied,
@@ -239,7 +239,7 @@ class MoodleClient:
         fields += flatten_params(params)
         retrying = Retrying(
             stop=stop_after_attempt(self._attempts),
-            wait=wait_exponential_jitter(initial=self._backoff, max=30, jitter=self._backoff),
+            wait=wait_exponential(multiplier=self._backoff, max=30) + wait_random(0, self._backoff),
             retry=retry_if_exception_type((requests.ConnectionError, requests.Timeout, _RetryableHTTP)),
             before_sleep=lambda rs: log.warning(
                 "moodle call retrying",
