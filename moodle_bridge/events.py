@@ -18,6 +18,22 @@ from moodle_bridge.client import Competency, Course, EnrolledUser
 
 EVENT_TYPE = "course_completed"
 
+#: The webhook connector's JMESPath mapping for the plugin's payload (README, "Push"). Applied to a
+#: plugin payload it yields exactly the fields :func:`completion_event` gives the sync's events.
+WEBHOOK_MAPPING: dict[str, str] = {
+    "event_type": "type",
+    "key": "data.course.idnumber || data.course.shortname",
+    "recipient_email": "data.user.email",
+    "recipient_name": "data.user.fullname",
+    "occurred_at": "data.completion.completed_at",
+    "idempotency_key": (
+        "join(':', ['moodle', data.site.url, 'course', to_string(data.course.id), 'user', to_string(data.user.id)])"
+    ),
+    "outcomes": "data.competencies[?idnumber].idnumber",
+    "platform_user_id": "to_string(data.user.id)",
+    "platform": "data.site.url",
+}
+
 
 def completion_key(site_url: str, course_id: int, user_id: int) -> str:
     """The idempotency key of "user completed course" on a site, identical on both paths:
