@@ -26,9 +26,8 @@ WEBHOOK_MAPPING: dict[str, str] = {
     "recipient_email": "data.user.email",
     "recipient_name": "data.user.fullname",
     "occurred_at": "data.completion.completed_at",
-    "idempotency_key": (
-        "join(':', ['moodle', data.site.url, 'course', to_string(data.course.id), 'user', to_string(data.user.id)])"
-    ),
+    "idempotency_key": "join(':', ['moodle', data.site.url, 'course', to_string(data.course.id), "
+    "'user', to_string(data.user.id)])",
     "outcomes": "data.competencies[?idnumber].idnumber",
     "platform_user_id": "to_string(data.user.id)",
     "platform": "data.site.url",
@@ -90,7 +89,9 @@ def completion_payload(
                 "fullname": user.fullname,
             },
             "completion": {"timecompleted": timecompleted, "completed_at": completed_at},
-            "competencies": [{"id": c.id, "idnumber": c.idnumber, "shortname": c.shortname} for c in competencies],
+            "competencies": [
+                {"id": c.id, "idnumber": c.idnumber, "shortname": c.shortname} for c in competencies
+            ],
         },
     }
 

@@ -131,7 +131,9 @@ def resolve_courses(client: MoodleClient, config: dict[str, Any]) -> list[Course
 class _CourseSync:
     """Runs (or resumes) the sync of one course; holds the per-course caches."""
 
-    def __init__(self, ctx, connector: ConnectorConfig, client: MoodleClient, course: Course, *, submit, opts):
+    def __init__(
+        self, ctx, connector: ConnectorConfig, client: MoodleClient, course: Course, *, submit, opts
+    ):
         self.ctx, self.connector, self.client, self.course = ctx, connector, client, course
         self.submit = submit
         self.page_size = int(opts.get("page_size") or DEFAULT_PAGE_SIZE)
@@ -185,7 +187,10 @@ class _CourseSync:
             if should_stop():
                 return False
             page = self.client.get_enrolled_users(
-                self.course.id, limitfrom=offset, limitnumber=self.page_size, withcapability=self.withcapability
+                self.course.id,
+                limitfrom=offset,
+                limitnumber=self.page_size,
+                withcapability=self.withcapability,
             )
             fresh = [u for u in page if u.id > last_user_id]
             with db.session_scope() as session:
@@ -210,7 +215,9 @@ class _CourseSync:
                     continue
                 except MoodleNoCompletionCriteria:
                     self.report.skipped_reason = "no completion criteria"
-                    log.warning("moodle course has no completion criteria", extra={"course_id": self.course.id})
+                    log.warning(
+                        "moodle course has no completion criteria", extra={"course_id": self.course.id}
+                    )
                     return True
                 if not status.completed:
                     continue
@@ -254,7 +261,7 @@ def sync_connector(
     site: str,
     *,
     client: MoodleClient | None = None,
-    submit: SubmitFn = _default_submit,
+    submit: SubmitFn | None = None,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> SyncReport:
     """Sync every mapped course of the Moodle connector ``site`` (slug or site URL); resume if interrupted.
@@ -262,7 +269,7 @@ def sync_connector(
     Args:
         ctx: the :class:`hub.context.HubContext` (its ``db`` provides the per-page transactions).
         client: a ready client (tests); default built from the connector's config and stored token.
-        submit: ``(session, ctx, connector, event) -> (InboundEvent, created)``; default
+        submit: ``(session, ctx, connector, event) -> (InboundEvent, created)``; None means
             ``hub.inbox.services.submit_learning_event``.
         should_stop: polled between pages; when it returns True the run ends after the last commit.
 
@@ -279,6 +286,7 @@ def sync_connector(
         session.expunge(connector)
     if not connector.enabled:
         raise ConfigurationError(f"Moodle connector {connector.slug!r} is disabled")
+    submit = submit or _default_submit
     own_client = client is None
     client = client or client_for(ctx, connector)
     report = SyncReport(connector.slug)

@@ -107,7 +107,9 @@ class FakeMoodle:
 
     def count(self, wsfunction: str, **match) -> int:
         return sum(
-            1 for f, p in self.calls if f == wsfunction and all(str(p.get(k)) == str(v) for k, v in match.items())
+            1
+            for f, p in self.calls
+            if f == wsfunction and all(str(p.get(k)) == str(v) for k, v in match.items())
         )
 
     # -- the endpoint --------------------------------------------------------------------------------
@@ -139,7 +141,7 @@ class FakeMoodle:
         if entry is None:
             raise self._error("ws_error_invalid_token")
         if entry["expired"]:
-            # webservice/lib.php: an expired token is deleted and reported once as webservice_access_exception.
+            # webservice/lib.php: an expired token is deleted, reported once as webservice_access_exception.
             del self.tokens[token]
             extra = {"debuginfo": "Invalid token - token expired - check validuntil time for the token"}
             raise self._error("ws_error_function_not_in_service", **(extra if self.debug else {}))
@@ -154,10 +156,17 @@ class FakeMoodle:
         "core_enrol_get_enrolled_users": {"courseid": int, "options": list},
         "core_completion_get_course_completion_status": {"courseid": int, "userid": int},
         "core_competency_list_course_competencies": {"id": int},
-        "tool_lp_data_for_user_competency_summary_in_course": {"userid": int, "competencyid": int, "courseid": int},
+        "tool_lp_data_for_user_competency_summary_in_course": {
+            "userid": int,
+            "competencyid": int,
+            "courseid": int,
+        },
     }
-    OPTIONAL: ClassVar[dict[str, set[str]]] = {"core_course_get_courses": {"options"}, "core_course_get_courses_by_field": {"field", "value"},
-                "core_enrol_get_enrolled_users": {"options"}}  # fmt: skip
+    OPTIONAL: ClassVar[dict[str, set[str]]] = {
+        "core_course_get_courses": {"options"},
+        "core_course_get_courses_by_field": {"field", "value"},
+        "core_enrol_get_enrolled_users": {"options"},
+    }
 
     def _validate(self, wsfunction: str, params: dict) -> dict:
         signature = self.SIGNATURES[wsfunction]
@@ -186,8 +195,19 @@ class FakeMoodle:
         return info
 
     def _course_for_get_courses(self, course: dict) -> dict:
-        by_field_only = {"displayname", "courseimage", "categoryname", "contacts", "enrollmentmethods", "filters",
-                         "summaryfiles", "overviewfiles", "showactivitydates", "showcompletionconditions", "sortorder"}  # fmt: skip
+        by_field_only = {
+            "displayname",
+            "courseimage",
+            "categoryname",
+            "contacts",
+            "enrollmentmethods",
+            "filters",
+            "summaryfiles",
+            "overviewfiles",
+            "showactivitydates",
+            "showcompletionconditions",
+            "sortorder",
+        }
         return {k: v for k, v in course.items() if k not in by_field_only}
 
     def core_course_get_courses(self, options=None):
@@ -198,15 +218,31 @@ class FakeMoodle:
         if field not in ("", "id", "ids", "shortname", "idnumber", "category"):
             raise self._error("ws_error_bad_param")
         courses = [
-            c for c in self.courses.values() if not field or str(c.get(field if field != "ids" else "id")) == value
+            c
+            for c in self.courses.values()
+            if not field or str(c.get(field if field != "ids" else "id")) == value
         ]
         return {"courses": copy.deepcopy(courses), "warnings": []}
 
     def core_enrol_get_enrolled_users(self, courseid, options=()):
         opts = {o["name"]: o["value"] for o in options}
-        allowed = {"withcapability", "groupid", "onlyactive", "onlysuspended", "userfields", "limitfrom",
-                   "limitnumber", "sortby", "sortdirection"}  # fmt: skip
-        if set(opts) - allowed or opts.get("sortby", "id") not in ("id", "firstname", "lastname", "siteorder"):
+        allowed = {
+            "withcapability",
+            "groupid",
+            "onlyactive",
+            "onlysuspended",
+            "userfields",
+            "limitfrom",
+            "limitnumber",
+            "sortby",
+            "sortdirection",
+        }
+        if set(opts) - allowed or opts.get("sortby", "id") not in (
+            "id",
+            "firstname",
+            "lastname",
+            "siteorder",
+        ):
             raise self._error("ws_error_bad_param")
         users = list(self.enrolled.get(courseid, []))
         if opts.get("withcapability") == "moodle/course:isincompletionreports":
@@ -233,8 +269,11 @@ class FakeMoodle:
             raise self._error("ws_error_no_criteria")  # recorded as usernotenroled (course 1, user 4)
         if courseid in self.no_criteria:
             raise WsError(
-                {"exception": "core\\exception\\moodle_exception", "errorcode": "nocriteriaset",
-                 "message": "No completion criteria set for this course"}  # fmt: skip
+                {
+                    "exception": "core\\exception\\moodle_exception",
+                    "errorcode": "nocriteriaset",
+                    "message": "No completion criteria set for this course",
+                }
             )
         done = (courseid, userid) in self.completed
         name = "ws_completion_status_complete" if done else "ws_completion_status_incomplete"
@@ -248,7 +287,9 @@ class FakeMoodle:
         return copy.deepcopy(self.competencies.get(id, []))
 
     def tool_lp_data_for_user_competency_summary_in_course(self, userid, competencyid, courseid):
-        row = next((r for r in self.competencies.get(courseid, []) if r["competency"]["id"] == competencyid), None)
+        row = next(
+            (r for r in self.competencies.get(courseid, []) if r["competency"]["id"] == competencyid), None
+        )
         if row is None or not self._tracked(courseid, userid):
             raise self._error("ws_error_bad_param")
         proficient = (userid, competencyid) in self.proficient
@@ -258,16 +299,26 @@ class FakeMoodle:
                 "cangrade": True,
                 "cansuggest": False,
                 "cangradeorsuggest": True,
-                "competency": {"competency": copy.deepcopy(row["competency"]), "linkedcourses": [],
-                               "relatedcompetencies": [], "framework": {"id": row["competency"]["competencyframeworkid"]}},  # fmt: skip
+                "competency": {
+                    "competency": copy.deepcopy(row["competency"]),
+                    "linkedcourses": [],
+                    "relatedcompetencies": [],
+                    "framework": {"id": row["competency"]["competencyframeworkid"]},
+                },
                 "user": {"id": userid},
                 "usercompetencycourse": {
-                    "userid": userid, "courseid": courseid, "competencyid": competencyid,
-                    "proficiency": True if proficient else None, "grade": 2 if proficient else None,
+                    "userid": userid,
+                    "courseid": courseid,
+                    "competencyid": competencyid,
+                    "proficiency": True if proficient else None,
+                    "grade": 2 if proficient else None,
                     "gradename": "Competent" if proficient else "-",
                     "proficiencyname": "Yes" if proficient else "-",
-                    "id": 1, "timecreated": 1795936500, "timemodified": 1795936500, "usermodified": 2,
-                },  # fmt: skip
+                    "id": 1,
+                    "timecreated": 1795936500,
+                    "timemodified": 1795936500,
+                    "usermodified": 2,
+                },
                 "evidence": [],
             },
             "course": {"id": courseid},

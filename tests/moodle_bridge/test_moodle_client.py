@@ -33,7 +33,9 @@ def test_site_info_and_connection_check(client, fake):
 
 def test_connection_check_names_missing_functions(client, fake):
     fake.rec["ws_site_info"]["response"]["functions"] = [
-        f for f in fake.rec["ws_site_info"]["response"]["functions"] if f["name"] != "core_enrol_get_enrolled_users"
+        f
+        for f in fake.rec["ws_site_info"]["response"]["functions"]
+        if f["name"] != "core_enrol_get_enrolled_users"
     ]
     with pytest.raises(errors.MoodleAccessDenied) as info:
         client.check_connection()
@@ -51,7 +53,12 @@ def test_token_goes_in_the_body_not_the_url(client, fake, httpserver):
 
 def test_courses(client):
     (course,) = client.get_courses([2, 999])
-    assert (course.id, course.shortname, course.idnumber, course.enablecompletion) == (2, "SEC101", "SEC-101", True)
+    assert (course.id, course.shortname, course.idnumber, course.enablecompletion) == (
+        2,
+        "SEC101",
+        "SEC-101",
+        True,
+    )
     assert client.get_courses_by_field("idnumber", "SEC-101")[0].fullname == "Bezpieczeństwo w sieci"
     assert client.get_courses_by_field("idnumber", "NOPE") == []
 
@@ -66,7 +73,11 @@ def test_enrolled_users_pages_and_filters(client, fake):
     second = client.get_enrolled_users(2, limitfrom=5, limitnumber=5)
     assert [u.id for u in first + second] == [u.id for u in everyone[:10]]
     lukasz = next(u for u in everyone if u.id == 4)
-    assert (lukasz.email, lukasz.fullname, lukasz.idnumber) == ("Lukasz.Wojcik@Example.org", "Łukasz Wójcik", "S-001")
+    assert (lukasz.email, lukasz.fullname, lukasz.idnumber) == (
+        "Lukasz.Wojcik@Example.org",
+        "Łukasz Wójcik",
+        "S-001",
+    )
 
 
 def test_completion_status_recorded_disagreement(client):
@@ -92,8 +103,11 @@ def test_competencies(client, fake):
     [
         (lambda c: c.get_course_completion_status(2, 2), errors.MoodleNotEnrolled, "notenroled"),
         (lambda c: c.get_course_completion_status(2, 3), errors.MoodleNotEnrolled, "usernotenroled"),
-        (lambda c: c.call("core_completion_get_course_completion_status", courseid="abc", userid=4),
-         errors.MoodleInvalidParameter, "invalidparameter"),  # fmt: skip
+        (
+            lambda c: c.call("core_completion_get_course_completion_status", courseid="abc", userid=4),
+            errors.MoodleInvalidParameter,
+            "invalidparameter",
+        ),
         (lambda c: c.call("core_user_create_users"), errors.MoodleAccessDenied, "accessexception"),
     ],
 )

@@ -138,8 +138,9 @@ def test_moodle_user_is_the_lti_learner(ref_dir):
     payload = completion_payload(
         site_url=launch["iss"],
         course=Course(course["id"], course["shortname"], course["fullname"], course["idnumber"], True),
-        user=EnrolledUser(user["id"], user["fullname"], user["firstname"], user["lastname"], user["email"],
-                          user["idnumber"]),  # fmt: skip
+        user=EnrolledUser(
+            user["id"], user["fullname"], user["firstname"], user["lastname"], user["email"], user["idnumber"]
+        ),
         timecompleted=None,
     )
     recipient = completion_event("moodle", payload).recipient
