@@ -147,3 +147,9 @@ def test_moodle_user_is_the_lti_learner(ref_dir):
     assert (recipient.platform, recipient.platform_user_id) == (launch["iss"], launch["sub"])
     assert recipient.email == launch["email"]
     assert recipient.sourced_id == launch["https://purl.imsglobal.org/spec/lti/claim/lis"]["person_sourcedid"]
+
+
+def test_readme_shows_the_mapping_the_code_uses():
+    readme = (ROOT / "moodle_bridge" / "README.md").read_text()
+    block = readme.split("<!-- webhook-mapping -->", 1)[1].split("```json", 1)[1].split("```", 1)[0]
+    assert json.loads(block) == WEBHOOK_MAPPING
