@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -39,7 +40,8 @@ def client(fake):
 
 @pytest.fixture
 def hub_ctx(tmp_path):
-    """A HubContext on a fresh SQLite file with the hub's and the bridge's tables."""
+    """A HubContext with the hub's and the bridge's tables: a fresh SQLite file, or the PostgreSQL
+    database in ``HUB_TEST_DATABASE_URL`` (tables created, and dropped afterwards)."""
     import hub.models  # noqa: F401  (fills Base.metadata)
     import moodle_bridge.models  # noqa: F401
     from hub.context import HubContext
@@ -48,7 +50,7 @@ def hub_ctx(tmp_path):
 
     settings = Settings(
         instance_path=tmp_path,
-        database_url=f"sqlite:///{tmp_path / 'hub.db'}",
+        database_url=os.environ.get("HUB_TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'hub.db'}",
         base_url="https://badges.example.org",
         secret_key="test",
         key_encryption_key=Fernet.generate_key().decode(),
@@ -57,6 +59,8 @@ def hub_ctx(tmp_path):
     Base.metadata.create_all(db.engine)
     ctx = HubContext.from_settings(settings, db)
     yield ctx
+    if db.dialect != "sqlite":
+        Base.metadata.drop_all(db.engine)
     db.dispose()
 
 

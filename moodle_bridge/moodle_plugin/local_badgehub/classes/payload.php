@@ -49,7 +49,7 @@ class payload {
                     'email' => $blanktonull($user['email'] ?? null),
                     'firstname' => $user['firstname'] ?? null,
                     'lastname' => $user['lastname'] ?? null,
-                    'fullname' => (string) ($user['fullname'] ?? ''),
+                    'fullname' => $user['fullname'] ?? null,
                 ],
                 'completion' => [
                     'timecompleted' => $timecompleted ?: null,
