@@ -1,0 +1,143 @@
+"""The Moodle connector: a Moodle site as a ``ConnectorConfig`` row with ``kind="moodle"``.
+
+``config``::
+
+    {"site_url": "https://moodle.example.edu",        # the site's wwwroot
+     "course_ids": [2, 7] and/or "course_idnumbers": ["SEC-101"],
+     "competencies": true,                             # read achieved competencies (default true)
+     "page_size": 200,                                 # users per core_enrol_get_enrolled_users page
+     "withcapability": "moodle/course:isincompletionreports"}  # who is listed; "" lists everyone
+
+The web-service token is stored encrypted in ``secrets_encrypted`` (a JSON list, newest first).
+Registered as the entry point ``moodle = "moodle_bridge.connector:MoodleConnector"``.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import click
+from flask.cli import AppGroup
+
+from connectors.base import Connector
+from connectors.types import LearningEvent
+from hub.errors import ConfigurationError, EventNotProcessable, HubError
+from moodle_bridge.events import completion_event
+
+
+class MoodleConnector(Connector):
+    """Pull-side Moodle connector: validates site configs and adds the ``badgehub moodle`` commands."""
+
+    kind: ClassVar[str] = "moodle"
+
+    def init_app(self, app) -> None:
+        """Register the ``moodle`` CLI group: ``badgehub moodle sync SITE`` and ``... check SITE``."""
+        app.cli.add_command(moodle_cli)
+
+    def validate_config(self, config: dict[str, Any]) -> dict[str, Any]:
+        """Normalise a site config (see the module docstring).
+
+        Raises:
+            ConfigurationError: no http(s) ``site_url``, no courses, or malformed values.
+        """
+        out = dict(config)
+        site_url = str(config.get("site_url") or "").rstrip("/")
+        parts = urlsplit(site_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise ConfigurationError(f"site_url must be the Moodle site's http(s) address, got {site_url!r}")
+        out["site_url"] = site_url
+        try:
+            out["course_ids"] = [int(i) for i in config.get("course_ids") or []]
+        except (TypeError, ValueError):
+            raise ConfigurationError("course_ids must be a list of Moodle course ids (numbers)") from None
+        out["course_idnumbers"] = [str(i) for i in config.get("course_idnumbers") or [] if str(i).strip()]
+        if not out["course_ids"] and not out["course_idnumbers"]:
+            raise ConfigurationError("map at least one course: course_ids or course_idnumbers")
+        page_size = config.get("page_size", 200)
+        if not isinstance(page_size, int) or not 1 <= page_size <= 5000:
+            raise ConfigurationError("page_size must be a whole number from 1 to 5000")
+        out["competencies"] = bool(config.get("competencies", True))
+        return out
+
+    def normalise(self, connector_slug: str, config: dict[str, Any], body: str) -> LearningEvent:
+        """Rebuild the event from a stored ``course_completed`` payload (the event's ``data``), for replays.
+
+        Raises:
+            EventNotProcessable: the body is not a completion payload.
+        """
+        try:
+            return completion_event(connector_slug, json.loads(body))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise EventNotProcessable(f"not a Moodle completion payload: {exc}") from None
+
+
+moodle_cli = AppGroup("moodle", help="Moodle sites: check connections and sync course completions.")
+
+
+def _ctx():
+    from flask import current_app
+
+    return current_app.extensions["hub"]
+
+
+@moodle_cli.command("check")
+@click.argument("site")
+def check_command(site: str) -> None:
+    """Check SITE's (connector slug or site URL) token and the functions its service offers."""
+    from moodle_bridge.sync import client_for, find_connector
+
+    ctx = _ctx()
+    with ctx.db.session_scope() as session:
+        connector = find_connector(session, site)
+        client = client_for(ctx, connector)
+        competencies = bool(connector.config.get("competencies", True))
+    try:
+        info = client.check_connection(competencies=competencies)
+    except HubError as exc:
+        raise click.ClickException(exc.detail) from None
+    finally:
+        client.close()
+    click.echo(f"{info.sitename} ({info.siteurl}), Moodle {info.release}, token user {info.username}: OK")
+
+
+@moodle_cli.command("sync")
+@click.argument("site", required=False)
+@click.option("--all", "all_sites", is_flag=True, help="Sync every enabled Moodle connector.")
+def sync_command(site: str | None, all_sites: bool) -> None:
+    """Sync course completions of SITE (connector slug or site URL). Ctrl-C / SIGTERM stop after the
+    current page; the next run resumes there."""
+    from moodle_bridge.sync import sync_all, sync_connector
+
+    if bool(site) == all_sites:
+        raise click.UsageError("give a SITE or --all")
+    stop = {"requested": False}
+
+    def request_stop(signum, _frame):
+        stop["requested"] = True
+        click.echo("stopping after the current page...", err=True)
+
+    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        ctx = _ctx()
+        kwargs = {"should_stop": lambda: stop["requested"]}
+        reports = sync_all(ctx, **kwargs) if all_sites else [sync_connector(ctx, site, **kwargs)]
+    except HubError as exc:
+        raise click.ClickException(exc.detail) from None
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    for report in reports:
+        for course in report.courses:
+            note = "done" if course.finished else "paused"
+            if course.skipped_reason:
+                note = f"skipped: {course.skipped_reason}"
+            click.echo(
+                f"{report.connector} course {course.course_id}: {course.users_seen} users, "
+                f"{course.completed} completed, {course.submitted} new "
+                f"({note}, from offset {course.resumed_from})"
+            )
+    if any(r.stopped for r in reports):
+        raise SystemExit(3)  # stopped early: a scheduler can tell "resume me" from success

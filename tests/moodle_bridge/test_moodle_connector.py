@@ -1,0 +1,80 @@
+"""MoodleConnector: config validation, replay normalisation, the ``moodle`` CLI group."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from flask import Flask
+from test_moodle_sync import FakeInbox
+
+from hub.errors import ConfigurationError, EventNotProcessable
+from moodle_bridge import sync
+from moodle_bridge.connector import MoodleConnector
+from moodle_bridge.events import completion_key
+
+
+def test_validate_config():
+    c = MoodleConnector()
+    out = c.validate_config({"site_url": "https://moodle.example.edu/", "course_ids": ["2"]})
+    assert (
+        out["site_url"] == "https://moodle.example.edu" and out["course_ids"] == [2] and out["competencies"]
+    )
+    for bad in (
+        {"site_url": "moodle.example.edu", "course_ids": [2]},
+        {"site_url": "https://moodle.example.edu"},
+        {"site_url": "https://moodle.example.edu", "course_ids": ["x"]},
+        {"site_url": "https://moodle.example.edu", "course_ids": [2], "page_size": 0},
+    ):
+        with pytest.raises(ConfigurationError):
+            c.validate_config(bad)
+
+
+def test_normalise_replays_a_stored_payload():
+    payload = {
+        "type": "course_completed",
+        "timestamp": "2026-11-29T07:33:20Z",
+        "data": {
+            "site": {"url": "https://moodle.example.edu"},
+            "course": {"id": 2, "shortname": "SEC101", "idnumber": "", "fullname": "x"},
+            "user": {"id": 4, "email": None, "fullname": "Łukasz Wójcik"},
+            "completion": {"timecompleted": None, "completed_at": None},
+            "competencies": [],
+        },
+    }
+    event = MoodleConnector().normalise("moodle-main", {}, json.dumps(payload))
+    assert event.key == "SEC101"  # idnumber empty: the shortname
+    assert event.idempotency_key == completion_key("https://moodle.example.edu/", 2, 4)
+    with pytest.raises(EventNotProcessable):
+        MoodleConnector().normalise("moodle-main", {}, "{}")
+
+
+@pytest.fixture
+def app(hub_ctx):
+    app = Flask(__name__)
+    app.extensions["hub"] = hub_ctx
+    MoodleConnector().init_app(app)
+    return app
+
+
+def test_cli_check_and_sync(app, fake, make_connector, monkeypatch):
+    make_connector(fake.site_url, course_ids=[2])
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["moodle", "check", "moodle-main"])
+    assert result.exit_code == 0, result.output
+    assert "Moodle 5.1" in result.output
+
+    inbox = FakeInbox()
+    monkeypatch.setattr(sync, "_default_submit", inbox)  # the hub inbox service is wired by the lead
+    result = runner.invoke(args=["moodle", "sync", fake.site_url])
+    assert result.exit_code == 0, result.output
+    assert "course 2: 3 users, 1 completed, 1 new (done" in result.output
+    assert len(inbox.events) == 1
+
+
+def test_cli_reports_moodle_errors_without_traceback(app, fake, make_connector):
+    make_connector(fake.site_url, course_ids=[2], token="wrong")
+    result = app.test_cli_runner().invoke(args=["moodle", "check", "moodle-main"])
+    assert result.exit_code == 1 and "Invalid token" in result.output
+    result = app.test_cli_runner().invoke(args=["moodle", "sync"])
+    assert result.exit_code == 2  # usage: SITE or --all
