@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 import click
+from flask.cli import FlaskGroup
 
 from hub.errors import ConfigurationError
 from hub.settings import load_settings
@@ -25,7 +26,15 @@ def _settings(**overrides):
     return settings.with_(**{k: v for k, v in overrides.items() if v is not None})
 
 
-@click.group()
+def _create_app():
+    from hub import create_app
+
+    return create_app(_settings())
+
+
+# A FlaskGroup, so commands that connectors add to ``app.cli`` in ``init_app`` (e.g. ``badgehub moodle
+# sync``) appear here with an app context, without the hub importing any connector.
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, load_dotenv=False)
 def main() -> None:
     """Badge Hub: learning platforms in, signed Open Badges out. Settings come from HUB_* variables."""
 

@@ -309,9 +309,7 @@ class MoodleClient:
         needed = REQUIRED_FUNCTIONS + (COMPETENCY_FUNCTIONS if competencies else ())
         missing = [f for f in needed if f not in info.functions]
         if missing:
-            raise MoodleAccessDenied(
-                f"the web service of this token lacks: {', '.join(missing)}", missing=missing
-            )
+            raise MoodleAccessDenied(f"the web service of this token lacks: {', '.join(missing)}", missing=missing)
         return info
 
     def get_courses(self, ids: Iterable[int]) -> list[Course]:
@@ -371,9 +369,7 @@ class MoodleClient:
             MoodleNotEnrolled: the user is not tracked in the course.
             MoodleNoCompletionCriteria: the course has no completion criteria.
         """
-        data = self.call(
-            "core_completion_get_course_completion_status", courseid=int(course_id), userid=int(user_id)
-        )
+        data = self.call("core_completion_get_course_completion_status", courseid=int(course_id), userid=int(user_id))
         status = data["completionstatus"]
         return CompletionStatus(
             completed=bool(status["completed"]),
@@ -398,9 +394,7 @@ class MoodleClient:
         data = self.call("core_competency_list_course_competencies", id=int(course_id))
         return [_competency(row["competency"]) for row in data]
 
-    def get_user_competency_in_course(
-        self, course_id: int, user_id: int, competency_id: int
-    ) -> UserCompetencyInCourse:
+    def get_user_competency_in_course(self, course_id: int, user_id: int, competency_id: int) -> UserCompetencyInCourse:
         """``tool_lp_data_for_user_competency_summary_in_course``: a learner's rating in a course.
 
         Moodle creates the (unrated) record on first read, so ``proficiency`` None means "not rated".

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import click
 from flask.cli import AppGroup
 
+import moodle_bridge.models  # noqa: F401  (the bridge's tables join the hub's metadata for migrations)
 from connectors.base import Connector
 from connectors.types import LearningEvent
 from hub.errors import ConfigurationError, EventNotProcessable, HubError

@@ -21,9 +21,7 @@ class MoodleError(HubError):
     slug = "moodle-error"
     title = "Moodle web service error"
 
-    def __init__(
-        self, detail: str = "", *, errorcode: str | None = None, exception: str | None = None, **extra
-    ):
+    def __init__(self, detail: str = "", *, errorcode: str | None = None, exception: str | None = None, **extra):
         super().__init__(detail, errorcode=errorcode, exception=exception, **extra)
         self.errorcode = errorcode
         self.exception = exception

@@ -89,9 +89,7 @@ def completion_payload(
                 "fullname": user.fullname,
             },
             "completion": {"timecompleted": timecompleted, "completed_at": completed_at},
-            "competencies": [
-                {"id": c.id, "idnumber": c.idnumber, "shortname": c.shortname} for c in competencies
-            ],
+            "competencies": [{"id": c.id, "idnumber": c.idnumber, "shortname": c.shortname} for c in competencies],
         },
     }
 
@@ -117,9 +115,7 @@ def completion_event(connector_slug: str, payload: dict[str, Any]) -> LearningEv
             platform=site["url"],
             sourced_id=user.get("idnumber") or None,
         ),
-        occurred_at=datetime.strptime(completed_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-        if completed_at
-        else None,
+        occurred_at=datetime.strptime(completed_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) if completed_at else None,
         idempotency_key=completion_key(site["url"], course["id"], user["id"]),
         outcomes=tuple(c["idnumber"] for c in data.get("competencies", []) if c.get("idnumber")),
         data=payload,

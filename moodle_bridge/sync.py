@@ -131,9 +131,7 @@ def resolve_courses(client: MoodleClient, config: dict[str, Any]) -> list[Course
 class _CourseSync:
     """Runs (or resumes) the sync of one course; holds the per-course caches."""
 
-    def __init__(
-        self, ctx, connector: ConnectorConfig, client: MoodleClient, course: Course, *, submit, opts
-    ):
+    def __init__(self, ctx, connector: ConnectorConfig, client: MoodleClient, course: Course, *, submit, opts):
         self.ctx, self.connector, self.client, self.course = ctx, connector, client, course
         self.submit = submit
         self.page_size = int(opts.get("page_size") or DEFAULT_PAGE_SIZE)
@@ -215,9 +213,7 @@ class _CourseSync:
                     continue
                 except MoodleNoCompletionCriteria:
                     self.report.skipped_reason = "no completion criteria"
-                    log.warning(
-                        "moodle course has no completion criteria", extra={"course_id": self.course.id}
-                    )
+                    log.warning("moodle course has no completion criteria", extra={"course_id": self.course.id})
                     return True
                 if not status.completed:
                     continue

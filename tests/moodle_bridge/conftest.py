@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
-from moodle_fake import FakeMoodle
+
+from tests.moodle_bridge.moodle_fake import FakeMoodle
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REF_DIR = REPO_ROOT.parent / "shared" / "ref" / "moodle"
@@ -39,29 +38,14 @@ def client(fake):
 
 
 @pytest.fixture
-def hub_ctx(tmp_path):
-    """A HubContext with the hub's and the bridge's tables: a fresh SQLite file, or the PostgreSQL
-    database in ``HUB_TEST_DATABASE_URL`` (tables created, and dropped afterwards)."""
-    import hub.models  # noqa: F401  (fills Base.metadata)
+def hub_ctx(settings):
+    """A HubContext on the shared test databases (SQLite, and PostgreSQL when configured), migrated."""
     import moodle_bridge.models  # noqa: F401
     from hub.context import HubContext
-    from hub.db import Base, Database
-    from hub.settings import Settings
 
-    settings = Settings(
-        instance_path=tmp_path,
-        database_url=os.environ.get("HUB_TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'hub.db'}",
-        base_url="https://badges.example.org",
-        secret_key="test",
-        key_encryption_key=Fernet.generate_key().decode(),
-    )
-    db = Database(settings.database_url)
-    Base.metadata.create_all(db.engine)
-    ctx = HubContext.from_settings(settings, db)
+    ctx = HubContext.from_settings(settings.with_(base_url="https://badges.example.org"))
     yield ctx
-    if db.dialect != "sqlite":
-        Base.metadata.drop_all(db.engine)
-    db.dispose()
+    ctx.db.dispose()
 
 
 @pytest.fixture

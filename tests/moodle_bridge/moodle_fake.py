@@ -107,9 +107,7 @@ class FakeMoodle:
 
     def count(self, wsfunction: str, **match) -> int:
         return sum(
-            1
-            for f, p in self.calls
-            if f == wsfunction and all(str(p.get(k)) == str(v) for k, v in match.items())
+            1 for f, p in self.calls if f == wsfunction and all(str(p.get(k)) == str(v) for k, v in match.items())
         )
 
     # -- the endpoint --------------------------------------------------------------------------------
@@ -218,9 +216,7 @@ class FakeMoodle:
         if field not in ("", "id", "ids", "shortname", "idnumber", "category"):
             raise self._error("ws_error_bad_param")
         courses = [
-            c
-            for c in self.courses.values()
-            if not field or str(c.get(field if field != "ids" else "id")) == value
+            c for c in self.courses.values() if not field or str(c.get(field if field != "ids" else "id")) == value
         ]
         return {"courses": copy.deepcopy(courses), "warnings": []}
 
@@ -287,9 +283,7 @@ class FakeMoodle:
         return copy.deepcopy(self.competencies.get(id, []))
 
     def tool_lp_data_for_user_competency_summary_in_course(self, userid, competencyid, courseid):
-        row = next(
-            (r for r in self.competencies.get(courseid, []) if r["competency"]["id"] == competencyid), None
-        )
+        row = next((r for r in self.competencies.get(courseid, []) if r["competency"]["id"] == competencyid), None)
         if row is None or not self._tracked(courseid, userid):
             raise self._error("ws_error_bad_param")
         proficient = (userid, competencyid) in self.proficient

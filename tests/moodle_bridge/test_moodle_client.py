@@ -33,9 +33,7 @@ def test_site_info_and_connection_check(client, fake):
 
 def test_connection_check_names_missing_functions(client, fake):
     fake.rec["ws_site_info"]["response"]["functions"] = [
-        f
-        for f in fake.rec["ws_site_info"]["response"]["functions"]
-        if f["name"] != "core_enrol_get_enrolled_users"
+        f for f in fake.rec["ws_site_info"]["response"]["functions"] if f["name"] != "core_enrol_get_enrolled_users"
     ]
     with pytest.raises(errors.MoodleAccessDenied) as info:
         client.check_connection()

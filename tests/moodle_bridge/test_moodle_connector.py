@@ -6,20 +6,18 @@ import json
 
 import pytest
 from flask import Flask
-from test_moodle_sync import FakeInbox
 
 from hub.errors import ConfigurationError, EventNotProcessable
 from moodle_bridge import sync
 from moodle_bridge.connector import MoodleConnector
 from moodle_bridge.events import completion_key
+from tests.moodle_bridge.test_moodle_sync import FakeInbox
 
 
 def test_validate_config():
     c = MoodleConnector()
     out = c.validate_config({"site_url": "https://moodle.example.edu/", "course_ids": ["2"]})
-    assert (
-        out["site_url"] == "https://moodle.example.edu" and out["course_ids"] == [2] and out["competencies"]
-    )
+    assert out["site_url"] == "https://moodle.example.edu" and out["course_ids"] == [2] and out["competencies"]
     for bad in (
         {"site_url": "moodle.example.edu", "course_ids": [2]},
         {"site_url": "https://moodle.example.edu"},

@@ -16,10 +16,10 @@ from pathlib import Path
 import jmespath
 import pytest
 import standardwebhooks
-from test_moodle_sync import FakeInbox
 
 from moodle_bridge.events import WEBHOOK_MAPPING, completion_event
 from moodle_bridge.sync import sync_connector
+from tests.moodle_bridge.test_moodle_sync import FakeInbox
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = ROOT / "moodle_bridge" / "moodle_plugin" / "local_badgehub"

@@ -148,9 +148,7 @@ def test_stop_between_pages_and_resume(fake, client, hub_ctx, make_connector):
         fake.completed[(2, uid)] = None
     make_connector(fake.site_url, course_ids=[2], page_size=100, competencies=False)
     polls = iter([False, False, True])
-    report = sync_connector(
-        hub_ctx, "moodle-main", client=client, submit=FakeInbox(), should_stop=lambda: next(polls)
-    )
+    report = sync_connector(hub_ctx, "moodle-main", client=client, submit=FakeInbox(), should_stop=lambda: next(polls))
     # first two pages: tracked users 4, 5, 6, 1000..1196; 5 and 6 have not completed
     assert report.stopped and report.submitted == 198
     report = sync_connector(hub_ctx, "moodle-main", client=client, submit=FakeInbox())
