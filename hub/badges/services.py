@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -281,3 +281,116 @@ def get_by_public_id(session: Session, model, public_id: str):
     if row is None:
         raise NotFound(f"no {model.__name__} with id {public_id}")
     return row
+
+
+ISSUER_FIELDS = ("name", "url", "email", "description")
+BADGE_CLASS_FIELDS = (
+    "name",
+    "description",
+    "criteria_url",
+    "criteria_narrative",
+    "tags",
+    "alignments",
+    "expires_after_days",
+    "allow_multiple",
+)
+
+
+def update_issuer(session: Session, ctx: HubContext, issuer: Issuer, *, image: bytes | None = None, **fields) -> Issuer:
+    """Change an issuer's profile (any of :data:`ISSUER_FIELDS`) and, when given, its image.
+
+    Raises:
+        ValidationError / ImageError: as :func:`create_issuer`; unknown field names.
+    """
+    unknown = set(fields) - set(ISSUER_FIELDS)
+    if unknown:
+        raise ValidationError(f"unknown issuer fields: {', '.join(sorted(unknown))}")
+    if "name" in fields:
+        issuer.name = _require_text(fields["name"], "name")
+    if "url" in fields:
+        issuer.url = _require_url(fields["url"], "url")
+    if "email" in fields:
+        issuer.email = normalise_email(fields["email"]) if fields["email"] else None
+    if "description" in fields:
+        issuer.description = _clean(fields["description"])
+    if image:
+        issuer.image_type = check_image(
+            image, max_bytes=ctx.settings.max_image_bytes, max_pixels=ctx.settings.max_image_pixels
+        )
+        issuer.image = image
+    session.flush()
+    return issuer
+
+
+def update_badge_class(
+    session: Session, ctx: HubContext, badge: BadgeClass, *, image: bytes | None = None, **fields
+) -> BadgeClass:
+    """Change a badge class (any of :data:`BADGE_CLASS_FIELDS`) and, when given, its image. Assertions
+    already issued keep pointing at it (OB 2.0 hosted BadgeClass), so they show the new text.
+
+    Raises:
+        ValidationError / ImageError: as :func:`create_badge_class`; unknown field names.
+    """
+    unknown = set(fields) - set(BADGE_CLASS_FIELDS)
+    if unknown:
+        raise ValidationError(f"unknown badge class fields: {', '.join(sorted(unknown))}")
+    if "expires_after_days" in fields:
+        days = fields["expires_after_days"]
+        if days is not None and days <= 0:
+            raise ValidationError("expires_after_days must be a positive number of days", field="expires_after_days")
+        badge.expires_after_days = days
+    if "name" in fields:
+        badge.name = _require_text(fields["name"], "name")
+    if "description" in fields:
+        badge.description = _require_text(fields["description"], "description", 10_000)
+    if "criteria_url" in fields:
+        badge.criteria_url = _require_url(fields["criteria_url"], "criteria_url") if fields["criteria_url"] else None
+    if "criteria_narrative" in fields:
+        badge.criteria_narrative = _clean(fields["criteria_narrative"])
+    if "tags" in fields:
+        badge.tags = [t for t in map(_clean, fields["tags"] or ()) if t]
+    if "alignments" in fields:
+        badge.alignments = [dict(a) for a in fields["alignments"] or ()]
+    if "allow_multiple" in fields:
+        badge.allow_multiple = bool(fields["allow_multiple"])
+    if image:
+        badge.image_type = check_image(
+            image, max_bytes=ctx.settings.max_image_bytes, max_pixels=ctx.settings.max_image_pixels
+        )
+        badge.image = image
+    session.flush()
+    return badge
+
+
+def list_issuers(where=None) -> Select:
+    """Issuers by name; ``where`` narrows them (e.g. a principal's scope)."""
+    query = select(Issuer).order_by(Issuer.name, Issuer.id)
+    return query.where(where) if where is not None else query
+
+
+def list_badge_classes(where=None, *, issuer_id: int | None = None) -> Select:
+    """Badge classes, newest first; ``where`` is a clause on BadgeClass (e.g. scope on ``issuer_id``)."""
+    query = select(BadgeClass).order_by(BadgeClass.id.desc())
+    if issuer_id is not None:
+        query = query.where(BadgeClass.issuer_id == issuer_id)
+    return query.where(where) if where is not None else query
+
+
+def search_assertions(
+    where=None, *, recipient: str | None = None, badge_class_id: int | None = None, revoked: bool | None = None
+) -> Select:
+    """Assertions, newest first, joined to their badge class (so ``where`` may use ``BadgeClass.issuer_id``).
+
+    ``recipient`` matches a part of the recipient's e-mail or name, case-insensitively.
+    """
+    query = select(Assertion).join(BadgeClass, Assertion.badge_class_id == BadgeClass.id).order_by(Assertion.id.desc())
+    if where is not None:
+        query = query.where(where)
+    if recipient:
+        needle = f"%{recipient.strip().lower()}%"
+        query = query.where(Assertion.recipient_plain.like(needle) | Assertion.recipient_name.ilike(needle))
+    if badge_class_id is not None:
+        query = query.where(Assertion.badge_class_id == badge_class_id)
+    if revoked is not None:
+        query = query.where(Assertion.revoked.is_(revoked))
+    return query

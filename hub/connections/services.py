@@ -34,8 +34,11 @@ def create_connector(
     name: str,
     config: dict | None = None,
     secret: str | None = None,
+    issuer_id: int | None = None,
 ) -> ConnectorConfig:
     """Create a connector. Its config is checked by the connector class of ``kind``.
+
+    ``issuer_id`` names the issuer whose people manage it (None: site-level).
 
     Raises:
         ValidationError: bad or taken slug; ConfigurationError: unknown kind or invalid config.
@@ -46,7 +49,11 @@ def create_connector(
         raise ValidationError(f"a connector with slug {slug!r} exists", field="slug")
     connector = registry.get(kind)
     row = ConnectorConfig(
-        slug=slug, kind=kind, name=name.strip() or slug, config=connector.validate_config(config or {})
+        slug=slug,
+        kind=kind,
+        name=name.strip() or slug,
+        config=connector.validate_config(config or {}),
+        issuer_id=issuer_id,
     )
     if secret:
         row.secrets_encrypted = ctx.box.encrypt(json.dumps([secret]).encode())
@@ -97,3 +104,32 @@ def require(session: Session, slug: str, kind: str) -> ConnectorConfig:
     if row.kind != kind:
         raise NotFound(f"no {kind} connector {slug!r}")
     return row
+
+
+def update_connector(
+    session: Session,
+    row: ConnectorConfig,
+    *,
+    name: str | None = None,
+    config: dict | None = None,
+    enabled: bool | None = None,
+) -> ConnectorConfig:
+    """Change a connector's name, configuration (checked by its kind) or enabled flag.
+
+    Raises:
+        ConfigurationError: the configuration is invalid for the kind.
+    """
+    if name is not None:
+        row.name = name.strip() or row.slug
+    if config is not None:
+        row.config = registry.get(row.kind).validate_config(config)
+    if enabled is not None:
+        row.enabled = enabled
+    session.flush()
+    return row
+
+
+def list_connectors(where=None):
+    """Connectors by slug; ``where`` narrows them (e.g. on ``ConnectorConfig.issuer_id``)."""
+    query = select(ConnectorConfig).order_by(ConnectorConfig.slug)
+    return query.where(where) if where is not None else query

@@ -227,3 +227,35 @@ def claimable_ids(ctx: HubContext, limit: int = 100) -> list[int]:
                 .limit(limit)
             )
         )
+
+
+def list_events(where=None, *, status: str | None = None, connector_id: int | None = None, since=None, until=None):
+    """Inbox events, newest first, joined to their connector (``where`` may use ``ConnectorConfig``).
+
+    ``since``/``until`` are aware datetimes bounding ``received_at`` (inclusive, exclusive).
+    """
+    query = select(InboundEvent).join(ConnectorConfig, InboundEvent.connector_id == ConnectorConfig.id)
+    query = query.order_by(InboundEvent.id.desc())
+    if where is not None:
+        query = query.where(where)
+    if status:
+        query = query.where(InboundEvent.status == status)
+    if connector_id is not None:
+        query = query.where(InboundEvent.connector_id == connector_id)
+    if since is not None:
+        query = query.where(InboundEvent.received_at >= since)
+    if until is not None:
+        query = query.where(InboundEvent.received_at < until)
+    return query
+
+
+def dry_run(session: Session, event: InboundEvent) -> tuple[LearningEvent, list]:
+    """Which badge classes would ``event`` earn under today's rules? Changes nothing.
+
+    Returns ``(learning_event, badge_classes)``.
+
+    Raises:
+        EventNotProcessable: the connector cannot map the event; ConfigurationError: a rule's condition fails.
+    """
+    learning = normalise(event.connector, event)
+    return learning, matching_badge_classes(session, event.connector, learning)

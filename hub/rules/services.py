@@ -41,9 +41,13 @@ def create_rule(
     """Create a rule: events of ``connector`` with ``event_type`` (and ``key``, if given) whose payload
     satisfies ``condition`` (JMESPath, truthy result) earn ``badge_class``.
 
+    A connector that belongs to an issuer may only award that issuer's badge classes.
+
     Raises:
-        ValidationError: empty event type or an invalid condition.
+        ValidationError: empty event type, an invalid condition, or a badge class of another issuer.
     """
+    if connector.issuer_id is not None and badge_class.issuer_id != connector.issuer_id:
+        raise ValidationError("the badge class belongs to another issuer than the connector", field="badge_class")
     if not (event_type or "").strip():
         raise ValidationError("event_type is required", field="event_type")
     if condition:
@@ -87,3 +91,22 @@ def matching_badge_classes(session: Session, connector: ConnectorConfig, event: 
                 continue
         earned.setdefault(rule.badge_class_id, rule.badge_class)
     return list(earned.values())
+
+
+def list_rules(where=None, *, connector_id: int | None = None):
+    """Rules in evaluation order, joined to their connector (so ``where`` may use ``ConnectorConfig``)."""
+    query = select(AwardRule).join(ConnectorConfig, AwardRule.connector_id == ConnectorConfig.id).order_by(AwardRule.id)
+    if connector_id is not None:
+        query = query.where(AwardRule.connector_id == connector_id)
+    return query.where(where) if where is not None else query
+
+
+def set_rule_enabled(session: Session, rule: AwardRule, enabled: bool) -> AwardRule:
+    rule.enabled = enabled
+    session.flush()
+    return rule
+
+
+def delete_rule(session: Session, rule: AwardRule) -> None:
+    session.delete(rule)
+    session.flush()
