@@ -43,7 +43,13 @@ class Settings:
             crashed process and picked up again, seconds.
         log_level: root log level name.
         default_locale: language when neither the user nor ``Accept-Language`` decides (``pl``/``en``).
-        admin_token: bearer token for ``/api/v1`` until per-user API tokens exist; None disables the API.
+        admin_token: bootstrap bearer token for ``/api/v1`` acting as a site administrator (for automation
+            before any user exists); None (default) accepts per-user API tokens only.
+        mail_backend: ``console`` (write e-mails to stdout; default) or ``smtp``.
+        smtp_url: ``smtp://user:password@host:port`` (``smtps://`` for implicit TLS; ``?starttls=1``).
+        mail_from: the From address of the hub's e-mails.
+        ratelimit_storage_url: Flask-Limiter storage (``memory://`` default; ``redis://host:6379`` when
+            several processes serve the console).
     """
 
     instance_path: Path
@@ -60,6 +66,10 @@ class Settings:
     log_level: str = "INFO"
     default_locale: str = "pl"
     admin_token: str | None = None
+    mail_backend: str = "console"
+    smtp_url: str | None = None
+    mail_from: str = "badgehub@localhost"
+    ratelimit_storage_url: str = "memory://"
     extra: dict = field(default_factory=dict)
 
     def with_(self, **changes) -> Settings:
@@ -152,4 +162,8 @@ def load_settings(env: dict | None = None) -> Settings:
         log_level=log_level,
         admin_token=env.get("HUB_ADMIN_TOKEN") or None,
         default_locale=_choice(env, "HUB_DEFAULT_LOCALE", "pl", ("pl", "en")),
+        mail_backend=_choice(env, "HUB_MAIL_BACKEND", "console", ("console", "smtp")),
+        smtp_url=env.get("HUB_SMTP_URL") or None,
+        mail_from=env.get("HUB_MAIL_FROM") or "badgehub@localhost",
+        ratelimit_storage_url=env.get("HUB_RATELIMIT_STORAGE_URL") or "memory://",
     )
