@@ -1,5 +1,6 @@
 """Imports every model module so that ``Base.metadata`` is complete (Alembic, tests)."""
 
+from hub.accounts.models import ApiToken, AuditEntry, BulkJob, Membership, User  # noqa: F401
 from hub.badges.models import Assertion, BadgeClass, Issuer, IssuerKey  # noqa: F401
 from hub.connections.models import ConnectorConfig  # noqa: F401
 from hub.credentials.models import (  # noqa: F401

@@ -1,0 +1,95 @@
+"""Who may do what: a :class:`Principal` (a signed-in user or an API token) and issuer scoping.
+
+Three abilities per issuer: ``view`` (badge classes, awards), ``award`` (award, revoke) and
+``configure`` (issuer profile, badge classes, connectors, rules, events). Issuer staff have view +
+award, issuer administrators all three, site administrators all three everywhere plus site matters
+(issuers, users, site-level connectors). An API token caps its user further by scope: ``read`` allows
+no writes, ``award`` allows writes needing ``award`` only, ``manage`` allows the user's writes.
+Objects of an issuer the principal has no role at are reported as not found, never as forbidden, so
+their existence does not leak.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import ColumnElement, false, true
+
+from hub.accounts.models import ROLE_ADMIN, ROLE_STAFF
+from hub.errors import Forbidden, NotFound
+
+VIEW, AWARD, CONFIGURE = "view", "award", "configure"
+ABILITIES = {ROLE_STAFF: {VIEW, AWARD}, ROLE_ADMIN: {VIEW, AWARD, CONFIGURE}}
+SCOPES = ("read", "award", "manage")
+_SCOPE_WRITES = {"read": set(), "award": {AWARD}, "manage": {VIEW, AWARD, CONFIGURE}}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The acting person for one request.
+
+    Attributes:
+        user_id / email: the user (``user_id`` None for the bootstrap ``HUB_ADMIN_TOKEN`` and the CLI).
+        site_admin: may do everything.
+        roles: ``{issuer row id: "admin" | "staff"}``.
+        scope: the API token's scope (``manage`` for the console).
+        via: ``console`` | ``api`` | ``cli`` (recorded in the audit log).
+    """
+
+    user_id: int | None
+    email: str
+    site_admin: bool = False
+    roles: dict[int, str] = field(default_factory=dict)
+    scope: str = "manage"
+    via: str = "console"
+
+    @classmethod
+    def for_user(cls, user, *, scope: str = "manage", via: str = "console") -> Principal:
+        """The principal of an active :class:`hub.accounts.models.User`."""
+        return cls(
+            user_id=user.id,
+            email=user.email,
+            site_admin=user.is_site_admin,
+            roles={m.issuer_id: m.role for m in user.memberships},
+            scope=scope,
+            via=via,
+        )
+
+    def may(self, issuer_id: int | None, ability: str, *, write: bool = False) -> bool:
+        """Whether this principal has ``ability`` at ``issuer_id`` (None: a site-level object)."""
+        if write and ability not in _SCOPE_WRITES[self.scope]:
+            return False
+        if self.site_admin:
+            return True
+        return issuer_id is not None and ability in ABILITIES.get(self.roles.get(issuer_id, ""), ())
+
+    def issuer_ids(self, ability: str = VIEW) -> set[int] | None:
+        """Issuer row ids where the principal has ``ability``; None means every issuer (site admin)."""
+        if self.site_admin:
+            return None
+        return {i for i, role in self.roles.items() if ability in ABILITIES[role]}
+
+    def scope_filter(self, column, ability: str = VIEW) -> ColumnElement[bool]:
+        """A WHERE clause limiting ``column`` (an issuer id column) to this principal's issuers."""
+        ids = self.issuer_ids(ability)
+        if ids is None:
+            return true()
+        return column.in_(ids) if ids else false()
+
+    def require(self, issuer_id: int | None, ability: str, *, write: bool = False, what: str = "object") -> None:
+        """Raise unless allowed.
+
+        Raises:
+            NotFound: the principal has no role at the issuer at all (existence is not revealed).
+            Forbidden: it has a role there, but not this ability (or the token's scope is too small).
+        """
+        if self.may(issuer_id, ability, write=write):
+            return
+        if not self.site_admin and (issuer_id is None or issuer_id not in self.roles):
+            raise NotFound(f"no such {what}")
+        raise Forbidden(f"your role or token scope does not allow this ({ability})")
+
+    def require_site_admin(self, *, write: bool = False) -> None:
+        """Raise Forbidden unless a site administrator (with a write scope when ``write``)."""
+        if not self.site_admin or (write and self.scope != "manage"):
+            raise Forbidden("only site administrators may do this")

@@ -1,0 +1,98 @@
+"""The admin console (``/admin``): server-rendered pages over :mod:`hub.web.admin.actions`.
+
+``init_app(app)`` wires everything the console needs: Flask-Login sessions, Flask-WTF CSRF checks on
+every console form, Flask-Limiter login limits, security headers, the blueprint, and the
+``badgehub users create-admin`` command. See ``hub/web/admin/README.md``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, Flask, g, request, session
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFProtect
+
+from hub.accounts.access import Principal
+
+bp = Blueprint(
+    "admin",
+    __name__,
+    url_prefix="/admin",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+csrf = CSRFProtect()
+login_manager = LoginManager()
+limiter = Limiter(get_remote_address, storage_uri="memory://")
+
+# The console's Content-Security-Policy: only the hub's own scripts, styles and images; no framing.
+CONSOLE_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def principal() -> Principal:
+    """The signed-in user's principal (call only in views behind ``login_required``)."""
+    if "hub_principal" not in g:
+        g.hub_principal = Principal.for_user(current_user.user)
+    return g.hub_principal
+
+
+def init_app(app: Flask) -> None:
+    """Register the console on ``app`` (call once, from ``create_app``)."""
+    from hub.context import current_context
+    from hub.web.admin import auth, bulk, cli, views  # noqa: F401  (routes register on import)
+
+    settings = app.extensions["hub"].settings
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)  # checked for console forms only, below
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session
+    app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=12))
+    app.config.setdefault("SESSION_COOKIE_NAME", "badgehub_session")
+    app.config.setdefault("REMEMBER_COOKIE_SECURE", settings.base_url.startswith("https://"))
+    app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", settings.ratelimit_storage_url)
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "admin.login"
+    login_manager.session_protection = "basic"
+    login_manager.user_loader(auth.load_user)
+    app.register_blueprint(bp)
+    app.cli.add_command(cli.users)
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if request.blueprint == "admin":
+            response.headers["Content-Security-Policy"] = CONSOLE_CSP
+            response.headers["X-Frame-Options"] = "DENY"
+            response.headers["Cache-Control"] = "no-store"
+        if current_context().settings.base_url.startswith("https://"):
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return response
+
+
+@bp.before_request
+def _console_request():
+    from hub.i18n import set_locale
+
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        csrf.protect()
+    if not request.args.get("lang"):
+        chosen = session.get("lang") or (current_user.user.locale if current_user.is_authenticated else None)
+        if chosen:
+            set_locale(chosen)
+
+
+@bp.app_template_global()
+def format_count(value) -> str:
+    from flask_babel import format_decimal
+
+    return format_decimal(value or 0)

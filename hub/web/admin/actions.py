@@ -1,0 +1,421 @@
+"""Every change the console and the API make, in one place: check the principal's ability, call the
+domain service, write the audit entry. The caller (a request) commits, then runs after-commit work
+(processing a test event or a replay). See :mod:`hub.accounts.access` for the abilities.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from connectors.types import PlatformUser
+from hub.accounts import audit
+from hub.accounts import services as accounts
+from hub.accounts.access import AWARD, CONFIGURE, Principal
+from hub.accounts.models import ApiToken, User
+from hub.badges import services as badges
+from hub.badges.models import Assertion, BadgeClass, Issuer
+from hub.connections import services as connections
+from hub.connections.models import ConnectorConfig
+from hub.context import HubContext
+from hub.errors import Forbidden, ValidationError
+from hub.inbox import services as inbox
+from hub.inbox.models import InboundEvent
+from hub.rules import services as rules
+from hub.rules.models import AwardRule
+
+CONNECTOR_FIELDS = ("slug", "kind", "name", "enabled", "config", "issuer_id")
+RULE_FIELDS = ("event_type", "key", "condition", "enabled", "connector_id", "badge_class_id")
+ASSERTION_FIELDS = ("recipient_plain", "recipient_name", "issued_on", "revoked", "revocation_reason")
+
+
+def _write(p: Principal, issuer_id: int | None, ability: str, what: str) -> None:
+    if issuer_id is None and not p.site_admin:
+        raise Forbidden("only site administrators manage site-level objects")
+    p.require(issuer_id, ability, write=True, what=what)
+
+
+# ---- issuers ----------------------------------------------------------------------------------------
+
+
+def create_issuer(session: Session, ctx: HubContext, p: Principal, **fields) -> Issuer:
+    """Site administrators only. ``fields`` as :func:`hub.badges.services.create_issuer`."""
+    p.require_site_admin(write=True)
+    issuer = badges.create_issuer(session, ctx, **fields)
+    audit.record(
+        session,
+        p,
+        "issuer.create",
+        "issuer",
+        issuer.public_id,
+        issuer_id=issuer.id,
+        after=audit.snapshot(issuer, badges.ISSUER_FIELDS),
+    )
+    return issuer
+
+
+def update_issuer(session: Session, ctx: HubContext, p: Principal, issuer: Issuer, *, image=None, **fields) -> Issuer:
+    _write(p, issuer.id, CONFIGURE, "Issuer")
+    before = audit.snapshot(issuer, badges.ISSUER_FIELDS)
+    badges.update_issuer(session, ctx, issuer, image=image, **fields)
+    after = audit.snapshot(issuer, badges.ISSUER_FIELDS)
+    if image:
+        after["image"] = "replaced"
+    audit.record(
+        session, p, "issuer.update", "issuer", issuer.public_id, issuer_id=issuer.id, before=before, after=after
+    )
+    return issuer
+
+
+def rotate_issuer_key(session: Session, ctx: HubContext, p: Principal, issuer: Issuer):
+    _write(p, issuer.id, CONFIGURE, "Issuer")
+    key = badges.rotate_key(session, ctx, issuer)
+    audit.record(
+        session, p, "issuer.rotate_key", "issuer", issuer.public_id, issuer_id=issuer.id, after={"key": key.public_id}
+    )
+    return key
+
+
+# ---- badge classes ----------------------------------------------------------------------------------
+
+
+def create_badge_class(session: Session, ctx: HubContext, p: Principal, issuer: Issuer, **fields) -> BadgeClass:
+    _write(p, issuer.id, CONFIGURE, "Issuer")
+    badge = badges.create_badge_class(session, ctx, issuer, **fields)
+    audit.record(
+        session,
+        p,
+        "badge_class.create",
+        "badge_class",
+        badge.public_id,
+        issuer_id=issuer.id,
+        after=audit.snapshot(badge, badges.BADGE_CLASS_FIELDS),
+    )
+    return badge
+
+
+def update_badge_class(session: Session, ctx: HubContext, p: Principal, badge: BadgeClass, *, image=None, **fields):
+    _write(p, badge.issuer_id, CONFIGURE, "BadgeClass")
+    before = audit.snapshot(badge, badges.BADGE_CLASS_FIELDS)
+    badges.update_badge_class(session, ctx, badge, image=image, **fields)
+    after = audit.snapshot(badge, badges.BADGE_CLASS_FIELDS)
+    if image:
+        after["image"] = "replaced"
+    audit.record(
+        session,
+        p,
+        "badge_class.update",
+        "badge_class",
+        badge.public_id,
+        issuer_id=badge.issuer_id,
+        before=before,
+        after=after,
+    )
+    return badge
+
+
+# ---- connectors -------------------------------------------------------------------------------------
+
+
+def create_connector(
+    session: Session,
+    ctx: HubContext,
+    p: Principal,
+    *,
+    issuer: Issuer | None,
+    slug: str,
+    kind: str,
+    name: str,
+    config: dict,
+) -> tuple[ConnectorConfig, str | None]:
+    """Create a connector for ``issuer`` (None: site-level). A webhook connector gets a fresh secret,
+    returned once and never stored in clear."""
+    _write(p, issuer.id if issuer else None, CONFIGURE, "Issuer")
+    secret = connections.new_webhook_secret() if kind == "webhooks" else None
+    row = connections.create_connector(
+        session,
+        ctx,
+        slug=slug,
+        kind=kind,
+        name=name,
+        config=config,
+        secret=secret,
+        issuer_id=issuer.id if issuer else None,
+    )
+    audit.record(
+        session,
+        p,
+        "connector.create",
+        "connector",
+        row.public_id,
+        issuer_id=row.issuer_id,
+        after=audit.snapshot(row, CONNECTOR_FIELDS),
+    )
+    return row, secret
+
+
+def update_connector(session: Session, p: Principal, row: ConnectorConfig, **changes) -> ConnectorConfig:
+    _write(p, row.issuer_id, CONFIGURE, "ConnectorConfig")
+    before = audit.snapshot(row, CONNECTOR_FIELDS)
+    connections.update_connector(session, row, **changes)
+    audit.record(
+        session,
+        p,
+        "connector.update",
+        "connector",
+        row.public_id,
+        issuer_id=row.issuer_id,
+        before=before,
+        after=audit.snapshot(row, CONNECTOR_FIELDS),
+    )
+    return row
+
+
+def rotate_connector_secret(session: Session, ctx: HubContext, p: Principal, row: ConnectorConfig) -> str:
+    """A new secret in front; the old ones keep verifying until :func:`end_rotation`. Returned once."""
+    _write(p, row.issuer_id, CONFIGURE, "ConnectorConfig")
+    secret = connections.rotate_secret(session, ctx, row)
+    audit.record(
+        session,
+        p,
+        "connector.rotate_secret",
+        "connector",
+        row.public_id,
+        issuer_id=row.issuer_id,
+        after={"secrets": len(connections.connector_secrets(ctx, row))},
+    )
+    return secret
+
+
+def end_rotation(session: Session, ctx: HubContext, p: Principal, row: ConnectorConfig) -> None:
+    _write(p, row.issuer_id, CONFIGURE, "ConnectorConfig")
+    connections.drop_old_secrets(session, ctx, row)
+    audit.record(
+        session,
+        p,
+        "connector.drop_old_secrets",
+        "connector",
+        row.public_id,
+        issuer_id=row.issuer_id,
+        after={"secrets": len(connections.connector_secrets(ctx, row))},
+    )
+
+
+def send_test_event(session: Session, p: Principal, row: ConnectorConfig, body: str | None = None) -> InboundEvent:
+    """Store ``body`` (default: the connector's ``config["example"]``) as an event of ``row``, as if the
+    sender had delivered it; the caller commits and enqueues it for the normal pipeline."""
+    _write(p, row.issuer_id, CONFIGURE, "ConnectorConfig")
+    if body is None:
+        example = row.config.get("example")
+        if example is None:
+            raise ValidationError("the connector has no example payload to send", field="example")
+        body = json.dumps(example, ensure_ascii=False)
+    try:
+        json.loads(body)
+    except ValueError as exc:
+        raise ValidationError(f"the test payload is not JSON: {exc}", field="body") from None
+    event, _ = inbox.record_event(session, row, f"test_{uuid.uuid4().hex}", body)
+    audit.record(
+        session,
+        p,
+        "connector.test_event",
+        "connector",
+        row.public_id,
+        issuer_id=row.issuer_id,
+        after={"event": event.public_id},
+    )
+    return event
+
+
+# ---- rules and events -------------------------------------------------------------------------------
+
+
+def create_rule(
+    session: Session,
+    p: Principal,
+    connector: ConnectorConfig,
+    badge: BadgeClass,
+    *,
+    event_type: str,
+    key: str | None = None,
+    condition: str | None = None,
+) -> AwardRule:
+    _write(p, connector.issuer_id, CONFIGURE, "ConnectorConfig")
+    p.require(badge.issuer_id, CONFIGURE, write=True, what="BadgeClass")
+    rule = rules.create_rule(session, connector, badge, event_type=event_type, key=key, condition=condition)
+    audit.record(
+        session,
+        p,
+        "rule.create",
+        "rule",
+        rule.public_id,
+        issuer_id=connector.issuer_id,
+        after=audit.snapshot(rule, RULE_FIELDS),
+    )
+    return rule
+
+
+def set_rule_enabled(session: Session, p: Principal, rule: AwardRule, enabled: bool) -> AwardRule:
+    _write(p, rule.connector.issuer_id, CONFIGURE, "AwardRule")
+    before = audit.snapshot(rule, RULE_FIELDS)
+    rules.set_rule_enabled(session, rule, enabled)
+    audit.record(
+        session,
+        p,
+        "rule.update",
+        "rule",
+        rule.public_id,
+        issuer_id=rule.connector.issuer_id,
+        before=before,
+        after=audit.snapshot(rule, RULE_FIELDS),
+    )
+    return rule
+
+
+def delete_rule(session: Session, p: Principal, rule: AwardRule) -> None:
+    issuer_id = rule.connector.issuer_id
+    _write(p, issuer_id, CONFIGURE, "AwardRule")
+    audit.record(
+        session, p, "rule.delete", "rule", rule.public_id, issuer_id=issuer_id, before=audit.snapshot(rule, RULE_FIELDS)
+    )
+    rules.delete_rule(session, rule)
+
+
+def replay_event(session: Session, p: Principal, event: InboundEvent) -> InboundEvent:
+    """Put the event back to pending; the caller commits and enqueues it."""
+    _write(p, event.connector.issuer_id, CONFIGURE, "InboundEvent")
+    before = {"status": event.status, "reason": event.reason}
+    inbox.replay(session, event)
+    audit.record(
+        session,
+        p,
+        "event.replay",
+        "event",
+        event.public_id,
+        issuer_id=event.connector.issuer_id,
+        before=before,
+        after={"status": event.status},
+    )
+    return event
+
+
+# ---- awards -----------------------------------------------------------------------------------------
+
+
+def award(
+    session: Session,
+    ctx: HubContext,
+    p: Principal,
+    badge: BadgeClass,
+    *,
+    email: str,
+    name: str | None = None,
+    evidence_url: str | None = None,
+    issued_on: datetime | None = None,
+    narrative: str | None = None,
+    source_key: str | None = None,
+) -> badges.AwardResult:
+    """Award by hand (console, API, bulk). Idempotent as :func:`hub.badges.services.award`."""
+    p.require(badge.issuer_id, AWARD, write=True, what="BadgeClass")
+    evidence = [{"id": evidence_url}] if evidence_url else []
+    result = badges.award(
+        session,
+        ctx,
+        badge,
+        PlatformUser(email=email, name=name),
+        issued_on=issued_on,
+        evidence=evidence,
+        narrative=narrative,
+        source_key=source_key,
+    )
+    if result.created:
+        audit.record(
+            session,
+            p,
+            "assertion.create",
+            "assertion",
+            result.assertion.public_id,
+            issuer_id=badge.issuer_id,
+            after=audit.snapshot(result.assertion, ASSERTION_FIELDS),
+        )
+    return result
+
+
+def revoke(session: Session, ctx: HubContext, p: Principal, assertion: Assertion, reason: str) -> Assertion:
+    issuer_id = assertion.badge_class.issuer_id
+    p.require(issuer_id, AWARD, write=True, what="Assertion")
+    before = audit.snapshot(assertion, ASSERTION_FIELDS)
+    badges.revoke(session, ctx, assertion, reason)
+    audit.record(
+        session,
+        p,
+        "assertion.revoke",
+        "assertion",
+        assertion.public_id,
+        issuer_id=issuer_id,
+        before=before,
+        after=audit.snapshot(assertion, ASSERTION_FIELDS),
+    )
+    return assertion
+
+
+# ---- people -----------------------------------------------------------------------------------------
+
+USER_FIELDS = ("email", "name", "is_site_admin", "active", "locale", "totp_enabled")
+
+
+def create_user(session: Session, p: Principal, **fields) -> User:
+    p.require_site_admin(write=True)
+    user = accounts.create_user(session, **fields)
+    audit.record(session, p, "user.create", "user", user.public_id, after=audit.snapshot(user, USER_FIELDS))
+    return user
+
+
+def set_role(session: Session, p: Principal, user: User, issuer: Issuer, role: str | None) -> None:
+    """Site administrators, or administrators of ``issuer`` (who may not touch site administrators)."""
+    _write(p, issuer.id, CONFIGURE, "Issuer")
+    if user.is_site_admin and not p.site_admin:
+        raise Forbidden("only site administrators change site administrators")
+    before = {
+        "issuer": issuer.public_id,
+        "role": next((m.role for m in user.memberships if m.issuer_id == issuer.id), None),
+    }
+    accounts.set_role(session, user, issuer.id, role)
+    audit.record(
+        session,
+        p,
+        "user.set_role",
+        "user",
+        user.public_id,
+        issuer_id=issuer.id,
+        before=before,
+        after={"issuer": issuer.public_id, "role": role},
+    )
+
+
+def set_user_active(session: Session, p: Principal, user: User, active: bool) -> None:
+    p.require_site_admin(write=True)
+    if user.id == p.user_id and not active:
+        raise ValidationError("you cannot deactivate yourself", field="active")
+    before = audit.snapshot(user, USER_FIELDS)
+    user.active = active
+    session.flush()
+    audit.record(
+        session, p, "user.update", "user", user.public_id, before=before, after=audit.snapshot(user, USER_FIELDS)
+    )
+
+
+def create_api_token(session: Session, p: Principal, user: User, *, name: str, scope: str) -> tuple[ApiToken, str]:
+    row, token = accounts.create_api_token(session, user, name=name, scope=scope)
+    audit.record(session, p, "api_token.create", "api_token", row.public_id, after={"name": row.name, "scope": scope})
+    return row, token
+
+
+def revoke_api_token(session: Session, p: Principal, row: ApiToken) -> None:
+    if row.user_id != p.user_id and not p.site_admin:
+        raise Forbidden("not your token")
+    accounts.revoke_api_token(session, row)
+    audit.record(session, p, "api_token.revoke", "api_token", row.public_id, after={"revoked": True})

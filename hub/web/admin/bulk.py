@@ -1,0 +1,231 @@
+"""Bulk award from a CSV upload: parse and validate (line-numbered errors), preview, then a background
+job that awards in batches and records its progress, so a page can show a progress bar.
+
+CSV columns (header row required, UTF-8, comma or semicolon): ``email``, ``name``, ``badge`` (badge class
+id or exact name, of the chosen issuer), optional ``evidence_url`` and ``issued_on`` (ISO 8601 date or
+date-time). Each row's award has the source key ``bulk:<job id>:<line>``, so a job resumed after a crash
+never awards a row twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import threading
+from datetime import UTC, datetime
+
+from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.accounts.access import AWARD, Principal
+from hub.accounts.models import BulkJob, User
+from hub.badges.models import BadgeClass, Issuer
+from hub.badges.recipient import normalise_email
+from hub.context import HubContext
+from hub.errors import HubError, ValidationError
+from hub.web import db_session
+from hub.web.admin import actions, bp, principal
+from hub.web.admin.scoping import load, scope
+
+log = logging.getLogger(__name__)
+MAX_ROWS = 5000
+BATCH = 100
+COLUMNS = ("email", "name", "badge", "evidence_url", "issued_on")
+
+
+def parse_csv(data: bytes, badge_classes: list[BadgeClass]) -> tuple[list[dict], list[dict]]:
+    """Validate an upload. Returns ``(rows, errors)``: rows as ``{"line", "email", "name", "badge",
+    "evidence_url", "issued_on"}`` (``badge`` a badge class public id, ``issued_on`` ISO 8601 or None),
+    errors as ``{"line", "error"}`` (line 1 is the header).
+
+    Raises:
+        ValidationError: not UTF-8, no header, missing columns, or more than :data:`MAX_ROWS` rows.
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValidationError("the file is not UTF-8 text", field="file") from None
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
+    header = [(h or "").strip().lower() for h in reader.fieldnames or []]
+    missing = [c for c in ("email", "badge") if c not in header]
+    if missing:
+        raise ValidationError(f"the header row lacks: {', '.join(missing)}", field="file")
+    reader.fieldnames = header
+    by_id = {b.public_id: b for b in badge_classes}
+    by_name = {b.name.strip().casefold(): b for b in badge_classes}
+    rows, errors = [], []
+    for record in reader:
+        line = reader.line_num
+        if len(rows) + len(errors) >= MAX_ROWS:
+            raise ValidationError(f"the file has more than {MAX_ROWS} rows; split it", field="file")
+        value = {k: (record.get(k) or "").strip() for k in COLUMNS}
+        if not any(value.values()):
+            continue
+        try:
+            rows.append(_check_row(line, value, by_id, by_name))
+        except ValidationError as exc:
+            errors.append({"line": line, "error": exc.detail})
+    return rows, errors
+
+
+def _check_row(line: int, value: dict, by_id: dict, by_name: dict) -> dict:
+    email = normalise_email(value["email"])
+    badge = by_id.get(value["badge"]) or by_name.get(value["badge"].casefold())
+    if badge is None:
+        raise ValidationError(f"no badge {value['badge']!r} at this issuer")
+    evidence = value["evidence_url"] or None
+    if evidence and not evidence.startswith(("https://", "http://")):
+        raise ValidationError("evidence_url must be an http(s) URL")
+    issued_on = None
+    if value["issued_on"]:
+        try:
+            when = datetime.fromisoformat(value["issued_on"].replace("Z", "+00:00"))
+        except ValueError:
+            raise ValidationError(f"issued_on {value['issued_on']!r} is not a date like 2025-06-30") from None
+        issued_on = (when if when.tzinfo else when.replace(tzinfo=UTC)).isoformat()
+    return {
+        "line": line,
+        "email": email,
+        "name": value["name"] or None,
+        "badge": badge.public_id,
+        "evidence_url": evidence,
+        "issued_on": issued_on,
+    }
+
+
+def run_job(ctx: HubContext, job_id: int) -> None:
+    """Award a job's rows in batches of :data:`BATCH` (one transaction each), resuming at ``done``.
+    Row failures are recorded on the job; the job ends ``done`` (or ``failed`` on an unexpected error)."""
+    try:
+        while True:
+            with ctx.db.session_scope() as s:
+                job = s.get(BulkJob, job_id)
+                if job.done >= job.total:
+                    job.status = "done"
+                    return
+                job.status = "running"
+                _run_batch(s, ctx, job)
+    except Exception:
+        log.exception("bulk job %s failed", job_id)
+        with ctx.db.session_scope() as s:
+            s.get(BulkJob, job_id).status = "failed"
+
+
+def _run_batch(s: Session, ctx: HubContext, job: BulkJob) -> None:
+    user = s.get(User, job.user_id) if job.user_id else None
+    if user is None or not user.active:
+        raise HubError("the user who started the job is gone")
+    p = Principal.for_user(user)
+    badges = {b.public_id: b for b in s.scalars(select(BadgeClass).where(BadgeClass.issuer_id == job.issuer_id))}
+    errors, created = list(job.errors or []), 0
+    for row in job.rows[job.done : job.done + BATCH]:
+        try:
+            with s.begin_nested():
+                result = actions.award(
+                    s,
+                    ctx,
+                    p,
+                    badges[row["badge"]],
+                    email=row["email"],
+                    name=row["name"],
+                    evidence_url=row["evidence_url"],
+                    issued_on=datetime.fromisoformat(row["issued_on"]) if row["issued_on"] else None,
+                    source_key=f"bulk:{job.public_id}:{row['line']}",
+                )
+            created += result.created
+        except (HubError, KeyError) as exc:
+            errors.append({"line": row["line"], "error": getattr(exc, "detail", "badge class removed")})
+    job.done = min(job.done + BATCH, job.total)
+    job.created += created
+    job.errors = errors
+
+
+def start_job(app, job_id: int) -> None:
+    """Run the job inline (``HUB_JOB_MODE=sync``) or in a background thread."""
+    ctx = app.extensions["hub"]
+    if ctx.settings.job_mode == "sync":
+        run_job(ctx, job_id)
+    else:
+        threading.Thread(target=run_job, args=(ctx, job_id), name=f"bulk-{job_id}", daemon=True).start()
+
+
+# ---- views ------------------------------------------------------------------------------------------------
+
+
+def _award_issuers() -> list[Issuer]:
+    from hub.badges.services import list_issuers
+
+    return db_session().scalars(list_issuers(scope(principal(), Issuer, AWARD))).all()
+
+
+@bp.route("/bulk", methods=["GET", "POST"])
+@login_required
+def bulk():
+    s, p = db_session(), principal()
+    if request.method == "POST":
+        try:
+            issuer = load(s, p, Issuer, request.form.get("issuer", ""), AWARD, write=True)
+            upload = request.files.get("file")
+            rows, errors = parse_csv(upload.read() if upload else b"", issuer.badge_classes)
+        except HubError as exc:
+            flash(_("Could not read the file: %(detail)s", detail=exc.detail), "error")
+            return render_template("admin/bulk.html", issuers=_award_issuers()), 422
+        job = BulkJob(
+            issuer_id=issuer.id,
+            user_id=p.user_id,
+            filename=(upload.filename or "upload.csv")[:255],
+            rows=rows,
+            total=len(rows),
+            status="preview",
+            errors=errors,
+        )
+        s.add(job)
+        s.commit()
+        return redirect(url_for("admin.bulk_job", job_id=job.public_id))
+    return render_template("admin/bulk.html", issuers=_award_issuers())
+
+
+@bp.get("/bulk/<job_id>")
+@login_required
+def bulk_job(job_id: str):
+    job = load(db_session(), principal(), BulkJob, job_id, AWARD)
+    badge_rows = db_session().scalars(select(BadgeClass).where(BadgeClass.issuer_id == job.issuer_id))
+    names = {b.public_id: b.name for b in badge_rows}
+    return render_template("admin/bulk_job.html", job=job, names=names)
+
+
+@bp.get("/bulk/<job_id>/progress")
+@login_required
+def bulk_progress(job_id: str):
+    job = load(db_session(), principal(), BulkJob, job_id, AWARD)
+    return jsonify(status=job.status, done=job.done, total=job.total, created=job.created, errors=len(job.errors))
+
+
+@bp.post("/bulk/<job_id>/start")
+@login_required
+def bulk_start(job_id: str):
+    s, p = db_session(), principal()
+    job = load(s, p, BulkJob, job_id, AWARD, write=True)
+    if job.status == "preview" and job.total:
+        job.status = "queued"
+        job.errors = []  # the preview's errors were shown; the job records its own
+        actions.audit.record(
+            s,
+            p,
+            "bulk.start",
+            "bulk_job",
+            job.public_id,
+            issuer_id=job.issuer_id,
+            after={"rows": job.total, "file": job.filename},
+        )
+        s.commit()
+        start_job(current_app._get_current_object(), job.id)
+    return redirect(url_for("admin.bulk_job", job_id=job.public_id))

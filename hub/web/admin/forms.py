@@ -1,0 +1,76 @@
+"""Reading console form fields into service arguments (the services validate the values)."""
+
+from __future__ import annotations
+
+import json
+
+from flask import request
+
+from hub.errors import ValidationError
+
+
+def text(name: str) -> str | None:
+    """The stripped field, or None when empty."""
+    return (request.form.get(name) or "").strip() or None
+
+
+def number(name: str) -> int | None:
+    raw = text(name)
+    if raw is None:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValidationError(f"{name} must be a whole number", field=name) from None
+
+
+def checked(name: str) -> bool:
+    return request.form.get(name) in ("on", "1", "true")
+
+
+def upload(name: str) -> bytes | None:
+    """The uploaded file's bytes, or None when no file was chosen."""
+    f = request.files.get(name)
+    data = f.read() if f else b""
+    return data or None
+
+
+def json_field(name: str, default=None):
+    raw = text(name)
+    if raw is None:
+        return default
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise ValidationError(f"{name} is not valid JSON: {exc}", field=name) from None
+
+
+def lines(name: str) -> list[str]:
+    return [t.strip() for t in (request.form.get(name) or "").replace(",", "\n").splitlines() if t.strip()]
+
+
+def alignments(name: str) -> list[dict]:
+    """OB 2.0 AlignmentObjects from lines ``targetName | targetUrl | targetFramework | targetCode``."""
+    out = []
+    for n, line in enumerate((request.form.get(name) or "").splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = [p.strip() for p in line.split("|")] + ["", "", "", ""]
+        if not parts[0] or not parts[1].startswith(("http://", "https://")):
+            raise ValidationError(f"alignment line {n}: give a name and an http(s) URL", field=name)
+        doc = {"targetName": parts[0], "targetUrl": parts[1]}
+        if parts[2]:
+            doc["targetFramework"] = parts[2]
+        if parts[3]:
+            doc["targetCode"] = parts[3]
+        out.append(doc)
+    return out
+
+
+def alignments_text(items: list[dict]) -> str:
+    return "\n".join(
+        " | ".join(
+            [a.get("targetName", ""), a.get("targetUrl", ""), a.get("targetFramework", ""), a.get("targetCode", "")]
+        ).rstrip(" |")
+        for a in items or []
+    )

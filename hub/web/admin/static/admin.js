@@ -1,0 +1,41 @@
+// Small progressive enhancements for the console (served from 'self' to satisfy the CSP).
+document.addEventListener("DOMContentLoaded", () => {
+  // Confirm destructive actions.
+  document.querySelectorAll("form[data-confirm]").forEach((form) => {
+    form.addEventListener("submit", (ev) => { if (!window.confirm(form.dataset.confirm)) ev.preventDefault(); });
+  });
+  // Copy buttons: <button data-copy="#element-id">.
+  document.querySelectorAll("button[data-copy]").forEach((btn) => {
+    btn.addEventListener("click", () => {
+      const el = document.querySelector(btn.dataset.copy);
+      if (el && navigator.clipboard) navigator.clipboard.writeText(el.textContent.trim());
+    });
+  });
+  // Image preview before upload.
+  document.querySelectorAll("input[type=file][data-preview]").forEach((input) => {
+    input.addEventListener("change", () => {
+      const img = document.querySelector(input.dataset.preview);
+      if (img && input.files[0]) { img.src = URL.createObjectURL(input.files[0]); img.hidden = false; }
+    });
+  });
+  // Select-all checkbox for bulk replay.
+  const all = document.querySelector("input[data-select-all]");
+  if (all) all.addEventListener("change", () => {
+    document.querySelectorAll("input[name=event]").forEach((c) => { c.checked = all.checked; });
+  });
+  // Bulk job progress bar: poll until the job ends, then reload to show the result.
+  const bar = document.querySelector("progress[data-poll]");
+  if (bar) {
+    const label = document.querySelector("#progress-label");
+    const tick = async () => {
+      const res = await fetch(bar.dataset.poll, { headers: { Accept: "application/json" } });
+      if (!res.ok) return;
+      const job = await res.json();
+      bar.max = job.total || 1; bar.value = job.done;
+      if (label) label.textContent = `${job.done} / ${job.total}`;
+      if (job.status === "done" || job.status === "failed") window.location.reload();
+      else setTimeout(tick, 1000);
+    };
+    tick();
+  }
+});
