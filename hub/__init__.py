@@ -38,8 +38,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from hub.connections import registry
     from hub.context import HubContext
     from hub.inbox.jobs import JobDispatcher
-    from hub.web import close_db_session
-    from hub.web.api import bp as api_bp
+    from hub.web import admin, api, close_db_session
     from hub.web.errors import register_error_handlers
     from hub.web.ob3 import bp as ob3_bp
     from hub.web.public import bp as public_bp
@@ -68,7 +67,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_error_handlers(app)
     app.teardown_appcontext(close_db_session)
     app.register_blueprint(public_bp)
-    app.register_blueprint(api_bp)
+    api.init_app(app)
+    admin.init_app(app)
     app.register_blueprint(ob3_bp)
     for connector in registry.available().values():
         connector.init_app(app)
