@@ -11,8 +11,8 @@ site administrator (for automation before the first user exists). Lists are keys
 from __future__ import annotations
 
 import base64
-import functools
 import binascii
+import functools
 import hmac
 from datetime import UTC
 
@@ -99,11 +99,13 @@ def me() -> Principal:
 @bp.errorhandler(422)
 @bp.errorhandler(400)
 def _arguments_error(exc):
-    # webargs puts per-location, per-field messages in exc.data["messages"].
+    """webargs' parse errors (422, with per-location, per-field messages) and unreadable bodies (400)
+    as problem JSON. Returned, not raised: Flask does not handle errors raised in an error handler."""
+    from hub.web.errors import problem
+
+    err = BadRequest(exc.description) if exc.code == 400 else ValidationError("the parameters or body are invalid")
     messages = (getattr(exc, "data", None) or {}).get("messages")
-    if exc.code == 400:
-        raise BadRequest(exc.description or "the request cannot be read")
-    raise ValidationError("the request's parameters or body are invalid", errors=messages or {})
+    return problem(err.status, err.slug, err.title, err.detail, {"errors": messages} if messages else None)
 
 
 def _decode_image(value: str | None) -> bytes | None:

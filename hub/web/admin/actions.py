@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -21,7 +22,7 @@ from hub.badges.models import Assertion, BadgeClass, Issuer
 from hub.connections import services as connections
 from hub.connections.models import ConnectorConfig
 from hub.context import HubContext
-from hub.errors import Forbidden, ValidationError
+from hub.errors import ConfigurationError, Forbidden, ValidationError
 from hub.inbox import services as inbox
 from hub.inbox.models import InboundEvent
 from hub.rules import services as rules
@@ -117,6 +118,15 @@ def update_badge_class(session: Session, ctx: HubContext, p: Principal, badge: B
     return badge
 
 
+@contextmanager
+def _config_is_input():
+    # A configuration sent by a person is their input: a client error (422), not a server fault.
+    try:
+        yield
+    except ConfigurationError as exc:
+        raise ValidationError(exc.detail, field="config") from None
+
+
 # ---- connectors -------------------------------------------------------------------------------------
 
 
@@ -135,16 +145,17 @@ def create_connector(
     returned once and never stored in clear."""
     _write(p, issuer.id if issuer else None, CONFIGURE, "Issuer")
     secret = connections.new_webhook_secret() if kind == "webhooks" else None
-    row = connections.create_connector(
-        session,
-        ctx,
-        slug=slug,
-        kind=kind,
-        name=name,
-        config=config,
-        secret=secret,
-        issuer_id=issuer.id if issuer else None,
-    )
+    with _config_is_input():
+        row = connections.create_connector(
+            session,
+            ctx,
+            slug=slug,
+            kind=kind,
+            name=name,
+            config=config,
+            secret=secret,
+            issuer_id=issuer.id if issuer else None,
+        )
     audit.record(
         session,
         p,
@@ -160,7 +171,8 @@ def create_connector(
 def update_connector(session: Session, p: Principal, row: ConnectorConfig, **changes) -> ConnectorConfig:
     _write(p, row.issuer_id, CONFIGURE, "ConnectorConfig")
     before = audit.snapshot(row, CONNECTOR_FIELDS)
-    connections.update_connector(session, row, **changes)
+    with _config_is_input():
+        connections.update_connector(session, row, **changes)
     audit.record(
         session,
         p,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from flask import current_app
+from flask.cli import AppGroup
 
 from hub.accounts import audit
 from hub.accounts import services as accounts
@@ -11,7 +12,7 @@ from hub.accounts.access import Principal
 from hub.errors import ValidationError
 
 
-@click.group()
+@click.group(cls=AppGroup)
 def users() -> None:
     """Manage console users."""
 

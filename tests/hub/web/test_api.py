@@ -1,0 +1,112 @@
+"""The JSON API: tokens and scopes, the bootstrap token, problem JSON, pagination, the main operations,
+and the OpenAPI document."""
+
+from __future__ import annotations
+
+import base64
+
+from hub.accounts import services as accounts
+from hub.accounts.models import User
+from hub.demo import badge_png
+
+
+def _token(ctx, email: str, scope: str) -> dict:
+    with ctx.db.session_scope() as s:
+        user = s.query(User).filter_by(email=email).one()
+        return {"Authorization": f"Bearer {accounts.create_api_token(s, user, name=scope, scope=scope)[1]}"}
+
+
+def test_tokens_scopes_and_errors(client, ctx, world):
+    read = _token(ctx, "admin-a@example.org", "read")
+    award = _token(ctx, "staff-a@example.org", "award")
+    a = world["a"]
+    assert client.get("/api/v1/awards", headers={"Authorization": "Bearer bh_x_y"}).status_code == 401
+    assert client.get("/api/v1/awards", headers=read).status_code == 200
+    refused = client.post(f"/api/v1/awards/{a['assertion']}/revoke", headers=read, json={"reason": "x"})
+    assert refused.status_code == 403 and refused.mimetype == "application/problem+json"
+    assert refused.get_json()["type"].endswith("/problems/forbidden")
+    bad = client.post("/api/v1/awards", headers=award, json={"badge_class": a["badge"], "email": "nope"})
+    assert bad.status_code == 422 and "email" in str(bad.get_json()["errors"])
+    made = client.post(
+        "/api/v1/awards",
+        headers=award,
+        json={"badge_class": a["badge"], "email": "new@example.org", "source_key": "k1"},
+    )
+    assert made.status_code == 201 and made.get_json()["created"] is True
+    again = client.post(
+        "/api/v1/awards",
+        headers=award,
+        json={"badge_class": a["badge"], "email": "new@example.org", "source_key": "k1"},
+    )
+    assert again.status_code == 200 and again.get_json()["id"] == made.get_json()["id"]
+    revoked = client.post(f"/api/v1/awards/{made.get_json()['id']}/revoke", headers=award, json={"reason": "x"})
+    assert revoked.status_code == 200 and revoked.get_json()["revoked"] is True
+    assert client.get(f"/api/v1/connectors/{a['connector_id']}", headers=award).status_code == 403  # staff
+
+
+def test_bootstrap_token_acts_as_site_admin(client):
+    auth = {"Authorization": "Bearer admin-token"}
+    image = base64.b64encode(badge_png()).decode()
+    issuer = client.post("/api/v1/issuers", headers=auth, json={"name": "Klub", "url": "https://klub.example"})
+    assert issuer.status_code == 201
+    badge = client.post(
+        "/api/v1/badge-classes",
+        headers=auth,
+        json={"issuer": issuer.get_json()["id"], "name": "Pływak", "description": "25 m", "image": image},
+    )
+    assert badge.status_code == 201
+    connector = client.post(
+        "/api/v1/connectors",
+        headers=auth,
+        json={
+            "issuer": issuer.get_json()["id"],
+            "slug": "basen",
+            "name": "Basen",
+            "mapping": {"recipient_email": "email", "event_type": "type", "idempotency_key": "id"},
+            "example": {"id": "1", "type": "swim", "email": "ola@example.org"},
+        },
+    )
+    assert connector.status_code == 201 and connector.get_json()["secret"].startswith("whsec_")
+    cid = connector.get_json()["id"]
+    rule = client.post(
+        "/api/v1/rules",
+        headers=auth,
+        json={"connector": cid, "badge_class": badge.get_json()["id"], "event_type": "swim"},
+    )
+    assert rule.status_code == 201
+    event = client.post(f"/api/v1/connectors/{cid}/test-event", headers=auth, json={})
+    assert event.status_code == 202
+    detail = client.get(f"/api/v1/events/{event.get_json()['id']}", headers=auth).get_json()
+    assert detail["status"] == "processed"
+    dry = client.post(f"/api/v1/events/{detail['id']}/dry-run", headers=auth).get_json()
+    assert dry["badge_classes"] == [badge.get_json()["id"]]
+    rotated = client.post(f"/api/v1/connectors/{cid}/rotate-secret", headers=auth).get_json()
+    assert rotated["secrets"] == 2 and rotated["secret"] != connector.get_json()["secret"]
+    assert client.post(f"/api/v1/connectors/{cid}/end-rotation", headers=auth).get_json()["secrets"] == 1
+    assert "secret" not in client.get(f"/api/v1/connectors/{cid}", headers=auth).get_json()
+
+
+def test_pagination_is_keyset(client, ctx, world):
+    auth = {"Authorization": "Bearer admin-token"}
+    first = client.get("/api/v1/awards?limit=1", headers=auth).get_json()
+    second = client.get(f"/api/v1/awards?limit=1&cursor={first['next']}", headers=auth).get_json()
+    assert first["next"] and second["next"] is None
+    assert first["items"][0]["id"] != second["items"][0]["id"]
+    assert client.get("/api/v1/awards?limit=0", headers=auth).status_code == 422
+    assert client.get("/api/v1/awards?cursor=nope", headers=auth).status_code == 422
+
+
+def test_openapi_document(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    assert doc["openapi"].startswith("3.1") and doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    for path in (
+        "/api/v1/issuers",
+        "/api/v1/badge-classes",
+        "/api/v1/awards",
+        "/api/v1/awards/batch",
+        "/api/v1/connectors",
+        "/api/v1/rules",
+        "/api/v1/events",
+        "/api/v1/events/{event_id}/replay",
+    ):
+        assert path in doc["paths"], path
