@@ -34,7 +34,7 @@ from hub.settings import Settings
 LEARNER_EMAIL = "  Zofia.Gesla@Example.EDU "  # as an LMS may store it: mixed case, stray spaces
 LEARNER_NAME = "Zażółć Gęślą Jaźń"
 
-# The mapping for the payload of the hub's Moodle plugin (moodle_bridge/README.md, "Push"); a test in
+# The mapping for the payload of the hub's Moodle plugin (README.md, "Moodle" > "Push"); a test in
 # tests/moodle_bridge keeps it equal to ``moodle_bridge.events.WEBHOOK_MAPPING`` (the hub itself never
 # imports a connector).
 MOODLE_MAPPING = {
@@ -104,7 +104,7 @@ def completion_payload(
     idnumber: str = "ZGJ-101",
     completed_at: datetime | None = None,
 ) -> dict:
-    """A ``course_completed`` notice exactly as the hub's Moodle plugin sends it (moodle_bridge/README.md)."""
+    """A ``course_completed`` notice exactly as the hub's Moodle plugin sends it (README.md, "Moodle")."""
     when = (completed_at or datetime.now(UTC)).replace(microsecond=0)
     first, _, last = name.partition(" ")
     return {
