@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, Flask, g, request, session
+from flask import Blueprint, Flask, abort, g, request, session
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user
@@ -85,6 +85,9 @@ def _console_request():
 
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         csrf.protect()
+    # PostgreSQL text cannot hold NUL; no console input needs it.
+    if any("\x00" in v for v in (*request.args.values(), *request.form.values())):
+        abort(400)
     if not request.args.get("lang"):
         chosen = session.get("lang") or (current_user.user.locale if current_user.is_authenticated else None)
         if chosen:

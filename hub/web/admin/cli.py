@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
@@ -26,7 +28,7 @@ def users() -> None:
 def create_admin(email: str, name: str | None, password_stdin: bool) -> None:
     """Create a site administrator who can sign in at /admin with EMAIL and a password."""
     if password_stdin:
-        password = click.get_text_stream("stdin").readline().rstrip("\n")
+        password = sys.stdin.readline().rstrip("\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     ctx = current_app.extensions["hub"]

@@ -35,7 +35,9 @@ def page(
     if not 1 <= limit <= MAX_LIMIT:
         raise ValidationError(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
     if cursor:
-        anchor = session.scalar(select(model.id).where(model.public_id == cursor))
+        from hub.web.admin.scoping import is_public_id
+
+        anchor = session.scalar(select(model.id).where(model.public_id == cursor)) if is_public_id(cursor) else None
         if anchor is None:
             raise ValidationError("cursor does not name a row of this list", field="cursor")
         query = query.where(model.id > anchor if ascending else model.id < anchor)

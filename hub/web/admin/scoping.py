@@ -3,6 +3,8 @@ when the principal may act on it (see :mod:`hub.accounts.access`)."""
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -47,11 +49,21 @@ def load(session: Session, principal: Principal, model, public_id: str, ability:
         Forbidden: the principal has a role there, but not ``ability``.
     """
     what = model.__name__
+    if not is_public_id(public_id):  # not even shaped like an id: no query (and no NUL sent to the database)
+        raise NotFound(f"no such {what}")
     row = session.scalar(select(model).where(model.public_id == str(public_id)))
     if row is None:
         raise NotFound(f"no such {what}")
     principal.require(issuer_of(row), ability, write=write, what=what)
     return row
+
+
+def is_public_id(value) -> bool:
+    """Whether ``value`` has the shape of a public id (a UUID string)."""
+    try:
+        return isinstance(value, str) and len(value) == 36 and str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        return False
 
 
 def scope(principal: Principal, model, ability: str):

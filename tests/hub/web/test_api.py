@@ -110,3 +110,13 @@ def test_openapi_document(client):
         "/api/v1/events/{event_id}/replay",
     ):
         assert path in doc["paths"], path
+
+
+def test_nul_characters_are_refused_not_stored(client, world):
+    """PostgreSQL text cannot hold NUL: found by the schemathesis run (503 from a DataError before)."""
+    auth = {"Authorization": "Bearer admin-token"}
+    assert client.get("/api/v1/events?connector=a%00b", headers=auth).status_code == 422
+    assert client.get("/api/v1/awards?cursor=a%00b", headers=auth).status_code == 422
+    assert client.get("/api/v1/issuers/a%00b", headers=auth).status_code == 404
+    body = {"badge_class": world["a"]["badge"], "email": "x@example.org", "source_key": "a\x00b"}
+    assert client.post("/api/v1/awards", headers=auth, json=body).status_code == 422
