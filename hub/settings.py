@@ -44,6 +44,9 @@ class Settings:
         log_level: root log level name.
         default_locale: language when neither the user nor ``Accept-Language`` decides (``pl``/``en``).
         admin_token: bearer token for ``/api/v1`` until per-user API tokens exist; None disables the API.
+        redis_url: ``HUB_REDIS_URL`` (``redis://host:6379/0``), unset by default. When set, short-lived
+            shared state (LTI login state, nonces, launch data, service access tokens) lives in Redis;
+            when unset, in the database. Either way it is shared by every worker process.
     """
 
     instance_path: Path
@@ -60,6 +63,7 @@ class Settings:
     log_level: str = "INFO"
     default_locale: str = "pl"
     admin_token: str | None = None
+    redis_url: str | None = None
     extra: dict = field(default_factory=dict)
 
     def with_(self, **changes) -> Settings:
@@ -85,6 +89,15 @@ def _choice(env: dict, name: str, default: str, allowed: tuple[str, ...]) -> str
     if value not in allowed:
         raise ConfigurationError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
     return value
+
+
+def _redis_url(raw: str | None) -> str | None:
+    """``HUB_REDIS_URL``: None when unset; else a ``redis://``, ``rediss://`` or ``unix://`` URL."""
+    if not raw:
+        return None
+    if urlsplit(raw).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigurationError(f"HUB_REDIS_URL must be a redis://, rediss:// or unix:// URL, got {raw!r}")
+    return raw
 
 
 def _secret_from_file(path: Path, make, what: str) -> str:
@@ -151,5 +164,6 @@ def load_settings(env: dict | None = None) -> Settings:
         stale_processing_seconds=_int(env, "HUB_STALE_PROCESSING_SECONDS", 300, 1),
         log_level=log_level,
         admin_token=env.get("HUB_ADMIN_TOKEN") or None,
+        redis_url=_redis_url(env.get("HUB_REDIS_URL")),
         default_locale=_choice(env, "HUB_DEFAULT_LOCALE", "pl", ("pl", "en")),
     )
