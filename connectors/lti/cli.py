@@ -73,9 +73,7 @@ def sync_grades():
         ids = session.scalars(select(LtiContext.id).where(LtiContext.award_rule == RULE_GRADE)).all()
     for context_id in ids:
         try:
-            with ctx.db.session_scope() as session:
-                context = session.get(LtiContext, context_id)
-                outcome = sync(session, ctx, store, context)
-                click.echo(f"{context.context_id}: {outcome.awarded} awarded, {outcome.below} below threshold")
+            outcome = sync(ctx, store, context_id)
+            click.echo(f"context {context_id}: {outcome.awarded} awarded, {outcome.below} below threshold")
         except LtiError as exc:
             click.echo(f"context {context_id}: {exc.reason}", err=True)

@@ -22,9 +22,9 @@ from urllib.parse import urlencode
 import jwt
 from pylti1p3.exception import LtiException
 from pylti1p3.message_launch import MessageLaunch
-from sqlalchemy.orm import Session
 
 from hub.context import HubContext
+from hub.db import utcnow
 
 from .errors import LaunchRefused, SessionExpired, _
 from .models import ACTIVE
@@ -59,7 +59,7 @@ class CookiesBlocked(LaunchRefused):
 
 
 def start_login(
-    session: Session, store: Store, params: dict[str, str], *, launch_url: str, tool_host: str
+    ctx: HubContext, store: Store, params: dict[str, str], *, launch_url: str, tool_host: str
 ) -> tuple[str, str]:
     """Handle an OIDC third-party-initiated login (GET or POST parameters ``params``).
 
@@ -82,7 +82,8 @@ def start_login(
             _("The course tool was opened without the data it needs."),
             reason=f"login target_link_uri {target!r} is not on this tool's host {tool_host}",
         )
-    reg = find_registration(session, iss, client_id)
+    with ctx.db.session_scope() as session:  # closed before the store is used (SQLite has one writer)
+        reg = find_registration(session, iss, client_id)
     if reg is None or reg.status != ACTIVE:
         raise LaunchRefused(
             _("This learning platform is not registered with Badge Hub (or not yet approved). Ask your administrator."),
@@ -129,6 +130,7 @@ class _Validator(MessageLaunch):
     def __init__(self, request_data: dict[str, str], tool_conf: DatabaseToolConf, store: Store):
         super().__init__(None, tool_conf, session_service=_NoSession(), cookie_service=_NoSession())
         self._data, self._store = request_data, store
+        self.set_auto_validation(False)  # validate_launch runs the checks, in its own order
 
     def _get_request_param(self, key: str) -> str:
         return self._data.get(key)
@@ -224,9 +226,7 @@ class Launch:
         return self.claims.get("name") or given or None
 
 
-def validate_launch(
-    ctx: HubContext, session: Session, store: Store, form: dict[str, str], cookies: dict[str, str]
-) -> Launch:
+def validate_launch(ctx: HubContext, store: Store, form: dict[str, str], cookies: dict[str, str]) -> Launch:
     """Validate an LTI 1.3 launch (form fields ``id_token`` and ``state``) and keep it in the store.
 
     Raises:
@@ -246,8 +246,8 @@ def validate_launch(
     if cookies.get(STATE_COOKIE.format(state=state)) != state:
         raise CookiesBlocked(pending.get("login") or {})
 
-    tool_conf = DatabaseToolConf(ctx, session)
-    v = _Validator({"id_token": id_token, "state": state}, tool_conf, store)
+    # Database reads happen in short units of work, never around the store or platform calls.
+    v = _Validator({"id_token": id_token, "state": state}, None, store)
     where = f"iss={pending['iss']} client_id={pending['client_id']}"
     try:
         v.validate_jwt_format()
@@ -263,10 +263,13 @@ def validate_launch(
         raise LaunchRefused(
             sorry, reason=f"wrong audience: aud={aud!r} azp={body.get('azp')!r}, expected {client_id!r} ({where})"
         )
-    reg_row = tool_conf.row(pending["iss"], client_id)
-    if reg_row is None:
-        raise LaunchRefused(sorry, reason=f"registration disappeared or was deactivated ({where})")
-    v._registration = tool_conf.find_registration_by_params(pending["iss"], client_id)
+    with ctx.db.session_scope() as session:
+        tool_conf = DatabaseToolConf(ctx, session)
+        reg_row = tool_conf.row(pending["iss"], client_id)
+        if reg_row is None:
+            raise LaunchRefused(sorry, reason=f"registration disappeared or was deactivated ({where})")
+        v._registration = tool_conf.find_registration_by_params(pending["iss"], client_id)
+        reg_public_id = reg_row.public_id
     try:
         key, alg = v.public_key()
     except LtiException as exc:
@@ -302,8 +305,13 @@ def validate_launch(
     deployment_id = body.get(CLAIM + "deployment_id")
     if not isinstance(deployment_id, str) or not deployment_id.strip():
         raise LaunchRefused(sorry, reason=f"empty or missing deployment_id ({where})")
-    dep = find_deployment(session, reg_row, deployment_id)
-    if dep is None or dep.status != ACTIVE:
+    with ctx.db.session_scope() as session:
+        reg_row = find_registration(session, pending["iss"], client_id)
+        dep = find_deployment(session, reg_row, deployment_id)
+        dep_ok = dep is not None and dep.status == ACTIVE
+        if dep_ok:
+            dep.last_seen_at = utcnow()
+    if not dep_ok:
         refused = LaunchRefused(
             _("This course tool placement is not yet approved by the Badge Hub administrator."),
             reason=f"unknown or pending deployment_id {deployment_id!r} ({where}); recorded for approval",
@@ -317,7 +325,7 @@ def validate_launch(
         raise LaunchRefused(sorry, reason=f"invalid launch message: {exc} ({where})") from None
 
     launch_id = secrets.token_urlsafe(32)
-    claims = {**body, "badgehub_client_id": client_id, "badgehub_registration": reg_row.public_id}
+    claims = {**body, "badgehub_client_id": client_id, "badgehub_registration": reg_public_id}
     store.put(f"launch:{launch_id}", claims, LAUNCH_TTL)
     log.info(
         "LTI launch %s: %s sub=%s deployment=%s context=%s (%s)",

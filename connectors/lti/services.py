@@ -37,7 +37,7 @@ from hub.connections.models import ConnectorConfig
 from hub.connections.services import create_connector
 from hub.context import HubContext
 from hub.credentials.ob3 import record_lms_identity
-from hub.errors import HubError, ValidationError
+from hub.errors import ValidationError
 from hub.inbox.services import submit_learning_event
 from hub.rules.models import AwardRule
 from hub.rules.services import create_rule, set_rule_enabled
@@ -64,9 +64,9 @@ class CachedServiceConnector(ServiceConnector):
     one retry with a fresh token on 401, and ``Link: <...>; rel="next"`` parsed by ``requests``
     (quoted or not, RFC 8288)."""
 
-    def __init__(self, ctx: HubContext, store: Store, reg: LtiRegistration):
-        super().__init__(pylti_registration(ctx, reg))
-        self._ctx, self._store, self._reg_id = ctx, store, reg.public_id
+    def __init__(self, ctx: HubContext, store: Store, reg_id: str, registration):
+        super().__init__(registration)
+        self._ctx, self._store, self._reg_id = ctx, store, reg_id
 
     def _token_key(self, scopes) -> str:
         digest = hashlib.sha256("|".join(sorted(scopes)).encode()).hexdigest()[:32]
@@ -143,16 +143,42 @@ class CachedServiceConnector(ServiceConnector):
                     _("The learning platform did not answer as expected."),
                     reason=f"{'POST' if is_post else 'GET'} {url} -> HTTP {r.status_code}: {r.text[:200]}",
                 )
+            try:
+                body = r.json() if r.content else None
+            except ValueError:  # e.g. a score POST answered with a plain-text "success"
+                body = r.text
             return {
                 "headers": r.headers if case_insensitive_headers else dict(r.headers),
-                "body": r.json() if r.content else None,
+                "body": body,
                 "next_page_url": (r.links.get("next") or {}).get("url"),
             }
         raise AssertionError("unreachable")
 
 
-def connector_for(ctx: HubContext, store: Store, reg: LtiRegistration) -> CachedServiceConnector:
-    return CachedServiceConnector(ctx, store, reg)
+@dataclass(frozen=True)
+class CourseServices:
+    """What platform calls for a course need, read in a unit of work and used after it closed: no
+    database transaction stays open during an HTTP call (SQLite has one writer; locks stay short)."""
+
+    reg_id: str
+    registration: Any  # pylti1p3 Registration, tool private key in memory
+    context_id: str
+    nrps_url: str | None
+    ags_endpoint: dict
+
+    def connector(self, ctx: HubContext, store: Store) -> CachedServiceConnector:
+        return CachedServiceConnector(ctx, store, self.reg_id, self.registration)
+
+
+def course_services(ctx: HubContext, context: LtiContext) -> CourseServices:
+    """Snapshot the course's stored endpoint claims and its registration for later platform calls."""
+    return CourseServices(
+        reg_id=context.registration.public_id,
+        registration=pylti_registration(ctx, context.registration),
+        context_id=context.context_id,
+        nrps_url=context.nrps_url,
+        ags_endpoint=dict(context.ags_endpoint or {}),
+    )
 
 
 @dataclass
@@ -170,20 +196,18 @@ class Member:
         return any(r.endswith("#Learner") or r == "Learner" for r in self.roles)
 
 
-def roster(ctx: HubContext, store: Store, context: LtiContext) -> list[Member]:
+def roster(ctx: HubContext, store: Store, course: CourseServices) -> list[Member]:
     """Every member of the course, following ``Link: rel="next"`` pages.
 
     Raises:
         PlatformServiceError: the course has no NRPS endpoint, or the platform refused.
     """
-    if not context.nrps_url:
+    if not course.nrps_url:
         raise PlatformServiceError(
             _("The learning platform does not share the course roster with this tool."),
-            reason=f"context {context.context_id} has no NRPS endpoint",
+            reason=f"context {course.context_id} has no NRPS endpoint",
         )
-    nrps = NamesRolesProvisioningService(
-        connector_for(ctx, store, context.registration), {"context_memberships_url": context.nrps_url}
-    )
+    nrps = NamesRolesProvisioningService(course.connector(ctx, store), {"context_memberships_url": course.nrps_url})
     return [
         Member(
             user_id=str(m["user_id"]),
@@ -196,13 +220,13 @@ def roster(ctx: HubContext, store: Store, context: LtiContext) -> list[Member]:
     ]
 
 
-def _ags(ctx: HubContext, store: Store, context: LtiContext) -> AssignmentsGradesService:
-    if not context.ags_endpoint:
+def _ags(ctx: HubContext, store: Store, course: CourseServices) -> AssignmentsGradesService:
+    if not course.ags_endpoint:
         raise PlatformServiceError(
             _("The learning platform does not share grades with this tool."),
-            reason=f"context {context.context_id} has no AGS endpoint",
+            reason=f"context {course.context_id} has no AGS endpoint",
         )
-    return AssignmentsGradesService(connector_for(ctx, store, context.registration), context.ags_endpoint)
+    return AssignmentsGradesService(course.connector(ctx, store), course.ags_endpoint)
 
 
 def badge_tag(badge: BadgeClass) -> str:
@@ -210,21 +234,23 @@ def badge_tag(badge: BadgeClass) -> str:
     return f"badgehub:{badge.public_id}"
 
 
-def post_badge_score(ctx: HubContext, store: Store, link: LtiContextBadge, user_id: str) -> str:
-    """Post a completed, fully graded score 1/1 for ``user_id`` to the badge's line item (created
-    with the badge's tag on first use). AGS 2.0 sections 3.2 and 3.4, https://www.imsglobal.org/spec/lti-ags/v2p0/.
+def post_badge_score(
+    ctx: HubContext, store: Store, course: CourseServices, *, lineitem_url: str | None, badge: BadgeClass, user_id: str
+) -> str:
+    """Post a completed, fully graded score 1/1 for ``user_id`` to the badge's line item (found by, or
+    created with, the badge's tag when ``lineitem_url`` is None). AGS 2.0 sections 3.2 and 3.4,
+    https://www.imsglobal.org/spec/lti-ags/v2p0/.
 
-    Returns the line item URL. Raises PlatformServiceError.
+    Returns the line item URL (to keep on the link). Raises PlatformServiceError.
     """
-    ags = _ags(ctx, store, link.context)
+    ags = _ags(ctx, store, course)
     try:
-        if link.lineitem_url:
-            item = LineItem({"id": link.lineitem_url})
+        if lineitem_url:
+            item = LineItem({"id": lineitem_url})
         else:
             item = ags.find_or_create_lineitem(
-                LineItem().set_tag(badge_tag(link.badge_class)).set_label(link.badge_class.name).set_score_maximum(1)
+                LineItem().set_tag(badge_tag(badge)).set_label(badge.name).set_score_maximum(1)
             )
-            link.lineitem_url = item.get_id()
         grade = (
             Grade()
             .set_score_given(1)
@@ -237,12 +263,12 @@ def post_badge_score(ctx: HubContext, store: Store, link: LtiContextBadge, user_
         ags.put_grade(grade, item)
     except LtiException as exc:
         raise PlatformServiceError(_("The learning platform did not accept the score."), reason=str(exc)) from None
-    return link.lineitem_url
+    return item.get_id()
 
 
-def results(ctx: HubContext, store: Store, context: LtiContext, lineitem_url: str) -> list[dict]:
+def results(ctx: HubContext, store: Store, course: CourseServices, lineitem_url: str) -> list[dict]:
     """All AGS results of a line item (``.../results``), following ``Link: rel="next"`` pages."""
-    ags = _ags(ctx, store, context)
+    ags = _ags(ctx, store, course)
     if not ags.can_read_grades():
         raise PlatformServiceError(
             _("The learning platform does not let this tool read grades."), reason="no result.readonly scope"
@@ -251,7 +277,7 @@ def results(ctx: HubContext, store: Store, context: LtiContext, lineitem_url: st
     found: list[dict] = []
     while url:
         page = ags._service_connector.make_service_request(
-            context.ags_endpoint.get("scope", []), url, accept="application/vnd.ims.lis.v2.resultcontainer+json"
+            course.ags_endpoint.get("scope", []), url, accept="application/vnd.ims.lis.v2.resultcontainer+json"
         )
         if not isinstance(page["body"], list):
             raise PlatformServiceError(
@@ -520,33 +546,39 @@ class GradeSync:
     no_email: list[str] = field(default_factory=list)
 
 
-def sync_grades(session: Session, ctx: HubContext, store: Store, context: LtiContext) -> GradeSync:
+def sync_grades(ctx: HubContext, store: Store, context_pk: int) -> GradeSync:
     """Under the ``grade`` rule, award the linked badges to every learner whose AGS result on the chosen
-    line item reaches the threshold (``resultScore / resultMaximum >= grade_threshold``).
+    line item reaches the threshold (``resultScore / resultMaximum >= grade_threshold``). Platform
+    calls first, then one unit of work for the awards.
 
     Raises:
         ValidationError: the course's rule is not ``grade``; PlatformServiceError: AGS/NRPS failed.
     """
-    if context.award_rule != RULE_GRADE or not context.grade_lineitem_url:
-        raise ValidationError("the course does not award on grades", field="rule")
-    members = {m.user_id: m for m in roster(ctx, store, context)}
-    outcome = GradeSync()
-    for result in results(ctx, store, context, context.grade_lineitem_url):
+    with ctx.db.session_scope() as session:
+        context = session.get(LtiContext, context_pk)
+        if context is None or context.award_rule != RULE_GRADE or not context.grade_lineitem_url:
+            raise ValidationError(_("This course does not award badges on grades."), field="rule")
+        course, lineitem, threshold = course_services(ctx, context), context.grade_lineitem_url, context.grade_threshold
+    members = {m.user_id: m for m in roster(ctx, store, course)}
+    passed, outcome = [], GradeSync()
+    for result in results(ctx, store, course, lineitem):
         score, maximum = result.get("resultScore"), result.get("resultMaximum") or 1
-        if score is None or float(score) / float(maximum) < context.grade_threshold:
+        if score is None or float(score) / float(maximum) < threshold:
             outcome.below += 1
             continue
         member = members.get(str(result.get("userId")))
         if member is None or not member.email:
             outcome.no_email.append(str(result.get("userId")))
-            continue
-        for badge in linked_badges(context):
-            done = award_in_context(session, ctx, context, badge, member)
-            if done.created:
-                outcome.awarded += 1
-            else:
-                outcome.already += 1
-    log.info("LTI grade sync of context %s: %s", context.context_id, outcome)
+        else:
+            passed.append(member)
+    with ctx.db.session_scope() as session:
+        context = session.get(LtiContext, context_pk)
+        for member in passed:
+            for badge in linked_badges(context):
+                done = award_in_context(session, ctx, context, badge, member)
+                outcome.awarded += done.created
+                outcome.already += not done.created
+    log.info("LTI grade sync of context %s: %s", course.context_id, outcome)
     return outcome
 
 
@@ -584,19 +616,3 @@ def deep_link_response(ctx: HubContext, reg: LtiRegistration, launch: Launch, ba
     )
     link = _ShortDeepLink(pylti_registration(ctx, reg), launch.deployment_id, settings)
     return link.get_response_jwt([resource]), settings["deep_link_return_url"]
-
-
-__all__ = [
-    "GradeSync",
-    "HubError",
-    "Member",
-    "award_in_context",
-    "deep_link_response",
-    "link_badge",
-    "post_badge_score",
-    "report_completion",
-    "roster",
-    "set_award_rule",
-    "sync_grades",
-    "unlink_badge",
-]

@@ -35,7 +35,7 @@ from .launch import (
     start_login,
     validate_launch,
 )
-from .models import ACTIVE, RULE_GRADE, LtiContext
+from .models import ACTIVE, RULE_GRADE, LtiContext, LtiContextBadge
 from .registrations import (
     approve_deployment,
     create_registration,
@@ -52,6 +52,15 @@ from .store import Store, make_store
 log = logging.getLogger(__name__)
 bp = Blueprint("lti", __name__, url_prefix="/lti", template_folder="templates")
 admin_bp = Blueprint("lti_admin", __name__, url_prefix="/api/v1/lti")
+
+
+def _use_locale(code: str | None) -> None:
+    """The launch's ``locale`` claim decides the language; Flask-Babel caches the locale per request,
+    so drop what an earlier message (e.g. during validation) computed."""
+    from flask_babel import refresh
+
+    set_locale(code)
+    refresh()
 
 
 def _ctx() -> HubContext:
@@ -87,14 +96,13 @@ def login():
     params = (request.form if request.method == "POST" else request.args).to_dict()
     ctx = _ctx()
     try:
-        with ctx.db.session_scope() as session:
-            url, state = start_login(
-                session,
-                _store(),
-                params,
-                launch_url=tool_urls(ctx.settings.base_url)["launch"],
-                tool_host=urlsplit(ctx.settings.base_url).netloc.lower(),
-            )
+        url, state = start_login(
+            ctx,
+            _store(),
+            params,
+            launch_url=tool_urls(ctx.settings.base_url)["launch"],
+            tool_host=urlsplit(ctx.settings.base_url).netloc.lower(),
+        )
     except LaunchRefused as exc:
         _refused(exc)
     response = make_response("", 302)
@@ -117,8 +125,8 @@ def launch():
     """The launch (LTI 1.3 section 5.1.2): validate, remember the course, show the person's page."""
     ctx = _ctx()
     try:
+        done = validate_launch(ctx, _store(), request.form.to_dict(), request.cookies)
         with ctx.db.session_scope() as session:
-            done = validate_launch(ctx, session, _store(), request.form.to_dict(), request.cookies)
             reg = get_registration(session, done.claims["badgehub_registration"])
             context = svc.upsert_context(session, reg, done)
             badge_id = done.custom.get("badge_class")
@@ -139,7 +147,7 @@ def launch():
                 if reg is not None:
                     record_unknown_deployment(session, reg, pending[2])
         _refused(exc)
-    set_locale(done.locale)
+    _use_locale(done.locale)
     if done.is_deep_link:
         return _deep_link_page(done)
     if done.is_instructor:
@@ -180,7 +188,7 @@ def dynamic_registration():
 def _current() -> tuple[Launch, HubContext]:
     launch_id = request.values.get("launch")
     done = load_launch(_store(), launch_id)
-    set_locale(done.locale)
+    _use_locale(done.locale)
     return done, _ctx()
 
 
@@ -201,19 +209,23 @@ def _context(session, done: Launch) -> LtiContext:
     return context
 
 
+def _course_services(done: Launch) -> svc.CourseServices:
+    with _ctx().db.session_scope() as session:
+        return svc.course_services(_ctx(), _context(session, done))
+
+
 def _course_page(done: Launch, message: str | None = None, error: str | None = None, status: int = 200):
     ctx = _ctx()
+    members, roster_error = [], None
+    try:  # the platform call happens outside any database transaction
+        members = [m for m in svc.roster(ctx, _store(), _course_services(done)) if m.is_learner]
+    except PlatformServiceError as exc:
+        log.warning("LTI roster of context %s: %s", done.context_id, exc.reason)
+        roster_error = exc.detail
     with ctx.db.session_scope() as session:
         context = _context(session, done)
         linked = svc.linked_badges(context)
         all_badges = session.scalars(select(BadgeClass).order_by(BadgeClass.name)).all()
-        members, roster_error = [], None
-        try:
-            members = [m for m in svc.roster(ctx, _store(), context) if m.is_learner]
-        except PlatformServiceError as exc:
-            log.warning("LTI roster of context %s: %s", context.context_id, exc.reason)
-            roster_error = exc.detail
-        issued = svc.issued_in_context(session, context)
         html = render_template(
             "lti/course.html",
             launch=done,
@@ -222,7 +234,7 @@ def _course_page(done: Launch, message: str | None = None, error: str | None = N
             available=[b for b in all_badges if b not in linked],
             members=members,
             roster_error=roster_error,
-            issued=issued,
+            issued=svc.issued_in_context(session, context),
             urls=ctx.urls,
             message=message,
             error=error,
@@ -290,32 +302,28 @@ def _badge(session, public_id: str | None) -> BadgeClass:
         raise ValidationError(_("Choose a badge.")) from None
 
 
-def _form_action(action):
-    """Run ``action(session, ctx, launch, context) -> message`` for an instructor form; the page shows
-    the message, or the error for validation and platform problems."""
+def _form_action(action, *, in_session: bool = True):
+    """Run an instructor form's ``action``; the course page shows its message, or the error of a
+    validation or platform problem. With ``in_session`` the action gets ``(session, ctx, done, context)``
+    inside one unit of work; otherwise ``(ctx, done)`` and opens its own (around platform calls)."""
     done, ctx = _instructor()
-    after: list = []
     try:
-        with ctx.db.session_scope() as session:
-            message = action(session, ctx, done, _context(session, done), after)
+        if in_session:
+            with ctx.db.session_scope() as session:
+                message = action(session, ctx, done, _context(session, done))
+        else:
+            message = action(ctx, done)
     except ValidationError as exc:
         return _course_page(done, error=exc.detail, status=422)
     except PlatformServiceError as exc:
         log.warning("LTI %s: %s", request.path, exc.reason)
         return _course_page(done, error=exc.detail, status=502)
-    warnings = []
-    for job in after:  # platform calls after the commit: the award stands even if the score post fails
-        try:
-            job()
-        except PlatformServiceError as exc:
-            log.warning("LTI score post after award: %s", exc.reason)
-            warnings.append(exc.detail)
-    return _course_page(done, message=message, error=" ".join(warnings) or None)
+    return _course_page(done, message=message)
 
 
 @bp.post("/course/link")
 def link():
-    def action(session, ctx, done, context, after):
+    def action(session, ctx, done, context):
         badge = _badge(session, request.form.get("badge"))
         svc.link_badge(session, ctx, context, badge)
         return _("Badge linked to the course.")
@@ -325,7 +333,7 @@ def link():
 
 @bp.post("/course/unlink")
 def unlink():
-    def action(session, ctx, done, context, after):
+    def action(session, ctx, done, context):
         svc.unlink_badge(session, ctx, context, _badge(session, request.form.get("badge")))
         return _("Badge unlinked from the course.")
 
@@ -334,7 +342,7 @@ def unlink():
 
 @bp.post("/course/rule")
 def rule():
-    def action(session, ctx, done, context, after):
+    def action(session, ctx, done, context):
         threshold = request.form.get("threshold", "").replace(",", ".").strip()
         try:
             value = float(threshold) / 100 if threshold else None
@@ -356,36 +364,38 @@ def rule():
 
 @bp.post("/course/award")
 def award():
-    def action(session, ctx, done, context, after):
-        badge = _badge(session, request.form.get("badge"))
+    """Award a linked badge to learners chosen from the NRPS roster; post scores if the course asks."""
+
+    def action(ctx, done):
         chosen = set(request.form.getlist("member"))
         if not chosen:
             raise ValidationError(_("Choose at least one learner."))
+        course = _course_services(done)
         # Identities come from the platform's roster, never from the form.
-        members = [m for m in svc.roster(ctx, _store(), context) if m.user_id in chosen]
-        created = 0
-        link = svc.find_link(context, badge)
-        for member in members:
-            result = svc.award_in_context(session, ctx, context, badge, member)
-            created += result.created
-            if result.created and context.post_scores and link is not None:
-                after.append(lambda m=member, link_id=link.id: _post_score(ctx, done, link_id, m.user_id))
-        return _("Badges awarded: %(n)s.") % {"n": created}
+        members = [m for m in svc.roster(ctx, _store(), course) if m.user_id in chosen]
+        with ctx.db.session_scope() as session:
+            context = _context(session, done)
+            badge = _badge(session, request.form.get("badge"))
+            created = [m for m in members if svc.award_in_context(session, ctx, context, badge, m).created]
+            link = svc.find_link(context, badge)
+            post, lineitem, link_id = context.post_scores, link.lineitem_url, link.id
+        if post and created:  # after the commit: the awards stand even if the gradebook refuses
+            try:
+                for member in created:
+                    lineitem = svc.post_badge_score(
+                        ctx, _store(), course, lineitem_url=lineitem, badge=badge, user_id=member.user_id
+                    )
+            finally:
+                with ctx.db.session_scope() as session:
+                    session.get(LtiContextBadge, link_id).lineitem_url = lineitem
+        return _("Badges awarded: %(n)s.") % {"n": len(created)}
 
-    return _form_action(action)
-
-
-def _post_score(ctx: HubContext, done: Launch, link_id: int, user_id: str) -> None:
-    from .models import LtiContextBadge
-
-    with ctx.db.session_scope() as session:
-        link = session.get(LtiContextBadge, link_id)
-        svc.post_badge_score(ctx, _store(), link, user_id)
+    return _form_action(action, in_session=False)
 
 
 @bp.post("/course/revoke")
 def revoke_award():
-    def action(session, ctx, done, context, after):
+    def action(session, ctx, done, context):
         assertion = svc.assertion_in_context(session, context, request.form.get("assertion", ""))
         reason = request.form.get("reason", "").strip() or _("Revoked by the course teacher.")
         revoke(session, ctx, assertion, reason)
@@ -396,14 +406,16 @@ def revoke_award():
 
 @bp.post("/course/sync")
 def sync():
-    def action(session, ctx, done, context, after):
-        outcome = svc.sync_grades(session, ctx, _store(), context)
+    def action(ctx, done):
+        with ctx.db.session_scope() as session:
+            context_pk = _context(session, done).id
+        outcome = svc.sync_grades(ctx, _store(), context_pk)
         return _("Grades checked: %(awarded)s awarded, %(below)s below the threshold.") % {
             "awarded": outcome.awarded,
             "below": outcome.below,
         }
 
-    return _form_action(action)
+    return _form_action(action, in_session=False)
 
 
 @bp.post("/deeplink")
