@@ -474,6 +474,7 @@ class Browser:
 
     def __init__(self):
         self.http = requests.Session()
+        self.http.headers.update({"Accept": "text/html,application/xhtml+xml,*/*;q=0.8", "Accept-Language": "en"})
 
     def open_from_platform(self, platform: Platform, user: str, **params) -> requests.Response:
         """Click the activity in the course: login at the tool, auth at the platform, return the
