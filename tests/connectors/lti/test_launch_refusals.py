@@ -89,7 +89,9 @@ def test_unknown_registration_at_login(world, caplog):
         timeout=10,
     )
     assert r.status_code == 401 and "not registered" in r.text
-    assert any("unknown or inactive registration iss=https://unknown.example.edu" in rec.getMessage() for rec in caplog.records)
+    assert any(
+        "unknown or inactive registration iss=https://unknown.example.edu" in rec.getMessage() for rec in caplog.records
+    )
 
 
 def test_login_by_post_and_target_on_another_host(world):
@@ -97,7 +99,9 @@ def test_login_by_post_and_target_on_another_host(world):
     base = {"iss": p.iss, "login_hint": "4", "client_id": p.client_id, "lti_message_hint": "x"}
     r = requests.post(f"{world.hub}/lti/login", data=base, allow_redirects=False, timeout=10)
     assert r.status_code == 302 and r.headers["Location"].startswith(f"{p.base}/auth?")
-    r = requests.get(f"{world.hub}/lti/login", params={**base, "target_link_uri": "https://evil.example/lti"}, timeout=10)
+    r = requests.get(
+        f"{world.hub}/lti/login", params={**base, "target_link_uri": "https://evil.example/lti"}, timeout=10
+    )
     assert r.status_code == 401
 
 
