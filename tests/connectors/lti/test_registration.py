@@ -221,7 +221,7 @@ def test_store_take_has_exactly_one_winner(ctx, kind):
         store.put(key, {"v": round_}, 60)
         won, barrier = [], threading.Barrier(8)
 
-        def take():
+        def take(key=key, won=won, barrier=barrier):
             barrier.wait()
             if store.take(key) is not None:
                 won.append(1)
