@@ -11,3 +11,5 @@ from hub.credentials.models import (  # noqa: F401
 )
 from hub.inbox.models import InboundEvent  # noqa: F401
 from hub.rules.models import AwardRule  # noqa: F401
+from hub.certificates.models import CertificateLayout, IssuerCertificate, RenderedFile  # noqa: F401
+from hub.learners.models import Learner, LearnerBadge, LearnerEmail, LinkToken, Notification  # noqa: F401
