@@ -89,7 +89,8 @@ class CertificateContent:
         return h.hexdigest()
 
 
-def _outcome(a: dict) -> Outcome | None:
+def outcome(a: dict) -> Outcome | None:
+    """An OB 2.0 AlignmentObject dict as an :class:`Outcome` (None without ``targetName``)."""
     name = (a.get("targetName") or "").strip()
     if not name:
         return None
@@ -152,7 +153,7 @@ def gather(
         expires=assertion.expires,
         criteria_narrative=badge.criteria_narrative,
         criteria_url=badge.criteria_url or ctx.urls.criteria(badge.public_id),
-        outcomes=tuple(o for o in map(_outcome, badge.alignments or []) if o),
+        outcomes=tuple(o for o in map(outcome, badge.alignments or []) if o),
         micro=micro,
         revoked=assertion.revoked,
         revocation_reason=assertion.revocation_reason,

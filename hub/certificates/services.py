@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import Callable
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -110,6 +110,11 @@ def _cached(session: Session, assertion: Assertion, kind: str, fingerprint: str,
         session.flush()
     log.info("rendered %s", kind, extra={"assertion": assertion.public_id, "bytes": len(data)})
     return data
+
+
+def drop_renderings(session: Session, assertion_ids: list[int]) -> None:
+    """Delete the cached certificates and previews of these awards (e.g. when personal data goes)."""
+    session.execute(delete(RenderedFile).where(RenderedFile.assertion_id.in_(assertion_ids)))
 
 
 def attachments(session: Session, ctx: HubContext, assertion: Assertion) -> list[Attachment]:

@@ -28,10 +28,10 @@ from sqlalchemy.orm import Session
 
 from hub.badges.models import Assertion
 from hub.certificates import keys
+from hub.certificates.sharing import live_status
 from hub.certificates.sign import OB3_FILENAME
 from hub.context import HubContext
 from hub.credentials import dataintegrity, ob3keys
-from hub.db import utcnow
 from hub.errors import HubError, ValidationError
 
 log = logging.getLogger(__name__)
@@ -151,12 +151,8 @@ def _check_credential(session: Session, ctx: HubContext, files: dict[str, bytes]
         report.credential = "invalid"
         report.problems.append("the PDF was signed by another issuer than the credential's")
     report.assertion_id = assertion.public_id
-    if assertion.revoked:
-        report.status, report.revocation_reason = "revoked", assertion.revocation_reason
-    elif assertion.expires is not None and assertion.expires < utcnow():
-        report.status = "expired"
-    else:
-        report.status = "valid"
+    report.status = live_status(assertion)
+    report.revocation_reason = assertion.revocation_reason if assertion.revoked else None
 
 
 def verify_pdf(session: Session, ctx: HubContext, data: bytes) -> PdfReport:
