@@ -108,8 +108,9 @@ def check_css(css: str) -> str:
 
     def walk(tokens):
         for tok in tokens:
-            if tok.type == "at-keyword" and tok.lower_value in ("import", "font-face"):
-                raise ValidationError(f"@{tok.lower_value} is not allowed in a certificate template", field="css")
+            keyword = getattr(tok, "lower_at_keyword", None) or (tok.lower_value if tok.type == "at-keyword" else None)
+            if keyword in ("import", "font-face", "namespace"):
+                raise ValidationError(f"@{keyword} is not allowed in a certificate template", field="css")
             if tok.type == "url" or (tok.type == "function" and tok.lower_name in ("url", "expression", "image")):
                 raise ValidationError("certificate CSS may not load resources (url())", field="css")
             for attr in ("content", "prelude", "arguments"):

@@ -61,7 +61,13 @@ class ConsoleMailer:
 
     def send(self, message: Message) -> None:
         self.sent.append(message)
-        log.info("e-mail (console backend)\n%s", _build(message, self.sender).as_string())
+        log.info(
+            "e-mail (console backend)\nFrom: %s\nTo: %s\nSubject: %s\n\n%s",
+            self.sender,
+            message.to,
+            message.subject,
+            message.text,
+        )
 
 
 class SmtpMailer:
