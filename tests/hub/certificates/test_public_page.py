@@ -15,9 +15,9 @@ from PIL import Image
 from hub.badges import services as badges
 from hub.badges.models import Assertion
 from hub.certificates.content import certificate_number
+from hub.db import utcnow
 from hub.learners import services as learners
 from hub.learners.models import Learner, LearnerEmail
-from hub.db import utcnow
 from tests.hub.certificates.support import POLISH_NAME, award
 
 HTML = {"Accept": "text/html", "Accept-Language": "en"}
