@@ -55,7 +55,9 @@ def main() -> None:
     s, ctx = w.session, w.ctx
     a = make_assertion(s, w.badge)
     a.recipient_name = "Zażółć Gęślą Jaźń"
-    w.badge.alignments = [{"targetName": "Komunikacja „w praktyce” – poziom", "targetFramework": "PRK", "targetCode": "5"}]
+    w.badge.alignments = [
+        {"targetName": "Komunikacja „w praktyce” – poziom", "targetFramework": "PRK", "targetCode": "5"}
+    ]
     s.flush()
     instance = ctx.settings.instance_path
     content = certificates.content_for(s, ctx, a)
