@@ -40,7 +40,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     from hub.inbox.jobs import JobDispatcher
     from hub.web import close_db_session
     from hub.web.api import bp as api_bp
+    from hub.web.certificates import admin as certificates_admin_bp
+    from hub.web.certificates import bp as certificates_bp
     from hub.web.errors import register_error_handlers
+    from hub.web.learner import bp as learner_bp
     from hub.web.ob3 import bp as ob3_bp
     from hub.web.public import bp as public_bp
 
@@ -70,6 +73,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(public_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(ob3_bp)
+    app.register_blueprint(certificates_bp)
+    app.register_blueprint(certificates_admin_bp)
+    app.register_blueprint(learner_bp)
     for connector in registry.available().values():
         connector.init_app(app)
 

@@ -1,6 +1,7 @@
 """Imports every model module so that ``Base.metadata`` is complete (Alembic, tests)."""
 
 from hub.badges.models import Assertion, BadgeClass, Issuer, IssuerKey  # noqa: F401
+from hub.certificates.models import CertificateLayout, IssuerCertificate, RenderedFile  # noqa: F401
 from hub.connections.models import ConnectorConfig  # noqa: F401
 from hub.credentials.models import (  # noqa: F401
     AchievementDetails,
@@ -10,4 +11,5 @@ from hub.credentials.models import (  # noqa: F401
     StatusList,
 )
 from hub.inbox.models import InboundEvent  # noqa: F401
+from hub.learners.models import Learner, LearnerBadge, LearnerEmail, LinkToken, Notification  # noqa: F401
 from hub.rules.models import AwardRule  # noqa: F401

@@ -44,6 +44,11 @@ class Settings:
         log_level: root log level name.
         default_locale: language when neither the user nor ``Accept-Language`` decides (``pl``/``en``).
         admin_token: bearer token for ``/api/v1`` until per-user API tokens exist; None disables the API.
+        mail_backend: ``console`` (log each message; default) or ``smtp`` (send through ``smtp_url``).
+        smtp_url: ``smtp://user:password@host:port`` (``smtps://`` for implicit TLS; ``?starttls=1``).
+        mail_from: the ``From`` header of the hub's e-mails.
+        claim_link_days: how long a claim link in an award e-mail stays usable, days.
+        login_link_minutes: how long a magic login link stays usable, minutes.
         redis_url: ``HUB_REDIS_URL`` (``redis://host:6379/0``), unset by default. When set, short-lived
             shared state (LTI login state, nonces, launch data, service access tokens) lives in Redis;
             when unset, in the database. Either way it is shared by every worker process.
@@ -63,6 +68,11 @@ class Settings:
     log_level: str = "INFO"
     default_locale: str = "pl"
     admin_token: str | None = None
+    mail_backend: str = "console"
+    smtp_url: str | None = None
+    mail_from: str = "Badge Hub <badges@localhost>"
+    claim_link_days: int = 30
+    login_link_minutes: int = 30
     redis_url: str | None = None
     extra: dict = field(default_factory=dict)
 
@@ -166,4 +176,16 @@ def load_settings(env: dict | None = None) -> Settings:
         admin_token=env.get("HUB_ADMIN_TOKEN") or None,
         redis_url=_redis_url(env.get("HUB_REDIS_URL")),
         default_locale=_choice(env, "HUB_DEFAULT_LOCALE", "pl", ("pl", "en")),
+        mail_backend=_mail_backend(env),
+        smtp_url=env.get("HUB_SMTP_URL") or None,
+        mail_from=env.get("HUB_MAIL_FROM") or "Badge Hub <badges@localhost>",
+        claim_link_days=_int(env, "HUB_CLAIM_LINK_DAYS", 30, 1),
+        login_link_minutes=_int(env, "HUB_LOGIN_LINK_MINUTES", 30, 1),
     )
+
+
+def _mail_backend(env: dict) -> str:
+    backend = _choice(env, "HUB_MAIL_BACKEND", "console", ("console", "smtp"))
+    if backend == "smtp" and urlsplit(env.get("HUB_SMTP_URL") or "").scheme not in ("smtp", "smtps"):
+        raise ConfigurationError("HUB_MAIL_BACKEND=smtp needs HUB_SMTP_URL=smtp[s]://[user:password@]host[:port]")
+    return backend

@@ -281,3 +281,13 @@ def get_by_public_id(session: Session, model, public_id: str):
     if row is None:
         raise NotFound(f"no {model.__name__} with id {public_id}")
     return row
+
+
+def forget_recipient(session: Session, assertion: Assertion) -> Assertion:
+    """Erase the recipient's personal data from ``assertion`` (GDPR Art. 17): the plain e-mail and the
+    name go; the salted hash stays, so the award still verifies for whoever holds the address."""
+    assertion.recipient_plain = None
+    assertion.recipient_name = None
+    session.flush()
+    log.info("recipient data erased", extra={"assertion": assertion.public_id})
+    return assertion
