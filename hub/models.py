@@ -9,5 +9,15 @@ from hub.credentials.models import (  # noqa: F401
     RecipientIdentifier,
     StatusList,
 )
+from hub.frameworks.models import (  # noqa: F401
+    AchievedAlignment,
+    AwardGrade,
+    Descriptor,
+    Framework,
+    LearningOutcome,
+    LearningOutcomeDescriptor,
+    MicroCredentialDescription,
+    OutcomeMapping,
+)
 from hub.inbox.models import InboundEvent  # noqa: F401
 from hub.rules.models import AwardRule  # noqa: F401
