@@ -78,5 +78,9 @@ class Urls:
         """The 1EdTech Revocation List (OB 3.0 ``1EdTechRevocationList``) of the issuer."""
         return f"{self.base}/issuers/{issuer_id}/revocations/1edtech"
 
+    def context(self, file: str) -> str:
+        """A JSON-LD context the hub ships and serves (:func:`hub.credentials.jsonld.hosted_contexts`)."""
+        return f"{self.base}/contexts/{file}"
+
     def hook(self, connector_slug: str) -> str:
         return f"{self.base}/hooks/{connector_slug}"
