@@ -40,7 +40,8 @@ outcomes' and levels' alignments, the assertion the learner and the date.
 
 from __future__ import annotations
 
-from flask_babel import gettext, lazy_gettext
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -66,17 +67,17 @@ STACKABILITY = ("standalone", "stackable")
 
 #: The mandatory elements of Annex I, in its order, with their names for error messages and pages.
 MANDATORY = {
-    "learner": lazy_gettext("identification of the learner"),
-    "title": lazy_gettext("title of the micro-credential"),
-    "issuer_country": lazy_gettext("country or region of the issuer"),
-    "awarding_bodies": lazy_gettext("awarding body or bodies"),
-    "issued_on": lazy_gettext("date of issuing"),
-    "learning_outcomes": lazy_gettext("learning outcomes"),
-    "workload": lazy_gettext("notional workload (ECTS credits or hours)"),
-    "level": lazy_gettext("level (EQF)"),
-    "assessment_type": lazy_gettext("type of assessment"),
-    "participation_form": lazy_gettext("form of participation in the learning activity"),
-    "quality_assurance": lazy_gettext("type of quality assurance"),
+    "learner": _l("identification of the learner"),
+    "title": _l("title of the micro-credential"),
+    "issuer_country": _l("country or region of the issuer"),
+    "awarding_bodies": _l("awarding body or bodies"),
+    "issued_on": _l("date of issuing"),
+    "learning_outcomes": _l("learning outcomes"),
+    "workload": _l("notional workload (ECTS credits or hours)"),
+    "level": _l("level (EQF)"),
+    "assessment_type": _l("type of assessment"),
+    "participation_form": _l("form of participation in the learning activity"),
+    "quality_assurance": _l("type of quality assurance"),
 }
 
 
