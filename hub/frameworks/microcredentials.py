@@ -206,6 +206,8 @@ def describe(session: Session, badge: BadgeClass, data: dict) -> MicroCredential
     for key in ("eqf_level", "prk_level"):
         if key in data:
             setattr(mc, key, _level(data[key], key))
+    if mc.eqf_level or mc.prk_level:
+        fw.ensure_bundled(session)  # the levels' descriptors, so serialising never has to write
     if mc.eqf_level and mc.prk_level and mc.eqf_level != mc.prk_level:
         raise ValidationError("PRK levels are referenced 1:1 to EQF levels: prk_level must equal eqf_level", field="prk_level")
     choices = {

@@ -462,8 +462,8 @@ class OutcomeInput:
 
 
 def set_learning_outcomes(session: Session, badge: BadgeClass, outcomes: Iterable[OutcomeInput | dict]) -> list:
-    """Replace the badge class's learning outcomes. Dicts take ``{"text": {"en", "pl"}, "descriptors": [...]}``
-    or the :class:`OutcomeInput` fields.
+    """Replace the badge class's learning outcomes. Dicts take ``{"text": {"en", "pl"} | str (English),
+    "descriptors": [...]}`` or the :class:`OutcomeInput` fields.
 
     Raises:
         ValidationError: an outcome with no text, or over 5,000 characters; NotFound: unknown descriptor.
@@ -471,7 +471,7 @@ def set_learning_outcomes(session: Session, badge: BadgeClass, outcomes: Iterabl
     items = []
     for i, o in enumerate(outcomes):
         if isinstance(o, dict):
-            texts = o.get("text") if isinstance(o.get("text"), dict) else {}
+            texts = o.get("text") if isinstance(o.get("text"), dict) else {"en": o.get("text")} if o.get("text") else {}
             o = OutcomeInput(
                 text_en=texts.get("en", o.get("text_en")),
                 text_pl=texts.get("pl", o.get("text_pl")),
