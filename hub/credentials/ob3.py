@@ -169,7 +169,9 @@ def achievement_json(session: Session, ctx: HubContext, badge: BadgeClass, *, gr
             {
                 "id": grade_description_id(ctx, badge),
                 "type": ["ResultDescription"],
-                "name": "Uzyskana ocena" if frameworks.credential_language(session, badge) == "pl" else "Grade achieved",
+                "name": "Uzyskana ocena"
+                if frameworks.credential_language(session, badge) == "pl"
+                else "Grade achieved",
                 "resultType": "ext:Grade",
             }
         ]

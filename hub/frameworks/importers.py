@@ -141,7 +141,11 @@ def _reader(stream: BinaryIO, required: tuple[str, ...], known: tuple[str, ...] 
     header = [h.strip() for h in header]
     missing = [c for c in required if c not in header]
     if missing:
-        hint = " (the file seems to use ';' as separator; a comma is expected)" if len(header) == 1 and ";" in header[0] else ""
+        hint = (
+            " (the file seems to use ';' as separator; a comma is expected)"
+            if len(header) == 1 and ";" in header[0]
+            else ""
+        )
         raise ImportRefused(
             f"wrong columns: missing {', '.join(missing)}; found {', '.join(header) or 'none'}{hint}",
             [RowError("line 1", f"missing column(s): {', '.join(missing)}")],
@@ -261,7 +265,9 @@ def import_esco(session: Session, stream: BinaryIO, *, kind: str, language: str)
         uri = rec["conceptUri"].strip()
         label = fw.text(rec["preferredLabel"])
         if concept_type != spec["concept_type"]:
-            out.error(line, f"conceptType is {concept_type!r}, expected {spec['concept_type']!r} (is this the {kind} file?)")
+            out.error(
+                line, f"conceptType is {concept_type!r}, expected {spec['concept_type']!r} (is this the {kind} file?)"
+            )
             continue
         if not uri.startswith(("http://", "https://")):
             out.error(line, "conceptUri must be an http(s) URI")
@@ -312,7 +318,13 @@ def import_custom_csv(
         ImportRefused: as :func:`import_esco`, plus a non-integer ``level``.
     """
     framework = fw.ensure_framework(
-        session, identifier=identifier, name_en=name_en, name_pl=name_pl, url=url, target_type=target_type, source=source
+        session,
+        identifier=identifier,
+        name_en=name_en,
+        name_pl=name_pl,
+        url=url,
+        target_type=target_type,
+        source=source,
     )
     rows, _ = _reader(stream, ("code", "url"), CUSTOM_COLUMNS)
     present: set[str] | None = None
@@ -372,8 +384,12 @@ def import_custom_json(session: Session, stream: BinaryIO) -> ImportResult:
         doc = json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise ImportRefused("the file is not UTF-8", [RowError(f"line {line}", f"byte 0x{raw[exc.start]:02x} is not UTF-8")]) from None
+        raise ImportRefused(
+            "the file is not UTF-8", [RowError(f"line {line}", f"byte 0x{raw[exc.start]:02x} is not UTF-8")]
+        ) from None
     except json.JSONDecodeError as exc:
-        raise ImportRefused("the file is not JSON", [RowError(f"line {exc.lineno}", f"column {exc.colno}: {exc.msg}")]) from None
+        raise ImportRefused(
+            "the file is not JSON", [RowError(f"line {exc.lineno}", f"column {exc.colno}: {exc.msg}")]
+        ) from None
     framework, n = fw.load_framework_document(session, doc, where="JSON")
     return ImportResult(framework.identifier, n)

@@ -7,29 +7,24 @@ A badge class is a micro-credential when its :class:`hub.credentials.models.Achi
 present before an award is issued (:func:`check_issuable`, called by the award service); the error
 names the missing elements in the request's language (English outside a request).
 
-Where each element lives and how it is serialised (OB 3.0 / OB 2.0):
+Where each element lives -> how the OB 3.0 credential carries it:
 
-======================================  =================================================  ==========================
-element                                 stored in                                          OB 3.0 credential
-======================================  =================================================  ==========================
-identification of the learner           Assertion recipient (hashed e-mail)                ``credentialSubject.identifier``
-title                                   ``BadgeClass.name``                                ``achievement.name``
-country/region of the issuer            ``issuer_country``/``issuer_region``               extension
-awarding body(ies)                      ``awarding_bodies``                                extension
-date of issuing                         ``Assertion.issued_on``                            ``validFrom``
-learning outcomes                       :class:`LearningOutcome` (+ descriptors)           extension + ``achievement.alignment``
-notional workload                       ECTS: ``AchievementDetails.credits_available``;    ``creditsAvailable``; hours in extension
-                                        else ``workload_hours``
-level (EQF, cycle)                      ``eqf_level`` (+ ``prk_level``), ``qf_ehea_cycle``  ``achievement.alignment`` (ext:EQFLevel,
-                                                                                           ext:PRKLevel); cycle in extension
-type of assessment                      ``assessment_type``                                extension
-form of participation                   ``participation_form``                             extension
-type of quality assurance               ``quality_assurance``                              extension
-grade achieved (optional, per award)    :class:`AwardGrade`                                ``credentialSubject.result``
-prerequisites, supervision and identity ``prerequisites``, ``supervision``,                extension
-verification, integration/stackability, ``stackability``/``stackable_towards``,
-further information                     ``further_information``
-======================================  =================================================  ==========================
+- identification of the learner: the assertion's hashed recipient -> ``credentialSubject.identifier``
+- title: ``BadgeClass.name`` -> ``achievement.name``
+- country/region of the issuer: ``issuer_country``/``issuer_region`` -> extension
+- awarding body(ies): ``awarding_bodies`` -> extension ``awardingBody``
+- date of issuing: ``Assertion.issued_on`` -> ``validFrom``
+- learning outcomes: :class:`LearningOutcome` (+ descriptors) -> extension ``learningOutcome`` and
+  ``achievement.alignment``
+- notional workload: ECTS in ``AchievementDetails.credits_available`` -> ``creditsAvailable``;
+  hours in ``workload_hours`` -> extension ``workloadHours``
+- level: ``eqf_level`` (+ ``prk_level``) -> ``achievement.alignment`` (``targetType`` ``ext:EQFLevel``,
+  ``ext:PRKLevel``) and extension ``eqfLevel``/``prkLevel``; cycle ``qf_ehea_cycle`` -> extension
+- type of assessment, form of participation, type of quality assurance -> extension
+- grade achieved (optional, per award): :class:`AwardGrade` -> ``credentialSubject.result`` (a Result
+  pointing at the achievement's ``resultDescription`` ``<badge URL>#grade``, resultType ``ext:Grade``)
+- prerequisites, supervision and identity verification, integration/stackability, grading scheme,
+  further information (optional) -> extension
 
 The extension is the ``microCredential`` object of the Achievement, defined by the hub's own JSON-LD
 context (``hub/credentials/contexts/badgehub-microcredential-v1.jsonld``, pinned by sha256, served at
@@ -94,7 +89,9 @@ def details_of(session: Session, badge: BadgeClass) -> AchievementDetails | None
 
 
 def description_of(session: Session, badge: BadgeClass) -> MicroCredentialDescription | None:
-    return session.scalar(select(MicroCredentialDescription).where(MicroCredentialDescription.badge_class_id == badge.id))
+    return session.scalar(
+        select(MicroCredentialDescription).where(MicroCredentialDescription.badge_class_id == badge.id)
+    )
 
 
 def is_micro_credential(session: Session, badge: BadgeClass) -> bool:
@@ -158,8 +155,16 @@ def _bodies(value) -> list[dict]:
             raise ValidationError(f"awarding body {i + 1}: url must be http(s)", field=f"awarding_bodies[{i}]")
         country = fw.text(body.get("country"))
         if country and not (len(country) == 2 and country.isalpha() and country.isascii()):
-            raise ValidationError(f"awarding body {i + 1}: country must be ISO 3166-1 alpha-2", field=f"awarding_bodies[{i}]")
-        out.append({k: v for k, v in {"name": fw.text(body["name"]), "url": url, "country": country and country.upper()}.items() if v})
+            raise ValidationError(
+                f"awarding body {i + 1}: country must be ISO 3166-1 alpha-2", field=f"awarding_bodies[{i}]"
+            )
+        out.append(
+            {
+                k: v
+                for k, v in {"name": fw.text(body["name"]), "url": url, "country": country and country.upper()}.items()
+                if v
+            }
+        )
     return out
 
 
@@ -209,7 +214,9 @@ def describe(session: Session, badge: BadgeClass, data: dict) -> MicroCredential
     if mc.eqf_level or mc.prk_level:
         fw.ensure_bundled(session)  # the levels' descriptors, so serialising never has to write
     if mc.eqf_level and mc.prk_level and mc.eqf_level != mc.prk_level:
-        raise ValidationError("PRK levels are referenced 1:1 to EQF levels: prk_level must equal eqf_level", field="prk_level")
+        raise ValidationError(
+            "PRK levels are referenced 1:1 to EQF levels: prk_level must equal eqf_level", field="prk_level"
+        )
     choices = {
         "qf_ehea_cycle": QF_EHEA_CYCLES,
         "participation_form": PARTICIPATION_FORMS,
@@ -314,7 +321,10 @@ def extension_json(session: Session, badge: BadgeClass) -> dict | None:
     )
     outcomes = []
     for o in fw.outcomes_of(session, badge):
-        item = {"type": ["LearningOutcome"], "outcomeStatement": {k: v for k, v in (("en", o.text_en), ("pl", o.text_pl)) if v}}
+        item = {
+            "type": ["LearningOutcome"],
+            "outcomeStatement": {k: v for k, v in (("en", o.text_en), ("pl", o.text_pl)) if v},
+        }
         if o.descriptors:
             item["alignedTo"] = [d.url for d in o.descriptors]
         outcomes.append(item)

@@ -80,7 +80,9 @@ class LearningOutcome(Base):
     text_pl: Mapped[str | None] = mapped_column(Text)
 
     badge_class: Mapped[BadgeClass] = relationship()
-    descriptors: Mapped[list[Descriptor]] = relationship(secondary="learning_outcome_descriptor", order_by="Descriptor.id")
+    descriptors: Mapped[list[Descriptor]] = relationship(
+        secondary="learning_outcome_descriptor", order_by="Descriptor.id"
+    )
 
 
 class LearningOutcomeDescriptor(Base):

@@ -18,8 +18,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from hub.badges.models import Assertion, BadgeClass
-from hub.credentials.models import AchievementDetails
 from hub.credentials.fastcanon import UNSAFE_CHARS
+from hub.credentials.models import AchievementDetails
 from hub.db import utcnow
 from hub.errors import NotFound, ValidationError
 from hub.frameworks.models import (
@@ -231,7 +231,9 @@ def load_framework_document(session: Session, doc: dict, *, where: str = "docume
             errors.append(RowError(f"descriptors[{i}]", str(exc)))
             continue
         if row["code"] in seen:
-            errors.append(RowError(f"descriptors[{i}]", f"duplicate code {row['code']!r} (also descriptors[{seen[row['code']]}])"))
+            errors.append(
+                RowError(f"descriptors[{i}]", f"duplicate code {row['code']!r} (also descriptors[{seen[row['code']]}])")
+            )
             continue
         seen[row["code"]] = i
         rows.append(row)
@@ -487,7 +489,9 @@ def set_learning_outcomes(session: Session, badge: BadgeClass, outcomes: Iterabl
             d = descriptor_ref(session, ref)
             if d not in descriptors:
                 descriptors.append(d)
-        items.append(LearningOutcome(badge_class_id=badge.id, position=i, text_en=en, text_pl=pl, descriptors=descriptors))
+        items.append(
+            LearningOutcome(badge_class_id=badge.id, position=i, text_en=en, text_pl=pl, descriptors=descriptors)
+        )
     for old in outcomes_of(session, badge):
         session.delete(old)
     session.flush()

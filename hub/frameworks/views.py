@@ -32,7 +32,10 @@ def framework_facts(badge: BadgeClass, assertion: Assertion | None = None) -> di
     session = db_session()
     lang = _lang()
     outcomes = [
-        {"text": _text({"en": o.text_en, "pl": o.text_pl}, lang), "alignments": [fw.alignment(d, lang) for d in o.descriptors]}
+        {
+            "text": _text({"en": o.text_en, "pl": o.text_pl}, lang),
+            "alignments": [fw.alignment(d, lang) for d in o.descriptors],
+        }
         for o in fw.outcomes_of(session, badge)
     ]
     levels = [fw.alignment(d, lang) for d in fw.level_descriptors(session, badge)]

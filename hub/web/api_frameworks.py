@@ -65,7 +65,9 @@ def _framework_json(f: Framework, count: int) -> dict:
 @bp.get("")
 def list_frameworks():
     session = db_session()
-    counts = dict(session.execute(select(Descriptor.framework_id, func.count()).group_by(Descriptor.framework_id)).all())
+    counts = dict(
+        session.execute(select(Descriptor.framework_id, func.count()).group_by(Descriptor.framework_id)).all()
+    )
     rows = session.scalars(select(Framework).order_by(Framework.identifier))
     return {"items": [_framework_json(f, counts.get(f.id, 0)) for f in rows]}
 
@@ -153,7 +155,7 @@ def put_outcomes(badge_id: str):
     body = _body()
     items = body.get("items") if isinstance(body, dict) else body
     if not isinstance(items, list):
-        raise ValidationError("expected a list of outcomes (or {\"items\": [...]})", field="items")
+        raise ValidationError('expected a list of outcomes (or {"items": [...]})', field="items")
     fw.set_learning_outcomes(session, badge, items)
     session.commit()
     return get_outcomes(badge_id)
@@ -218,7 +220,9 @@ def add_mapping():
     if not isinstance(body, dict):
         raise ValidationError("expected an object", field="body")
     cid = _connector_id(session, body.get("connector"))
-    m = fw.map_outcome(session, cid, str(body.get("outcome_key") or ""), fw.descriptor_ref(session, body.get("descriptor") or ""))
+    m = fw.map_outcome(
+        session, cid, str(body.get("outcome_key") or ""), fw.descriptor_ref(session, body.get("descriptor") or "")
+    )
     session.commit()
     return _mapping_json(m, {cid: body.get("connector")}), 201
 
@@ -226,6 +230,8 @@ def add_mapping():
 @bp.delete("/mappings")
 def delete_mapping():
     session = db_session()
-    removed = fw.unmap_outcome(session, _connector_id(session, request.args.get("connector")), request.args.get("outcome_key", ""))
+    removed = fw.unmap_outcome(
+        session, _connector_id(session, request.args.get("connector")), request.args.get("outcome_key", "")
+    )
     session.commit()
     return {"removed": removed}

@@ -190,7 +190,9 @@ def test_custom_csv_and_json(ctx):
     assert info.value.errors[0].where == "line 2"
     dup = CUSTOM_CSV + "R,https://sector.example.pl/again,Again,,,,\n"
     with pytest.raises(ImportRefused) as info, ctx.db.session_scope() as s:
-        importers.import_custom_csv(s, io.BytesIO(dup.encode()), identifier="zrk-sport", name_en="S", url="https://s.pl")
+        importers.import_custom_csv(
+            s, io.BytesIO(dup.encode()), identifier="zrk-sport", name_en="S", url="https://s.pl"
+        )
     assert str(info.value.errors[0]) == "line 4: duplicate code 'R' (first on line 2)"
 
 

@@ -67,7 +67,13 @@ def test_micro_credential_passes_the_independent_verifiers(node_modules, hub):  
     s.close()
 
     results = run_verifiers(
-        local, {"mc_ldp": {"ldp": ldp}, "mc_forged": {"ldp": forged}, "mc_jwt": {"jwt": jwt}, "mc_jwt_bad": {"jwt": tamper_jwt(jwt)}}
+        local,
+        {
+            "mc_ldp": {"ldp": ldp},
+            "mc_forged": {"ldp": forged},
+            "mc_jwt": {"jwt": jwt},
+            "mc_jwt_bad": {"jwt": tamper_jwt(jwt)},
+        },
     )
     problems = {k: v.get("exception") for k, v in results.items() if v.get("exception")}
     assert not problems, problems

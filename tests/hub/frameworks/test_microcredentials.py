@@ -217,7 +217,12 @@ def test_grade_round_trips_as_a_result(client, ctx, micro):
     cred = ob3.issue(s, ctx, a, "data-integrity").document
     ach = cred["credentialSubject"]["achievement"]
     rd = ach["resultDescription"][0]
-    assert rd == {"id": ob3.grade_description_id(ctx, badge), "type": ["ResultDescription"], "name": "Uzyskana ocena", "resultType": "ext:Grade"}
+    assert rd == {
+        "id": ob3.grade_description_id(ctx, badge),
+        "type": ["ResultDescription"],
+        "name": "Uzyskana ocena",
+        "resultType": "ext:Grade",
+    }
     assert cred["credentialSubject"]["result"] == [
         {"type": ["Result"], "resultDescription": rd["id"], "value": "5 (bardzo dobry)"}
     ]
