@@ -2,7 +2,8 @@
 
 The key comes from ``HUB_KEY_ENCRYPTION_KEY``. Fernet is from ``cryptography``; see
 https://cryptography.io/en/latest/fernet/. Several keys may be given, comma-separated, newest first:
-decryption tries each (MultiFernet), so the key can be rotated with ``badgehub rotate-kek``.
+new secrets are encrypted with the first, and decryption tries each (MultiFernet), so a new key can be
+put in front while rows encrypted with the old one still open.
 """
 
 from __future__ import annotations

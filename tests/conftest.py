@@ -206,21 +206,18 @@ def factory(ctx):
     return Factory(ctx)
 
 
+COMPLETED_AT = datetime(2025, 11, 29, 9, 53, 20, tzinfo=UTC)
+
+
 def completion(
     email="  Zofia.Gesla@Example.EDU ", name="Zażółć Gęślą Jaźń", course_id=42, user_id=7, idnumber="ZGJ-101", **extra
 ) -> dict:
-    payload = {
-        "eventname": "course_completed",
-        "site": {"url": "https://moodle.example.edu"},
-        "course": {
-            "id": course_id,
-            "shortname": idnumber,
-            "idnumber": idnumber,
-            "url": f"https://moodle.example.edu/course/view.php?id={course_id}",
-        },
-        "user": {"id": user_id, "email": email, "fullname": name},
-        "timecompleted": 1764410000,
-    }
+    """A Moodle plugin completion payload (``hub.demo.completion_payload``), plus ``extra`` top-level keys."""
+    from hub.demo import completion_payload
+
+    payload = completion_payload(
+        email=email, name=name, course_id=course_id, user_id=user_id, idnumber=idnumber, completed_at=COMPLETED_AT
+    )
     payload.update(extra)
     return payload
 

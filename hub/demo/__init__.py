@@ -34,16 +34,20 @@ from hub.settings import Settings
 LEARNER_EMAIL = "  Zofia.Gesla@Example.EDU "  # as an LMS may store it: mixed case, stray spaces
 LEARNER_NAME = "Zażółć Gęślą Jaźń"
 
+# The mapping for the payload of the hub's Moodle plugin (README.md, "Moodle" > "Push"); a test in
+# tests/moodle_bridge keeps it equal to ``moodle_bridge.events.WEBHOOK_MAPPING`` (the hub itself never
+# imports a connector).
 MOODLE_MAPPING = {
-    "recipient_email": "user.email",
-    "recipient_name": "user.fullname",
-    "event_type": "eventname",
-    "key": "course.idnumber",
-    "occurred_at": "timecompleted",
-    "platform_user_id": "to_string(user.id)",
-    "platform": "site.url",
-    "idempotency_key": "join(':', ['moodle', site.url, 'course', to_string(course.id), 'user', to_string(user.id)])",
-    "evidence_url": "course.url",
+    "event_type": "type",
+    "key": "data.course.idnumber || data.course.shortname",
+    "recipient_email": "data.user.email",
+    "recipient_name": "data.user.fullname",
+    "occurred_at": "data.completion.completed_at",
+    "idempotency_key": "join(':', ['moodle', data.site.url, 'course', to_string(data.course.id), "
+    "'user', to_string(data.user.id)])",
+    "outcomes": "data.competencies[?idnumber].idnumber",
+    "platform_user_id": "to_string(data.user.id)",
+    "platform": "data.site.url",
 }
 
 
@@ -90,19 +94,36 @@ class DemoResult:
         self.app.extensions["hub"].db.dispose()
 
 
-def completion_payload(site: str) -> dict:
-    """A course-completion notice shaped like the hub's Moodle plugin sends (moodle_bridge)."""
+def completion_payload(
+    site: str = "https://moodle.example.edu",
+    *,
+    email: str = LEARNER_EMAIL,
+    name: str = LEARNER_NAME,
+    course_id: int = 42,
+    user_id: int = 7,
+    idnumber: str = "ZGJ-101",
+    completed_at: datetime | None = None,
+) -> dict:
+    """A ``course_completed`` notice exactly as the hub's Moodle plugin sends it (README.md, "Moodle")."""
+    when = (completed_at or datetime.now(UTC)).replace(microsecond=0)
+    first, _, last = name.partition(" ")
     return {
-        "eventname": "course_completed",
-        "site": {"url": site, "name": "Szkoła Podstawowa nr 1"},
-        "course": {
-            "id": 42,
-            "shortname": "ZGJ-101",
-            "idnumber": "ZGJ-101",
-            "url": f"{site}/course/view.php?id=42",
+        "type": "course_completed",
+        "timestamp": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "data": {
+            "site": {"url": site},
+            "course": {"id": course_id, "shortname": idnumber, "idnumber": idnumber, "fullname": "Zażółć gęślą jaźń"},
+            "user": {
+                "id": user_id,
+                "idnumber": f"S-{user_id:04d}",
+                "email": email,
+                "firstname": first,
+                "lastname": last,
+                "fullname": name,
+            },
+            "completion": {"timecompleted": int(when.timestamp()), "completed_at": when.strftime("%Y-%m-%dT%H:%M:%SZ")},
+            "competencies": [],
         },
-        "user": {"id": 7, "idnumber": "S-0007", "email": LEARNER_EMAIL, "fullname": LEARNER_NAME},
-        "timecompleted": int(datetime.now(UTC).timestamp()),
     }
 
 
@@ -166,7 +187,7 @@ def run_demo(settings: Settings, out: Path) -> DemoResult:
             for badge in (png_badge, svg_badge):
                 create_rule(s, connector, badge, event_type="course_completed", key="ZGJ-101")
 
-        body = json.dumps(completion_payload("https://moodle.example.edu"), ensure_ascii=False)
+        body = json.dumps(completion_payload(), ensure_ascii=False)
         msg_id, now = f"msg_{uuid.uuid4().hex}", datetime.now(UTC)
         headers = {
             "content-type": "application/json",

@@ -124,3 +124,21 @@ def test_private_keys_stored_encrypted(ctx, factory):
         assert "PRIVATE KEY" not in key.private_key_encrypted
         assert b"PRIVATE KEY" in ctx.box.decrypt(key.private_key_encrypted)
         assert s.query(BadgeClass).one().criteria_url is None
+
+
+def test_polish_letters_survive_json_jws_and_baked_png(client, ctx, factory):
+    """UTF-8 end to end: a Polish evidence narrative through the webhook, hosted JSON, JWS and baked PNG."""
+    from hub.demo import MOODLE_MAPPING
+
+    factory.setup(mapping={**MOODLE_MAPPING, "evidence_narrative": "data.course.fullname"})
+    assert post_event(client, completion()).status_code == 202
+    with ctx.db.session_scope() as s:
+        a = s.query(Assertion).one()
+        aid, pem = a.public_id, a.signing_key.public_pem
+    hosted = client.get(f"/assertions/{aid}", headers=LD).get_json()
+    signed = verify_jws(client.get(f"/assertions/{aid}/signed").get_data(as_text=True), pem)
+    baked = json.loads(unbake_png(client.get(f"/assertions/{aid}/baked.png").data, "openbadges"))
+    for doc in (hosted, signed, baked):
+        assert doc["evidence"][0]["narrative"] == "Zażółć gęślą jaźń"
+    raw = client.get(f"/assertions/{aid}", headers=LD).data
+    assert "Zażółć".encode() in raw  # real UTF-8, not \\u escapes

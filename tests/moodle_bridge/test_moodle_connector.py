@@ -76,3 +76,17 @@ def test_cli_reports_moodle_errors_without_traceback(app, fake, make_connector):
     assert result.exit_code == 1 and "Invalid token" in result.output
     result = app.test_cli_runner().invoke(args=["moodle", "sync"])
     assert result.exit_code == 2  # usage: SITE or --all
+
+
+def test_demo_uses_the_plugin_mapping():
+    """``badgehub demo`` sends the plugin's payload shape with the plugin's mapping (kept in hub.demo because
+    the hub never imports a connector)."""
+    import jmespath
+
+    from hub.demo import MOODLE_MAPPING, completion_payload
+    from moodle_bridge.events import WEBHOOK_MAPPING, completion_key
+
+    assert MOODLE_MAPPING == WEBHOOK_MAPPING
+    payload = completion_payload(course_id=5, user_id=9)
+    key = jmespath.search(WEBHOOK_MAPPING["idempotency_key"], payload)
+    assert key == completion_key("https://moodle.example.edu", 5, 9)

@@ -150,6 +150,6 @@ def test_moodle_user_is_the_lti_learner(ref_dir):
 
 
 def test_readme_shows_the_mapping_the_code_uses():
-    readme = (ROOT / "moodle_bridge" / "README.md").read_text()
+    readme = (ROOT / "README.md").read_text()
     block = readme.split("<!-- webhook-mapping -->", 1)[1].split("```json", 1)[1].split("```", 1)[0]
     assert json.loads(block) == WEBHOOK_MAPPING

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from hub.badges.models import Assertion
 from hub.inbox.models import InboundEvent
-from tests.conftest import SECRET, completion, post_event, signed_headers
+from tests.conftest import COMPLETED_AT, SECRET, completion, post_event, signed_headers
 
 
 def count(ctx, model) -> int:
@@ -39,7 +39,7 @@ def test_signed_event_is_stored_processed_and_awarded(client, ctx, factory):
         assert a.recipient_plain == "zofia.gesla@example.edu"  # trimmed + lower-cased
         assert a.recipient_name == "Zażółć Gęślą Jaźń"
         assert a.source_key == "moodle:https://moodle.example.edu:course:42:user:7"
-        assert a.issued_on == datetime.fromtimestamp(1764410000, UTC)
+        assert a.issued_on == COMPLETED_AT
 
 
 def test_redelivery_of_same_webhook_id_changes_nothing(client, ctx, factory):
@@ -156,13 +156,13 @@ def test_unknown_connector(client):
 def test_payload_without_mapped_recipient_is_kept_and_replayable(client, ctx, factory):
     factory.setup()
     payload = completion()
-    del payload["user"]["email"]
+    del payload["data"]["user"]["email"]
     resp = post_event(client, payload)
     body = assert_problem(resp, 422, "event-not-processable")
-    assert "user.email" in body["detail"] and body["status"] == 422
+    assert "data.user.email" in body["detail"] and body["status"] == 422
     with ctx.db.session_scope() as s:
         event = s.scalar(select(InboundEvent))
-        assert event.status == "failed" and "user.email" in event.reason
+        assert event.status == "failed" and "data.user.email" in event.reason
     assert count(ctx, Assertion) == 0
 
     # the sender's data is fixed by changing the mapping; replay through the API awards it
@@ -170,7 +170,9 @@ def test_payload_without_mapped_recipient_is_kept_and_replayable(client, ctx, fa
 
     with ctx.db.session_scope() as s:
         conn = get_connector(s, "lms")
-        conn.config = {"mapping": {**conn.config["mapping"], "recipient_email": "user.alt_email || 'x@example.org'"}}
+        conn.config = {
+            "mapping": {**conn.config["mapping"], "recipient_email": "data.user.alt_email || 'x@example.org'"}
+        }
     auth = {"Authorization": "Bearer admin-token"}
     listed = client.get("/api/v1/events?status=failed", headers=auth).get_json()["items"]
     assert [e["id"] for e in listed] == [body["event"]]
