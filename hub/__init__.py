@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from hub.inbox.jobs import JobDispatcher
     from hub.web import close_db_session
     from hub.web.api import bp as api_bp
+    from hub.web.api_frameworks import bp as frameworks_api_bp
     from hub.web.certificates import admin as certificates_admin_bp
     from hub.web.certificates import bp as certificates_bp
     from hub.web.errors import register_error_handlers
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(certificates_bp)
     app.register_blueprint(certificates_admin_bp)
     app.register_blueprint(learner_bp)
+    app.register_blueprint(frameworks_api_bp)
     for connector in registry.available().values():
         connector.init_app(app)
 

@@ -10,6 +10,16 @@ from hub.credentials.models import (  # noqa: F401
     RecipientIdentifier,
     StatusList,
 )
+from hub.frameworks.models import (  # noqa: F401
+    AchievedAlignment,
+    AwardGrade,
+    Descriptor,
+    Framework,
+    LearningOutcome,
+    LearningOutcomeDescriptor,
+    MicroCredentialDescription,
+    OutcomeMapping,
+)
 from hub.inbox.models import InboundEvent  # noqa: F401
 from hub.learners.models import Learner, LearnerBadge, LearnerEmail, LinkToken, Notification  # noqa: F401
 from hub.rules.models import AwardRule  # noqa: F401

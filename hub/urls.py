@@ -104,5 +104,9 @@ class Urls:
     def learner_home(self) -> str:
         return f"{self.base}/me"
 
+    def context(self, file: str) -> str:
+        """A JSON-LD context the hub ships and serves (:func:`hub.credentials.jsonld.hosted_contexts`)."""
+        return f"{self.base}/contexts/{file}"
+
     def hook(self, connector_slug: str) -> str:
         return f"{self.base}/hooks/{connector_slug}"

@@ -27,6 +27,8 @@ from hub.credentials.signing import generate_rsa_key, sign_jws
 from hub.credentials.status import allocate_status
 from hub.db import utcnow
 from hub.errors import NotFound, ValidationError
+from hub.frameworks import microcredentials
+from hub.frameworks import services as frameworks
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +188,8 @@ def award(
     narrative: str | None = None,
     source_key: str | None = None,
     source_event=None,
+    outcomes: Iterable[str] = (),
+    grade: str | None = None,
 ) -> AwardResult:
     """Issue ``badge_class`` to ``recipient``: an Assertion row and its signed JWS, together or not at all.
 
@@ -198,10 +202,16 @@ def award(
         recipient: ``email`` required (trimmed, lower-cased before hashing); ``name`` optional.
         issued_on: aware datetime, default now (UTC).
         evidence: OB 2.0 Evidence dicts (``id`` URL and/or ``narrative``).
+        outcomes: platform outcome keys achieved (``LearningEvent.outcomes``); those mapped to
+            descriptors for the source event's connector become the award's achieved alignments.
+        grade: the grade achieved (EU micro-credential optional element), shown as an OB 3.0 Result.
 
     Raises:
         ValidationError: no or malformed e-mail.
+        MicroCredentialIncomplete: the badge class is a micro-credential lacking mandatory elements
+            (:func:`hub.frameworks.microcredentials.check_issuable`).
     """
+    microcredentials.check_issuable(session, badge_class, recipient_email=recipient.email)
     email = normalise_email(recipient.email)
     once_key = None if badge_class.allow_multiple else _once_key(badge_class, email)
     found = _existing(session, badge_class, source_key, once_key)
@@ -231,6 +241,13 @@ def award(
         with session.begin_nested():
             session.add(assertion)
             session.flush()  # the row and its public id exist before signing
+            frameworks.record_award(
+                session,
+                assertion,
+                connector_id=getattr(source_event, "connector_id", None),
+                outcomes=outcomes,
+                grade=grade,
+            )
             payload = ob2.assertion_json(ctx.urls, assertion, signed_by=key)
             assertion.signature = sign_jws(payload, key.private_key_encrypted, ctx.settings.key_encryption_key)
             # The OB 3.0 status list index is taken in the same transaction: never reused, never lost.

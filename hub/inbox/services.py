@@ -164,6 +164,7 @@ def apply_awards(session: Session, ctx: HubContext, connector: ConnectorConfig, 
             evidence=learning.evidence,
             source_key=source_key,
             source_event=event,
+            outcomes=learning.outcomes,
         )
         for badge_class in earned
     ]
