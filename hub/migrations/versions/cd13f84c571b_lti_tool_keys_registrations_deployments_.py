@@ -1,7 +1,7 @@
 """LTI tool: keys, registrations, deployments, contexts, linked badges, store
 
 Revision ID: cd13f84c571b
-Revises: 170f40af07ab
+Revises: 5f46b5e20f98
 Create Date: 2026-11-29 11:29:00.273272
 """
 from alembic import op
@@ -10,7 +10,7 @@ import hub.db
 
 
 revision = 'cd13f84c571b'
-down_revision = '170f40af07ab'
+down_revision = '5f46b5e20f98'
 branch_labels = None
 depends_on = None
 
