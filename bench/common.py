@@ -59,6 +59,7 @@ def fresh_database(kind: str, workdir: Path) -> BenchDatabase:
     server of ``BENCH_PG_URL`` (default the local one, user postgres).
     """
     if kind == "sqlite":
+        workdir.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{workdir / 'bench.db'}"
         upgrade(url)
         return BenchDatabase(url, kind)
