@@ -23,7 +23,7 @@ from hub.badges.recipient import hash_identity, new_salt, normalise_email
 from hub.context import HubContext
 from hub.credentials import ob2
 from hub.credentials.signing import generate_rsa_key, sign_jws
-from hub.db import utcnow
+from hub.db import new_public_id, utcnow
 from hub.errors import NotFound, ValidationError
 
 log = logging.getLogger(__name__)
@@ -204,6 +204,7 @@ def award(
     salt = new_salt()
     key = active_key(badge_class.issuer)
     assertion = Assertion(
+        public_id=new_public_id(),
         badge_class=badge_class,
         recipient_type="email",
         recipient_plain=email,
@@ -219,12 +220,14 @@ def award(
         source_event_id=getattr(source_event, "id", None),
         signing_key=key,
     )
+    # Signed before the INSERT: the payload needs only values set above (the public id included), so the
+    # row is written once, complete, instead of inserted and then updated with its signature.
+    with session.no_autoflush:
+        payload = ob2.assertion_json(ctx.urls, assertion, signed_by=key)
+    assertion.signature = sign_jws(payload, key.private_key_encrypted, ctx.settings.key_encryption_key)
     try:
         with session.begin_nested():
             session.add(assertion)
-            session.flush()  # the row and its public id exist before signing
-            payload = ob2.assertion_json(ctx.urls, assertion, signed_by=key)
-            assertion.signature = sign_jws(payload, key.private_key_encrypted, ctx.settings.key_encryption_key)
             session.flush()
     except IntegrityError:
         # Another transaction issued it first (same source fact, or once-only badge): use theirs.
