@@ -25,7 +25,7 @@ from hub.credentials import ob2
 from hub.credentials.ob3 import clean_text
 from hub.credentials.signing import generate_rsa_key, sign_jws
 from hub.credentials.status import allocate_status
-from hub.db import utcnow
+from hub.db import new_public_id, utcnow
 from hub.errors import NotFound, ValidationError
 from hub.frameworks import microcredentials
 from hub.frameworks import services as frameworks
@@ -222,6 +222,7 @@ def award(
     salt = new_salt()
     key = active_key(badge_class.issuer)
     assertion = Assertion(
+        public_id=new_public_id(),
         badge_class=badge_class,
         recipient_type="email",
         recipient_plain=email,
@@ -237,10 +238,15 @@ def award(
         source_event_id=getattr(source_event, "id", None),
         signing_key=key,
     )
+    # Signed before the INSERT: the payload needs only values set above (the public id included), so the
+    # row is written once, complete, instead of inserted and then updated with its signature.
+    with session.no_autoflush:
+        payload = ob2.assertion_json(ctx.urls, assertion, signed_by=key)
+    assertion.signature = sign_jws(payload, key.private_key_encrypted, ctx.settings.key_encryption_key)
     try:
         with session.begin_nested():
             session.add(assertion)
-            session.flush()  # the row and its public id exist before signing
+            session.flush()
             frameworks.record_award(
                 session,
                 assertion,
@@ -248,8 +254,6 @@ def award(
                 outcomes=outcomes,
                 grade=grade,
             )
-            payload = ob2.assertion_json(ctx.urls, assertion, signed_by=key)
-            assertion.signature = sign_jws(payload, key.private_key_encrypted, ctx.settings.key_encryption_key)
             # The OB 3.0 status list index is taken in the same transaction: never reused, never lost.
             allocate_status(session, assertion)
     except IntegrityError:

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from connectors.types import LearningEvent, PlatformUser
 from hub.badges import services as badges
@@ -178,7 +178,7 @@ def process_event(ctx: HubContext, event_id: int) -> str | None:
         return None
     try:
         with ctx.db.session_scope() as session:
-            event = session.get(InboundEvent, event_id)
+            event = session.get(InboundEvent, event_id, options=[joinedload(InboundEvent.connector)])
             results = apply_awards(session, ctx, event.connector, event)
             new = sum(r.created for r in results)
             _finish(session, event, PROCESSED, None if new else "already awarded; nothing new issued")

@@ -7,7 +7,7 @@ from functools import lru_cache
 import jmespath
 from jmespath.exceptions import JMESPathError
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from connectors.types import LearningEvent
 from hub.badges.models import BadgeClass
@@ -75,6 +75,8 @@ def matching_badge_classes(session: Session, connector: ConnectorConfig, event: 
             or_(AwardRule.key.is_(None), AwardRule.key == event.key),
         )
         .order_by(AwardRule.id)
+        # The award needs each badge class and its issuer: one joined query instead of two lazy loads per rule.
+        .options(joinedload(AwardRule.badge_class).joinedload(BadgeClass.issuer))
     ).all()
     earned: dict[int, BadgeClass] = {}
     for rule in rules:
