@@ -39,6 +39,12 @@ def main() -> None:
     """Badge Hub: learning platforms in, signed Open Badges out. Settings come from HUB_* variables."""
 
 
+def _add_domain_commands() -> None:
+    from hub.frameworks.cli import frameworks
+
+    main.add_command(frameworks)
+
+
 @main.command()
 def init() -> None:
     """Create the database, or upgrade it to the latest schema."""
@@ -109,6 +115,8 @@ def demo(out: Path, keep_serving: bool) -> None:
     result.stop()
     sys.exit(0 if result.ok else 1)
 
+
+_add_domain_commands()
 
 if __name__ == "__main__":
     main()

@@ -77,3 +77,27 @@ def init_app(app: Flask, instance_path: Path) -> Babel:
         return {"lang": str(get_locale() or "en")}
 
     return babel
+
+
+_loaded: dict[tuple[str, str], object] = {}
+
+
+def translations(instance_path: Path, locale: str):
+    """The ``babel.support.Translations`` for ``locale`` outside a request (e-mails sent by jobs, PDF
+    certificates), from the same catalogues as the pages; cached per process.
+
+    Unknown locales get the untranslated (English) strings.
+    """
+    from babel.support import NullTranslations, Translations
+
+    key = (str(instance_path), locale)
+    found = _loaded.get(key)
+    if found is None:
+        directory = compile_catalogues(Path(instance_path) / "translations")
+        found = (
+            Translations.load(str(directory), [locale], domain=DOMAIN)
+            if locale in LOCALES and locale != "en"
+            else NullTranslations()
+        )
+        _loaded[key] = found
+    return found

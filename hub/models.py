@@ -2,6 +2,7 @@
 
 from hub.accounts.models import ApiToken, AuditEntry, BulkJob, Membership, User  # noqa: F401
 from hub.badges.models import Assertion, BadgeClass, Issuer, IssuerKey  # noqa: F401
+from hub.certificates.models import CertificateLayout, IssuerCertificate, RenderedFile  # noqa: F401
 from hub.connections.models import ConnectorConfig  # noqa: F401
 from hub.credentials.models import (  # noqa: F401
     AchievementDetails,
@@ -10,5 +11,16 @@ from hub.credentials.models import (  # noqa: F401
     RecipientIdentifier,
     StatusList,
 )
+from hub.frameworks.models import (  # noqa: F401
+    AchievedAlignment,
+    AwardGrade,
+    Descriptor,
+    Framework,
+    LearningOutcome,
+    LearningOutcomeDescriptor,
+    MicroCredentialDescription,
+    OutcomeMapping,
+)
 from hub.inbox.models import InboundEvent  # noqa: F401
+from hub.learners.models import Learner, LearnerBadge, LearnerEmail, LinkToken, Notification  # noqa: F401
 from hub.rules.models import AwardRule  # noqa: F401

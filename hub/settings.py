@@ -43,6 +43,7 @@ class Settings:
             crashed process and picked up again, seconds.
         log_level: root log level name.
         default_locale: language when neither the user nor ``Accept-Language`` decides (``pl``/``en``).
+<<<<<<< HEAD
         admin_token: bootstrap bearer token for ``/api/v1`` acting as a site administrator (for automation
             before any user exists); None (default) accepts per-user API tokens only.
         mail_backend: ``console`` (write e-mails to stdout; default) or ``smtp``.
@@ -50,6 +51,17 @@ class Settings:
         mail_from: the From address of the hub's e-mails.
         ratelimit_storage_url: Flask-Limiter storage (``memory://`` default; ``redis://host:6379`` when
             several processes serve the console).
+=======
+        admin_token: bearer token for ``/api/v1`` until per-user API tokens exist; None disables the API.
+        mail_backend: ``console`` (log each message; default) or ``smtp`` (send through ``smtp_url``).
+        smtp_url: ``smtp://user:password@host:port`` (``smtps://`` for implicit TLS; ``?starttls=1``).
+        mail_from: the ``From`` header of the hub's e-mails.
+        claim_link_days: how long a claim link in an award e-mail stays usable, days.
+        login_link_minutes: how long a magic login link stays usable, minutes.
+        redis_url: ``HUB_REDIS_URL`` (``redis://host:6379/0``), unset by default. When set, short-lived
+            shared state (LTI login state, nonces, launch data, service access tokens) lives in Redis;
+            when unset, in the database. Either way it is shared by every worker process.
+>>>>>>> main
     """
 
     instance_path: Path
@@ -68,8 +80,15 @@ class Settings:
     admin_token: str | None = None
     mail_backend: str = "console"
     smtp_url: str | None = None
+<<<<<<< HEAD
     mail_from: str = "badgehub@localhost"
     ratelimit_storage_url: str = "memory://"
+=======
+    mail_from: str = "Badge Hub <badges@localhost>"
+    claim_link_days: int = 30
+    login_link_minutes: int = 30
+    redis_url: str | None = None
+>>>>>>> main
     extra: dict = field(default_factory=dict)
 
     def with_(self, **changes) -> Settings:
@@ -95,6 +114,15 @@ def _choice(env: dict, name: str, default: str, allowed: tuple[str, ...]) -> str
     if value not in allowed:
         raise ConfigurationError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
     return value
+
+
+def _redis_url(raw: str | None) -> str | None:
+    """``HUB_REDIS_URL``: None when unset; else a ``redis://``, ``rediss://`` or ``unix://`` URL."""
+    if not raw:
+        return None
+    if urlsplit(raw).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigurationError(f"HUB_REDIS_URL must be a redis://, rediss:// or unix:// URL, got {raw!r}")
+    return raw
 
 
 def _secret_from_file(path: Path, make, what: str) -> str:
@@ -161,9 +189,25 @@ def load_settings(env: dict | None = None) -> Settings:
         stale_processing_seconds=_int(env, "HUB_STALE_PROCESSING_SECONDS", 300, 1),
         log_level=log_level,
         admin_token=env.get("HUB_ADMIN_TOKEN") or None,
+        redis_url=_redis_url(env.get("HUB_REDIS_URL")),
         default_locale=_choice(env, "HUB_DEFAULT_LOCALE", "pl", ("pl", "en")),
+<<<<<<< HEAD
         mail_backend=_choice(env, "HUB_MAIL_BACKEND", "console", ("console", "smtp")),
         smtp_url=env.get("HUB_SMTP_URL") or None,
         mail_from=env.get("HUB_MAIL_FROM") or "badgehub@localhost",
         ratelimit_storage_url=env.get("HUB_RATELIMIT_STORAGE_URL") or "memory://",
+=======
+        mail_backend=_mail_backend(env),
+        smtp_url=env.get("HUB_SMTP_URL") or None,
+        mail_from=env.get("HUB_MAIL_FROM") or "Badge Hub <badges@localhost>",
+        claim_link_days=_int(env, "HUB_CLAIM_LINK_DAYS", 30, 1),
+        login_link_minutes=_int(env, "HUB_LOGIN_LINK_MINUTES", 30, 1),
+>>>>>>> main
     )
+
+
+def _mail_backend(env: dict) -> str:
+    backend = _choice(env, "HUB_MAIL_BACKEND", "console", ("console", "smtp"))
+    if backend == "smtp" and urlsplit(env.get("HUB_SMTP_URL") or "").scheme not in ("smtp", "smtps"):
+        raise ConfigurationError("HUB_MAIL_BACKEND=smtp needs HUB_SMTP_URL=smtp[s]://[user:password@]host[:port]")
+    return backend

@@ -78,5 +78,35 @@ class Urls:
         """The 1EdTech Revocation List (OB 3.0 ``1EdTechRevocationList``) of the issuer."""
         return f"{self.base}/issuers/{issuer_id}/revocations/1edtech"
 
+    # Certificates, sharing and the learner's side (hub.certificates, hub.learners)
+
+    def certificate_pdf(self, assertion_id: str) -> str:
+        """The award's signed PDF certificate."""
+        return f"{self.base}/assertions/{assertion_id}/certificate.pdf"
+
+    def preview_image(self, assertion_id: str) -> str:
+        """The 1200x628 (1.91:1) sharing preview image (OpenGraph / Twitter card)."""
+        return f"{self.base}/assertions/{assertion_id}/preview.png"
+
+    def verify_certificate(self) -> str:
+        """The page that checks an uploaded PDF certificate."""
+        return f"{self.base}/verify"
+
+    def portfolio(self, learner_id: str) -> str:
+        return f"{self.base}/portfolio/{learner_id}"
+
+    def claim(self, token: str) -> str:
+        return f"{self.base}/me/claim/{token}"
+
+    def login_link(self, token: str) -> str:
+        return f"{self.base}/me/login/{token}"
+
+    def learner_home(self) -> str:
+        return f"{self.base}/me"
+
+    def context(self, file: str) -> str:
+        """A JSON-LD context the hub ships and serves (:func:`hub.credentials.jsonld.hosted_contexts`)."""
+        return f"{self.base}/contexts/{file}"
+
     def hook(self, connector_slug: str) -> str:
         return f"{self.base}/hooks/{connector_slug}"

@@ -25,8 +25,10 @@ from hub.credentials import ob2
 from hub.credentials.ob3 import clean_text
 from hub.credentials.signing import generate_rsa_key, sign_jws
 from hub.credentials.status import allocate_status
-from hub.db import utcnow
+from hub.db import new_public_id, utcnow
 from hub.errors import NotFound, ValidationError
+from hub.frameworks import microcredentials
+from hub.frameworks import services as frameworks
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +188,8 @@ def award(
     narrative: str | None = None,
     source_key: str | None = None,
     source_event=None,
+    outcomes: Iterable[str] = (),
+    grade: str | None = None,
 ) -> AwardResult:
     """Issue ``badge_class`` to ``recipient``: an Assertion row and its signed JWS, together or not at all.
 
@@ -198,10 +202,16 @@ def award(
         recipient: ``email`` required (trimmed, lower-cased before hashing); ``name`` optional.
         issued_on: aware datetime, default now (UTC).
         evidence: OB 2.0 Evidence dicts (``id`` URL and/or ``narrative``).
+        outcomes: platform outcome keys achieved (``LearningEvent.outcomes``); those mapped to
+            descriptors for the source event's connector become the award's achieved alignments.
+        grade: the grade achieved (EU micro-credential optional element), shown as an OB 3.0 Result.
 
     Raises:
         ValidationError: no or malformed e-mail.
+        MicroCredentialIncomplete: the badge class is a micro-credential lacking mandatory elements
+            (:func:`hub.frameworks.microcredentials.check_issuable`).
     """
+    microcredentials.check_issuable(session, badge_class, recipient_email=recipient.email)
     email = normalise_email(recipient.email)
     once_key = None if badge_class.allow_multiple else _once_key(badge_class, email)
     found = _existing(session, badge_class, source_key, once_key)
@@ -212,6 +222,7 @@ def award(
     salt = new_salt()
     key = active_key(badge_class.issuer)
     assertion = Assertion(
+        public_id=new_public_id(),
         badge_class=badge_class,
         recipient_type="email",
         recipient_plain=email,
@@ -227,12 +238,22 @@ def award(
         source_event_id=getattr(source_event, "id", None),
         signing_key=key,
     )
+    # Signed before the INSERT: the payload needs only values set above (the public id included), so the
+    # row is written once, complete, instead of inserted and then updated with its signature.
+    with session.no_autoflush:
+        payload = ob2.assertion_json(ctx.urls, assertion, signed_by=key)
+    assertion.signature = sign_jws(payload, key.private_key_encrypted, ctx.settings.key_encryption_key)
     try:
         with session.begin_nested():
             session.add(assertion)
-            session.flush()  # the row and its public id exist before signing
-            payload = ob2.assertion_json(ctx.urls, assertion, signed_by=key)
-            assertion.signature = sign_jws(payload, key.private_key_encrypted, ctx.settings.key_encryption_key)
+            session.flush()
+            frameworks.record_award(
+                session,
+                assertion,
+                connector_id=getattr(source_event, "connector_id", None),
+                outcomes=outcomes,
+                grade=grade,
+            )
             # The OB 3.0 status list index is taken in the same transaction: never reused, never lost.
             allocate_status(session, assertion)
     except IntegrityError:
@@ -283,6 +304,7 @@ def get_by_public_id(session: Session, model, public_id: str):
     return row
 
 
+<<<<<<< HEAD
 ISSUER_FIELDS = ("name", "url", "email", "description")
 BADGE_CLASS_FIELDS = (
     "name",
@@ -394,3 +416,13 @@ def search_assertions(
     if revoked is not None:
         query = query.where(Assertion.revoked.is_(revoked))
     return query
+=======
+def forget_recipient(session: Session, assertion: Assertion) -> Assertion:
+    """Erase the recipient's personal data from ``assertion`` (GDPR Art. 17): the plain e-mail and the
+    name go; the salted hash stays, so the award still verifies for whoever holds the address."""
+    assertion.recipient_plain = None
+    assertion.recipient_name = None
+    session.flush()
+    log.info("recipient data erased", extra={"assertion": assertion.public_id})
+    return assertion
+>>>>>>> main

@@ -88,7 +88,7 @@ def _context_terms() -> tuple[frozenset[str], frozenset[str]]:
             for c in ctx:
                 walk(c)
 
-    for doc in ld.pinned_contexts().values():
+    for doc in [*ld.pinned_contexts().values(), *ld.hosted_contexts().values()]:
         walk(doc.get("@context"))
     return frozenset(vocab), frozenset(terms)
 

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 
+from sqlalchemy.orm import object_session
+
 from hub.badges.models import Assertion, BadgeClass, Issuer, IssuerKey
 from hub.credentials.baking import OB2_SVG_NS, bake_png, bake_svg
 from hub.errors import NotFound
+from hub.frameworks.services import badge_alignments
 from hub.timefmt import isoformat_z
 from hub.urls import Urls
 
@@ -73,8 +76,18 @@ def revocation_list_json(urls: Urls, issuer: Issuer, revoked: list[Assertion]) -
     }
 
 
+#: OB 2.0 AlignmentObject fields (https://www.imsglobal.org/spec/ob/v2p0/#Alignment); OB 3.0's targetType is not one.
+OB2_ALIGNMENT_FIELDS = ("targetName", "targetUrl", "targetDescription", "targetFramework", "targetCode")
+
+
 def badge_class_json(urls: Urls, badge: BadgeClass) -> dict:
-    """The BadgeClass. Its criteria URL is the badge class's own (or the hub's criteria page)."""
+    """The BadgeClass. Its criteria URL is the badge class's own (or the hub's criteria page).
+
+    ``alignment``: the static alignments, the EQF/PRK levels of a micro-credential and the learning
+    outcomes' descriptors (:func:`hub.frameworks.services.badge_alignments`).
+    """
+    session = object_session(badge)
+    alignments = badge_alignments(session, badge) if session is not None else list(badge.alignments or [])
     bid = badge.public_id
     criteria = _drop_empty({"id": badge.criteria_url or urls.criteria(bid), "narrative": badge.criteria_narrative})
     return _drop_empty(
@@ -88,7 +101,7 @@ def badge_class_json(urls: Urls, badge: BadgeClass) -> dict:
             "criteria": criteria,
             "issuer": urls.issuer(badge.issuer.public_id),
             "tags": list(badge.tags or []),
-            "alignment": [_drop_empty(dict(a)) for a in (badge.alignments or [])],
+            "alignment": [_drop_empty({k: a.get(k) for k in OB2_ALIGNMENT_FIELDS}) for a in alignments],
         }
     )
 

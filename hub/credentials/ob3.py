@@ -46,6 +46,8 @@ from hub.credentials.models import (
 from hub.credentials.status import allocate_status, status_entry_json
 from hub.db import utcnow
 from hub.errors import ValidationError
+from hub.frameworks import microcredentials
+from hub.frameworks import services as frameworks
 from hub.timefmt import isoformat_z, parse_timestamp
 
 log = logging.getLogger(__name__)
@@ -123,8 +125,27 @@ def _alignment(a: dict) -> dict | None:
     return out if "targetName" in out and "targetUrl" in out else None
 
 
-def achievement_json(session: Session, ctx: HubContext, badge: BadgeClass) -> dict:
-    """The badge class as an OB 3.0 ``Achievement`` (https://www.imsglobal.org/spec/ob/v3p0/#achievement)."""
+def _number(value: float) -> float | int:
+    """A JSON number that canonicalises the same in Python and JavaScript JSON-LD processors: JS reads
+    ``5.0`` as the integer 5 (``"5"^^xsd:float``) where pyld writes ``"5.0E0"``, so whole numbers go out
+    as integers (still a JSON Schema ``number``)."""
+    value = float(value)
+    return int(value) if value.is_integer() else value
+
+
+def grade_description_id(ctx: HubContext, badge: BadgeClass) -> str:
+    """The id of the badge class's ResultDescription for the grade achieved (micro-credential element)."""
+    return ctx.urls.badge_class(badge.public_id) + "#grade"
+
+
+def achievement_json(session: Session, ctx: HubContext, badge: BadgeClass, *, graded: bool = False) -> dict:
+    """The badge class as an OB 3.0 ``Achievement`` (https://www.imsglobal.org/spec/ob/v3p0/#achievement).
+
+    ``alignment``: the static alignments, EQF/PRK levels and learning outcomes' descriptors
+    (:func:`hub.frameworks.services.badge_alignments`); a micro-credential also gets its
+    ``microCredential`` extension (:mod:`hub.frameworks.microcredentials`); ``graded`` adds the
+    ``resultDescription`` a grade ``Result`` refers to.
+    """
     details = session.scalars(select(AchievementDetails).filter_by(badge_class_id=badge.id)).first()
     ach = {"id": ctx.urls.badge_class(badge.public_id), "type": ["Achievement"]}
     ach["achievementType"] = details.achievement_type if details else "Badge"
@@ -135,14 +156,30 @@ def achievement_json(session: Session, ctx: HubContext, badge: BadgeClass) -> di
     _put(criteria, "narrative", badge.criteria_narrative)
     ach["criteria"] = criteria or {"id": ctx.urls.criteria(badge.public_id)}
     ach["image"] = _image(ctx.urls.badge_image(badge.public_id))
-    _put(ach, "alignment", [x for x in map(_alignment, badge.alignments or []) if x])
+    _put(ach, "alignment", [x for x in map(_alignment, frameworks.badge_alignments(session, badge)) if x])
     if details:
         if details.credits_available is not None:
-            ach["creditsAvailable"] = float(details.credits_available)
+            ach["creditsAvailable"] = _number(details.credits_available)
         _put(ach, "fieldOfStudy", details.field_of_study)
         _put(ach, "humanCode", details.human_code)
         _put(ach, "inLanguage", details.in_language)
     _put(ach, "tag", [t for t in (clean_text(str(t)).strip() for t in badge.tags or []) if t])
+    if graded:
+        ach["resultDescription"] = [
+            {
+                "id": grade_description_id(ctx, badge),
+                "type": ["ResultDescription"],
+                "name": "Uzyskana ocena"
+                if frameworks.credential_language(session, badge) == "pl"
+                else "Grade achieved",
+                "resultType": "ext:Grade",
+            }
+        ]
+    extension = microcredentials.extension_json(session, badge)
+    if extension is not None:
+        if "workloadHours" in extension:
+            extension["workloadHours"] = _number(extension["workloadHours"])
+        ach["microCredential"] = extension
     return ach
 
 
@@ -172,19 +209,31 @@ def credential_json(session: Session, ctx: HubContext, assertion: Assertion) -> 
     ``achievement``, ``evidence``, and ``credentialStatus`` (BitstringStatusListEntry).
     """
     badge = assertion.badge_class
+    grade = frameworks.grade_of(session, assertion)
     subject = {
         "type": ["AchievementSubject"],
         "identifier": [_identity("emailAddress", assertion.recipient_identity, assertion.recipient_salt)],
-        "achievement": achievement_json(session, ctx, badge),
+        "achievement": achievement_json(session, ctx, badge, graded=grade is not None),
     }
     for row in session.scalars(
         select(RecipientIdentifier).filter_by(assertion_id=assertion.id).order_by(RecipientIdentifier.identity_type)
     ):
         subject["identifier"].append(_identity(row.identity_type, row.identity_hash, assertion.recipient_salt))
     _put(subject, "narrative", assertion.narrative)
+    results = []
+    if grade is not None:
+        results.append({"type": ["Result"], "resultDescription": grade_description_id(ctx, badge), "value": grade})
+    achieved = [x for x in map(_alignment, frameworks.achieved_alignments(session, assertion)) if x]
+    if achieved:
+        # the outcomes this award achieved (mapped from the platform's), beside the badge class's list
+        results.append({"type": ["Result"], "alignment": achieved})
+    _put(subject, "result", results)
 
+    contexts = list(OB3_CONTEXTS)
+    if "microCredential" in subject["achievement"]:
+        contexts.append(microcredentials.context_url(ctx))
     cred = {
-        "@context": list(OB3_CONTEXTS),
+        "@context": contexts,
         "id": f"urn:uuid:{assertion.public_id}",
         "type": ["VerifiableCredential", "OpenBadgeCredential"],
         "issuer": profile_json(session, ctx, badge.issuer),

@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hub.context import HubContext
 from hub.inbox.services import claimable_ids, process_event
+from hub.learners import notifications
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ def run_worker(ctx: HubContext, stop: threading.Event, *, once: bool = False, ba
             if process_event(ctx, event_id) is not None:
                 done += 1
         if not ids:
+            notifications.deliver(ctx)  # award e-mails left pending by a crash or a mail outage
             if once:
                 break
             stop.wait(ctx.settings.worker_poll_seconds)

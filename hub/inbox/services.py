@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from connectors.types import LearningEvent, PlatformUser
 from hub.badges import services as badges
@@ -24,6 +24,7 @@ from hub.context import HubContext
 from hub.db import utcnow
 from hub.errors import EventNotProcessable, HubError, ValidationError
 from hub.inbox.models import FAILED, PENDING, PROCESSED, PROCESSING, InboundEvent
+from hub.learners import notifications
 from hub.rules.services import matching_badge_classes
 from hub.timefmt import isoformat_z, parse_timestamp
 
@@ -163,6 +164,7 @@ def apply_awards(session: Session, ctx: HubContext, connector: ConnectorConfig, 
             evidence=learning.evidence,
             source_key=source_key,
             source_event=event,
+            outcomes=learning.outcomes,
         )
         for badge_class in earned
     ]
@@ -176,11 +178,14 @@ def process_event(ctx: HubContext, event_id: int) -> str | None:
         return None
     try:
         with ctx.db.session_scope() as session:
-            event = session.get(InboundEvent, event_id)
+            event = session.get(InboundEvent, event_id, options=[joinedload(InboundEvent.connector)])
             results = apply_awards(session, ctx, event.connector, event)
             new = sum(r.created for r in results)
             _finish(session, event, PROCESSED, None if new else "already awarded; nothing new issued")
+            # The award e-mails are outbox rows of this transaction, sent only once it has committed.
+            mails = notifications.enqueue_awards(session, results)
         log.info("event processed", extra={"event": event.public_id, "awards": len(results), "new": new})
+        notifications.deliver(ctx, mails)
         return PROCESSED
     except HubError as exc:
         reason = f"{exc.title}: {exc.detail}"

@@ -7,7 +7,7 @@ from functools import lru_cache
 import jmespath
 from jmespath.exceptions import JMESPathError
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from connectors.types import LearningEvent
 from hub.badges.models import BadgeClass
@@ -79,6 +79,8 @@ def matching_badge_classes(session: Session, connector: ConnectorConfig, event: 
             or_(AwardRule.key.is_(None), AwardRule.key == event.key),
         )
         .order_by(AwardRule.id)
+        # The award needs each badge class and its issuer: one joined query instead of two lazy loads per rule.
+        .options(joinedload(AwardRule.badge_class).joinedload(BadgeClass.issuer))
     ).all()
     earned: dict[int, BadgeClass] = {}
     for rule in rules:
@@ -93,6 +95,7 @@ def matching_badge_classes(session: Session, connector: ConnectorConfig, event: 
     return list(earned.values())
 
 
+<<<<<<< HEAD
 def list_rules(where=None, *, connector_id: int | None = None):
     """Rules in evaluation order, joined to their connector (so ``where`` may use ``ConnectorConfig``)."""
     query = select(AwardRule).join(ConnectorConfig, AwardRule.connector_id == ConnectorConfig.id).order_by(AwardRule.id)
@@ -110,3 +113,11 @@ def set_rule_enabled(session: Session, rule: AwardRule, enabled: bool) -> AwardR
 def delete_rule(session: Session, rule: AwardRule) -> None:
     session.delete(rule)
     session.flush()
+=======
+def set_rule_enabled(session: Session, rule: AwardRule, enabled: bool) -> AwardRule:
+    """Turn a rule on or off (a connector that manages its own rules, e.g. an LTI course's award rule,
+    disables them instead of deleting them, so the history of what awarded what stays readable)."""
+    rule.enabled = bool(enabled)
+    session.flush()
+    return rule
+>>>>>>> main

@@ -139,3 +139,21 @@ def revocation_list_1edtech(issuer_id: str):
         issuer = ob3keys.find_issuer(session, issuer_id)
         doc = status.revocation_list_1edtech(session, ctx, issuer, ob3keys.issuer_id(session, ctx, issuer))
         return _json(doc, "application/json")
+
+
+@bp.get("/contexts/<name>")
+def hosted_context(name: str):
+    """A JSON-LD context the hub ships (e.g. the micro-credential extension's), byte for byte as pinned
+    (``application/ld+json``, cacheable: a versioned context never changes)."""
+    from importlib import resources
+
+    from hub.credentials.jsonld import hosted_contexts
+
+    if name not in hosted_contexts():
+        raise NotFound(f"no context {name}")
+    raw = (resources.files("hub.credentials") / "contexts" / name).read_bytes()
+    return Response(
+        raw,
+        mimetype="application/ld+json",
+        headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=86400"},
+    )

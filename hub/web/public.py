@@ -13,11 +13,14 @@ from sqlalchemy import select
 
 from hub.badges.models import Assertion, BadgeClass, Issuer, IssuerKey
 from hub.badges.services import get_by_public_id
+from hub.certificates import services as certificates
+from hub.certificates import sharing
 from hub.context import current_context
 from hub.credentials import ob2
-from hub.db import utcnow
 from hub.errors import NotFound
+from hub.learners.profile import Presentation, presentation
 from hub.web import db_session
+from hub.web.learner import owns
 from hub.web.negotiation import wants_html
 
 bp = Blueprint("public", __name__)
@@ -96,21 +99,71 @@ def criteria(badge_id: str):
 
 @bp.get("/assertions/<assertion_id>")
 def assertion(assertion_id: str):
-    """The hosted assertion; 410 with ``revoked: true`` and the reason once revoked."""
-    row = get_by_public_id(db_session(), Assertion, assertion_id)
+    """The hosted assertion; 410 with ``revoked: true`` and the reason once revoked. Browsers get the
+    public badge page (live status, downloads, sharing; see ``assertion.html``)."""
+    session = db_session()
+    row = get_by_public_id(session, Assertion, assertion_id)
     urls = current_context().urls
     if wants_html():
-        return render_template(
-            "assertion.html",
-            a=row,
-            badge=row.badge_class,
-            issuer=row.badge_class.issuer,
-            urls=urls,
-            now=utcnow(),
-        ), (410 if row.revoked else 200)
+        return _assertion_page(session, row), (410 if row.revoked else 200)
     if row.revoked:
         return jsonld(ob2.revoked_json(urls, row), status=410)
     return jsonld(ob2.assertion_json(urls, row))
+
+
+def _assertion_page(session, row: Assertion) -> str:
+    ctx = current_context()
+    pres = presentation(session, row)
+    page_url = ctx.urls.assertion(row.public_id)
+    baked_ext = "png" if row.badge_class.image_type == "image/png" else "svg"
+    return render_template(
+        "assertion.html",
+        a=row,
+        badge=row.badge_class,
+        issuer=row.badge_class.issuer,
+        urls=ctx.urls,
+        pres=pres,
+        status=sharing.live_status(row),
+        content=certificates.content_for(session, ctx, row),
+        page_url=page_url,
+        baked_ext=baked_ext,
+        baked_url=ctx.urls.assertion_baked(row.public_id, baked_ext),
+        pdf_public=certificate_is_public(pres),
+        linkedin_url=sharing.linkedin_add_url(row, page_url),
+        embed=sharing.embed_snippet(row, page_url, ctx.urls.badge_image(row.badge_class.public_id)),
+    )
+
+
+def certificate_is_public(pres: Presentation) -> bool:
+    """The certificate prints the recipient's name, so anyone may download it only when the learner
+    lets public pages show that name; the learner can always download it from their own page."""
+    return pres.show_name
+
+
+@bp.get("/assertions/<assertion_id>/certificate.pdf")
+def certificate_pdf(assertion_id: str):
+    """The signed PDF certificate (made on first request, then cached). Anyone may download it when
+    the learner shows their name publicly; otherwise only the signed-in learner (``/me``)."""
+    ctx = current_context()
+    with ctx.db.session_scope() as session:
+        row = get_by_public_id(session, Assertion, assertion_id)
+        pres = presentation(session, row)
+        if not certificate_is_public(pres) and not owns(pres):
+            raise NotFound("the recipient has not made this certificate public")
+        data = certificates.certificate_pdf(session, ctx, row)
+    resp = Response(data, content_type="application/pdf")
+    resp.headers["Content-Disposition"] = f'inline; filename="certificate-{assertion_id}.pdf"'
+    resp.headers["Cache-Control"] = "private, no-cache"  # a revocation must show at the next download
+    return resp
+
+
+@bp.get("/assertions/<assertion_id>/preview.png")
+def preview_image(assertion_id: str):
+    """The 1200x628 sharing preview (OpenGraph / Twitter card), cached until what it shows changes."""
+    ctx = current_context()
+    with ctx.db.session_scope() as session:
+        data = certificates.preview_png(session, ctx, get_by_public_id(session, Assertion, assertion_id))
+    return _image(data, "image/png")
 
 
 @bp.get("/assertions/<assertion_id>/signed")

@@ -1,7 +1,7 @@
 """accounts, roles, API tokens, audit log, bulk jobs; connector issuer
 
 Revision ID: 031d8aeb74f8
-Revises: bdd7c91a93ea
+Revises: cd13f84c571b
 Create Date: 2026-11-29 11:25:15.070489
 """
 from alembic import op
@@ -10,7 +10,7 @@ import hub.db
 
 
 revision = '031d8aeb74f8'
-down_revision = 'bdd7c91a93ea'
+down_revision = 'cd13f84c571b'
 branch_labels = None
 depends_on = None
 

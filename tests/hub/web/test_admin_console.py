@@ -47,6 +47,12 @@ def test_login_is_rate_limited(client, world):
     assert statuses[:5] == [401] * 5 and statuses[-1] == 429
 
 
+def test_totp_setup_shows_a_qr_code(client, world):
+    sign_in(client, "admin-a@example.org")
+    page = client.get("/admin/account/totp").get_data(as_text=True)
+    assert 'src="data:image/svg+xml;base64,' in page and 'id="totp-secret"' in page
+
+
 def test_totp_second_factor(client, ctx, world):
     with ctx.db.session_scope() as s:
         user = s.query(accounts.User).filter_by(email="admin-a@example.org").one()

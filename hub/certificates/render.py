@@ -1,0 +1,230 @@
+"""HTML/CSS -> A4 PDF with xhtml2pdf: fonts, QR code, templates (default and uploaded, sandboxed).
+
+- Fonts: DejaVu Sans (``hub/data/fonts``, Bitstream Vera licence beside it) is registered once per
+  process with ReportLab, so Polish letters, „quotes” and the en dash land in the text layer as
+  themselves; xhtml2pdf's built-in Helvetica has no glyphs for them. Registering per render (an
+  ``@font-face`` rule) would re-parse a 750 KB TTF every time.
+- Resources: every image goes in as a ``data:`` URI and xhtml2pdf renders under
+  ``ResourceAccessPolicy.server(None, allow_remote=False)``: no network, no local file reads, with
+  size and time limits, whatever a template says.
+- Uploaded templates: the Jinja body runs in :class:`jinja2.sandbox.SandboxedEnvironment`, its output
+  is cleaned with nh3 (Ammonia) to an allow-list of layout tags, and its CSS is checked by
+  :func:`check_css` (tinycss2): no ``@import``, no ``url()``.
+- Language: ``_()`` in templates gives one language or, for a bilingual certificate, "pl / en".
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import threading
+from functools import cache
+from pathlib import Path
+
+import jinja2
+import nh3
+import qrcode
+import qrcode.constants
+import tinycss2
+from babel.dates import format_date
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
+from PIL import Image
+from reportlab.lib.fonts import addMapping
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from xhtml2pdf import default as xhtml2pdf_default
+from xhtml2pdf import pisa
+from xhtml2pdf.config.resources import ResourceAccessPolicy
+
+from hub.certificates.content import CertificateContent
+from hub.errors import HubError, ValidationError
+from hub.i18n import translations
+
+log = logging.getLogger(__name__)
+
+HUB_DIR = Path(__file__).resolve().parent.parent
+FONT_DIR = HUB_DIR / "data" / "fonts"
+TEMPLATE_DIR = HUB_DIR / "web" / "templates"
+FONT_FAMILY = "DejaVuSans"
+
+ALLOWED_TAGS = {
+    "div", "p", "span", "h1", "h2", "h3", "h4", "strong", "em", "b", "i", "small", "br", "hr", "img",
+    "table", "thead", "tbody", "tr", "td", "th", "ul", "ol", "li", "section", "header", "footer", "blockquote",
+}  # fmt: skip
+ALLOWED_ATTRIBUTES = {
+    "*": {"class", "style", "lang"},
+    "img": {"src", "alt", "width", "height"},
+    "td": {"colspan", "rowspan", "align", "valign"},
+    "th": {"colspan", "rowspan", "align", "valign"},
+}
+
+
+class RenderError(HubError):
+    """xhtml2pdf could not render the certificate (a template error, a resource limit)."""
+
+    status = 500
+    slug = "certificate-render-error"
+    title = "The certificate could not be rendered"
+
+
+_font_lock = threading.Lock()
+
+
+@cache
+def register_fonts() -> str:
+    """Register DejaVu Sans (regular, bold) with ReportLab and xhtml2pdf once; returns the family name."""
+    with _font_lock:
+        pdfmetrics.registerFont(TTFont(FONT_FAMILY, str(FONT_DIR / "DejaVuSans.ttf")))
+        pdfmetrics.registerFont(TTFont(f"{FONT_FAMILY}-Bold", str(FONT_DIR / "DejaVuSans-Bold.ttf")))
+        for bold in (0, 1):
+            for italic in (0, 1):
+                addMapping(FONT_FAMILY, bold, italic, f"{FONT_FAMILY}-Bold" if bold else FONT_FAMILY)
+        # xhtml2pdf resolves CSS font-family names through this table (lower-case keys).
+        xhtml2pdf_default.DEFAULT_FONT[FONT_FAMILY.lower()] = FONT_FAMILY
+    return FONT_FAMILY
+
+
+def data_uri(data: bytes, media_type: str) -> str:
+    return f"data:{media_type};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def qr_png(url: str) -> bytes:
+    """A QR code (ISO/IEC 18004; error correction M, 4 px modules, 4-module quiet zone) as a PNG.
+
+    The mask pattern is fixed (0) instead of searched: the search scores all eight masks and took
+    ~10 of the ~12 ms per code (bench/pdf.py). Every mask gives a valid symbol (the mask in use is in
+    its format information); the search only lowers a penalty score for odd-looking patterns, which
+    matters little for a short URL printed at this size. Pixels come from the module matrix through
+    Pillow in one call rather than qrcode's per-module drawing.
+    """
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4, mask_pattern=0)
+    code.add_data(url)
+    code.make(fit=True)
+    matrix = code.get_matrix()  # includes the quiet zone
+    n = len(matrix)
+    image = Image.frombytes("L", (n, n), bytes(0 if dark else 255 for row in matrix for dark in row))
+    buf = io.BytesIO()
+    image.resize((n * 4, n * 4), Image.Resampling.NEAREST).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def check_css(css: str) -> str:
+    """Accept template CSS without ``@import``, ``url()`` or ``expression()``; return it unchanged.
+
+    Raises:
+        ValidationError: a forbidden construct, naming it.
+    """
+
+    def walk(tokens):
+        for tok in tokens:
+            keyword = getattr(tok, "lower_at_keyword", None) or (tok.lower_value if tok.type == "at-keyword" else None)
+            if keyword in ("import", "font-face", "namespace"):
+                raise ValidationError(f"@{keyword} is not allowed in a certificate template", field="css")
+            if tok.type == "url" or (tok.type == "function" and tok.lower_name in ("url", "expression", "image")):
+                raise ValidationError("certificate CSS may not load resources (url())", field="css")
+            for attr in ("content", "prelude", "arguments"):
+                inner = getattr(tok, attr, None)
+                if inner:
+                    walk(inner)
+
+    walk(tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True))
+    return css
+
+
+def clean_html(html: str) -> str:
+    """An uploaded template body reduced to layout tags (nh3/Ammonia); images only as ``data:`` URIs."""
+    return nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes={"data"}, link_rel=None)
+
+
+_sandbox = SandboxedEnvironment(autoescape=True, undefined=jinja2.ChainableUndefined)
+
+
+def check_template(html: str) -> str:
+    """Compile an uploaded template body in the sandbox; return it.
+
+    Raises:
+        ValidationError: a Jinja syntax error.
+    """
+    try:
+        _sandbox.from_string(html)
+    except jinja2.TemplateSyntaxError as exc:
+        raise ValidationError(f"template error on line {exc.lineno}: {exc.message}", field="html") from None
+    return html
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)), autoescape=True)
+
+
+def _gettext(instance_path: Path, languages: tuple[str, ...]):
+    cats = [translations(instance_path, lang) for lang in languages]
+
+    def gettext(message: str, **kw) -> str:
+        out = []
+        for cat in cats:
+            text = cat.gettext(message)
+            text = text % kw if kw else text
+            if text not in out:
+                out.append(text)
+        return " / ".join(out)
+
+    return gettext
+
+
+def _dates(value, languages):
+    if value is None:
+        return None
+    return " / ".join(dict.fromkeys(format_date(value.date(), format="long", locale=lang) for lang in languages))
+
+
+def template_context(content: CertificateContent, instance_path: Path) -> dict:
+    """The variables a certificate template sees (documented in hub/certificates/README.md)."""
+    langs = content.languages
+    return {
+        "c": content,
+        "_": _gettext(instance_path, langs),
+        "lang": langs[0],
+        "font": register_fonts(),
+        "issued_on": _dates(content.issued_on, langs),
+        "expires": _dates(content.expires, langs),
+        "revoked_at": _dates(content.revoked_at, langs),
+        "badge_image": data_uri(content.badge_image, content.badge_image_type),
+        "issuer_image": data_uri(content.issuer_image, content.issuer_image_type) if content.issuer_image else None,
+        "qr": data_uri(qr_png(content.verify_url), "image/png"),
+    }
+
+
+def html(content: CertificateContent, instance_path: Path) -> str:
+    """The certificate as one HTML document (default body, or the issuer's sanitised template)."""
+    ctx = template_context(content, instance_path)
+    if content.template_html:
+        body = clean_html(_sandbox.from_string(content.template_html).render(ctx))
+        ctx["body"] = Markup(body)
+        ctx["extra_css"] = check_css(content.template_css or "")
+    return _environment().get_template("certificates/page.html").render(ctx)
+
+
+# No network, no local reads, limits on: templates may be uploaded by issuer administrators.
+POLICY = ResourceAccessPolicy.server(None, allow_remote=False)
+
+
+def html_to_pdf(document: str) -> bytes:
+    """Render HTML with xhtml2pdf under :data:`POLICY`.
+
+    Raises:
+        RenderError: xhtml2pdf reported errors.
+    """
+    register_fonts()
+    out = io.BytesIO()
+    result = pisa.CreatePDF(document, dest=out, encoding="utf-8", resource_policy=POLICY)
+    if result.err:
+        raise RenderError(f"xhtml2pdf reported {result.err} error(s)")
+    return out.getvalue()
+
+
+def render_pdf(content: CertificateContent, instance_path: Path) -> bytes:
+    """The unsigned certificate PDF of ``content`` (A4, one page)."""
+    return html_to_pdf(html(content, instance_path))

@@ -1,0 +1,131 @@
+"""Award e-mails through a transactional outbox.
+
+Why an outbox and not "send after commit": the award transaction writes a ``notification`` row beside
+the assertion (:func:`enqueue_awards`), so the e-mail exists exactly when the award does (a rolled
+back award leaves no row, hence no mail about a badge that is not there). After the commit
+:func:`deliver` sends it; a crash between commit and send leaves the row ``pending`` and the next
+:func:`deliver` (the worker's loop, or the next event) sends it. Rows are claimed with a conditional
+UPDATE, as inbox events are, so two processes never send the same e-mail.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from hub.badges.models import Assertion
+from hub.context import HubContext
+from hub.db import utcnow
+from hub.i18n import LOCALES, translations
+from hub.learners import tokens
+from hub.learners.mail import MailError, Message, mailer_for
+from hub.learners.models import Notification
+from hub.learners.profile import learner_for
+
+log = logging.getLogger(__name__)
+
+PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+MAX_ATTEMPTS = 5
+
+
+def enqueue_awards(session: Session, results) -> list[int]:
+    """Add one pending award e-mail per newly created award in ``results``
+    (:class:`hub.badges.services.AwardResult`); call inside the award transaction. Returns the row ids."""
+    rows = [
+        Notification(kind="award", assertion_id=r.assertion.id, status=PENDING, created_at=utcnow())
+        for r in results
+        if r.created and r.assertion.recipient_plain
+    ]
+    session.add_all(rows)
+    session.flush()
+    return [r.id for r in rows]
+
+
+def award_message(session: Session, ctx: HubContext, assertion: Assertion) -> Message:
+    """The award e-mail with a fresh claim link, in the recipient's language (their setting, else
+    ``HUB_DEFAULT_LOCALE``)."""
+    learner = learner_for(session, assertion)
+    locale = learner.locale if learner is not None and learner.locale in LOCALES else ctx.settings.default_locale
+    _ = translations(ctx.settings.instance_path, locale).gettext
+    badge = assertion.badge_class
+    link = ctx.urls.claim(tokens.issue(session, ctx, tokens.CLAIM, assertion.recipient_plain, assertion))
+    greeting = _("Hello %(name)s,") % {"name": assertion.recipient_name} if assertion.recipient_name else _("Hello,")
+    text = "\n\n".join(
+        [
+            greeting,
+            _("%(issuer)s has awarded you the badge „%(badge)s”.") % {"issuer": badge.issuer.name, "badge": badge.name},
+            _("Open your badge, download its certificate and choose who may see it:"),
+            link,
+            _("The link works once and for %(days)d days; later you can sign in with your e-mail address at %(url)s.")
+            % {"days": ctx.settings.claim_link_days, "url": ctx.urls.learner_home()},
+        ]
+    )
+    return Message(
+        to=assertion.recipient_plain,
+        subject=_("You have earned a badge: %(badge)s") % {"badge": badge.name},
+        text=text,
+        locale=locale,
+    )
+
+
+def _claim_row(ctx: HubContext, notification_id: int) -> bool:
+    stale = utcnow() - timedelta(seconds=ctx.settings.stale_processing_seconds)
+    with ctx.db.session_scope() as session:
+        result = session.execute(
+            update(Notification)
+            .where(
+                Notification.id == notification_id,
+                or_(
+                    Notification.status == PENDING, (Notification.status == SENDING) & (Notification.claimed_at < stale)
+                ),
+            )
+            .values(status=SENDING, claimed_at=utcnow(), attempts=Notification.attempts + 1)
+        )
+        return result.rowcount == 1
+
+
+def _send_one(ctx: HubContext, notification_id: int) -> bool:
+    if not _claim_row(ctx, notification_id):
+        return False
+    with ctx.db.session_scope() as session:
+        row = session.get(Notification, notification_id)
+        if row.assertion.recipient_plain is None:  # personal data erased meanwhile
+            row.status, row.error = FAILED, "recipient erased"
+            return False
+        message = award_message(session, ctx, row.assertion)
+    # The claim link's row is committed before the mail leaves, so the link works when it arrives.
+    try:
+        mailer_for(ctx.settings).send(message)
+    except MailError as exc:
+        with ctx.db.session_scope() as session:
+            row = session.get(Notification, notification_id)
+            row.status = FAILED if row.attempts >= MAX_ATTEMPTS else PENDING
+            row.error = exc.detail
+        log.warning("award e-mail not sent (attempt %d): %s", row.attempts, exc.detail)
+        return False
+    with ctx.db.session_scope() as session:
+        row = session.get(Notification, notification_id)
+        row.status, row.sent_at, row.error = SENT, utcnow(), None
+    return True
+
+
+def deliver(ctx: HubContext, ids: list[int] | None = None, limit: int = 100) -> int:
+    """Send pending award e-mails (``ids``, or the oldest ``limit`` pending); returns how many were sent.
+    Never raises: after a mail failure the row stays pending (up to 5 attempts) with the error."""
+    if ids is None:
+        stale = utcnow() - timedelta(seconds=ctx.settings.stale_processing_seconds)
+        waiting = or_(
+            Notification.status == PENDING, (Notification.status == SENDING) & (Notification.claimed_at < stale)
+        )
+        with ctx.db.session_scope() as session:
+            ids = list(session.scalars(select(Notification.id).where(waiting).order_by(Notification.id).limit(limit)))
+    sent = 0
+    for notification_id in ids:
+        try:
+            sent += _send_one(ctx, notification_id)
+        except Exception:  # never fail the caller (an event already committed); the row stays for a retry
+            log.exception("award e-mail %s could not be prepared", notification_id)
+    return sent

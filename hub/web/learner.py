@@ -1,0 +1,195 @@
+"""The learner's pages: claim and magic-link sign-in, their badges and settings, curation, export,
+deletion, and the public portfolio.
+
+Sign-in state is the Flask session (signed cookie, HttpOnly, SameSite=Lax) holding the learner's
+public id. Links from e-mails open a page with a button and are redeemed by its POST, so mail
+scanners that prefetch links cannot use them up. Every POST carries a per-session CSRF token.
+Register with ``app.register_blueprint(hub.web.learner.bp)``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import secrets
+
+from flask import Blueprint, Response, redirect, render_template, request, session, stream_with_context
+from flask_babel import get_locale
+
+from hub.context import current_context
+from hub.errors import Forbidden
+from hub.learners import export
+from hub.learners import services as learners
+from hub.learners.mail import MailError, mailer_for
+from hub.learners.models import Learner
+from hub.learners.profile import Presentation
+from hub.web import db_session
+
+bp = Blueprint("learner", __name__)
+
+SESSION_KEY = "learner"
+
+
+def current_learner() -> Learner | None:
+    """The signed-in learner of this request, if any."""
+    public_id = session.get(SESSION_KEY)
+    if not public_id:
+        return None
+    try:
+        return learners.learner_by_public_id(db_session(), public_id)
+    except Exception:  # deleted meanwhile: sign out
+        session.pop(SESSION_KEY, None)
+        return None
+
+
+def owns(pres: Presentation) -> bool:
+    """True when the signed-in learner is the one ``pres`` belongs to."""
+    return pres.learner is not None and session.get(SESSION_KEY) == pres.learner.public_id
+
+
+def csrf_token() -> str:
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(24)
+    return session["csrf"]
+
+
+@bp.app_context_processor
+def _csrf():
+    return {"csrf_token": csrf_token}
+
+
+@bp.before_request
+def _check_csrf():
+    if request.method == "POST" and not request.path.startswith(("/me/claim/", "/me/login")):
+        given = request.form.get("csrf", "")
+        if not hmac.compare_digest(given.encode(), csrf_token().encode()):
+            raise Forbidden("the form expired; reload the page and try again")
+
+
+def _start_session(learner: Learner):
+    session.clear()
+    session[SESSION_KEY] = learner.public_id
+
+
+def signed_in(view):
+    """Run ``view(learner, ...)`` for a signed-in learner; others are sent to the sign-in page."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        learner = current_learner()
+        if learner is None:
+            return redirect(current_context().urls.learner_home() + "/login", 303)
+        return view(learner, *args, **kwargs)
+
+    return wrapper
+
+
+@bp.route("/me/claim/<token>", methods=["GET", "POST"])
+def claim(token: str):
+    """GET: a page with a button; POST: redeem the claim link, sign in, show the badge."""
+    if request.method == "GET":
+        return render_template("learner/link.html", action=request.path, purpose="claim")
+    s = db_session()
+    learner, assertion = learners.claim(s, current_context(), token)
+    s.commit()
+    _start_session(learner)
+    return redirect(f"{current_context().urls.learner_home()}#badge-{assertion.public_id}", 303)
+
+
+@bp.route("/me/login", methods=["GET", "POST"])
+def login():
+    """Ask for a magic sign-in link by e-mail. The answer is the same whether the address is known."""
+    if request.method == "GET":
+        return render_template("learner/login.html", sent=False)
+    s = db_session()
+    message = learners.request_login(s, current_context(), request.form.get("email", ""), str(get_locale() or "en"))
+    s.commit()
+    if message is not None:
+        try:
+            mailer_for(current_context().settings).send(message)
+        except MailError:
+            pass  # logged by the mailer; the learner can ask again
+    return render_template("learner/login.html", sent=True)
+
+
+@bp.route("/me/login/<token>", methods=["GET", "POST"])
+def login_link(token: str):
+    if request.method == "GET":
+        return render_template("learner/link.html", action=request.path, purpose="login")
+    s = db_session()
+    learner = learners.login(s, current_context(), token)
+    s.commit()
+    _start_session(learner)
+    return redirect(current_context().urls.learner_home(), 303)
+
+
+@bp.post("/me/logout")
+def logout():
+    session.clear()
+    return redirect(current_context().urls.learner_home() + "/login", 303)
+
+
+@bp.get("/me")
+@signed_in
+def home(learner: Learner):
+    s = db_session()
+    awards = learners.badges_of(s, learner)
+    s.commit()  # new curation rows
+    return render_template("learner/home.html", learner=learner, awards=awards, urls=current_context().urls)
+
+
+@bp.post("/me/settings")
+@signed_in
+def settings(learner: Learner):
+    s = db_session()
+    learners.update_settings(
+        s,
+        learner,
+        display_name=request.form.get("display_name"),
+        locale=request.form.get("locale") or None,
+        show_name=request.form.get("show_name") == "on",
+        allow_indexing=request.form.get("allow_indexing") == "on",
+    )
+    s.commit()
+    return redirect(current_context().urls.learner_home(), 303)
+
+
+@bp.post("/me/badges")
+@signed_in
+def curate(learner: Learner):
+    """Form fields: ``order`` (assertion ids, first to last, repeated) and ``public`` (ids to show)."""
+    s = db_session()
+    learners.curate(s, learner, request.form.getlist("order"), set(request.form.getlist("public")))
+    s.commit()
+    return redirect(current_context().urls.learner_home(), 303)
+
+
+@bp.get("/me/export.zip")
+@signed_in
+def export_zip(learner: Learner):
+    """The learner's data as a ZIP, streamed."""
+    body = stream_with_context(export.stream(current_context(), learner.id))
+    resp = Response(body, content_type="application/zip")
+    resp.headers["Content-Disposition"] = f'attachment; filename="badges-{learner.public_id}.zip"'
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.post("/me/delete")
+@signed_in
+def delete(learner: Learner):
+    """Delete the account; the form must carry ``confirm=delete``."""
+    if request.form.get("confirm") != "delete":
+        raise Forbidden("type “delete” to confirm")
+    s = db_session()
+    learners.delete_learner(s, learner)
+    s.commit()
+    session.clear()
+    return render_template("learner/deleted.html")
+
+
+@bp.get("/portfolio/<learner_id>")
+def portfolio(learner_id: str):
+    """The learner's public badges in their order; ``noindex`` unless the learner allows indexing."""
+    learner, shown = learners.portfolio(db_session(), learner_id)
+    return render_template("learner/portfolio.html", learner=learner, shown=shown, urls=current_context().urls)
