@@ -38,15 +38,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     from hub.connections import registry
     from hub.context import HubContext
     from hub.inbox.jobs import JobDispatcher
-<<<<<<< HEAD
     from hub.web import admin, api, close_db_session
-=======
-    from hub.web import close_db_session
-    from hub.web.api import bp as api_bp
     from hub.web.api_frameworks import bp as frameworks_api_bp
     from hub.web.certificates import admin as certificates_admin_bp
     from hub.web.certificates import bp as certificates_bp
->>>>>>> main
     from hub.web.errors import register_error_handlers
     from hub.web.learner import bp as learner_bp
     from hub.web.ob3 import bp as ob3_bp

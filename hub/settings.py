@@ -43,15 +43,6 @@ class Settings:
             crashed process and picked up again, seconds.
         log_level: root log level name.
         default_locale: language when neither the user nor ``Accept-Language`` decides (``pl``/``en``).
-<<<<<<< HEAD
-        admin_token: bootstrap bearer token for ``/api/v1`` acting as a site administrator (for automation
-            before any user exists); None (default) accepts per-user API tokens only.
-        mail_backend: ``console`` (write e-mails to stdout; default) or ``smtp``.
-        smtp_url: ``smtp://user:password@host:port`` (``smtps://`` for implicit TLS; ``?starttls=1``).
-        mail_from: the From address of the hub's e-mails.
-        ratelimit_storage_url: Flask-Limiter storage (``memory://`` default; ``redis://host:6379`` when
-            several processes serve the console).
-=======
         admin_token: bearer token for ``/api/v1`` until per-user API tokens exist; None disables the API.
         mail_backend: ``console`` (log each message; default) or ``smtp`` (send through ``smtp_url``).
         smtp_url: ``smtp://user:password@host:port`` (``smtps://`` for implicit TLS; ``?starttls=1``).
@@ -61,7 +52,6 @@ class Settings:
         redis_url: ``HUB_REDIS_URL`` (``redis://host:6379/0``), unset by default. When set, short-lived
             shared state (LTI login state, nonces, launch data, service access tokens) lives in Redis;
             when unset, in the database. Either way it is shared by every worker process.
->>>>>>> main
     """
 
     instance_path: Path
@@ -80,15 +70,10 @@ class Settings:
     admin_token: str | None = None
     mail_backend: str = "console"
     smtp_url: str | None = None
-<<<<<<< HEAD
-    mail_from: str = "badgehub@localhost"
-    ratelimit_storage_url: str = "memory://"
-=======
     mail_from: str = "Badge Hub <badges@localhost>"
     claim_link_days: int = 30
     login_link_minutes: int = 30
     redis_url: str | None = None
->>>>>>> main
     extra: dict = field(default_factory=dict)
 
     def with_(self, **changes) -> Settings:
@@ -191,18 +176,11 @@ def load_settings(env: dict | None = None) -> Settings:
         admin_token=env.get("HUB_ADMIN_TOKEN") or None,
         redis_url=_redis_url(env.get("HUB_REDIS_URL")),
         default_locale=_choice(env, "HUB_DEFAULT_LOCALE", "pl", ("pl", "en")),
-<<<<<<< HEAD
-        mail_backend=_choice(env, "HUB_MAIL_BACKEND", "console", ("console", "smtp")),
-        smtp_url=env.get("HUB_SMTP_URL") or None,
-        mail_from=env.get("HUB_MAIL_FROM") or "badgehub@localhost",
-        ratelimit_storage_url=env.get("HUB_RATELIMIT_STORAGE_URL") or "memory://",
-=======
         mail_backend=_mail_backend(env),
         smtp_url=env.get("HUB_SMTP_URL") or None,
         mail_from=env.get("HUB_MAIL_FROM") or "Badge Hub <badges@localhost>",
         claim_link_days=_int(env, "HUB_CLAIM_LINK_DAYS", 30, 1),
         login_link_minutes=_int(env, "HUB_LOGIN_LINK_MINUTES", 30, 1),
->>>>>>> main
     )
 
 

@@ -304,7 +304,6 @@ def get_by_public_id(session: Session, model, public_id: str):
     return row
 
 
-<<<<<<< HEAD
 ISSUER_FIELDS = ("name", "url", "email", "description")
 BADGE_CLASS_FIELDS = (
     "name",
@@ -416,7 +415,8 @@ def search_assertions(
     if revoked is not None:
         query = query.where(Assertion.revoked.is_(revoked))
     return query
-=======
+
+
 def forget_recipient(session: Session, assertion: Assertion) -> Assertion:
     """Erase the recipient's personal data from ``assertion`` (GDPR Art. 17): the plain e-mail and the
     name go; the salted hash stays, so the award still verifies for whoever holds the address."""
@@ -425,4 +425,3 @@ def forget_recipient(session: Session, assertion: Assertion) -> Assertion:
     session.flush()
     log.info("recipient data erased", extra={"assertion": assertion.public_id})
     return assertion
->>>>>>> main

@@ -95,7 +95,6 @@ def matching_badge_classes(session: Session, connector: ConnectorConfig, event: 
     return list(earned.values())
 
 
-<<<<<<< HEAD
 def list_rules(where=None, *, connector_id: int | None = None):
     """Rules in evaluation order, joined to their connector (so ``where`` may use ``ConnectorConfig``)."""
     query = select(AwardRule).join(ConnectorConfig, AwardRule.connector_id == ConnectorConfig.id).order_by(AwardRule.id)
@@ -105,7 +104,9 @@ def list_rules(where=None, *, connector_id: int | None = None):
 
 
 def set_rule_enabled(session: Session, rule: AwardRule, enabled: bool) -> AwardRule:
-    rule.enabled = enabled
+    """Turn a rule on or off (a connector that manages its own rules, e.g. an LTI course's award rule,
+    disables them instead of deleting them, so the history of what awarded what stays readable)."""
+    rule.enabled = bool(enabled)
     session.flush()
     return rule
 
@@ -113,11 +114,3 @@ def set_rule_enabled(session: Session, rule: AwardRule, enabled: bool) -> AwardR
 def delete_rule(session: Session, rule: AwardRule) -> None:
     session.delete(rule)
     session.flush()
-=======
-def set_rule_enabled(session: Session, rule: AwardRule, enabled: bool) -> AwardRule:
-    """Turn a rule on or off (a connector that manages its own rules, e.g. an LTI course's award rule,
-    disables them instead of deleting them, so the history of what awarded what stays readable)."""
-    rule.enabled = bool(enabled)
-    session.flush()
-    return rule
->>>>>>> main

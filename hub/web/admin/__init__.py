@@ -55,7 +55,8 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("SESSION_COOKIE_NAME", "badgehub_session")
     app.config.setdefault("REMEMBER_COOKIE_SECURE", settings.base_url.startswith("https://"))
     app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
-    app.config.setdefault("RATELIMIT_STORAGE_URI", settings.ratelimit_storage_url)
+    # Shared counts between processes when Redis is configured; per-process otherwise.
+    app.config.setdefault("RATELIMIT_STORAGE_URI", settings.redis_url or "memory://")
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     csrf.init_app(app)
     limiter.init_app(app)

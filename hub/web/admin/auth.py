@@ -13,11 +13,11 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
 from hub.accounts import services as accounts
-from hub.accounts.mail import send_mail
 from hub.accounts.models import ApiToken, User
 from hub.context import current_context
 from hub.db import utcnow
 from hub.errors import HubError
+from hub.learners.mail import MailError, Message, mailer_for
 from hub.web import db_session
 from hub.web.admin import actions, bp, limiter, principal
 
@@ -69,6 +69,12 @@ def _finish_login(user: User):
 
 def _email_key() -> str:
     return (request.form.get("email") or "").strip().lower() or get_addr()
+
+
+def lang_code() -> str:
+    from flask_babel import get_locale
+
+    return str(get_locale() or "en")
 
 
 def get_addr() -> str:
@@ -151,7 +157,11 @@ def forgot_password():
                 "If it was not you, ignore this message.",
                 link=link,
             )
-            send_mail(ctx.settings, user.email, _("Badge Hub: reset your password"), body)
+            message = Message(to=user.email, subject=_("Badge Hub: reset your password"), text=body, locale=lang_code())
+            try:
+                mailer_for(ctx.settings).send(message)
+            except MailError:
+                pass  # logged by the mailer; the answer stays the same (no account enumeration)
         # The same answer whether or not the address is known: no account enumeration.
         flash(_("If the address belongs to an account, we have sent it a link to reset the password."), "info")
         return redirect(url_for("admin.login"))
