@@ -96,6 +96,15 @@ def _console_request():
 
 
 @bp.app_template_global()
+def admin_csrf_token() -> str:
+    """Flask-WTF's CSRF token, under a name of its own: another blueprint's context processor may
+    define ``csrf_token`` for its forms (the learner pages do), and context processors win over globals."""
+    from flask_wtf.csrf import generate_csrf
+
+    return generate_csrf()
+
+
+@bp.app_template_global()
 def format_count(value) -> str:
     from flask_babel import format_decimal
 
