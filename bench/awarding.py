@@ -70,7 +70,7 @@ def bake_share(ctx, index: int, workers: int, chunk: int = 500) -> int:
 
     baked, last = 0, 0
     while True:
-        with ctx.db.session_scope() as s:
+        with ctx.db.read_scope() as s:
             rows = s.scalars(
                 select(Assertion)
                 .where(Assertion.id > last, Assertion.id % workers == index)

@@ -133,22 +133,20 @@ def setup_award_pipeline(ctx) -> None:
 
 
 def completion_body(n: int, run: str) -> str:
-    """The JSON body of the ``n``-th distinct course completion (a distinct learner per ``n``)."""
-    return json.dumps(
-        {
-            "eventname": "course_completed",
-            "site": {"url": f"https://moodle.example.edu/{run}", "name": "Szkoła Podstawowa nr 1"},
-            "course": {
-                "id": 42,
-                "shortname": COURSE,
-                "idnumber": COURSE,
-                "url": "https://moodle.example.edu/course/view.php?id=42",
-            },
-            "user": {"id": n, "email": f"uczeń.{n}@szkoła.example.pl", "fullname": f"Zażółć Gęślą {n}"},
-            "timecompleted": 1764410000 + n,
-        },
-        ensure_ascii=False,
+    """The JSON body of the ``n``-th distinct course completion (a distinct learner per ``n``), shaped as
+    the hub's Moodle plugin sends it (:func:`hub.demo.completion_payload`)."""
+    from hub.demo import completion_payload
+
+    payload = completion_payload(
+        f"https://moodle.example.edu/{run}",
+        email=f"uczeń.{n}@szkoła.example.pl",
+        name=f"Zażółć Gęślą {n}",
+        course_id=42,
+        user_id=n,
+        idnumber=COURSE,
+        completed_at=datetime.fromtimestamp(1764410000 + n, UTC),
     )
+    return json.dumps(payload, ensure_ascii=False)
 
 
 def signed_request(body: str, msg_id: str, when: datetime | None = None) -> dict[str, str]:

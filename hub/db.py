@@ -99,15 +99,22 @@ def _sqlite_pragmas(dbapi_conn, _record):
     cur.close()
 
 
+def _sqlite_begin(conn) -> None:
+    # Units of work take the write lock up front (IMMEDIATE): a deferred transaction that reads, then
+    # writes, fails at once with SQLITE_BUSY when another writer committed in between (WAL snapshot).
+    # Read-only scopes (Database.read_scope, GET requests) begin DEFERRED, so a long read (an export,
+    # a stream) never holds the write lock; in WAL mode readers and the writer do not block each other.
+    mode = conn.get_execution_options().get("hub_sqlite_begin", "IMMEDIATE")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
 def make_engine(url: str, **kwargs) -> Engine:
     """Create an engine for ``url`` with the hub's per-dialect settings."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        # IMMEDIATE takes the write lock up front: a deferred transaction that reads, then writes,
-        # can fail at once with SQLITE_BUSY when another writer committed in between (WAL snapshot).
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("connect_args", {"connect_timeout": 5})
@@ -120,6 +127,9 @@ class Database:
     def __init__(self, url: str, **engine_kwargs):
         self.engine = make_engine(url, **engine_kwargs)
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
+        self.ReadSession = sessionmaker(
+            self.engine.execution_options(hub_sqlite_begin="DEFERRED"), expire_on_commit=False
+        )
 
     @property
     def dialect(self) -> str:
@@ -129,6 +139,20 @@ class Database:
     def session_scope(self) -> Iterator[Session]:
         """A unit of work: yields a session, commits at the end, rolls back and re-raises on error."""
         session = self.Session()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    @contextmanager
+    def read_scope(self) -> Iterator[Session]:
+        """A read-mostly session: on SQLite its transaction begins DEFERRED, so it never holds the write
+        lock while it reads (a write in it still works, waiting for the lock). Commits at the end."""
+        session = self.ReadSession()
         try:
             yield session
             session.commit()

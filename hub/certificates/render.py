@@ -181,7 +181,7 @@ def _dates(value, languages):
 
 
 def template_context(content: CertificateContent, instance_path: Path) -> dict:
-    """The variables a certificate template sees (documented in hub/certificates/README.md)."""
+    """The variables a certificate template sees (documented in README.md, "PDF certificate")."""
     langs = content.languages
     return {
         "c": content,

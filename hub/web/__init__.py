@@ -3,7 +3,7 @@ of another domain directly."""
 
 from __future__ import annotations
 
-from flask import g
+from flask import g, request
 from sqlalchemy.orm import Session
 
 from hub.context import current_context
@@ -12,7 +12,10 @@ from hub.context import current_context
 def db_session() -> Session:
     """The request's session (opened on first use, closed at teardown). Views that write commit it."""
     if "hub_session" not in g:
-        g.hub_session = current_context().db.Session()
+        db = current_context().db
+        # Reads (GET, HEAD) must not hold SQLite's write lock while they render or stream.
+        reading = request.method in ("GET", "HEAD", "OPTIONS")
+        g.hub_session = db.ReadSession() if reading else db.Session()
     return g.hub_session
 
 
