@@ -24,6 +24,7 @@ import base64
 import hashlib
 import io
 import logging
+import re
 import threading
 from functools import cache
 from pathlib import Path
@@ -275,15 +276,39 @@ def html(content: CertificateContent, instance_path: Path) -> str:
 POLICY = ResourceAccessPolicy.server(None, allow_remote=False)
 
 
+# data: URIs in src attributes, stood in for by short names while html5lib reads the document.
+_DATA_SRC = re.compile(r'(?<=\ssrc=")data:[^"]*(?=")')
+INLINE_SCHEME = "hub-inline:"
+
+
 def html_to_pdf(document: str) -> bytes:
     """Render HTML with xhtml2pdf under :data:`POLICY`.
+
+    Each ``src="data:..."`` is swapped for a short ``hub-inline:N`` name before parsing and handed
+    back through xhtml2pdf's ``link_callback``: html5lib walks attribute values in Python, and the
+    images' base64 was most of the document (~5 ms of a certificate). What the callback returns is
+    still a ``data:`` URI under :data:`POLICY`; names it does not know are left as they are.
 
     Raises:
         RenderError: xhtml2pdf reported errors.
     """
     register_fonts()
+    inline: list[str] = []
+
+    def stash(match: re.Match) -> str:
+        inline.append(match.group(0))
+        return f"{INLINE_SCHEME}{len(inline) - 1}"
+
+    def link_callback(uri, _rel):
+        if isinstance(uri, str) and uri.startswith(INLINE_SCHEME):
+            index = uri[len(INLINE_SCHEME) :]
+            if index.isdigit() and int(index) < len(inline):
+                return inline[int(index)]
+        return None
+
+    document = _DATA_SRC.sub(stash, document)
     out = io.BytesIO()
-    result = pisa.CreatePDF(document, dest=out, encoding="utf-8", resource_policy=POLICY)
+    result = pisa.CreatePDF(document, dest=out, encoding="utf-8", resource_policy=POLICY, link_callback=link_callback)
     if result.err:
         raise RenderError(f"xhtml2pdf reported {result.err} error(s)")
     return out.getvalue()
