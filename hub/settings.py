@@ -49,6 +49,9 @@ class Settings:
         mail_from: the ``From`` header of the hub's e-mails.
         claim_link_days: how long a claim link in an award e-mail stays usable, days.
         login_link_minutes: how long a magic login link stays usable, minutes.
+        redis_url: ``HUB_REDIS_URL`` (``redis://host:6379/0``), unset by default. When set, short-lived
+            shared state (LTI login state, nonces, launch data, service access tokens) lives in Redis;
+            when unset, in the database. Either way it is shared by every worker process.
     """
 
     instance_path: Path
@@ -70,6 +73,7 @@ class Settings:
     mail_from: str = "Badge Hub <badges@localhost>"
     claim_link_days: int = 30
     login_link_minutes: int = 30
+    redis_url: str | None = None
     extra: dict = field(default_factory=dict)
 
     def with_(self, **changes) -> Settings:
@@ -95,6 +99,15 @@ def _choice(env: dict, name: str, default: str, allowed: tuple[str, ...]) -> str
     if value not in allowed:
         raise ConfigurationError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
     return value
+
+
+def _redis_url(raw: str | None) -> str | None:
+    """``HUB_REDIS_URL``: None when unset; else a ``redis://``, ``rediss://`` or ``unix://`` URL."""
+    if not raw:
+        return None
+    if urlsplit(raw).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigurationError(f"HUB_REDIS_URL must be a redis://, rediss:// or unix:// URL, got {raw!r}")
+    return raw
 
 
 def _secret_from_file(path: Path, make, what: str) -> str:
@@ -161,6 +174,7 @@ def load_settings(env: dict | None = None) -> Settings:
         stale_processing_seconds=_int(env, "HUB_STALE_PROCESSING_SECONDS", 300, 1),
         log_level=log_level,
         admin_token=env.get("HUB_ADMIN_TOKEN") or None,
+        redis_url=_redis_url(env.get("HUB_REDIS_URL")),
         default_locale=_choice(env, "HUB_DEFAULT_LOCALE", "pl", ("pl", "en")),
         mail_backend=_mail_backend(env),
         smtp_url=env.get("HUB_SMTP_URL") or None,

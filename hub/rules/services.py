@@ -87,3 +87,11 @@ def matching_badge_classes(session: Session, connector: ConnectorConfig, event: 
                 continue
         earned.setdefault(rule.badge_class_id, rule.badge_class)
     return list(earned.values())
+
+
+def set_rule_enabled(session: Session, rule: AwardRule, enabled: bool) -> AwardRule:
+    """Turn a rule on or off (a connector that manages its own rules, e.g. an LTI course's award rule,
+    disables them instead of deleting them, so the history of what awarded what stays readable)."""
+    rule.enabled = bool(enabled)
+    session.flush()
+    return rule

@@ -1,0 +1,52 @@
+"""LTI 1.3 / LTI Advantage tool (https://www.imsglobal.org/spec/lti/v1p3/) on pylti1p3 2.0.0.
+
+Schools register the hub in their LMS (dynamic registration or the admin API); teachers link badge
+classes to their course, set its award rule, see the roster (NRPS), award and revoke; learners see
+their badges. Registered as the entry point ``lti = "connectors.lti:LtiConnector"``.
+
+Endpoints (blueprint ``lti``): ``/lti/login`` (GET/POST), ``/lti/launch``, ``/lti/jwks``,
+``/lti/register``, the pages ``/lti/course`` and ``/lti/badges``, ``/lti/deeplink``; admin API under
+``/api/v1/lti``. CLI: ``badgehub lti ...``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from connectors.base import Connector
+from connectors.types import LearningEvent
+from hub.errors import EventNotProcessable
+
+from . import models  # noqa: F401  (the tool's tables join the hub's metadata for migrations)
+
+
+class LtiConnector(Connector):
+    """Connector kind ``lti``: one ``ConnectorConfig`` row per registration owns the course completion
+    rules (``course_completed``, key = LTI context id); config ``{"registration": <public id>}``."""
+
+    kind: ClassVar[str] = "lti"
+
+    def init_app(self, app) -> None:
+        """Register the ``lti`` blueprint, the ``/api/v1/lti`` admin API and the ``badgehub lti`` commands."""
+        from .cli import lti_cli
+        from .views import admin_bp, bp
+
+        app.register_blueprint(bp)
+        app.register_blueprint(admin_bp)
+        app.cli.add_command(lti_cli)
+
+    def validate_config(self, config: dict[str, Any]) -> dict[str, Any]:
+        return dict(config)
+
+    def normalise(self, connector_slug: str, config: dict[str, Any], body: str) -> LearningEvent:
+        """Completions are stored as normalised LearningEvents; a raw body is not expected here.
+
+        Raises:
+            EventNotProcessable: always, naming the body's shape.
+        """
+        try:
+            kind = type(json.loads(body)).__name__
+        except ValueError:
+            kind = "text"
+        raise EventNotProcessable(f"the lti connector stores normalised events only, got a raw {kind} body")

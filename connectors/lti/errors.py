@@ -1,0 +1,72 @@
+"""Errors of the LTI tool, as :class:`hub.errors.HubError` subclasses.
+
+``detail`` is written for the person in front of the LMS (shown on the error page); ``reason`` is the
+precise cause for the administrator's log line (never shown, never holding a token or a key).
+"""
+
+from __future__ import annotations
+
+from hub.errors import HubError
+
+
+def _(text: str) -> str:
+    """Translate ``text`` for the current request (Flask-Babel); English outside a request (CLI, jobs)."""
+    from flask_babel import gettext
+
+    try:
+        return gettext(text)
+    except (RuntimeError, KeyError):
+        return text
+
+
+class LtiError(HubError):
+    """Base class of the tool's errors."""
+
+    status = 400
+    slug = "lti-error"
+    title = "The course tool could not open"
+
+    def __init__(self, detail: str = "", *, reason: str = "", **extra):
+        super().__init__(detail, **extra)
+        self.reason = reason or self.detail
+
+
+class LaunchRefused(LtiError):
+    """An OIDC login or a launch failed validation (unknown registration or deployment, bad signature,
+    wrong audience, expired or replayed token, missing claims). LTI 1.3 section 5.1.3,
+    https://www.imsglobal.org/spec/security/v1p0/#authentication-response-validation."""
+
+    status = 401
+    slug = "lti-launch-refused"
+
+
+class SessionExpired(LtiError):
+    """A tool page was used after its launch expired (or with an unknown launch id)."""
+
+    status = 403
+    slug = "lti-session-expired"
+    title = "This page has expired"
+
+
+class NotAllowed(LtiError):
+    """A learner tried an instructor action."""
+
+    status = 403
+    slug = "lti-forbidden"
+    title = "Not allowed"
+
+
+class PlatformServiceError(LtiError):
+    """A call to the platform (token endpoint, AGS, NRPS, dynamic registration) failed."""
+
+    status = 502
+    slug = "lti-platform-error"
+    title = "The learning platform did not answer as expected"
+
+
+class RegistrationError(LtiError):
+    """Dynamic registration cannot proceed (bad ``openid_configuration``, issuer mismatch, refused)."""
+
+    status = 400
+    slug = "lti-registration-error"
+    title = "Registration failed"

@@ -1,0 +1,353 @@
+"""OIDC login initiation and launch validation (LTI 1.3 Core section 5, 1EdTech Security Framework 5.1).
+
+Login stores ``state -> {nonce, iss, client_id, login params}`` in the shared store and sets a
+per-state cookie; launch *takes* the state (single use, atomic across workers), requires the cookie,
+checks issuer, audience (``aud``/``azp``), signature against the platform's JWKS, ``exp`` and
+``iat``/``nbf`` with up to :data:`FUTURE_LEEWAY` seconds of platform clock running ahead, that the
+``nonce`` is the one issued for this state and never used before, the deployment, and the message
+claims (pylti1p3's validators: ``sub``, version, roles, resource link / deep-linking settings).
+A validated launch is kept in the store under a random launch id for :data:`LAUNCH_TTL` seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import jwt
+from pylti1p3.exception import LtiException
+from pylti1p3.message_launch import MessageLaunch
+
+from hub.context import HubContext
+from hub.db import utcnow
+
+from .errors import LaunchRefused, SessionExpired, _
+from .models import ACTIVE
+from .registrations import DatabaseToolConf, find_deployment, find_registration
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
+DL_CLAIM = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
+AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
+STATE_TTL = 600  # seconds between login and launch
+LAUNCH_TTL = 4 * 3600  # seconds a launch stays usable for the tool's pages
+JWKS_TTL = 600  # seconds a platform's JWKS is cached (refetched at once on an unknown kid)
+FUTURE_LEEWAY = 60  # seconds a platform clock may run ahead (iat/nbf in the future)
+STATE_COOKIE = "lti1p3-{state}"
+LOGIN_PARAMS = ("iss", "login_hint", "target_link_uri", "lti_message_hint", "lti_deployment_id", "client_id")
+_INSTRUCTOR = re.compile(r"(?:^|[#/])(Instructor|Administrator|SysAdmin)(?:$|#)")
+
+
+class CookiesBlocked(LaunchRefused):
+    """The launch arrived without the state cookie set at login: the browser blocks cookies in the
+    LMS iframe. ``login_params`` re-start the login in a new window."""
+
+    def __init__(self, login_params: dict[str, str]):
+        super().__init__("cookies blocked", reason="state cookie missing (third-party cookies blocked?)")
+        self.login_params = login_params
+
+
+# ---- login ---------------------------------------------------------------------------------------
+
+
+def start_login(
+    ctx: HubContext, store: Store, params: dict[str, str], *, launch_url: str, tool_host: str
+) -> tuple[str, str]:
+    """Handle an OIDC third-party-initiated login (GET or POST parameters ``params``).
+
+    Returns:
+        ``(redirect_url, state)``: the platform's authorization URL with the auth request, and the
+        state whose cookie the response must set.
+
+    Raises:
+        LaunchRefused: missing ``iss``/``login_hint``, a ``target_link_uri`` on another host, or no
+            active registration for (``iss``, ``client_id``).
+    """
+    iss, hint, client_id = params.get("iss"), params.get("login_hint"), params.get("client_id") or None
+    if not iss or not hint:
+        raise LaunchRefused(
+            _("The course tool was opened without the data it needs."), reason="login without iss or login_hint"
+        )
+    target = params.get("target_link_uri") or ""
+    if target and _host(target) != tool_host:
+        raise LaunchRefused(
+            _("The course tool was opened without the data it needs."),
+            reason=f"login target_link_uri {target!r} is not on this tool's host {tool_host}",
+        )
+    with ctx.db.session_scope() as session:  # closed before the store is used (SQLite has one writer)
+        reg = find_registration(session, iss, client_id)
+    if reg is None or reg.status != ACTIVE:
+        raise LaunchRefused(
+            _("This learning platform is not registered with Badge Hub (or not yet approved). Ask your administrator."),
+            reason=f"login from unknown or inactive registration iss={iss} client_id={client_id} "
+            f"({'pending' if reg else 'unknown'})",
+        )
+    state, nonce = "state-" + secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    login = {k: params[k] for k in LOGIN_PARAMS if params.get(k)}
+    store.put(f"state:{state}", {"nonce": nonce, "iss": iss, "client_id": reg.client_id, "login": login}, STATE_TTL)
+    auth = {
+        "scope": "openid",
+        "response_type": "id_token",
+        "response_mode": "form_post",
+        "prompt": "none",
+        "client_id": reg.client_id,
+        "redirect_uri": launch_url,
+        "state": state,
+        "nonce": nonce,
+        "login_hint": hint,
+    }
+    if params.get("lti_message_hint"):
+        auth["lti_message_hint"] = params["lti_message_hint"]
+    sep = "&" if "?" in reg.auth_login_url else "?"
+    return reg.auth_login_url + sep + urlencode(auth), state
+
+
+def _host(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).netloc.lower()
+
+
+# ---- launch ------------------------------------------------------------------------------------
+
+
+class _NoSession:
+    """pylti1p3 insists on session and cookie services; this tool keeps state in its own store."""
+
+
+class _Validator(MessageLaunch):
+    """pylti1p3's message launch, used for its JWT parsing, registration lookup, JWKS key selection and
+    message validators; the validation order and the state, nonce, time and audience checks are ours."""
+
+    def __init__(self, request_data: dict[str, str], tool_conf: DatabaseToolConf, store: Store):
+        super().__init__(None, tool_conf, session_service=_NoSession(), cookie_service=_NoSession())
+        self._data, self._store = request_data, store
+        self.set_auto_validation(False)  # validate_launch runs the checks, in its own order
+
+    def _get_request_param(self, key: str) -> str:
+        return self._data.get(key)
+
+    def fetch_public_key(self, key_set_url: str):
+        cached = self._store.get(f"jwks:{key_set_url}")
+        if cached and not getattr(self, "_refetch", False):
+            return cached
+        try:
+            resp = self._requests_session.get(key_set_url, timeout=10)
+            keys = resp.json()
+        except Exception as exc:  # requests or JSON errors: the platform's JWKS is unusable
+            raise LtiException(f"cannot read the platform JWKS {key_set_url}: {exc}") from exc
+        self._store.put(f"jwks:{key_set_url}", keys, JWKS_TTL)
+        return keys
+
+    def public_key(self):
+        try:
+            return self.get_public_key()
+        except LtiException as exc:
+            if "Unable to find public key" not in str(exc):
+                raise
+            # The platform may have rotated its key since we cached its JWKS: refetch once.
+            self._refetch = True
+            self._registration.set_key_set(None)
+            return self.get_public_key()
+
+
+@dataclass(frozen=True)
+class Launch:
+    """A validated launch: the id_token claims and the launch id that names it in the store."""
+
+    launch_id: str
+    claims: dict[str, Any]
+
+    @property
+    def iss(self) -> str:
+        return self.claims["iss"]
+
+    @property
+    def client_id(self) -> str:
+        return self.claims["badgehub_client_id"]
+
+    @property
+    def sub(self) -> str:
+        return self.claims["sub"]
+
+    @property
+    def deployment_id(self) -> str:
+        return self.claims[CLAIM + "deployment_id"]
+
+    @property
+    def roles(self) -> list[str]:
+        return list(self.claims.get(CLAIM + "roles") or [])
+
+    @property
+    def is_instructor(self) -> bool:
+        """Any LTI instructor or administrator role (context, institution or system; sub-roles too),
+        https://www.imsglobal.org/spec/lti/v1p3/#role-vocabularies."""
+        return any(_INSTRUCTOR.search(r) for r in self.roles)
+
+    @property
+    def context(self) -> dict[str, Any]:
+        return self.claims.get(CLAIM + "context") or {}
+
+    @property
+    def context_id(self) -> str | None:
+        return self.context.get("id")
+
+    @property
+    def message_type(self) -> str:
+        return self.claims.get(CLAIM + "message_type", "")
+
+    @property
+    def is_deep_link(self) -> bool:
+        return self.message_type == "LtiDeepLinkingRequest"
+
+    @property
+    def custom(self) -> dict[str, str]:
+        return self.claims.get(CLAIM + "custom") or {}
+
+    @property
+    def locale(self) -> str | None:
+        return (self.claims.get(CLAIM + "launch_presentation") or {}).get("locale")
+
+    @property
+    def email(self) -> str | None:
+        return self.claims.get("email") or None
+
+    @property
+    def name(self) -> str | None:
+        given = " ".join(p for p in (self.claims.get("given_name"), self.claims.get("family_name")) if p)
+        return self.claims.get("name") or given or None
+
+
+def validate_launch(ctx: HubContext, store: Store, form: dict[str, str], cookies: dict[str, str]) -> Launch:
+    """Validate an LTI 1.3 launch (form fields ``id_token`` and ``state``) and keep it in the store.
+
+    Raises:
+        CookiesBlocked: the state is valid but its cookie did not come back (iframe cookie blocking).
+        LaunchRefused: any failed check; ``reason`` names it precisely for the log.
+    """
+    id_token, state = form.get("id_token") or "", form.get("state") or ""
+    sorry = _("The course tool could not verify this launch. Open it again from your course.")
+    if not id_token or not state:
+        raise LaunchRefused(sorry, reason="launch without id_token or state")
+    pending = store.take(f"state:{state}")
+    if pending is None:
+        raise LaunchRefused(
+            _("This launch has expired or was already used. Open the tool again from your course."),
+            reason="unknown, expired or already used state (replayed launch?)",
+        )
+    if cookies.get(STATE_COOKIE.format(state=state)) != state:
+        raise CookiesBlocked(pending.get("login") or {})
+
+    # Database reads happen in short units of work, never around the store or platform calls.
+    v = _Validator({"id_token": id_token, "state": state}, None, store)
+    where = f"iss={pending['iss']} client_id={pending['client_id']}"
+    try:
+        v.validate_jwt_format()
+    except LtiException as exc:
+        raise LaunchRefused(sorry, reason=f"malformed id_token: {exc} ({where})") from None
+    body = v._jwt["body"]
+    if body.get("iss") != pending["iss"]:
+        raise LaunchRefused(sorry, reason=f"id_token iss {body.get('iss')!r} differs from the login's ({where})")
+    aud = body.get("aud")
+    auds = aud if isinstance(aud, list) else [aud]
+    client_id = pending["client_id"]
+    if client_id not in auds or (len(auds) > 1 and body.get("azp") != client_id):
+        raise LaunchRefused(
+            sorry, reason=f"wrong audience: aud={aud!r} azp={body.get('azp')!r}, expected {client_id!r} ({where})"
+        )
+    with ctx.db.session_scope() as session:
+        tool_conf = DatabaseToolConf(ctx, session)
+        reg_row = tool_conf.row(pending["iss"], client_id)
+        if reg_row is None:
+            raise LaunchRefused(sorry, reason=f"registration disappeared or was deactivated ({where})")
+        v._registration = tool_conf.find_registration_by_params(pending["iss"], client_id)
+        reg_public_id = reg_row.public_id
+    try:
+        key, alg = v.public_key()
+    except LtiException as exc:
+        raise LaunchRefused(sorry, reason=f"no platform key for the id_token: {exc} ({where})") from None
+    try:
+        # Audience checked above; iat/nbf checked below with our own leeway for platform clocks ahead.
+        jwt.decode(
+            id_token,
+            key,
+            algorithms=[alg],
+            options={"verify_aud": False, "verify_iat": False, "verify_nbf": False, "require": ["exp", "iat"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise LaunchRefused(
+            _("This launch has expired. Open the tool again from your course."),
+            reason=f"expired id_token (exp={body.get('exp')}, now={int(time.time())}) ({where})",
+        ) from None
+    except jwt.InvalidTokenError as exc:
+        raise LaunchRefused(sorry, reason=f"bad id_token signature or claims: {exc} ({where})") from None
+    now = time.time()
+    for claim in ("iat", "nbf"):
+        value = body.get(claim)
+        if value is not None and (not isinstance(value, int | float) or value > now + FUTURE_LEEWAY):
+            raise LaunchRefused(
+                sorry, reason=f"id_token {claim}={value} is more than {FUTURE_LEEWAY}s in the future ({where})"
+            )
+    nonce = body.get("nonce")
+    if not nonce or nonce != pending["nonce"]:
+        raise LaunchRefused(sorry, reason=f"nonce does not match the one issued at login ({where})")
+    if not store.add(f"nonce:{pending['iss']}:{nonce}", {}, STATE_TTL + FUTURE_LEEWAY):
+        raise LaunchRefused(sorry, reason=f"nonce replay ({where})")
+
+    deployment_id = body.get(CLAIM + "deployment_id")
+    if not isinstance(deployment_id, str) or not deployment_id.strip():
+        raise LaunchRefused(sorry, reason=f"empty or missing deployment_id ({where})")
+    with ctx.db.session_scope() as session:
+        reg_row = find_registration(session, pending["iss"], client_id)
+        dep = find_deployment(session, reg_row, deployment_id)
+        dep_ok = dep is not None and dep.status == ACTIVE
+        if dep_ok:
+            dep.last_seen_at = utcnow()
+    if not dep_ok:
+        refused = LaunchRefused(
+            _("This course tool placement is not yet approved by the Badge Hub administrator."),
+            reason=f"unknown or pending deployment_id {deployment_id!r} ({where}); recorded for approval",
+        )
+        # The caller's unit of work rolls back with the refusal; it records this in a new one.
+        refused.pending_deployment = (pending["iss"], client_id, deployment_id)
+        raise refused
+    try:
+        v.validate_message()
+    except LtiException as exc:
+        raise LaunchRefused(sorry, reason=f"invalid launch message: {exc} ({where})") from None
+
+    launch_id = secrets.token_urlsafe(32)
+    claims = {**body, "badgehub_client_id": client_id, "badgehub_registration": reg_public_id}
+    store.put(f"launch:{launch_id}", claims, LAUNCH_TTL)
+    log.info(
+        "LTI launch %s: %s sub=%s deployment=%s context=%s (%s)",
+        launch_id[:8],
+        claims.get(CLAIM + "message_type"),
+        body.get("sub"),
+        deployment_id,
+        (body.get(CLAIM + "context") or {}).get("id"),
+        where,
+    )
+    return Launch(launch_id, claims)
+
+
+def load_launch(store: Store, launch_id: str | None) -> Launch:
+    """The stored launch named ``launch_id``.
+
+    Raises:
+        SessionExpired: unknown or expired launch id.
+    """
+    claims = store.get(f"launch:{launch_id}") if launch_id else None
+    if claims is None:
+        raise SessionExpired(
+            _("This page has expired. Open the tool again from your course."), reason="unknown or expired launch id"
+        )
+    return Launch(launch_id, claims)

@@ -1,0 +1,271 @@
+"""Tool keys, platform registrations and deployments, and pylti1p3's tool configuration over them.
+
+Services flush, the caller commits. LTI 1.3 Core section 3 (https://www.imsglobal.org/spec/lti/v1p3/#tool-deployment)
+and the 1EdTech Security Framework (https://www.imsglobal.org/spec/security/v1p0/) define the terms.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from jwcrypto.jwk import JWK
+from pylti1p3.deployment import Deployment
+from pylti1p3.registration import Registration
+from pylti1p3.tool_config import ToolConfAbstract
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from hub.context import HubContext
+from hub.credentials.signing import generate_rsa_key
+from hub.db import utcnow
+from hub.errors import NotFound, ValidationError
+
+from .models import ACTIVE, PENDING, LtiDeployment, LtiRegistration, LtiToolKey
+
+log = logging.getLogger(__name__)
+#: How long a retired tool key stays in the JWKS after a rotation (platforms cache JWKS for hours).
+DEFAULT_KEY_OVERLAP = timedelta(days=7)
+
+
+# ---- tool keys ---------------------------------------------------------------------------------
+
+
+def _new_key(session: Session, ctx: HubContext) -> LtiToolKey:
+    public_pem, private_enc = generate_rsa_key(ctx.box)
+    key = LtiToolKey(
+        kid=JWK.from_pem(public_pem.encode()).thumbprint(), public_pem=public_pem, private_key_encrypted=private_enc
+    )
+    session.add(key)
+    session.flush()
+    return key
+
+
+def current_tool_key(session: Session, ctx: HubContext) -> LtiToolKey:
+    """The tool's current RS256 key, made on first use (RSA-2048, private part encrypted with ``ctx.box``)."""
+    key = session.scalar(select(LtiToolKey).where(LtiToolKey.retired_at.is_(None)).order_by(LtiToolKey.id.desc()))
+    return key or _new_key(session, ctx)
+
+
+def rotate_tool_key(session: Session, ctx: HubContext, overlap: timedelta = DEFAULT_KEY_OVERLAP) -> LtiToolKey:
+    """Make a new current key and move every registration to it. The previous key is retired but stays
+    published in the JWKS for ``overlap``, so tokens it signed and platforms' cached JWKS keep working."""
+    now = utcnow()
+    old = session.scalars(select(LtiToolKey).where(LtiToolKey.retired_at.is_(None))).all()
+    new = _new_key(session, ctx)
+    for key in old:
+        key.retired_at, key.expires_at = now, now + overlap
+    for reg in session.scalars(select(LtiRegistration)):
+        reg.tool_key = new
+    session.flush()
+    log.info("LTI tool key rotated: new kid %s, %d old key(s) published until %s", new.kid, len(old), now + overlap)
+    return new
+
+
+def tool_jwks(session: Session) -> dict:
+    """The tool's public JWK Set (RFC 7517): the current key and retired keys still in their overlap."""
+    now = utcnow()
+    keys = session.scalars(
+        select(LtiToolKey)
+        .where(or_(LtiToolKey.retired_at.is_(None), LtiToolKey.expires_at > now))
+        .order_by(LtiToolKey.id.desc())
+    ).all()
+    return {"keys": [{**Registration.get_jwk(k.public_pem), "kid": k.kid} for k in keys]}
+
+
+# ---- registrations and deployments -------------------------------------------------------------
+
+
+def _url(value: str | None, field: str, *, required: bool = True) -> str | None:
+    value = (value or "").strip()
+    if not value:
+        if required:
+            raise ValidationError(f"{field} is required", field=field)
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        raise ValidationError(f"{field} must be an http(s) URL", field=field)
+    return value
+
+
+def create_registration(
+    session: Session,
+    ctx: HubContext,
+    *,
+    issuer: str,
+    client_id: str,
+    auth_login_url: str,
+    auth_token_url: str,
+    key_set_url: str,
+    auth_audience: str | None = None,
+    deployment_ids: tuple[str, ...] | list[str] = (),
+    name: str | None = None,
+    product_family_code: str | None = None,
+    scopes: list[str] | None = None,
+    status: str = ACTIVE,
+) -> LtiRegistration:
+    """Register a platform (manually, or from dynamic registration) with its deployments (active).
+
+    Raises:
+        ValidationError: missing or non-URL endpoints, empty client id, or (issuer, client_id) taken.
+    """
+    issuer = _url(issuer, "issuer")
+    client_id = (client_id or "").strip()
+    if not client_id:
+        raise ValidationError("client_id is required", field="client_id")
+    taken = session.scalar(
+        select(LtiRegistration.id).where(LtiRegistration.issuer == issuer, LtiRegistration.client_id == client_id)
+    )
+    if taken:
+        raise ValidationError(f"a registration for {issuer} / {client_id} exists", field="client_id")
+    reg = LtiRegistration(
+        issuer=issuer,
+        client_id=client_id,
+        name=(name or "").strip() or None,
+        auth_login_url=_url(auth_login_url, "auth_login_url"),
+        auth_token_url=_url(auth_token_url, "auth_token_url"),
+        auth_audience=(auth_audience or "").strip() or None,
+        key_set_url=_url(key_set_url, "key_set_url"),
+        product_family_code=product_family_code,
+        scopes=list(scopes or []),
+        status=status,
+        tool_key=current_tool_key(session, ctx),
+    )
+    session.add(reg)
+    for dep in deployment_ids:
+        if str(dep).strip():
+            reg.deployments.append(LtiDeployment(deployment_id=str(dep).strip(), status=ACTIVE))
+    session.flush()
+    log.info("LTI registration %s: issuer %s client_id %s", reg.public_id, issuer, client_id)
+    return reg
+
+
+def find_registration(session: Session, issuer: str, client_id: str | None) -> LtiRegistration | None:
+    """The registration of (``issuer``, ``client_id``); with no client id, the issuer's only registration
+    (LTI 1.3 login requests may omit ``client_id``; then it must be unambiguous)."""
+    stmt = select(LtiRegistration).where(LtiRegistration.issuer == issuer)
+    if client_id:
+        return session.scalar(stmt.where(LtiRegistration.client_id == client_id))
+    found = session.scalars(stmt.limit(2)).all()
+    return found[0] if len(found) == 1 else None
+
+
+def get_registration(session: Session, public_id: str) -> LtiRegistration:
+    """A registration by its public id. Raises NotFound."""
+    reg = session.scalar(select(LtiRegistration).where(LtiRegistration.public_id == public_id))
+    if reg is None:
+        raise NotFound(f"no LTI registration {public_id}")
+    return reg
+
+
+def find_deployment(session: Session, reg: LtiRegistration, deployment_id: str) -> LtiDeployment | None:
+    return session.scalar(
+        select(LtiDeployment).where(
+            LtiDeployment.registration_id == reg.id, LtiDeployment.deployment_id == deployment_id
+        )
+    )
+
+
+def record_unknown_deployment(session: Session, reg: LtiRegistration, deployment_id: str) -> LtiDeployment:
+    """Keep an unknown ``deployment_id`` of a known registration as ``pending`` (idempotent), for an
+    administrator to approve (:func:`approve_deployment`)."""
+    dep = find_deployment(session, reg, deployment_id)
+    if dep is None:
+        dep = LtiDeployment(registration=reg, deployment_id=deployment_id, status=PENDING)
+        session.add(dep)
+    dep.last_seen_at = utcnow()
+    session.flush()
+    return dep
+
+
+def approve_deployment(session: Session, dep: LtiDeployment) -> LtiDeployment:
+    """Accept launches from a pending deployment."""
+    dep.status = ACTIVE
+    session.flush()
+    log.info("LTI deployment %s of registration %s approved", dep.deployment_id, dep.registration.public_id)
+    return dep
+
+
+def registration_json(reg: LtiRegistration) -> dict:
+    """A registration as the admin API shows it (no secrets)."""
+    return {
+        "id": reg.public_id,
+        "issuer": reg.issuer,
+        "client_id": reg.client_id,
+        "name": reg.name,
+        "status": reg.status,
+        "auth_login_url": reg.auth_login_url,
+        "auth_token_url": reg.auth_token_url,
+        "auth_audience": reg.auth_audience,
+        "key_set_url": reg.key_set_url,
+        "product_family_code": reg.product_family_code,
+        "scopes": reg.scopes,
+        "tool_kid": reg.tool_key.kid,
+        "deployments": [{"deployment_id": d.deployment_id, "status": d.status} for d in reg.deployments],
+    }
+
+
+# ---- pylti1p3 tool configuration ---------------------------------------------------------------
+
+
+def pylti_registration(ctx: HubContext, reg: LtiRegistration) -> Registration:
+    """A pylti1p3 :class:`Registration` for ``reg``, with the tool's private key decrypted in memory."""
+    return (
+        Registration()
+        .set_issuer(reg.issuer)
+        .set_client_id(reg.client_id)
+        .set_auth_login_url(reg.auth_login_url)
+        .set_auth_token_url(reg.auth_token_url)
+        .set_auth_audience(reg.auth_audience)
+        .set_key_set_url(reg.key_set_url)
+        .set_tool_private_key(ctx.box.decrypt(reg.tool_key.private_key_encrypted).decode("ascii"))
+        .set_tool_public_key(reg.tool_key.public_pem)
+    )
+
+
+class DatabaseToolConf(ToolConfAbstract):
+    """pylti1p3's ``ToolConfAbstract`` over the registration tables.
+
+    Every issuer is treated as "many client ids" (the instance methods below; pylti1p3's class-level
+    ``issuers_relation_types`` dict is shared by all instances and never consulted). Only ``active``
+    registrations and deployments are found.
+    """
+
+    def __init__(self, ctx: HubContext, session: Session):
+        self._ctx, self._session = ctx, session
+
+    def check_iss_has_one_client(self, iss: str) -> bool:
+        return False
+
+    def check_iss_has_many_clients(self, iss: str) -> bool:
+        return True
+
+    def set_iss_has_one_client(self, iss: str):
+        raise NotImplementedError("registrations are keyed by (issuer, client_id)")
+
+    set_iss_has_many_clients = set_iss_has_one_client
+
+    def row(self, iss: str, client_id: str | None) -> LtiRegistration | None:
+        reg = find_registration(self._session, iss, client_id)
+        return reg if reg is not None and reg.status == ACTIVE else None
+
+    def find_registration_by_issuer(self, iss: str, *args, **kwargs) -> Registration | None:
+        return self.find_registration_by_params(iss, None)
+
+    def find_registration_by_params(self, iss: str, client_id: str | None, *args, **kwargs) -> Registration | None:
+        reg = self.row(iss, client_id)
+        return pylti_registration(self._ctx, reg) if reg else None
+
+    def find_deployment(self, iss: str, deployment_id: str) -> Deployment | None:
+        return self.find_deployment_by_params(iss, deployment_id, None)
+
+    def find_deployment_by_params(
+        self, iss: str, deployment_id: str, client_id: str | None, *args, **kwargs
+    ) -> Deployment | None:
+        reg = self.row(iss, client_id)
+        dep = find_deployment(self._session, reg, deployment_id) if reg and deployment_id else None
+        if dep is None or dep.status != ACTIVE:
+            return None
+        dep.last_seen_at = utcnow()
+        return Deployment().set_deployment_id(dep.deployment_id)

@@ -1,0 +1,527 @@
+"""The tool's HTTP endpoints (blueprint ``lti``) and the admin API for registrations (``lti_admin``).
+
+Pages are server-rendered and work inside an LMS iframe without cookies: after the launch, every page
+and form carries the launch id (a 256-bit random name of the stored launch; pages are sent with
+``Referrer-Policy: no-referrer`` and ``Cache-Control: no-store`` so it does not leak). Only the short
+OIDC state cookie is needed, and when the browser blocks it the tool offers a new window.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from urllib.parse import urlencode, urlsplit
+
+from flask import Blueprint, current_app, jsonify, make_response, render_template, request, url_for
+from sqlalchemy import select
+
+from connectors.types import PlatformUser
+from hub.badges.models import BadgeClass
+from hub.badges.services import get_by_public_id, revoke
+from hub.context import HubContext, current_context
+from hub.errors import Forbidden, HubError, SignatureError, ValidationError
+from hub.i18n import set_locale
+
+from . import services as svc
+from .dynreg import register, tool_urls
+from .errors import NotAllowed, PlatformServiceError, _
+from .launch import (
+    STATE_COOKIE,
+    STATE_TTL,
+    CookiesBlocked,
+    Launch,
+    LaunchRefused,
+    load_launch,
+    start_login,
+    validate_launch,
+)
+from .models import ACTIVE, RULE_GRADE, LtiContext, LtiContextBadge
+from .registrations import (
+    approve_deployment,
+    create_registration,
+    find_deployment,
+    find_registration,
+    get_registration,
+    record_unknown_deployment,
+    registration_json,
+    rotate_tool_key,
+    tool_jwks,
+)
+from .store import Store, make_store
+
+log = logging.getLogger(__name__)
+bp = Blueprint("lti", __name__, url_prefix="/lti", template_folder="templates")
+admin_bp = Blueprint("lti_admin", __name__, url_prefix="/api/v1/lti")
+
+
+def _use_locale(code: str | None) -> None:
+    """The launch's ``locale`` claim decides the language; Flask-Babel caches the locale per request,
+    so drop what an earlier message (e.g. during validation) computed."""
+    from flask_babel import refresh
+
+    set_locale(code)
+    refresh()
+
+
+def _ctx() -> HubContext:
+    return current_context()
+
+
+def _store() -> Store:
+    store = current_app.extensions.get("lti.store")
+    if store is None:
+        store = current_app.extensions["lti.store"] = make_store(_ctx())
+    return store
+
+
+def _page(html: str, status: int = 200):
+    response = make_response(html, status)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _refused(exc: LaunchRefused):
+    """Log the precise cause for the administrator, then let the hub render the readable page."""
+    log.warning("LTI %s %s refused: %s", request.method, request.path, exc.reason)
+    raise exc
+
+
+# ---- OIDC login, launch, JWKS, registration -----------------------------------------------------
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """OIDC third-party-initiated login (LTI 1.3 section 5.1.1): redirect to the platform's auth endpoint."""
+    params = (request.form if request.method == "POST" else request.args).to_dict()
+    ctx = _ctx()
+    try:
+        url, state = start_login(
+            ctx,
+            _store(),
+            params,
+            launch_url=tool_urls(ctx.settings.base_url)["launch"],
+            tool_host=urlsplit(ctx.settings.base_url).netloc.lower(),
+        )
+    except LaunchRefused as exc:
+        _refused(exc)
+    response = make_response("", 302)
+    response.headers["Location"] = url
+    secure = request.is_secure
+    response.set_cookie(
+        STATE_COOKIE.format(state=state),
+        state,
+        max_age=STATE_TTL,
+        secure=secure,
+        httponly=True,
+        samesite="None" if secure else "Lax",  # SameSite=None (cross-site form post) requires Secure
+        path=url_for("lti.launch"),
+    )
+    return response
+
+
+@bp.post("/launch")
+def launch():
+    """The launch (LTI 1.3 section 5.1.2): validate, remember the course, show the person's page."""
+    ctx = _ctx()
+    try:
+        done = validate_launch(ctx, _store(), request.form.to_dict(), request.cookies)
+        with ctx.db.session_scope() as session:
+            reg = get_registration(session, done.claims["badgehub_registration"])
+            context = svc.upsert_context(session, reg, done)
+            badge_id = done.custom.get("badge_class")
+            if context is not None and badge_id and done.is_instructor:
+                badge = session.scalar(select(BadgeClass).where(BadgeClass.public_id == badge_id))
+                if badge is not None:
+                    svc.link_badge(session, ctx, context, badge)
+    except CookiesBlocked as exc:
+        log.warning("LTI launch without its state cookie; offering a new window")
+        return _page(
+            render_template("lti/cookies.html", login_url=url_for("lti.login") + "?" + urlencode(exc.login_params)), 200
+        )
+    except LaunchRefused as exc:
+        pending = getattr(exc, "pending_deployment", None)
+        if pending:  # an unknown deployment of a known registration waits for the administrator
+            with ctx.db.session_scope() as session:
+                reg = find_registration(session, pending[0], pending[1])
+                if reg is not None:
+                    record_unknown_deployment(session, reg, pending[2])
+        _refused(exc)
+    _use_locale(done.locale)
+    if done.is_deep_link:
+        return _deep_link_page(done)
+    if done.is_instructor:
+        return _course_page(done)
+    return _learner_page(done)
+
+
+@bp.get("/jwks")
+def jwks():
+    """The tool's public keys (RFC 7517 JWK Set), current and in rotation overlap."""
+    with _ctx().db.session_scope() as session:
+        doc = tool_jwks(session)
+    response = jsonify(doc)
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@bp.get("/register")
+def dynamic_registration():
+    """LTI Dynamic Registration initiation (https://www.imsglobal.org/spec/lti-dr/v1p0#registration-initiation-launch)."""
+    ctx = _ctx()
+    config_url = request.args.get("openid_configuration", "")
+    if not config_url:
+        raise ValidationError(_("Open this address from your learning platform's tool registration page."))
+    try:
+        with ctx.db.session_scope() as session:
+            reg = register(session, ctx, config_url, request.args.get("registration_token"))
+            info = registration_json(reg)
+    except HubError as exc:
+        log.warning("LTI dynamic registration from %s failed: %s", config_url, getattr(exc, "reason", exc.detail))
+        raise
+    return _page(render_template("lti/registered.html", registration=info))
+
+
+# ---- the person's pages ------------------------------------------------------------------------
+
+
+def _current() -> tuple[Launch, HubContext]:
+    launch_id = request.values.get("launch")
+    done = load_launch(_store(), launch_id)
+    _use_locale(done.locale)
+    return done, _ctx()
+
+
+def _instructor() -> tuple[Launch, HubContext]:
+    done, ctx = _current()
+    if not done.is_instructor:
+        log.warning("LTI learner sub=%s tried an instructor action %s", done.sub, request.path)
+        raise NotAllowed(_("Only teachers of this course can do this."))
+    if not done.context_id:
+        raise NotAllowed(_("Open the tool from inside a course."))
+    return done, ctx
+
+
+def _context(session, done: Launch) -> LtiContext:
+    context = svc.find_context(session, done.claims["badgehub_registration"], done.context_id)
+    if context is None:
+        raise NotAllowed(_("Open the tool from inside a course."))
+    return context
+
+
+def _course_services(done: Launch) -> svc.CourseServices:
+    with _ctx().db.session_scope() as session:
+        return svc.course_services(_ctx(), _context(session, done))
+
+
+def _course_page(done: Launch, message: str | None = None, error: str | None = None, status: int = 200):
+    ctx = _ctx()
+    members, roster_error = [], None
+    try:  # the platform call happens outside any database transaction
+        members = [m for m in svc.roster(ctx, _store(), _course_services(done)) if m.is_learner]
+    except PlatformServiceError as exc:
+        log.warning("LTI roster of context %s: %s", done.context_id, exc.reason)
+        roster_error = exc.detail
+    with ctx.db.session_scope() as session:
+        context = _context(session, done)
+        linked = svc.linked_badges(context)
+        all_badges = session.scalars(select(BadgeClass).order_by(BadgeClass.name)).all()
+        html = render_template(
+            "lti/course.html",
+            launch=done,
+            context=context,
+            linked=linked,
+            available=[b for b in all_badges if b not in linked],
+            members=members,
+            roster_error=roster_error,
+            issued=svc.issued_in_context(session, context),
+            urls=ctx.urls,
+            message=message,
+            error=error,
+            RULE_GRADE=RULE_GRADE,
+        )
+    return _page(html, status)
+
+
+def _learner_page(done: Launch):
+    ctx = _ctx()
+    with ctx.db.session_scope() as session:
+        earned = svc.learner_assertions(session, done)
+        context = _context(session, done) if done.context_id else None
+        earned_ids = {a.badge_class_id for a in earned}
+        in_course = {b.id for b in svc.linked_badges(context)} if context else set()
+        focus = done.custom.get("badge_class")
+        to_earn = [b for b in (svc.linked_badges(context) if context else []) if b.id not in earned_ids]
+        to_earn.sort(key=lambda b: b.public_id != focus)
+        html = render_template(
+            "lti/learner.html",
+            launch=done,
+            context=context,
+            earned=earned,
+            in_course=in_course,
+            to_earn=to_earn,
+            urls=ctx.urls,
+            share=_share_links,
+        )
+    return _page(html)
+
+
+def _share_links(public_url: str) -> dict[str, str]:
+    return {
+        "LinkedIn": "https://www.linkedin.com/sharing/share-offsite/?" + urlencode({"url": public_url}),
+        "Facebook": "https://www.facebook.com/sharer/sharer.php?" + urlencode({"u": public_url}),
+        "X": "https://x.com/intent/post?" + urlencode({"url": public_url}),
+    }
+
+
+def _deep_link_page(done: Launch):
+    if not done.is_instructor:
+        raise NotAllowed(_("Only teachers of this course can do this."))
+    with _ctx().db.session_scope() as session:
+        all_badges = session.scalars(select(BadgeClass).order_by(BadgeClass.name)).all()
+        html = render_template("lti/deep_link.html", launch=done, badges=all_badges, urls=_ctx().urls)
+    return _page(html)
+
+
+@bp.get("/course")
+def course():
+    done, _c = _instructor()
+    return _course_page(done)
+
+
+@bp.get("/badges")
+def my_badges():
+    done, _c = _current()
+    return _learner_page(done)
+
+
+def _badge(session, public_id: str | None) -> BadgeClass:
+    try:
+        return get_by_public_id(session, BadgeClass, public_id or "")
+    except HubError:
+        raise ValidationError(_("Choose a badge.")) from None
+
+
+def _form_action(action, *, in_session: bool = True):
+    """Run an instructor form's ``action``; the course page shows its message, or the error of a
+    validation or platform problem. With ``in_session`` the action gets ``(session, ctx, done, context)``
+    inside one unit of work; otherwise ``(ctx, done)`` and opens its own (around platform calls)."""
+    done, ctx = _instructor()
+    try:
+        if in_session:
+            with ctx.db.session_scope() as session:
+                message = action(session, ctx, done, _context(session, done))
+        else:
+            message = action(ctx, done)
+    except ValidationError as exc:
+        return _course_page(done, error=exc.detail, status=422)
+    except PlatformServiceError as exc:
+        log.warning("LTI %s: %s", request.path, exc.reason)
+        return _course_page(done, error=exc.detail, status=502)
+    return _course_page(done, message=message)
+
+
+@bp.post("/course/link")
+def link():
+    def action(session, ctx, done, context):
+        badge = _badge(session, request.form.get("badge"))
+        svc.link_badge(session, ctx, context, badge)
+        return _("Badge linked to the course.")
+
+    return _form_action(action)
+
+
+@bp.post("/course/unlink")
+def unlink():
+    def action(session, ctx, done, context):
+        svc.unlink_badge(session, ctx, context, _badge(session, request.form.get("badge")))
+        return _("Badge unlinked from the course.")
+
+    return _form_action(action)
+
+
+@bp.post("/course/rule")
+def rule():
+    def action(session, ctx, done, context):
+        threshold = request.form.get("threshold", "").replace(",", ".").strip()
+        try:
+            value = float(threshold) / 100 if threshold else None
+        except ValueError:
+            raise ValidationError(_("The grade threshold must be a number of percent.")) from None
+        svc.set_award_rule(
+            session,
+            ctx,
+            context,
+            request.form.get("rule", ""),
+            grade_threshold=value,
+            grade_lineitem_url=request.form.get("lineitem") or None,
+            post_scores=request.form.get("post_scores") == "1",
+        )
+        return _("Award rule saved.")
+
+    return _form_action(action)
+
+
+@bp.post("/course/award")
+def award():
+    """Award a linked badge to learners chosen from the NRPS roster; post scores if the course asks."""
+
+    def action(ctx, done):
+        chosen = set(request.form.getlist("member"))
+        if not chosen:
+            raise ValidationError(_("Choose at least one learner."))
+        course = _course_services(done)
+        # Identities come from the platform's roster, never from the form.
+        members = [m for m in svc.roster(ctx, _store(), course) if m.user_id in chosen]
+        with ctx.db.session_scope() as session:
+            context = _context(session, done)
+            badge = _badge(session, request.form.get("badge"))
+            created = [m for m in members if svc.award_in_context(session, ctx, context, badge, m).created]
+            link = svc.find_link(context, badge)
+            post, lineitem, link_id = context.post_scores, link.lineitem_url, link.id
+        if post and created:  # after the commit: the awards stand even if the gradebook refuses
+            try:
+                for member in created:
+                    lineitem = svc.post_badge_score(
+                        ctx, _store(), course, lineitem_url=lineitem, badge=badge, user_id=member.user_id
+                    )
+            finally:
+                with ctx.db.session_scope() as session:
+                    session.get(LtiContextBadge, link_id).lineitem_url = lineitem
+        return _("Badges awarded: %(n)s.") % {"n": len(created)}
+
+    return _form_action(action, in_session=False)
+
+
+@bp.post("/course/revoke")
+def revoke_award():
+    def action(session, ctx, done, context):
+        assertion = svc.assertion_in_context(session, context, request.form.get("assertion", ""))
+        reason = request.form.get("reason", "").strip() or _("Revoked by the course teacher.")
+        revoke(session, ctx, assertion, reason)
+        return _("Badge revoked.")
+
+    return _form_action(action)
+
+
+@bp.post("/course/sync")
+def sync():
+    def action(ctx, done):
+        with ctx.db.session_scope() as session:
+            context_pk = _context(session, done).id
+        outcome = svc.sync_grades(ctx, _store(), context_pk)
+        return _("Grades checked: %(awarded)s awarded, %(below)s below the threshold.") % {
+            "awarded": outcome.awarded,
+            "below": outcome.below,
+        }
+
+    return _form_action(action, in_session=False)
+
+
+@bp.post("/deeplink")
+def deep_link():
+    """Answer a deep-linking request with the chosen badge class (auto-posted to the platform)."""
+    done, ctx = _current()
+    if not done.is_deep_link or not done.is_instructor:
+        raise NotAllowed(_("Only teachers of this course can do this."))
+    with ctx.db.session_scope() as session:
+        badge = _badge(session, request.form.get("badge"))
+        reg = get_registration(session, done.claims["badgehub_registration"])
+        context = svc.upsert_context(session, reg, done)
+        if context is not None:
+            svc.link_badge(session, ctx, context, badge)
+        token, return_url = svc.deep_link_response(ctx, reg, done, badge, tool_urls(ctx.settings.base_url)["launch"])
+    return _page(render_template("lti/autopost.html", action=return_url, fields={"JWT": token}))
+
+
+# ---- admin API ---------------------------------------------------------------------------------
+
+
+@admin_bp.before_request
+def _authenticate():
+    token = current_context().settings.admin_token
+    if not token:
+        raise Forbidden("the JSON API is disabled: set HUB_ADMIN_TOKEN")
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not given or not hmac.compare_digest(given.encode(), token.encode()):
+        raise SignatureError("missing or wrong bearer token")
+
+
+@admin_bp.get("/registrations")
+def list_registrations():
+    from .models import LtiRegistration
+
+    with _ctx().db.session_scope() as session:
+        rows = session.scalars(select(LtiRegistration).order_by(LtiRegistration.id)).all()
+        return jsonify(registrations=[registration_json(r) for r in rows])
+
+
+@admin_bp.post("/registrations")
+def add_registration():
+    """Manual registration. JSON: ``issuer``, ``client_id``, ``auth_login_url``, ``auth_token_url``,
+    ``key_set_url``, optional ``auth_audience``, ``deployment_ids`` (list), ``name``. 201 with the
+    registration and the tool's URLs to enter in the platform."""
+    doc = request.get_json(silent=True)
+    if not isinstance(doc, dict):
+        raise ValidationError("send a JSON object")
+    ctx = _ctx()
+    fields = ("issuer", "client_id", "auth_login_url", "auth_token_url", "key_set_url", "auth_audience", "name")
+    with ctx.db.session_scope() as session:
+        reg = create_registration(
+            session, ctx, **{k: doc.get(k) for k in fields}, deployment_ids=list(doc.get("deployment_ids") or [])
+        )
+        body = registration_json(reg)
+    return jsonify(registration=body, tool=tool_urls(ctx.settings.base_url)), 201
+
+
+@admin_bp.post("/registrations/<reg_id>/approve")
+def approve_registration(reg_id: str):
+    with _ctx().db.session_scope() as session:
+        reg = get_registration(session, reg_id)
+        reg.status = ACTIVE
+        log.info("LTI registration %s (%s) approved", reg.public_id, reg.issuer)
+        return jsonify(registration=registration_json(reg))
+
+
+@admin_bp.post("/registrations/<reg_id>/deployments/<path:deployment_id>/approve")
+def approve_deployment_view(reg_id: str, deployment_id: str):
+    with _ctx().db.session_scope() as session:
+        reg = get_registration(session, reg_id)
+        dep = find_deployment(session, reg, deployment_id)
+        if dep is None:
+            raise ValidationError(f"registration {reg_id} has no deployment {deployment_id!r}")
+        approve_deployment(session, dep)
+        return jsonify(registration=registration_json(reg))
+
+
+@admin_bp.post("/keys/rotate")
+def rotate_key():
+    """Make a new tool key; the old one stays in the JWKS for ``overlap_days`` (JSON, default 7)."""
+    from datetime import timedelta
+
+    days = (request.get_json(silent=True) or {}).get("overlap_days", 7)
+    with _ctx().db.session_scope() as session:
+        key = rotate_tool_key(session, _ctx(), timedelta(days=float(days)))
+        return jsonify(kid=key.kid)
+
+
+@admin_bp.post("/completions")
+def completion():
+    """Report a course completion from the platform side. JSON: ``registration`` (id), ``context_id``,
+    ``sub``, ``email``, ``name``. 202 with the inbox event; processed by the course's completion rules."""
+    doc = request.get_json(silent=True) or {}
+    ctx = _ctx()
+    with ctx.db.session_scope() as session:
+        context = svc.find_context(session, str(doc.get("registration")), str(doc.get("context_id")))
+        if context is None:
+            raise ValidationError("unknown registration or context", field="context_id")
+        event, created = svc.report_completion(
+            session,
+            ctx,
+            context,
+            PlatformUser(email=doc.get("email"), name=doc.get("name"), platform_user_id=doc.get("sub")),
+        )
+        event_id, public_id = event.id, event.public_id
+    if created:
+        current_app.extensions["hub.jobs"].enqueue(event_id)
+    return jsonify(event=public_id, duplicate=not created), 202 if created else 200
