@@ -38,18 +38,16 @@ def receive(slug: str):
         raise UnsupportedMediaType(f"send the event as application/json, not {request.mimetype or 'nothing'}")
     body = request.get_data(cache=False)  # MAX_CONTENT_LENGTH refuses >1 MiB bodies with 413
 
-    with ctx.db.session_scope() as session:
-        connector = require(session, slug, KIND)
-        secrets = connector_secrets(ctx, connector)
-    webhook_id = verify_signature(body, request.headers, secrets)
-    try:
-        payload = json.loads(body)
-    except ValueError as exc:
-        raise BadRequest(f"the body is not JSON: {exc}") from None
-
     problem = None
+    # One unit of work for the whole request: the connector row read for its secrets is the one the
+    # event is recorded against, and a refused request rolls back a transaction that wrote nothing.
     with ctx.db.session_scope() as session:
         connector = require(session, slug, KIND)
+        webhook_id = verify_signature(body, request.headers, connector_secrets(ctx, connector))
+        try:
+            payload = json.loads(body)
+        except ValueError as exc:
+            raise BadRequest(f"the body is not JSON: {exc}") from None
         event, created = record_event(session, connector, webhook_id, body.decode("utf-8"))
         if created:
             try:

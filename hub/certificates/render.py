@@ -240,7 +240,7 @@ def _dates(value, languages):
 
 
 def template_context(content: CertificateContent, instance_path: Path) -> dict:
-    """The variables a certificate template sees (documented in hub/certificates/README.md)."""
+    """The variables a certificate template sees (documented in README.md, "PDF certificate")."""
     langs = content.languages
     badge, badge_type = content.badge_image, content.badge_image_type
     logo, logo_type = content.issuer_image, content.issuer_image_type

@@ -71,19 +71,23 @@ def _open_list(session: Session, issuer: Issuer, purpose: str) -> StatusList:
     return new
 
 
-def allocate_status(session: Session, assertion: Assertion, purpose: str = REVOCATION) -> CredentialStatusEntry:
+def allocate_status(
+    session: Session, assertion: Assertion, purpose: str = REVOCATION, *, fresh: bool = False
+) -> CredentialStatusEntry:
     """The assertion's status list entry for ``purpose``, allocating a fresh index on first call.
 
-    Idempotent per assertion. Call it in the award transaction (it flushes); a credential built
+    Idempotent per assertion (``fresh=True`` skips the look-up for an assertion inserted in this
+    transaction, which cannot have an entry yet). Call it in the award transaction (it flushes); a credential built
     without one allocates it then.
     """
-    entry = session.scalars(
-        select(CredentialStatusEntry).where(
-            CredentialStatusEntry.assertion_id == assertion.id, CredentialStatusEntry.purpose == purpose
-        )
-    ).first()
-    if entry is not None:
-        return entry
+    if not fresh:
+        entry = session.scalars(
+            select(CredentialStatusEntry).where(
+                CredentialStatusEntry.assertion_id == assertion.id, CredentialStatusEntry.purpose == purpose
+            )
+        ).first()
+        if entry is not None:
+            return entry
     issuer = assertion.badge_class.issuer
     while True:
         status_list = _open_list(session, issuer, purpose)

@@ -71,7 +71,7 @@ def import_esco(path: str, kind: str, language: str) -> None:
 @click.option("--target-type", help="CSV only: OB 3.0 targetType of its descriptors (ext:Name, ceasn:Competency...).")
 @with_appcontext
 def import_custom(path: str, identifier, name_en, name_pl, url, target_type) -> None:
-    """Import a custom framework from CSV or JSON (format in hub/frameworks/README.md). Idempotent."""
+    """Import a custom framework from CSV or JSON (format in README.md, "Frameworks"). Idempotent."""
     from hub.frameworks import importers
 
     try:

@@ -1,5 +1,5 @@
 """Importers: ESCO skills and occupations (the ESCO classification's CSV export) and custom frameworks
-(a simple CSV, or the JSON shape of the bundled files; both documented in ``hub/frameworks/README.md``).
+(a simple CSV, or the JSON shape of the bundled files; both documented in ``README.md, "Frameworks"``).
 
 Streaming: the file is read as bytes, decoded line by line (so a bad byte is reported at its line),
 parsed by :mod:`csv` and upserted in batches of :data:`BATCH` rows (one ``INSERT ... ON CONFLICT``

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub.context import HubContext
-from hub.inbox.services import claimable_ids, process_event
+from hub.inbox.services import claim, process_claimed, process_event
 from hub.learners import notifications
 
 log = logging.getLogger(__name__)
@@ -48,15 +48,9 @@ class JobDispatcher:
             return
 
         def scan():
-            try:
-                ids = claimable_ids(self.ctx, limit=10_000)
-            except SQLAlchemyError as exc:  # e.g. the database is not initialised yet
-                log.warning("recovery scan skipped: %s", exc.__class__.__name__)
-                return
-            if ids:
-                log.info("recovering %d pending events", len(ids))
-            for event_id in ids:
-                self._pool.submit(self._run, event_id)
+            recovered = run_worker(self.ctx, threading.Event(), once=True)
+            if recovered:
+                log.info("recovered %d events left waiting", recovered)
 
         threading.Thread(target=scan, name="hub-recover", daemon=True).start()
 
@@ -65,28 +59,26 @@ class JobDispatcher:
             self._pool.shutdown(wait=wait)
 
 
-def run_worker(ctx: HubContext, stop: threading.Event, *, once: bool = False, batch: int = 100) -> int:
-    """Process pending events until ``stop`` is set (or, with ``once``, until none are left).
+def run_worker(ctx: HubContext, stop: threading.Event, *, once: bool = False, batch: int = 50) -> int:
+    """Process waiting events until ``stop`` is set (or, with ``once``, until none are left).
 
-    Returns the number of events this worker processed. Database outages are logged and retried
-    after ``settings.worker_poll_seconds``.
+    Claims up to ``batch`` events at a time (workers take disjoint batches) and processes each batch in
+    one transaction (:func:`hub.inbox.services.process_claimed`); a stop request finishes the batch at
+    hand. Returns the number of events this worker processed. Database outages are logged and retried
+    after ``settings.worker_poll_seconds``; claimed events of a failed batch are picked up again once
+    ``HUB_STALE_PROCESSING_SECONDS`` have passed.
     """
     done = 0
     while not stop.is_set():
         try:
-            ids = claimable_ids(ctx, limit=batch)
+            ids = claim(ctx, limit=batch)
+            if ids:
+                done += len(process_claimed(ctx, ids))
+                continue
+            notifications.deliver(ctx)  # award e-mails left pending by a crash or a mail outage
         except SQLAlchemyError as exc:
             log.warning("worker cannot reach the database (%s); retrying", exc.__class__.__name__)
-            stop.wait(ctx.settings.worker_poll_seconds)
-            continue
-        for event_id in ids:
-            if stop.is_set():
-                break
-            if process_event(ctx, event_id) is not None:
-                done += 1
-        if not ids:
-            notifications.deliver(ctx)  # award e-mails left pending by a crash or a mail outage
-            if once:
-                break
-            stop.wait(ctx.settings.worker_poll_seconds)
+        if once:
+            break
+        stop.wait(ctx.settings.worker_poll_seconds)
     return done

@@ -13,15 +13,14 @@ from dataclasses import asdict
 from datetime import timedelta
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from connectors.types import LearningEvent, PlatformUser
 from hub.badges import services as badges
 from hub.connections import registry
 from hub.connections.models import ConnectorConfig
 from hub.context import HubContext
-from hub.db import utcnow
+from hub.db import new_public_id, utcnow
 from hub.errors import EventNotProcessable, HubError, ValidationError
 from hub.inbox.models import FAILED, PENDING, PROCESSED, PROCESSING, InboundEvent
 from hub.learners import notifications
@@ -31,45 +30,48 @@ from hub.timefmt import isoformat_z, parse_timestamp
 log = logging.getLogger(__name__)
 
 
+def _insert_ignoring_duplicates(session: Session):
+    """``INSERT … ON CONFLICT DO NOTHING`` for the session's dialect (SQLite and PostgreSQL share it)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(InboundEvent).on_conflict_do_nothing(index_elements=["connector_id", "external_id"])
+
+
 def record_event(
     session: Session, connector: ConnectorConfig, external_id: str, body: str, *, body_format: str = "raw"
 ) -> tuple[InboundEvent, bool]:
     """Store a verified event unless (connector, ``external_id``) is stored already.
 
     Returns ``(event, created)``; ``created`` is False for a redelivery, which changes nothing.
-    Safe under concurrency: the unique constraint decides, the loser reads the winner's row.
+    One statement in the common case (``INSERT … ON CONFLICT DO NOTHING RETURNING``): the unique
+    constraint decides between concurrent deliveries, and the loser reads the winner's row.
 
     Raises:
         ValidationError: empty or over-long ``external_id``.
     """
     if not external_id or len(external_id) > 255:
         raise ValidationError("the event id must be 1-255 characters", field="webhook-id")
-    stmt = select(InboundEvent).where(
-        InboundEvent.connector_id == connector.id, InboundEvent.external_id == external_id
+    values = {
+        "public_id": new_public_id(),
+        "connector_id": connector.id,
+        "external_id": external_id,
+        "received_at": utcnow(),
+        "body": body,
+        "body_format": body_format,
+        "status": PENDING,
+        "attempts": 0,
+        "history": [],
+    }
+    event = session.scalars(_insert_ignoring_duplicates(session).returning(InboundEvent), [values]).one_or_none()
+    if event is not None:
+        return event, True
+    existing = session.scalar(
+        select(InboundEvent).where(InboundEvent.connector_id == connector.id, InboundEvent.external_id == external_id)
     )
-    existing = session.scalar(stmt)
-    if existing is not None:
-        return existing, False
-    event = InboundEvent(
-        connector_id=connector.id,
-        external_id=external_id,
-        received_at=utcnow(),
-        body=body,
-        body_format=body_format,
-        status=PENDING,
-        history=[],
-    )
-    try:
-        with session.begin_nested():
-            session.add(event)
-            session.flush()
-    except IntegrityError:
-        existing = session.scalar(stmt)
-        if existing is None:
-            raise
-        return existing, False
-    event.connector = connector
-    return event, True
+    return existing, False
 
 
 def _event_to_json(event: LearningEvent) -> str:
@@ -113,23 +115,47 @@ def normalise(connector: ConnectorConfig, event: InboundEvent) -> LearningEvent:
     return registry.get(connector.kind).normalise(connector.slug, connector.config, event.body)
 
 
-def _claim(ctx: HubContext, event_id: int) -> bool:
-    """Atomically move a pending (or abandoned) event to ``processing``. False if another process has it."""
+def _claimable(stale):
+    return or_(
+        InboundEvent.status == PENDING,
+        (InboundEvent.status == PROCESSING) & (InboundEvent.claimed_at < stale),
+    )
+
+
+def claim(ctx: HubContext, event_ids: list[int] | None = None, limit: int = 50) -> list[int]:
+    """Atomically move events to ``processing`` and return the ids this process now holds.
+
+    With ``event_ids``: those of them still pending (or abandoned). Without: up to ``limit`` of the
+    oldest waiting events. One ``UPDATE … RETURNING``; on PostgreSQL the selection skips rows other
+    workers are claiming (``FOR UPDATE SKIP LOCKED``), so concurrent workers take disjoint batches.
+    """
     now = utcnow()
     stale = now - timedelta(seconds=ctx.settings.stale_processing_seconds)
     with ctx.db.session_scope() as session:
+        if event_ids is not None:
+            chosen = InboundEvent.id.in_(event_ids)
+        else:
+            pick = select(InboundEvent.id).where(_claimable(stale)).order_by(InboundEvent.received_at, InboundEvent.id)
+            pick = pick.limit(limit)
+            if ctx.db.dialect == "postgresql":
+                pick = pick.with_for_update(skip_locked=True)
+            chosen = InboundEvent.id.in_(pick.scalar_subquery())
         result = session.execute(
             update(InboundEvent)
-            .where(
-                InboundEvent.id == event_id,
-                or_(
-                    InboundEvent.status == PENDING,
-                    (InboundEvent.status == PROCESSING) & (InboundEvent.claimed_at < stale),
-                ),
-            )
+            .where(chosen, _claimable(stale))
             .values(status=PROCESSING, claimed_at=now, attempts=InboundEvent.attempts + 1)
+            .returning(InboundEvent.id)
         )
-        return result.rowcount == 1
+        return sorted(result.scalars().all())
+
+
+def _failure_reason(exc: Exception, event_id: int) -> str:
+    if isinstance(exc, HubError):
+        reason = f"{exc.title}: {exc.detail}"
+        log.warning("event %s failed: %s", event_id, reason)
+        return reason
+    log.exception("event %s failed unexpectedly", event_id, exc_info=exc)
+    return f"internal error: {type(exc).__name__}"
 
 
 def _finish(session: Session, event: InboundEvent, status: str, reason: str | None) -> None:
@@ -170,32 +196,66 @@ def apply_awards(session: Session, ctx: HubContext, connector: ConnectorConfig, 
     ]
 
 
-def process_event(ctx: HubContext, event_id: int) -> str | None:
-    """Process one stored event in its own transaction; returns its final status, or None when another
-    process holds it. Never raises for a bad event: the failure is stored as status + reason, and no
-    award of a failed attempt survives (the transaction is rolled back as a whole)."""
-    if not _claim(ctx, event_id):
-        return None
+def process_claimed(ctx: HubContext, event_ids: list[int]) -> dict[int, str]:
+    """Process events this process has claimed, in one transaction with a savepoint per event.
+
+    Returns ``{event_id: final status}``. Never raises for a bad event: its failure is stored as status
+    + reason and its savepoint is rolled back, so no award of a failed event survives while the others
+    of the batch commit together (one commit per batch, not per event). If the batch itself cannot
+    commit, each event is retried in a transaction of its own. Award e-mails are sent after the commit.
+    """
+    if not event_ids:
+        return {}
+    statuses: dict[int, str] = {}
     try:
         with ctx.db.session_scope() as session:
-            event = session.get(InboundEvent, event_id)
-            results = apply_awards(session, ctx, event.connector, event)
-            new = sum(r.created for r in results)
-            _finish(session, event, PROCESSED, None if new else "already awarded; nothing new issued")
-            # The award e-mails are outbox rows of this transaction, sent only once it has committed.
-            mails = notifications.enqueue_awards(session, results)
-        log.info("event processed", extra={"event": event.public_id, "awards": len(results), "new": new})
-        notifications.deliver(ctx, mails)
-        return PROCESSED
-    except HubError as exc:
-        reason = f"{exc.title}: {exc.detail}"
-        log.warning("event %s failed: %s", event_id, reason)
-    except Exception as exc:  # an unexpected bug must not lose the event: keep it, failed, for replay
-        reason = f"internal error: {type(exc).__name__}"
-        log.exception("event %s failed unexpectedly", event_id)
-    with ctx.db.session_scope() as session:
-        _finish(session, session.get(InboundEvent, event_id), FAILED, reason)
-    return FAILED
+            events = session.scalars(
+                select(InboundEvent)
+                .where(InboundEvent.id.in_(event_ids))
+                .options(joinedload(InboundEvent.connector))
+                .order_by(InboundEvent.id)
+            ).all()
+            mails: list[int] = []
+            failures: list[tuple[InboundEvent, str]] = []
+            for event in events:
+                try:
+                    with session.begin_nested():
+                        results = apply_awards(session, ctx, event.connector, event)
+                        new = sum(r.created for r in results)
+                        _finish(session, event, PROCESSED, None if new else "already awarded; nothing new issued")
+                        # Award e-mails are outbox rows of this transaction, sent once it has committed.
+                        mails += notifications.enqueue_awards(session, results)
+                    statuses[event.id] = PROCESSED
+                except Exception as exc:  # noqa: BLE001 - a bad event must not stop the batch
+                    failures.append((event, _failure_reason(exc, event.id)))
+            for event, reason in failures:
+                _finish(session, event, FAILED, reason)
+                statuses[event.id] = FAILED
+    except Exception:
+        if len(event_ids) == 1:
+            raise
+        log.exception("batch of %d events could not commit; processing them one by one", len(event_ids))
+        statuses = {}
+        for event_id in event_ids:
+            statuses.update(process_claimed(ctx, [event_id]))
+        return statuses
+    log.info("events processed", extra={"events": len(statuses), "failed": len(failures)})
+    notifications.deliver(ctx, mails)
+    return statuses
+
+
+def process_event(ctx: HubContext, event_id: int) -> str | None:
+    """Claim and process one stored event; returns its final status, or None when another process
+    holds it. See :func:`process_claimed`."""
+    if not claim(ctx, [event_id]):
+        return None
+    try:
+        return process_claimed(ctx, [event_id]).get(event_id)
+    except Exception as exc:  # the database failed under us: record it if we still can
+        reason = _failure_reason(exc, event_id)
+        with ctx.db.session_scope() as session:
+            _finish(session, session.get(InboundEvent, event_id), FAILED, reason)
+        return FAILED
 
 
 def mark_failed(session: Session, event: InboundEvent, reason: str) -> None:
@@ -213,22 +273,3 @@ def replay(session: Session, event: InboundEvent) -> InboundEvent:
     event.claimed_at = None
     session.flush()
     return event
-
-
-def claimable_ids(ctx: HubContext, limit: int = 100) -> list[int]:
-    """Ids of events waiting for processing (pending, or processing but abandoned), oldest first."""
-    stale = utcnow() - timedelta(seconds=ctx.settings.stale_processing_seconds)
-    with ctx.db.session_scope() as session:
-        return list(
-            session.scalars(
-                select(InboundEvent.id)
-                .where(
-                    or_(
-                        InboundEvent.status == PENDING,
-                        (InboundEvent.status == PROCESSING) & (InboundEvent.claimed_at < stale),
-                    )
-                )
-                .order_by(InboundEvent.received_at, InboundEvent.id)
-                .limit(limit)
-            )
-        )

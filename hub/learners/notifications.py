@@ -71,61 +71,71 @@ def award_message(session: Session, ctx: HubContext, assertion: Assertion) -> Me
     )
 
 
-def _claim_row(ctx: HubContext, notification_id: int) -> bool:
+def _claim_rows(ctx: HubContext, ids: list[int] | None, limit: int) -> list[int]:
+    """Move waiting notifications (``ids``, or the oldest ``limit``) to ``sending``; returns those this
+    process now holds. One ``UPDATE … RETURNING``; concurrent senders get disjoint sets."""
     stale = utcnow() - timedelta(seconds=ctx.settings.stale_processing_seconds)
+    waiting = or_(Notification.status == PENDING, (Notification.status == SENDING) & (Notification.claimed_at < stale))
     with ctx.db.session_scope() as session:
+        if ids is None:
+            pick = select(Notification.id).where(waiting).order_by(Notification.id).limit(limit)
+            if ctx.db.dialect == "postgresql":
+                pick = pick.with_for_update(skip_locked=True)
+            chosen = Notification.id.in_(pick.scalar_subquery())
+        else:
+            chosen = Notification.id.in_(ids)
         result = session.execute(
             update(Notification)
-            .where(
-                Notification.id == notification_id,
-                or_(
-                    Notification.status == PENDING, (Notification.status == SENDING) & (Notification.claimed_at < stale)
-                ),
-            )
+            .where(chosen, waiting)
             .values(status=SENDING, claimed_at=utcnow(), attempts=Notification.attempts + 1)
+            .returning(Notification.id)
         )
-        return result.rowcount == 1
-
-
-def _send_one(ctx: HubContext, notification_id: int) -> bool:
-    if not _claim_row(ctx, notification_id):
-        return False
-    with ctx.db.session_scope() as session:
-        row = session.get(Notification, notification_id)
-        if row.assertion.recipient_plain is None:  # personal data erased meanwhile
-            row.status, row.error = FAILED, "recipient erased"
-            return False
-        message = award_message(session, ctx, row.assertion)
-    # The claim link's row is committed before the mail leaves, so the link works when it arrives.
-    try:
-        mailer_for(ctx.settings).send(message)
-    except MailError as exc:
-        with ctx.db.session_scope() as session:
-            row = session.get(Notification, notification_id)
-            row.status = FAILED if row.attempts >= MAX_ATTEMPTS else PENDING
-            row.error = exc.detail
-        log.warning("award e-mail not sent (attempt %d): %s", row.attempts, exc.detail)
-        return False
-    with ctx.db.session_scope() as session:
-        row = session.get(Notification, notification_id)
-        row.status, row.sent_at, row.error = SENT, utcnow(), None
-    return True
+        return sorted(result.scalars().all())
 
 
 def deliver(ctx: HubContext, ids: list[int] | None = None, limit: int = 100) -> int:
     """Send pending award e-mails (``ids``, or the oldest ``limit`` pending); returns how many were sent.
-    Never raises: after a mail failure the row stays pending (up to 5 attempts) with the error."""
-    if ids is None:
-        stale = utcnow() - timedelta(seconds=ctx.settings.stale_processing_seconds)
-        waiting = or_(
-            Notification.status == PENDING, (Notification.status == SENDING) & (Notification.claimed_at < stale)
-        )
+
+    Three transactions per batch, not per e-mail: claim the rows; write the messages' claim links (so
+    a link works when its mail arrives); record the outcome. Never raises: after a mail failure the row
+    goes back to pending (up to 5 attempts) with the error; a crash leaves rows ``sending``, picked up
+    again once stale."""
+    try:
+        claimed = _claim_rows(ctx, ids, limit)
+        if not claimed:
+            return 0
+        messages: dict[int, Message] = {}
         with ctx.db.session_scope() as session:
-            ids = list(session.scalars(select(Notification.id).where(waiting).order_by(Notification.id).limit(limit)))
-    sent = 0
-    for notification_id in ids:
+            for row in session.scalars(select(Notification).where(Notification.id.in_(claimed))):
+                if row.assertion.recipient_plain is None:  # personal data erased meanwhile
+                    row.status, row.error = FAILED, "recipient erased"
+                    continue
+                messages[row.id] = award_message(session, ctx, row.assertion)
+    except Exception:  # never fail the caller (an event already committed); the rows stay for a retry
+        log.exception("award e-mails could not be prepared")
+        return 0
+    mailer = mailer_for(ctx.settings)
+    sent: list[int] = []
+    errors: dict[int, str] = {}
+    for notification_id, message in messages.items():
         try:
-            sent += _send_one(ctx, notification_id)
-        except Exception:  # never fail the caller (an event already committed); the row stays for a retry
-            log.exception("award e-mail %s could not be prepared", notification_id)
-    return sent
+            mailer.send(message)
+            sent.append(notification_id)
+        except MailError as exc:
+            errors[notification_id] = exc.detail
+    try:
+        with ctx.db.session_scope() as session:
+            if sent:
+                session.execute(
+                    update(Notification)
+                    .where(Notification.id.in_(sent))
+                    .values(status=SENT, sent_at=utcnow(), error=None)
+                )
+            for notification_id, detail in errors.items():
+                row = session.get(Notification, notification_id)
+                row.status = FAILED if row.attempts >= MAX_ATTEMPTS else PENDING
+                row.error = detail
+                log.warning("award e-mail not sent (attempt %d): %s", row.attempts, detail)
+    except Exception:
+        log.exception("outcome of %d award e-mails could not be recorded", len(messages))
+    return len(sent)

@@ -7,7 +7,7 @@ from functools import lru_cache
 import jmespath
 from jmespath.exceptions import JMESPathError
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from connectors.types import LearningEvent
 from hub.badges.models import BadgeClass
@@ -66,16 +66,24 @@ def matching_badge_classes(session: Session, connector: ConnectorConfig, event: 
     Raises:
         ConfigurationError: a stored condition fails to evaluate (a configuration error to fix and replay).
     """
-    rules = session.scalars(
-        select(AwardRule)
-        .where(
-            AwardRule.connector_id == connector.id,
-            AwardRule.enabled.is_(True),
-            AwardRule.event_type == event.event_type,
-            or_(AwardRule.key.is_(None), AwardRule.key == event.key),
-        )
-        .order_by(AwardRule.id)
-    ).all()
+    # Rules are read once per (connector, event type, key) per session: a worker's batch of events
+    # shares one session, and the batch is one transaction, so the cached rules are as of its start.
+    cache = session.info.setdefault("hub.rules", {})
+    cache_key = (connector.id, event.event_type, event.key)
+    rules = cache.get(cache_key)
+    if rules is None:
+        rules = cache[cache_key] = session.scalars(
+            select(AwardRule)
+            .where(
+                AwardRule.connector_id == connector.id,
+                AwardRule.enabled.is_(True),
+                AwardRule.event_type == event.event_type,
+                or_(AwardRule.key.is_(None), AwardRule.key == event.key),
+            )
+            .order_by(AwardRule.id)
+            # The award needs each badge class and its issuer: one joined query instead of two lazy loads.
+            .options(joinedload(AwardRule.badge_class).joinedload(BadgeClass.issuer))
+        ).all()
     earned: dict[int, BadgeClass] = {}
     for rule in rules:
         if rule.condition:

@@ -4,7 +4,7 @@
   which issuer signed it, and the embedded credential's current status (HTML; JSON with
   ``Accept: application/json``).
 - ``PUT /api/v1/issuers/<id>/certificate-layout``: JSON ``{"html": str|null, "css": str|null,
-  "bilingual": bool}`` sets the issuer's template (sanitised, see hub/certificates/README.md).
+  "bilingual": bool}`` sets the issuer's template (sanitised, see README.md, "PDF certificate").
 - ``POST /api/v1/issuers/<id>/signing-certificate``: multipart ``pkcs12`` file + ``passphrase``
   installs an uploaded signing certificate; without a file, a new self-issued one is made.
 
