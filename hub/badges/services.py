@@ -190,6 +190,7 @@ def award(
     source_event=None,
     outcomes: Iterable[str] = (),
     grade: str | None = None,
+    defer_status: bool = False,
 ) -> AwardResult:
     """Issue ``badge_class`` to ``recipient``: an Assertion row and its signed JWS, together or not at all.
 
@@ -205,6 +206,8 @@ def award(
         outcomes: platform outcome keys achieved (``LearningEvent.outcomes``); those mapped to
             descriptors for the source event's connector become the award's achieved alignments.
         grade: the grade achieved (EU micro-credential optional element), shown as an OB 3.0 Result.
+        defer_status: leave the OB 3.0 status list index to the caller, who allocates the indexes of
+            a whole batch at once (:func:`hub.credentials.status.allocate_statuses`) before committing.
 
     Raises:
         ValidationError: no or malformed e-mail.
@@ -253,7 +256,9 @@ def award(
                 grade=grade,
             )
             # The OB 3.0 status list index is taken in the same transaction: never reused, never lost.
-            allocate_status(session, assertion, fresh=True)
+            # A batch (hub.inbox.services.process_claimed) takes its awards' indexes together at its end.
+            if not defer_status:
+                allocate_status(session, assertion, fresh=True)
     except IntegrityError:
         # Another transaction issued it first (same source fact, or once-only badge): use theirs.
         found = _existing(session, badge_class, source_key, once_key)

@@ -152,13 +152,20 @@ def signing_row(session: Session, ctx: HubContext, issuer: Issuer) -> IssuerCert
     return rows[-1] if rows else self_issue(session, ctx, issuer)
 
 
-_material_cache: dict[tuple[int, str], SigningMaterial] = {}
+_material_cache: dict[tuple[str, str], SigningMaterial] = {}
 
 
 def load_material(ctx: HubContext, row: IssuerCertificate) -> SigningMaterial:
-    """Decrypt and parse ``row`` (cached per process by certificate fingerprint: decryption and parsing
-    cost more than a signature)."""
-    cache_key = (id(ctx.box), row.fingerprint)
+    """Decrypt and parse ``row``: certificate, key and chain as pyHanko takes them.
+
+    Kept per process, keyed on the certificate's fingerprint and the key's ciphertext (decrypting
+    and parsing cost more than a signature). The ciphertext, not the ``SecretBox``, is the key: a
+    re-encrypted or replaced key is a new entry, and many contexts (tests, workers) share one.
+
+    Raises:
+        ConfigurationError: the key cannot be decrypted with ``ctx.box`` (checked on first use only).
+    """
+    cache_key = (row.fingerprint, row.private_key_encrypted)
     found = _material_cache.get(cache_key)
     if found is not None:
         return found

@@ -11,13 +11,20 @@
   is cleaned with nh3 (Ammonia) to an allow-list of layout tags, and its CSS is checked by
   :func:`check_css` (tinycss2): no ``@import``, no ``url()``.
 - Language: ``_()`` in templates gives one language or, for a bilingual certificate, "pl / en".
+- Speed (bench/pdf.py): the default template's raster images go in as JPEG at print size
+  (:func:`print_image`), which ReportLab embeds as they are; a PNG it would decode, re-compress and
+  split into colour and alpha on every render (a 512 px badge took ~15 ms). ReportLab writes
+  streams Flate-compressed only, not also ASCII85 (``rl_config.useA85``; the PDF is binary anyway),
+  and its C accelerator ``rl_accel`` is a dependency.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import logging
+import re
 import threading
 from functools import cache
 from pathlib import Path
@@ -30,7 +37,8 @@ import tinycss2
 from babel.dates import format_date
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
+from reportlab import rl_config
 from reportlab.lib.fonts import addMapping
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
@@ -48,6 +56,13 @@ HUB_DIR = Path(__file__).resolve().parent.parent
 FONT_DIR = HUB_DIR / "data" / "fonts"
 TEMPLATE_DIR = HUB_DIR / "web" / "templates"
 FONT_FAMILY = "DejaVuSans"
+# Printed sizes of the default template's images (CSS px, 96 per inch) and the resolution they are
+# prepared at: 240 dpi is print quality at these sizes and keeps the data: URIs, which html5lib
+# scans character by character, small.
+BADGE_PX = 120
+LOGO_PX = 48
+PRINT_DPI = 240
+JPEG_QUALITY = 90
 
 ALLOWED_TAGS = {
     "div", "p", "span", "h1", "h2", "h3", "h4", "strong", "em", "b", "i", "small", "br", "hr", "img",
@@ -74,8 +89,13 @@ _font_lock = threading.Lock()
 
 @cache
 def register_fonts() -> str:
-    """Register DejaVu Sans (regular, bold) with ReportLab and xhtml2pdf once; returns the family name."""
+    """Register DejaVu Sans (regular, bold) with ReportLab and xhtml2pdf once; returns the family name.
+
+    Also turns off ReportLab's ASCII85 stream encoding for the process (binary Flate streams are a
+    quarter smaller and skip an encoding pass); the hub has no other ReportLab output.
+    """
     with _font_lock:
+        rl_config.useA85 = 0
         pdfmetrics.registerFont(TTFont(FONT_FAMILY, str(FONT_DIR / "DejaVuSans.ttf")))
         pdfmetrics.registerFont(TTFont(f"{FONT_FAMILY}-Bold", str(FONT_DIR / "DejaVuSans-Bold.ttf")))
         for bold in (0, 1):
@@ -88,6 +108,45 @@ def register_fonts() -> str:
 
 def data_uri(data: bytes, media_type: str) -> str:
     return f"data:{media_type};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+_print_images: dict[tuple[bytes, int, int], tuple[bytes, str]] = {}
+_print_images_lock = threading.Lock()
+PRINT_IMAGES_KEPT = 256  # ~20 KB each
+
+
+def print_image(data: bytes, media_type: str, width_px: int, height_px: int) -> tuple[bytes, str]:
+    """A raster image as a JPEG (quality 90, no chroma subsampling) fitted into ``width_px`` x
+    ``height_px`` CSS pixels at :data:`PRINT_DPI`, transparency composited onto white; returns
+    ``(bytes, media type)``. Never enlarges. Anything Pillow cannot read (SVG) comes back unchanged.
+
+    For white pages only (the default template): an uploaded template may have a coloured background.
+    Kept per process by the SHA-256 of ``data`` (a handful of badge and issuer images serve many
+    certificates; the source images, up to ``HUB_MAX_IMAGE_BYTES`` each, are not kept).
+    """
+    key = (hashlib.sha256(data).digest(), width_px, height_px)
+    found = _print_images.get(key)
+    if found is not None:
+        return found
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except (UnidentifiedImageError, OSError, ValueError):
+        found = (data, media_type)
+    else:
+        scale = PRINT_DPI / 96
+        image.thumbnail((round(width_px * scale), round(height_px * scale)), Image.Resampling.LANCZOS)
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, "white")
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        buf = io.BytesIO()
+        flat.save(buf, "JPEG", quality=JPEG_QUALITY, subsampling=0)
+        found = (buf.getvalue(), "image/jpeg")
+    with _print_images_lock:
+        while len(_print_images) >= PRINT_IMAGES_KEPT:
+            del _print_images[next(iter(_print_images))]  # oldest first
+        _print_images[key] = found
+    return found
 
 
 def qr_png(url: str) -> bytes:
@@ -183,6 +242,12 @@ def _dates(value, languages):
 def template_context(content: CertificateContent, instance_path: Path) -> dict:
     """The variables a certificate template sees (documented in README.md, "PDF certificate")."""
     langs = content.languages
+    badge, badge_type = content.badge_image, content.badge_image_type
+    logo, logo_type = content.issuer_image, content.issuer_image_type
+    if not content.template_html:  # the default template: white page, known sizes
+        badge, badge_type = print_image(badge, badge_type, BADGE_PX, BADGE_PX)
+        if logo:
+            logo, logo_type = print_image(logo, logo_type, 8 * LOGO_PX, LOGO_PX)
     return {
         "c": content,
         "_": _gettext(instance_path, langs),
@@ -191,8 +256,8 @@ def template_context(content: CertificateContent, instance_path: Path) -> dict:
         "issued_on": _dates(content.issued_on, langs),
         "expires": _dates(content.expires, langs),
         "revoked_at": _dates(content.revoked_at, langs),
-        "badge_image": data_uri(content.badge_image, content.badge_image_type),
-        "issuer_image": data_uri(content.issuer_image, content.issuer_image_type) if content.issuer_image else None,
+        "badge_image": data_uri(badge, badge_type),
+        "issuer_image": data_uri(logo, logo_type) if logo else None,
         "qr": data_uri(qr_png(content.verify_url), "image/png"),
     }
 
@@ -211,15 +276,39 @@ def html(content: CertificateContent, instance_path: Path) -> str:
 POLICY = ResourceAccessPolicy.server(None, allow_remote=False)
 
 
+# data: URIs in src attributes, stood in for by short names while html5lib reads the document.
+_DATA_SRC = re.compile(r'(?<=\ssrc=")data:[^"]*(?=")')
+INLINE_SCHEME = "hub-inline:"
+
+
 def html_to_pdf(document: str) -> bytes:
     """Render HTML with xhtml2pdf under :data:`POLICY`.
+
+    Each ``src="data:..."`` is swapped for a short ``hub-inline:N`` name before parsing and handed
+    back through xhtml2pdf's ``link_callback``: html5lib walks attribute values in Python, and the
+    images' base64 was most of the document (~5 ms of a certificate). What the callback returns is
+    still a ``data:`` URI under :data:`POLICY`; names it does not know are left as they are.
 
     Raises:
         RenderError: xhtml2pdf reported errors.
     """
     register_fonts()
+    inline: list[str] = []
+
+    def stash(match: re.Match) -> str:
+        inline.append(match.group(0))
+        return f"{INLINE_SCHEME}{len(inline) - 1}"
+
+    def link_callback(uri, _rel):
+        if isinstance(uri, str) and uri.startswith(INLINE_SCHEME):
+            index = uri[len(INLINE_SCHEME) :]
+            if index.isdigit() and int(index) < len(inline):
+                return inline[int(index)]
+        return None
+
+    document = _DATA_SRC.sub(stash, document)
     out = io.BytesIO()
-    result = pisa.CreatePDF(document, dest=out, encoding="utf-8", resource_policy=POLICY)
+    result = pisa.CreatePDF(document, dest=out, encoding="utf-8", resource_policy=POLICY, link_callback=link_callback)
     if result.err:
         raise RenderError(f"xhtml2pdf reported {result.err} error(s)")
     return out.getvalue()

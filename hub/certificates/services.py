@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from hub.badges.models import Assertion, Issuer
 from hub.certificates import keys, preview, render
 from hub.certificates.content import CertificateContent, gather
-from hub.certificates.models import CertificateLayout, RenderedFile
+from hub.certificates.models import CertificateLayout, IssuerCertificate, RenderedFile
 from hub.certificates.sign import OB2_FILENAME, OB3_FILENAME, Attachment, sign_pdf
 from hub.context import HubContext
 from hub.credentials import ob2, ob3
@@ -128,10 +128,17 @@ def attachments(session: Session, ctx: HubContext, assertion: Assertion) -> list
     ]
 
 
-def build_pdf(session: Session, ctx: HubContext, assertion: Assertion, content: CertificateContent) -> bytes:
-    """Render, embed and sign (uncached). See :func:`certificate_pdf`."""
+def build_pdf(
+    session: Session,
+    ctx: HubContext,
+    assertion: Assertion,
+    content: CertificateContent,
+    signer: IssuerCertificate | None = None,
+) -> bytes:
+    """Render, embed and sign (uncached); ``signer`` is the issuer's signing row when the caller has
+    it already. See :func:`certificate_pdf`."""
     issuer = assertion.badge_class.issuer
-    material = keys.load_material(ctx, keys.signing_row(session, ctx, issuer))
+    material = keys.load_material(ctx, signer or keys.signing_row(session, ctx, issuer))
     pdf = render.render_pdf(content, ctx.settings.instance_path)
     return sign_pdf(
         pdf,
@@ -153,7 +160,9 @@ def certificate_pdf(session: Session, ctx: HubContext, assertion: Assertion) -> 
     content = content_for(session, ctx, assertion)
     signer = keys.signing_row(session, ctx, assertion.badge_class.issuer)
     fp = content.fingerprint(signer.fingerprint, TEMPLATES_VERSION)
-    return _cached(session, assertion, PDF, fp, "application/pdf", lambda: build_pdf(session, ctx, assertion, content))
+    return _cached(
+        session, assertion, PDF, fp, "application/pdf", lambda: build_pdf(session, ctx, assertion, content, signer)
+    )
 
 
 def preview_png(session: Session, ctx: HubContext, assertion: Assertion) -> bytes:

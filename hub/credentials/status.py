@@ -34,15 +34,16 @@ log = logging.getLogger(__name__)
 REVOCATION = "revocation"
 
 
-def _claim_index(session: Session, list_id: int) -> int | None:
+def _claim_indexes(session: Session, list_id: int, count: int) -> range | None:
+    """Take ``count`` consecutive indexes of a list in one statement (None when it has no room)."""
     stmt = (
         update(StatusList)
-        .where(StatusList.id == list_id, StatusList.next_index < StatusList.size)
-        .values(next_index=StatusList.next_index + 1)
+        .where(StatusList.id == list_id, StatusList.next_index + count <= StatusList.size)
+        .values(next_index=StatusList.next_index + count)
         .returning(StatusList.next_index)
     )
     got = session.execute(stmt).scalar_one_or_none()
-    return None if got is None else got - 1
+    return None if got is None else range(got - count, got)
 
 
 def _open_list(session: Session, issuer: Issuer, purpose: str) -> StatusList:
@@ -88,19 +89,40 @@ def allocate_status(
         ).first()
         if entry is not None:
             return entry
-    issuer = assertion.badge_class.issuer
-    while True:
-        status_list = _open_list(session, issuer, purpose)
-        index = _claim_index(session, status_list.id)
-        if index is not None:
-            break
-        session.expire(status_list)  # filled up by others meanwhile; the next call opens a new list
-    entry = CredentialStatusEntry(
-        assertion_id=assertion.id, purpose=purpose, status_list_id=status_list.id, status_index=index
-    )
-    session.add(entry)
+    return allocate_statuses(session, [assertion], purpose)[0]
+
+
+def allocate_statuses(
+    session: Session, assertions: list[Assertion], purpose: str = REVOCATION
+) -> list[CredentialStatusEntry]:
+    """Status list entries for assertions inserted in this transaction (which have none yet), in order.
+
+    Indexes of one issuer are taken in one ``UPDATE … RETURNING`` on its list row: a batch of awards
+    locks that hot row once, just before its commit, instead of once per award for the whole batch.
+    A list too full for the block is filled one index at a time, then the next list is opened.
+    """
+    entries: dict[int, CredentialStatusEntry] = {}
+    by_issuer: dict[int, list[Assertion]] = {}
+    for a in assertions:
+        by_issuer.setdefault(a.badge_class.issuer_id, []).append(a)
+    for group in by_issuer.values():
+        issuer = group[0].badge_class.issuer
+        pending = list(group)
+        while pending:
+            status_list = _open_list(session, issuer, purpose)
+            count = len(pending)
+            indexes = _claim_indexes(session, status_list.id, count) or _claim_indexes(session, status_list.id, 1)
+            if indexes is None:
+                session.expire(status_list)  # filled up by others meanwhile; the next round opens a new list
+                continue
+            for index in indexes:
+                a = pending.pop(0)
+                entries[a.id] = CredentialStatusEntry(
+                    assertion_id=a.id, purpose=purpose, status_list_id=status_list.id, status_index=index
+                )
+    session.add_all(entries.values())
     session.flush()
-    return entry
+    return [entries[a.id] for a in assertions]
 
 
 def status_entry_json(ctx: HubContext, entry: CredentialStatusEntry) -> dict:

@@ -20,6 +20,7 @@ from hub.badges import services as badges
 from hub.connections import registry
 from hub.connections.models import ConnectorConfig
 from hub.context import HubContext
+from hub.credentials.status import allocate_statuses
 from hub.db import new_public_id, utcnow
 from hub.errors import EventNotProcessable, HubError, ValidationError
 from hub.inbox.models import FAILED, PENDING, PROCESSED, PROCESSING, InboundEvent
@@ -168,9 +169,12 @@ def _finish(session: Session, event: InboundEvent, status: str, reason: str | No
     ]
 
 
-def apply_awards(session: Session, ctx: HubContext, connector: ConnectorConfig, event: InboundEvent) -> list:
+def apply_awards(
+    session: Session, ctx: HubContext, connector: ConnectorConfig, event: InboundEvent, *, defer_status: bool = False
+) -> list:
     """Normalise ``event``, match rules and award: the event's whole effect, inside the caller's
-    transaction. Returns the list of :class:`hub.badges.services.AwardResult`.
+    transaction. Returns the list of :class:`hub.badges.services.AwardResult`. ``defer_status``: see
+    :func:`hub.badges.services.award`.
 
     Raises:
         EventNotProcessable: nothing to award, with the reason.
@@ -191,6 +195,7 @@ def apply_awards(session: Session, ctx: HubContext, connector: ConnectorConfig, 
             source_key=source_key,
             source_event=event,
             outcomes=learning.outcomes,
+            defer_status=defer_status,
         )
         for badge_class in earned
     ]
@@ -217,17 +222,22 @@ def process_claimed(ctx: HubContext, event_ids: list[int]) -> dict[int, str]:
             ).all()
             mails: list[int] = []
             failures: list[tuple[InboundEvent, str]] = []
+            issued: list = []
             for event in events:
                 try:
                     with session.begin_nested():
-                        results = apply_awards(session, ctx, event.connector, event)
+                        results = apply_awards(session, ctx, event.connector, event, defer_status=True)
                         new = sum(r.created for r in results)
                         _finish(session, event, PROCESSED, None if new else "already awarded; nothing new issued")
                         # Award e-mails are outbox rows of this transaction, sent once it has committed.
                         mails += notifications.enqueue_awards(session, results)
+                    issued += [r.assertion for r in results if r.created]
                     statuses[event.id] = PROCESSED
                 except Exception as exc:  # noqa: BLE001 - a bad event must not stop the batch
                     failures.append((event, _failure_reason(exc, event.id)))
+            # The batch's status list indexes in one statement per issuer, just before the commit, so
+            # concurrent workers hold the list's row lock briefly (see allocate_statuses).
+            allocate_statuses(session, issued)
             for event, reason in failures:
                 _finish(session, event, FAILED, reason)
                 statuses[event.id] = FAILED

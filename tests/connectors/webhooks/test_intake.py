@@ -40,6 +40,10 @@ def test_signed_event_is_stored_processed_and_awarded(client, ctx, factory):
         assert a.recipient_name == "Zażółć Gęślą Jaźń"
         assert a.source_key == "moodle:https://moodle.example.edu:course:42:user:7"
         assert a.issued_on == COMPLETED_AT
+        from hub.credentials.models import CredentialStatusEntry
+
+        entry = s.scalar(select(CredentialStatusEntry).where(CredentialStatusEntry.assertion_id == a.id))
+        assert entry is not None and entry.status_index == 0  # allocated in the award's transaction
 
 
 def test_redelivery_of_same_webhook_id_changes_nothing(client, ctx, factory):
