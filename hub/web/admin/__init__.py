@@ -2,7 +2,7 @@
 
 ``init_app(app)`` wires everything the console needs: Flask-Login sessions, Flask-WTF CSRF checks on
 every console form, Flask-Limiter login limits, security headers, the blueprint, and the
-``badgehub users create-admin`` command. See ``hub/web/admin/README.md``.
+``badgehub users create-admin`` command. See README.md, "Admin console and JSON API".
 """
 
 from __future__ import annotations
