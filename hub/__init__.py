@@ -81,5 +81,4 @@ def create_app(settings: Settings | None = None) -> Flask:
     for connector in registry.available().values():
         connector.init_app(app)
 
-    jobs.recover()
     return app

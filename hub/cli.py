@@ -22,8 +22,33 @@ def _settings(**overrides):
     try:
         settings = load_settings()
     except ConfigurationError as exc:
-        raise click.UsageError(f"configuration error: {exc.detail}") from None
+        raise click.ClickException(f"configuration error: {exc.detail}") from None
     return settings.with_(**{k: v for k, v in overrides.items() if v is not None})
+
+
+class HubGroup(FlaskGroup):
+    """The ``badgehub`` group: a FlaskGroup (so connectors' ``app.cli`` commands appear) that turns the
+    hub's errors and database failures into one readable line instead of a traceback."""
+
+    def invoke(self, ctx):
+        from sqlalchemy.exc import OperationalError, ProgrammingError
+
+        from hub.errors import HubError
+
+        try:
+            return super().invoke(ctx)
+        except HubError as exc:
+            raise click.ClickException(exc.detail) from None
+        except (OperationalError, ProgrammingError) as exc:
+            message = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            hint = (
+                "run 'badgehub init'"
+                if "no such table" in message or "does not exist" in message
+                else ("check HUB_DATABASE_URL and that the database server is running")
+            )
+            raise click.ClickException(f"database error: {message} ({hint})") from None
+        except OSError as exc:
+            raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
 
 
 def _create_app():
@@ -34,7 +59,7 @@ def _create_app():
 
 # A FlaskGroup, so commands that connectors add to ``app.cli`` in ``init_app`` (e.g. ``badgehub moodle
 # sync``) appear here with an app context, without the hub importing any connector.
-@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, load_dotenv=False)
+@click.group(cls=HubGroup, create_app=_create_app, add_default_commands=False, load_dotenv=False, set_debug_flag=False)
 def main() -> None:
     """Badge Hub: learning platforms in, signed Open Badges out. Settings come from HUB_* variables."""
 
@@ -62,9 +87,14 @@ def init() -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
     """Run the development server (use gunicorn 'hub.wsgi:app' in production)."""
+    from werkzeug.serving import run_simple
+
     from hub import create_app
 
-    create_app(_settings()).run(host=host, port=port)
+    app = create_app(_settings())
+    app.extensions["hub.jobs"].recover()
+    # run_simple, not app.run: Flask ignores app.run() inside its own CLI (FLASK_RUN_FROM_CLI).
+    run_simple(host, port, app, threaded=True)
 
 
 @main.command()

@@ -15,6 +15,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from hub.crypto import SecretBox
 from hub.errors import ConfigurationError
@@ -134,6 +136,12 @@ def load_settings(env: dict | None = None) -> Settings:
     instance.mkdir(parents=True, exist_ok=True)
 
     database_url = env.get("HUB_DATABASE_URL") or f"sqlite:///{instance / 'badgehub.db'}"
+    try:
+        driver = make_url(database_url).get_backend_name()
+    except ArgumentError:
+        raise ConfigurationError(f"HUB_DATABASE_URL is not a database URL: {database_url!r}") from None
+    if driver not in ("sqlite", "postgresql", "postgres"):
+        raise ConfigurationError(f"HUB_DATABASE_URL must be sqlite:// or postgresql://, got {driver}://")
 
     base_url = (env.get("HUB_BASE_URL") or "http://127.0.0.1:5000").rstrip("/")
     parts = urlsplit(base_url)

@@ -35,7 +35,9 @@ def receive(slug: str):
     """
     ctx = current_context()
     if not _is_json(request.mimetype):
-        raise UnsupportedMediaType(f"send the event as application/json, not {request.mimetype or 'nothing'}")
+        raise UnsupportedMediaType(
+            f"send the event as application/json (Content-Type was {request.mimetype or 'missing'})"
+        )
     body = request.get_data(cache=False)  # MAX_CONTENT_LENGTH refuses >1 MiB bodies with 413
 
     problem = None
@@ -48,6 +50,8 @@ def receive(slug: str):
             payload = json.loads(body)
         except ValueError as exc:
             raise BadRequest(f"the body is not JSON: {exc}") from None
+        if not isinstance(payload, dict):
+            raise BadRequest("the body must be a JSON object")
         event, created = record_event(session, connector, webhook_id, body.decode("utf-8"))
         if created:
             try:

@@ -26,6 +26,13 @@ from hub.web.negotiation import wants_html
 bp = Blueprint("public", __name__)
 
 
+@bp.after_request
+def _vary_on_accept(response):
+    # The same URL answers JSON-LD or HTML by Accept: caches must keep the two apart.
+    response.vary.add("Accept")
+    return response
+
+
 def jsonld(doc: dict, status: int = 200) -> Response:
     body = json.dumps(doc, ensure_ascii=False, indent=2)
     return Response(body, status=status, content_type="application/ld+json; charset=utf-8")

@@ -54,6 +54,7 @@ def test_thread_mode_recovers_pending_events_at_start(settings, factory):
     post_event(worker_app.test_client(), completion())
     restarted = create_app(settings.with_(job_mode="thread"))
     jobs = restarted.extensions["hub.jobs"]
+    jobs.recover()  # what a serving process does at start (hub.wsgi, badgehub serve)
     for _ in range(100):
         with ctx.db.session_scope() as s:
             if s.scalar(select(InboundEvent.status)) == "processed":

@@ -1,0 +1,60 @@
+"""The ``badgehub`` command line as a user runs it: real processes, readable errors."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import requests
+
+
+def run(args, tmp_path, **env):
+    base = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    base.update(HUB_INSTANCE_PATH=str(tmp_path / "instance"), **env)
+    return subprocess.run(
+        [sys.executable, "-m", "hub.cli", *args], env=base, capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+
+
+def test_serve_answers_requests(tmp_path):
+    assert run(["init"], tmp_path).returncode == 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env.update(HUB_INSTANCE_PATH=str(tmp_path / "instance"), HUB_BASE_URL=f"http://127.0.0.1:{port}")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hub.cli", "serve", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        for _ in range(100):
+            try:
+                resp = requests.get(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except requests.ConnectionError:
+                assert proc.poll() is None, proc.stdout.read()
+                time.sleep(0.1)
+        assert resp.json() == {"status": "ok", "database": "ok"}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_database_not_initialised_is_one_readable_line(tmp_path):
+    done = run(["users", "create-admin", "admin@example.org", "--password-stdin"], tmp_path)
+    assert done.returncode == 1
+    assert "badgehub init" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_bad_database_url_is_a_configuration_error(tmp_path):
+    done = run(["init"], tmp_path, HUB_DATABASE_URL="garbage")
+    assert done.returncode == 1
+    assert "HUB_DATABASE_URL" in done.stderr and "Traceback" not in done.stderr
