@@ -84,6 +84,14 @@ class SignatureError(HubError):
     title = "Invalid signature"
 
 
+class Unauthorized(HubError):
+    """No or an unknown API credential (``Authorization: Bearer …``)."""
+
+    status = 401
+    slug = "unauthorized"
+    title = "Authentication required"
+
+
 class ServiceUnavailable(HubError):
     """A dependency (the database) is unreachable; the sender should retry later."""
 

@@ -112,6 +112,14 @@ def _redis_url(raw: str | None) -> str | None:
     return raw
 
 
+def _warn_if_short(env: dict, name: str, minimum: int = 32) -> str | None:
+    """The value of a secret setting; a short one works but is logged as weak (never the value itself)."""
+    value = env.get(name) or None
+    if value is not None and len(value) < minimum:
+        log.warning("%s is only %d characters; use at least %d random characters", name, len(value), minimum)
+    return value
+
+
 def _secret_from_file(path: Path, make, what: str) -> str:
     """Read a generated secret from the instance folder, creating it (mode 0600) on first use."""
     if path.exists():
@@ -148,7 +156,7 @@ def load_settings(env: dict | None = None) -> Settings:
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
         raise ConfigurationError(f"HUB_BASE_URL must be an http(s) origin with optional path, got {base_url!r}")
 
-    secret_key = env.get("HUB_SECRET_KEY") or _secret_from_file(
+    secret_key = _warn_if_short(env, "HUB_SECRET_KEY") or _secret_from_file(
         instance / "secret_key", lambda: secrets.token_urlsafe(48), "HUB_SECRET_KEY"
     )
     kek = env.get("HUB_KEY_ENCRYPTION_KEY") or _secret_from_file(
@@ -181,7 +189,7 @@ def load_settings(env: dict | None = None) -> Settings:
         worker_poll_seconds=float(_int(env, "HUB_WORKER_POLL_MS", 1000, 10)) / 1000,
         stale_processing_seconds=_int(env, "HUB_STALE_PROCESSING_SECONDS", 300, 1),
         log_level=log_level,
-        admin_token=env.get("HUB_ADMIN_TOKEN") or None,
+        admin_token=_warn_if_short(env, "HUB_ADMIN_TOKEN"),
         redis_url=_redis_url(env.get("HUB_REDIS_URL")),
         default_locale=_choice(env, "HUB_DEFAULT_LOCALE", "pl", ("pl", "en")),
         mail_backend=_mail_backend(env),

@@ -19,7 +19,7 @@ from connectors.types import PlatformUser
 from hub.badges.models import BadgeClass
 from hub.badges.services import get_by_public_id, revoke
 from hub.context import HubContext, current_context
-from hub.errors import Forbidden, HubError, SignatureError, ValidationError
+from hub.errors import Forbidden, HubError, Unauthorized, ValidationError
 from hub.i18n import set_locale
 
 from . import services as svc
@@ -444,7 +444,7 @@ def _authenticate():
         raise Forbidden("the JSON API is disabled: set HUB_ADMIN_TOKEN")
     given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
     if not given or not hmac.compare_digest(given.encode(), token.encode()):
-        raise SignatureError("missing or wrong bearer token")
+        raise Unauthorized("missing or wrong bearer token")
 
 
 @admin_bp.get("/registrations")

@@ -30,7 +30,7 @@ from hub.badges.models import Assertion, BadgeClass, Issuer
 from hub.connections import services as connections
 from hub.connections.models import ConnectorConfig
 from hub.context import current_context
-from hub.errors import BadRequest, HubError, SignatureError, ValidationError
+from hub.errors import BadRequest, HubError, Unauthorized, ValidationError
 from hub.inbox import services as inbox
 from hub.inbox.models import STATUSES, InboundEvent
 from hub.rules import services as rules
@@ -79,7 +79,7 @@ def init_app(app) -> HubApi:
 def _authenticate():
     given = request.headers.get("Authorization", "")
     if not given.startswith("Bearer ") or not given[7:].strip():
-        raise SignatureError("send Authorization: Bearer <API token>")
+        raise Unauthorized("send Authorization: Bearer <API token>")
     token = given[7:].strip()
     bootstrap = current_context().settings.admin_token
     if bootstrap and hmac.compare_digest(token.encode(), bootstrap.encode()):
@@ -88,7 +88,7 @@ def _authenticate():
     session = db_session()
     row = accounts.resolve_api_token(session, token)
     if row is None:
-        raise SignatureError("the API token is unknown, revoked, or its user is inactive")
+        raise Unauthorized("the API token is unknown, revoked, or its user is inactive")
     session.commit()  # last_used_at
     g.api_principal = Principal.for_user(row.user, scope=row.scope, via="api")
 

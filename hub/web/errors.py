@@ -45,7 +45,8 @@ def register_error_handlers(app: Flask) -> None:
         log.log(level, "%s %s -> %d %s: %s", request.method, request.path, exc.status, exc.slug, exc.detail)
         headers = {"Retry-After": "30"} if exc.status == 503 else None
         if exc.status == 401:
-            headers = {"WWW-Authenticate": 'Signature realm="badgehub"'}
+            scheme = "Bearer" if exc.slug == "unauthorized" else "Signature"
+            headers = {"WWW-Authenticate": f'{scheme} realm="badgehub"'}
         return problem(exc.status, exc.slug, exc.title, exc.detail, exc.extra, headers)
 
     @app.errorhandler(OperationalError)

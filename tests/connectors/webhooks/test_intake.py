@@ -226,7 +226,7 @@ def test_database_unreachable_answers_503(settings, tmp_path):
 
 
 def test_api_requires_token(client):
-    assert_problem(client.get("/api/v1/events"), 401, "invalid-signature")
+    assert_problem(client.get("/api/v1/events"), 401, "unauthorized")
     assert client.get("/api/v1/events", headers={"Authorization": "Bearer admin-token"}).status_code == 200
 
 
