@@ -9,7 +9,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+from contextlib import contextmanager
 from datetime import timedelta
+from types import SimpleNamespace
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_babel import gettext as _
@@ -53,6 +55,24 @@ DEFAULT_EXAMPLE = {
 def _failed(exc: HubError, status: int = 422):
     flash(_("Could not save: %(detail)s", detail=exc.detail), "error")
     return status
+
+
+@contextmanager
+def _saving(message: str | None = None):
+    """The console's unit of work for one form: commit and flash ``message`` when the block succeeds;
+    on a :class:`HubError` roll back, flash the reason and set ``saved.status`` to 422 (the error is
+    handled here, so the page renders again with the form). Other errors propagate."""
+    saved = SimpleNamespace(status=200, failed=False)
+    session = db_session()
+    try:
+        yield saved
+    except HubError as exc:
+        session.rollback()
+        saved.status, saved.failed = _failed(exc), True
+        return
+    session.commit()
+    if message:
+        flash(message, "info")
 
 
 def _issuers(ability: str) -> list[Issuer]:
@@ -123,7 +143,7 @@ def issuer_new():
     status = 200
     if request.method == "POST":
         s = db_session()
-        try:
+        with _saving(_("Issuer created.")) as saved:
             issuer = actions.create_issuer(
                 s,
                 current_context(),
@@ -134,12 +154,8 @@ def issuer_new():
                 description=forms.text("description"),
                 image=forms.upload("image"),
             )
-            s.commit()
-            flash(_("Issuer created."), "info")
             return redirect(url_for("admin.issuer", issuer_id=issuer.public_id))
-        except HubError as exc:
-            s.rollback()
-            status = _failed(exc)
+        status = saved.status
     return render_template("admin/issuer_form.html", issuer=None, form=request.form), status
 
 
@@ -150,7 +166,7 @@ def issuer(issuer_id: str):
     row = load(s, p, Issuer, issuer_id, VIEW)
     status = 200
     if request.method == "POST":
-        try:
+        with _saving(_("Saved.")) as saved:
             actions.update_issuer(
                 s,
                 current_context(),
@@ -162,12 +178,8 @@ def issuer(issuer_id: str):
                 description=forms.text("description"),
                 image=forms.upload("image"),
             )
-            s.commit()
-            flash(_("Saved."), "info")
             return redirect(url_for("admin.issuer", issuer_id=row.public_id))
-        except HubError as exc:
-            s.rollback()
-            status = _failed(exc)
+        status = saved.status
     members = s.scalars(select(Membership).where(Membership.issuer_id == row.id).order_by(Membership.id)).all()
     return render_template(
         "admin/issuer_form.html",
@@ -200,13 +212,8 @@ def issuer_member(issuer_id: str):
     if user is None:
         flash(_("No user with this e-mail. A site administrator creates accounts."), "error")
     else:
-        try:
+        with _saving(_("Saved.")):
             actions.set_role(s, p, user, row, forms.text("role"))
-            s.commit()
-            flash(_("Saved."), "info")
-        except HubError as exc:
-            s.rollback()
-            _failed(exc)
     return redirect(url_for("admin.issuer", issuer_id=row.public_id))
 
 
@@ -244,18 +251,14 @@ def badge_new():
         abort(403)
     status = 200
     if request.method == "POST":
-        try:
+        with _saving(_("Badge class created.")) as saved:
             issuer = load(s, p, Issuer, request.form.get("issuer", ""), CONFIGURE, write=True)
             image = forms.upload("image")
             if image is None:
                 raise HubError(_("Choose an image (PNG or SVG)."))
             badge = actions.create_badge_class(s, current_context(), p, issuer, image=image, **_badge_fields())
-            s.commit()
-            flash(_("Badge class created."), "info")
             return redirect(url_for("admin.badge_class", badge_id=badge.public_id))
-        except HubError as exc:
-            s.rollback()
-            status = _failed(exc)
+        status = saved.status
     return render_template("admin/badge_form.html", badge=None, issuers=choices, form=request.form), status
 
 
@@ -266,14 +269,10 @@ def badge_class(badge_id: str):
     row = load(s, p, BadgeClass, badge_id, VIEW)
     status = 200
     if request.method == "POST":
-        try:
+        with _saving(_("Saved.")) as saved:
             actions.update_badge_class(s, current_context(), p, row, image=forms.upload("image"), **_badge_fields())
-            s.commit()
-            flash(_("Saved."), "info")
             return redirect(url_for("admin.badge_class", badge_id=row.public_id))
-        except HubError as exc:
-            s.rollback()
-            status = _failed(exc)
+        status = saved.status
     return render_template(
         "admin/badge_form.html",
         badge=row,
@@ -305,7 +304,7 @@ def connector_new():
         abort(403)
     status = 200
     if request.method == "POST":
-        try:
+        with _saving(_("Connector created.")) as saved:
             issuer_id = request.form.get("issuer") or ""
             issuer = load(s, p, Issuer, issuer_id, CONFIGURE, write=True) if issuer_id else None
             config = {
@@ -322,12 +321,8 @@ def connector_new():
                 name=forms.text("name") or "",
                 config=config,
             )
-            s.commit()
-            flash(_("Connector created."), "info")
             return _connector_page(row, new_secret=secret)
-        except HubError as exc:
-            s.rollback()
-            status = _failed(exc)
+        status = saved.status
     form = request.form or {
         "mapping": json.dumps(DEFAULT_MAPPING, indent=2),
         "example": json.dumps(DEFAULT_EXAMPLE, indent=2, ensure_ascii=False),
@@ -381,16 +376,11 @@ def connector(connector_id: str):
 def connector_update(connector_id: str):
     s, p = db_session(), principal()
     row = _connector(connector_id, write=True)
-    try:
+    with _saving(_("Saved.")):
         config = {"mapping": forms.json_field("mapping", {}), "example": forms.json_field("example", None)}
         actions.update_connector(
             s, p, row, name=forms.text("name") or row.slug, config=config, enabled=forms.checked("enabled")
         )
-        s.commit()
-        flash(_("Saved."), "info")
-    except HubError as exc:
-        s.rollback()
-        _failed(exc)
     return redirect(url_for("admin.connector", connector_id=row.public_id))
 
 
@@ -438,7 +428,7 @@ def connector_test(connector_id: str):
 def rule_create(connector_id: str):
     s, p = db_session(), principal()
     row = _connector(connector_id, write=True)
-    try:
+    with _saving(_("Rule added.")):
         badge = load(s, p, BadgeClass, request.form.get("badge_class", ""), CONFIGURE, write=True)
         actions.create_rule(
             s,
@@ -449,11 +439,6 @@ def rule_create(connector_id: str):
             key=forms.text("key"),
             condition=forms.text("condition"),
         )
-        s.commit()
-        flash(_("Rule added."), "info")
-    except HubError as exc:
-        s.rollback()
-        _failed(exc)
     return redirect(url_for("admin.connector", connector_id=row.public_id))
 
 
@@ -679,13 +664,8 @@ def award(assertion_id: str):
 def award_revoke(assertion_id: str):
     s, p = db_session(), principal()
     row = load(s, p, Assertion, assertion_id, AWARD, write=True)
-    try:
+    with _saving(_("The badge is revoked.")):
         actions.revoke(s, current_context(), p, row, forms.text("reason") or "")
-        s.commit()
-        flash(_("The badge is revoked."), "info")
-    except HubError as exc:
-        s.rollback()
-        _failed(exc)
     return redirect(url_for("admin.award", assertion_id=row.public_id))
 
 
@@ -710,7 +690,7 @@ def user_new():
     p.require_site_admin(write=True)
     status = 200
     if request.method == "POST":
-        try:
+        with _saving(_("User created.")) as saved:
             actions.create_user(
                 s,
                 p,
@@ -720,12 +700,8 @@ def user_new():
                 site_admin=forms.checked("site_admin"),
                 locale=forms.text("locale"),
             )
-            s.commit()
-            flash(_("User created."), "info")
             return redirect(url_for("admin.users"))
-        except HubError as exc:
-            s.rollback()
-            status = _failed(exc)
+        status = saved.status
     return render_template("admin/user_new.html", form=request.form), status
 
 
@@ -737,12 +713,8 @@ def user_active(user_id: str):
     user = s.scalar(select(User).where(User.public_id == user_id))
     if user is None:
         abort(404)
-    try:
+    with _saving():
         actions.set_user_active(s, p, user, forms.checked("active"))
-        s.commit()
-    except HubError as exc:
-        s.rollback()
-        _failed(exc)
     return redirect(url_for("admin.users"))
 
 
