@@ -126,7 +126,9 @@ def demo(out: Path, keep_serving: bool) -> None:
 
     from hub.demo import run_demo
 
-    overrides = {}
+    # The demo prints its own report; INFO lines (migrations, awards, the console e-mails) would drown it.
+    # HUB_LOG_LEVEL=INFO shows them, including the award e-mails with their claim links.
+    overrides = {} if os.environ.get("HUB_LOG_LEVEL") else {"log_level": "WARNING"}
     if not os.environ.get("HUB_DATABASE_URL"):
         db = out.resolve() / "demo.db"
         out.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,7 @@ from PIL import Image, ImageDraw
 from standardwebhooks.webhooks import Webhook
 from werkzeug.serving import make_server
 
-from hub import create_app
+from hub import configure_logging, create_app
 from hub.badges import services as badges
 from hub.connections.services import create_connector, new_webhook_secret
 from hub.credentials.verify import verify_baked, verify_hosted, verify_signed
@@ -135,6 +135,7 @@ def run_demo(settings: Settings, out: Path) -> DemoResult:
     out.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     settings = settings.with_(base_url=f"http://127.0.0.1:{port}", job_mode="sync")
+    configure_logging(settings.log_level)  # before the migrations, which log at INFO
     upgrade(settings.database_url)
     app = create_app(settings)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns the report
