@@ -7,9 +7,12 @@ so the hub core never imports a connector by name.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from connectors.types import LearningEvent
+
+if TYPE_CHECKING:
+    from flask import Blueprint
 
 
 class Connector:
@@ -20,6 +23,9 @@ class Connector:
     """
 
     kind: ClassVar[str] = ""
+    #: The console endpoint that shows one ``ConnectorConfig`` row of this kind (it takes
+    #: ``connector_id``, the row's public id); None: the console's own webhook-source page.
+    console_endpoint: ClassVar[str | None] = None
 
     def init_app(self, app) -> None:
         """Register blueprints / CLI commands on the Flask ``app``. Default: nothing."""
@@ -39,3 +45,30 @@ class Connector:
             hub.errors.EventNotProcessable: the event lacks what the mapping needs (e.g. a recipient).
         """
         raise NotImplementedError
+
+    def console_blueprint(self) -> Blueprint | None:
+        """Console screens for this kind, or None (the default).
+
+        The hub mounts the blueprint under ``/admin/<kind>`` and treats it as part of the console: the
+        CSRF check on every unsafe request, the signed-in user's language, the console's security headers
+        and :func:`hub.accounts.access.current_principal`. Views still need ``flask_login.login_required``
+        and their own access checks; templates extend ``admin/base.html``. Return the same module-level
+        blueprint every time (one blueprint may be registered on several apps).
+        """
+        return None
+
+    def console_nav(self) -> list[tuple[str, str]]:
+        """Console menu entries ``[(label, endpoint)]``, called per request so labels can be translated.
+        Default: none."""
+        return []
+
+    def api_blueprint(self):
+        """A ``flask_smorest.Blueprint`` with this kind's JSON API routes (``url_prefix`` under
+        ``/api/v1/``), or None (the default).
+
+        The hub registers it on its API, so its routes appear in ``/api/v1/openapi.json``, are
+        authenticated like the rest of the API (per-user bearer tokens, or ``HUB_ADMIN_TOKEN``), and
+        answer errors as RFC 9457 problem JSON. Views get the caller from
+        :func:`hub.accounts.access.current_principal`.
+        """
+        return None

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import ColumnElement, false, true
 
 from hub.accounts.models import ROLE_ADMIN, ROLE_STAFF
-from hub.errors import Forbidden, NotFound
+from hub.errors import Forbidden, NotFound, Unauthorized
 
 VIEW, AWARD, CONFIGURE = "view", "award", "configure"
 ABILITIES = {ROLE_STAFF: {VIEW, AWARD}, ROLE_ADMIN: {VIEW, AWARD, CONFIGURE}}
@@ -93,3 +93,18 @@ class Principal:
         """Raise Forbidden unless a site administrator (with a write scope when ``write``)."""
         if not self.site_admin or (write and self.scope != "manage"):
             raise Forbidden("only site administrators may do this")
+
+
+def current_principal() -> Principal:
+    """The principal the web layer authenticated for this request: the signed-in console user, or the
+    API token's user. For connector screens and API routes, which may not import :mod:`hub.web`.
+
+    Raises:
+        Unauthorized: the request is not authenticated (outside the console and the API).
+    """
+    from flask import g
+
+    found = g.get("hub_principal")
+    if found is None:
+        raise Unauthorized("sign in, or send Authorization: Bearer <API token>")
+    return found

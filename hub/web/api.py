@@ -24,13 +24,14 @@ from marshmallow import ValidationError as MarshmallowError
 from sqlalchemy import select
 
 from hub.accounts import services as accounts
-from hub.accounts.access import AWARD, CONFIGURE, VIEW, Principal
+from hub.accounts.access import AWARD, CONFIGURE, VIEW, Principal, current_principal
 from hub.badges import services as badges
 from hub.badges.models import Assertion, BadgeClass, Issuer
+from hub.connections import registry
 from hub.connections import services as connections
 from hub.connections.models import ConnectorConfig
 from hub.context import current_context
-from hub.errors import BadRequest, HubError, Unauthorized, ValidationError
+from hub.errors import HubError, Unauthorized, ValidationError
 from hub.inbox import services as inbox
 from hub.inbox.models import STATUSES, InboundEvent
 from hub.rules import services as rules
@@ -69,13 +70,26 @@ def init_app(app) -> HubApi:
     )
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     api.register_blueprint(bp)
+    # Connectors' API routes join the same document and the same authentication (DESIGN.md rule 4: the
+    # hub finds them through the registry, never by name).
+    mounted = app.extensions["hub.api_blueprints"] = {bp.name}
+    for connector in registry.available().values():
+        child = connector.api_blueprint()
+        if child is not None:
+            api.register_blueprint(child)
+            mounted.add(child.name)
+    app.before_request(_authenticate_api_request)
     return api
 
 
 # ---- authentication and errors -------------------------------------------------------------------------
 
 
-@bp.before_request
+def _authenticate_api_request():
+    if request.blueprint in current_app.extensions["hub.api_blueprints"]:
+        _authenticate()
+
+
 def _authenticate():
     given = request.headers.get("Authorization", "")
     if not given.startswith("Bearer ") or not given[7:].strip():
@@ -83,30 +97,19 @@ def _authenticate():
     token = given[7:].strip()
     bootstrap = current_context().settings.admin_token
     if bootstrap and hmac.compare_digest(token.encode(), bootstrap.encode()):
-        g.api_principal = Principal(None, "HUB_ADMIN_TOKEN", site_admin=True, via="api")
+        g.hub_principal = Principal(None, "HUB_ADMIN_TOKEN", site_admin=True, via="api")
         return
     session = db_session()
     row = accounts.resolve_api_token(session, token)
     if row is None:
         raise Unauthorized("the API token is unknown, revoked, or its user is inactive")
     session.commit()  # last_used_at
-    g.api_principal = Principal.for_user(row.user, scope=row.scope, via="api")
+    g.hub_principal = Principal.for_user(row.user, scope=row.scope, via="api")
 
 
 def me() -> Principal:
-    return g.api_principal
-
-
-@bp.errorhandler(422)
-@bp.errorhandler(400)
-def _arguments_error(exc):
-    """webargs' parse errors (422, with per-location, per-field messages) and unreadable bodies (400)
-    as problem JSON. Returned, not raised: Flask does not handle errors raised in an error handler."""
-    from hub.web.errors import problem
-
-    err = BadRequest(exc.description) if exc.code == 400 else ValidationError("the parameters or body are invalid")
-    messages = (getattr(exc, "data", None) or {}).get("messages")
-    return problem(err.status, err.slug, err.title, err.detail, {"errors": messages} if messages else None)
+    """The caller (:func:`hub.accounts.access.current_principal`)."""
+    return current_principal()
 
 
 def _decode_image(value: str | None) -> bytes | None:

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from hub.context import current_context
-from hub.errors import HubError, ServiceUnavailable
+from hub.errors import HubError, ServiceUnavailable, ValidationError
 from hub.web.negotiation import wants_problem_json
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,11 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         log.warning("%s %s -> %d", request.method, request.path, exc.code)
+        # webargs (flask-smorest) refuses arguments with a 422 carrying per-location, per-field messages.
+        messages = (getattr(exc, "data", None) or {}).get("messages")
+        if exc.code == 422:
+            err = ValidationError("the parameters or body are invalid")
+            return problem(err.status, err.slug, err.title, err.detail, {"errors": messages} if messages else None)
         slug = (exc.name or "error").lower().replace(" ", "-")
         return problem(exc.code or 500, slug, exc.name, exc.description or exc.name)
 

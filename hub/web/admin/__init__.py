@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, Flask, abort, g, request, session
+from flask import Blueprint, Flask, abort, current_app, g, request, session, url_for
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user
@@ -43,8 +43,15 @@ def principal() -> Principal:
     return g.hub_principal
 
 
+def is_console_request() -> bool:
+    """Whether this request is for a console page: the ``admin`` blueprint or a connector's console
+    blueprint (:meth:`connectors.base.Connector.console_blueprint`)."""
+    return request.blueprint == "admin" or request.blueprint in current_app.extensions["hub.console_blueprints"]
+
+
 def init_app(app: Flask) -> None:
     """Register the console on ``app`` (call once, from ``create_app``)."""
+    from hub.connections import registry
     from hub.context import current_context
     from hub.web.admin import auth, bulk, cli, views  # noqa: F401  (routes register on import)
 
@@ -66,12 +73,19 @@ def init_app(app: Flask) -> None:
     login_manager.user_loader(auth.load_user)
     app.register_blueprint(bp)
     app.cli.add_command(cli.users)
+    mounted = app.extensions["hub.console_blueprints"] = set()
+    for kind, connector in registry.available().items():
+        child = connector.console_blueprint()
+        if child is not None:
+            app.register_blueprint(child, url_prefix=f"/admin/{kind}")
+            mounted.add(child.name)
+    app.before_request(_console_request)
 
     @app.after_request
     def _security_headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        if request.blueprint == "admin":
+        if is_console_request():
             response.headers["Content-Security-Policy"] = CONSOLE_CSP
             response.headers["X-Frame-Options"] = "DENY"
             response.headers["Cache-Control"] = "no-store"
@@ -80,10 +94,15 @@ def init_app(app: Flask) -> None:
         return response
 
 
-@bp.before_request
 def _console_request():
+    """Before every console request (the ``admin`` blueprint and connectors' console blueprints):
+    the CSRF check, refusing NUL bytes, the signed-in user's language and their principal."""
     from hub.i18n import set_locale
 
+    if not is_console_request():
+        return
+    if current_user.is_authenticated:
+        principal()
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         csrf.protect()
     # PostgreSQL text cannot hold NUL; no console input needs it.
@@ -93,6 +112,28 @@ def _console_request():
         chosen = session.get("lang") or (current_user.user.locale if current_user.is_authenticated else None)
         if chosen:
             set_locale(chosen)
+
+
+@bp.app_context_processor
+def _console_nav() -> dict:
+    """Menu entries contributed by connectors (:meth:`connectors.base.Connector.console_nav`)."""
+    if not is_console_request():
+        return {}
+    from hub.connections import registry
+
+    entries = [(label, url_for(endpoint)) for c in registry.available().values() for label, endpoint in c.console_nav()]
+    return {"console_extensions": entries}
+
+
+@bp.app_template_global()
+def connector_page_url(row) -> str:
+    """The console page of one ``ConnectorConfig`` row: its kind's own page when the connector has one
+    (:attr:`connectors.base.Connector.console_endpoint`), else the webhook-source page."""
+    from hub.connections import registry
+
+    connector = registry.available().get(row.kind)
+    endpoint = getattr(connector, "console_endpoint", None) or "admin.connector"
+    return url_for(endpoint, connector_id=row.public_id)
 
 
 @bp.app_template_global()
