@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from hub.connections import registry
     from hub.context import HubContext
     from hub.inbox.jobs import JobDispatcher
-    from hub.web import admin, api, close_db_session
+    from hub.web import admin, api, close_db_session, init_csrf
     from hub.web.api_frameworks import bp as frameworks_api_bp
     from hub.web.certificates import admin as certificates_admin_bp
     from hub.web.certificates import bp as certificates_bp
@@ -69,6 +69,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     i18n.init_app(app, settings.instance_path)
     register_error_handlers(app)
+    init_csrf(app)
     app.teardown_appcontext(close_db_session)
     app.register_blueprint(public_bp)
     api.init_app(app)

@@ -3,10 +3,23 @@ of another domain directly."""
 
 from __future__ import annotations
 
-from flask import g, request
+from flask import Flask, g, request
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import Session
 
 from hub.context import current_context
+
+#: Flask-WTF's CSRF protection, one for every HTML form of the hub (console, learner pages, connectors'
+#: screens). It checks only where a view or blueprint calls ``csrf.protect()``: the JSON API and webhook
+#: intake authenticate by bearer token or signature, never by cookie, so they need no token.
+csrf = CSRFProtect()
+
+
+def init_csrf(app: Flask) -> None:
+    """Set up :data:`csrf` on ``app``; templates put ``{{ csrf_token() }}`` in a hidden ``csrf_token`` field."""
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)  # checked per blueprint, see above
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session
+    csrf.init_app(app)
 
 
 def db_session() -> Session:

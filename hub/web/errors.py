@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -55,6 +57,16 @@ def register_error_handlers(app: Flask) -> None:
         log.error("%s %s -> 503: database error %s", request.method, request.path, type(exc.orig).__name__)
         err = ServiceUnavailable("the database is unreachable; nothing was stored, retry later")
         return problem(err.status, err.slug, err.title, err.detail, headers={"Retry-After": "30"})
+
+    @app.errorhandler(CSRFError)
+    def form_expired(exc: CSRFError):
+        log.warning("%s %s -> 400 csrf: %s", request.method, request.path, exc.description)
+        return problem(
+            400,
+            "form-expired",
+            _("The form has expired"),
+            _("The page was open too long or the form came from another site. Reload the page and try again."),
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -10,8 +10,6 @@ Register with ``app.register_blueprint(hub.web.learner.bp)``.
 from __future__ import annotations
 
 import functools
-import hmac
-import secrets
 
 from flask import Blueprint, Response, redirect, render_template, request, session, stream_with_context
 from flask_babel import get_locale
@@ -23,7 +21,7 @@ from hub.learners import services as learners
 from hub.learners.mail import MailError, mailer_for
 from hub.learners.models import Learner
 from hub.learners.profile import Presentation
-from hub.web import db_session
+from hub.web import csrf, db_session
 
 bp = Blueprint("learner", __name__)
 
@@ -47,23 +45,12 @@ def owns(pres: Presentation) -> bool:
     return pres.learner is not None and session.get(SESSION_KEY) == pres.learner.public_id
 
 
-def csrf_token() -> str:
-    if "csrf" not in session:
-        session["csrf"] = secrets.token_urlsafe(24)
-    return session["csrf"]
-
-
-@bp.app_context_processor
-def _csrf():
-    return {"csrf_token": csrf_token}
-
-
 @bp.before_request
 def _check_csrf():
+    # Claim and sign-in links carry their own single-use secret, and are redeemed from a page that may
+    # have been opened in another browser than the one holding the session.
     if request.method == "POST" and not request.path.startswith(("/me/claim/", "/me/login")):
-        given = request.form.get("csrf", "")
-        if not hmac.compare_digest(given.encode(), csrf_token().encode()):
-            raise Forbidden("the form expired; reload the page and try again")
+        csrf.protect()
 
 
 def _start_session(learner: Learner):

@@ -13,9 +13,9 @@ from flask import Blueprint, Flask, abort, current_app, g, request, session, url
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user
-from flask_wtf.csrf import CSRFProtect
 
 from hub.accounts.access import Principal
+from hub.web import csrf
 
 bp = Blueprint(
     "admin",
@@ -25,7 +25,6 @@ bp = Blueprint(
     static_folder="static",
     static_url_path="/static",
 )
-csrf = CSRFProtect()
 login_manager = LoginManager()
 limiter = Limiter(get_remote_address, storage_uri="memory://")
 
@@ -56,8 +55,6 @@ def init_app(app: Flask) -> None:
     from hub.web.admin import auth, bulk, cli, views  # noqa: F401  (routes register on import)
 
     settings = app.extensions["hub"].settings
-    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)  # checked for console forms only, below
-    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session
     app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=12))
     app.config.setdefault("SESSION_COOKIE_NAME", "badgehub_session")
     app.config.setdefault("REMEMBER_COOKIE_SECURE", settings.base_url.startswith("https://"))
@@ -65,7 +62,6 @@ def init_app(app: Flask) -> None:
     # Shared counts between processes when Redis is configured; per-process otherwise.
     app.config.setdefault("RATELIMIT_STORAGE_URI", settings.redis_url or "memory://")
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
-    csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "admin.login"

@@ -32,7 +32,7 @@ def _link(message, kind: str) -> str:
 
 def _csrf(client) -> str:
     html = client.get("/me").get_data(as_text=True)
-    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
 
 def _claim(client, ctx, factory, **kw):
@@ -108,14 +108,16 @@ def test_settings_curation_and_portfolio(client, ctx, factory):
         learner = s.query(Learner).one().public_id
     assert len(ids) == 2 and ids[0] == aid1
     csrf = _csrf(client)
-    assert client.post("/me/settings", data={"display_name": "Zofia Ń"}).status_code == 403  # no CSRF token
-    client.post("/me/settings", data={"csrf": csrf, "display_name": "Zofia Źdźbło", "locale": "en", "show_name": "on"})
-    client.post("/me/badges", data={"csrf": csrf, "order": list(reversed(ids)), "public": ids})
+    assert client.post("/me/settings", data={"display_name": "Zofia Ń"}).status_code == 400  # no CSRF token
+    client.post(
+        "/me/settings", data={"csrf_token": csrf, "display_name": "Zofia Źdźbło", "locale": "en", "show_name": "on"}
+    )
+    client.post("/me/badges", data={"csrf_token": csrf, "order": list(reversed(ids)), "public": ids})
     page = client.application.test_client().get(f"/portfolio/{learner}", headers={"Accept-Language": "en"})
     html = page.get_data(as_text=True)
     assert "Badges of Zofia Źdźbło" in html and 'content="noindex, nofollow"' in html
     assert html.index(f"/assertions/{ids[1]}") < html.index(f"/assertions/{ids[0]}")  # the learner's order
-    client.post("/me/badges", data={"csrf": csrf, "order": ids, "public": [ids[1]]})
+    client.post("/me/badges", data={"csrf_token": csrf, "order": ids, "public": [ids[1]]})
     html = client.application.test_client().get(f"/portfolio/{learner}").get_data(as_text=True)
     assert f"/assertions/{ids[1]}" in html and f"/assertions/{ids[0]}" not in html  # private again
     # the certificate follows the new name, in the learner's language, re-made (old cache is stale)
@@ -141,8 +143,8 @@ def test_export_zip_is_streamed_with_json_images_and_pdfs(client, ctx, factory):
 def test_deletion_erases_personal_data_and_keeps_the_award_verifiable(client, ctx, factory):
     aid = _signed_in(client, ctx, factory)
     client.get(f"/assertions/{aid}/certificate.pdf")  # cache a certificate with the name
-    assert client.post("/me/delete", data={"csrf": _csrf(client), "confirm": "no"}).status_code == 403
-    assert client.post("/me/delete", data={"csrf": _csrf(client), "confirm": "delete"}).status_code == 200
+    assert client.post("/me/delete", data={"csrf_token": _csrf(client), "confirm": "no"}).status_code == 403
+    assert client.post("/me/delete", data={"csrf_token": _csrf(client), "confirm": "delete"}).status_code == 200
     with ctx.db.session_scope() as s:
         a = s.query(Assertion).filter_by(public_id=aid).one()
         assert a.recipient_plain is None and a.recipient_name is None
