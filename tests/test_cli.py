@@ -58,3 +58,12 @@ def test_bad_database_url_is_a_configuration_error(tmp_path):
     done = run(["init"], tmp_path, HUB_DATABASE_URL="garbage")
     assert done.returncode == 1
     assert "HUB_DATABASE_URL" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_search_without_matches_says_so_on_stderr(tmp_path):
+    assert run(["init"], tmp_path).returncode == 0
+    assert run(["frameworks", "load-bundled"], tmp_path).returncode == 0
+    found = run(["frameworks", "search", "4"], tmp_path)
+    assert found.returncode == 0 and "eqf:4" in found.stdout
+    none = run(["frameworks", "search", "no-such-descriptor"], tmp_path)
+    assert none.returncode == 0 and none.stdout == "" and "no descriptor matches" in none.stderr

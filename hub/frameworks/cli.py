@@ -100,8 +100,12 @@ def search(query: str, framework: str | None, limit: int) -> None:
 
     try:
         with _ctx().db.session_scope() as s:
-            for d in services.search_descriptors(s, query, framework=framework, limit=limit):
+            found = services.search_descriptors(s, query, framework=framework, limit=limit)
+            for d in found:
                 click.echo(f"{d.framework.identifier}:{d.code}\t{d.name_en or ''}\t{d.name_pl or ''}\t{d.url}")
+            if not found:
+                # stderr, so scripts reading the tab-separated rows see none
+                click.echo(f"no descriptor matches {query!r}" + (f" in {framework}" if framework else ""), err=True)
     except HubError as exc:
         _fail(exc)
 
