@@ -70,7 +70,9 @@ def _add_domain_commands() -> None:
     main.add_command(frameworks)
 
 
-@main.command()
+# The hub's own commands build what they need: Flask's default app context would build a second app,
+# logging at the default level before a command (the demo) chose its own.
+@main.command(with_appcontext=False)
 def init() -> None:
     """Create the database, or upgrade it to the latest schema."""
     from hub import configure_logging
@@ -82,7 +84,7 @@ def init() -> None:
     click.echo(f"database ready: {settings.database_url.split('@')[-1]}")
 
 
-@main.command()
+@main.command(with_appcontext=False)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
@@ -97,7 +99,7 @@ def serve(host: str, port: int) -> None:
     run_simple(host, port, app, threaded=True)
 
 
-@main.command()
+@main.command(with_appcontext=False)
 @click.option("--once", is_flag=True, help="Process what is pending, then exit.")
 def worker(once: bool) -> None:
     """Process queued events until stopped (SIGINT/SIGTERM finish the current event first)."""
@@ -114,7 +116,7 @@ def worker(once: bool) -> None:
     click.echo(f"worker stopped; {done} events processed")
 
 
-@main.command()
+@main.command(with_appcontext=False)
 @click.option("--out", default="./demo-out", show_default=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--serve", "keep_serving", is_flag=True, help="Keep serving the badge pages after the demo.")
 def demo(out: Path, keep_serving: bool) -> None:
