@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
@@ -85,6 +85,37 @@ def active_rows(session: Session, issuer: Issuer) -> list[IssuerCertificate]:
                 IssuerCertificate.issuer_id == issuer.id, IssuerCertificate.retired_at.is_(None)
             )
         )
+    )
+
+
+@dataclass(frozen=True)
+class CertificateSummary:
+    """What a person needs to recognise a signing certificate: subject and issuer common names (or the
+    whole RFC 4514 name when there is no CN), validity (UTC), ``source`` and SHA-256 ``fingerprint``."""
+
+    subject: str
+    issued_by: str
+    not_before: datetime
+    not_after: datetime
+    source: str
+    fingerprint: str
+
+
+def summary(row: IssuerCertificate) -> CertificateSummary:
+    """Read :class:`CertificateSummary` from ``row``'s certificate (no private key is touched)."""
+    cert = x509.load_pem_x509_certificate(row.certificate_pem.encode("ascii"))
+
+    def name(value: x509.Name) -> str:
+        cn = value.get_attributes_for_oid(NameOID.COMMON_NAME)
+        return str(cn[0].value) if cn else value.rfc4514_string()
+
+    return CertificateSummary(
+        subject=name(cert.subject),
+        issued_by=name(cert.issuer),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        source=row.source,
+        fingerprint=row.fingerprint,
     )
 
 

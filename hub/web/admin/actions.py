@@ -19,6 +19,9 @@ from hub.accounts.access import AWARD, CONFIGURE, Principal
 from hub.accounts.models import ApiToken, User
 from hub.badges import services as badges
 from hub.badges.models import Assertion, BadgeClass, Issuer
+from hub.certificates import keys as certificate_keys
+from hub.certificates import services as certificates
+from hub.certificates.models import CertificateLayout, IssuerCertificate
 from hub.connections import services as connections
 from hub.connections.models import ConnectorConfig
 from hub.context import HubContext
@@ -78,6 +81,63 @@ def rotate_issuer_key(session: Session, ctx: HubContext, p: Principal, issuer: I
         session, p, "issuer.rotate_key", "issuer", issuer.public_id, issuer_id=issuer.id, after={"key": key.public_id}
     )
     return key
+
+
+LAYOUT_FIELDS = ("template_html", "template_css", "bilingual")
+
+
+def set_certificate_layout(
+    session: Session, p: Principal, issuer: Issuer, *, html: str | None, css: str | None, bilingual: bool
+) -> CertificateLayout:
+    """The issuer's PDF certificate layout (:func:`hub.certificates.services.set_layout`), audited.
+
+    Raises:
+        ValidationError: a template syntax error, or CSS that loads resources.
+    """
+    _write(p, issuer.id, CONFIGURE, "Issuer")
+    old = certificates.layout_for(session, issuer)
+    before = audit.snapshot(old, LAYOUT_FIELDS) if old is not None else None
+    layout = certificates.set_layout(session, issuer, html=html, css=css, bilingual=bilingual)
+    audit.record(
+        session,
+        p,
+        "issuer.certificate_layout",
+        "issuer",
+        issuer.public_id,
+        issuer_id=issuer.id,
+        before=before,
+        after=audit.snapshot(layout, LAYOUT_FIELDS),
+    )
+    return layout
+
+
+def set_signing_certificate(
+    session: Session, ctx: HubContext, p: Principal, issuer: Issuer, *, pkcs12: bytes | None, passphrase: str | None
+) -> IssuerCertificate:
+    """Replace the certificate that signs the issuer's PDFs: an uploaded PKCS#12 archive, or (``pkcs12``
+    None) a new self-issued one (:mod:`hub.certificates.keys`). The old one is retired, so PDFs it signed
+    still verify. Audited with both fingerprints, never the key or the passphrase.
+
+    Raises:
+        ValidationError: the archive is unreadable, lacks a key or certificate, or is not valid now.
+    """
+    _write(p, issuer.id, CONFIGURE, "Issuer")
+    old = certificate_keys.active_rows(session, issuer)
+    if pkcs12 is not None:
+        row = certificate_keys.upload_pkcs12(session, ctx, issuer, pkcs12, passphrase)
+    else:
+        row = certificate_keys.self_issue(session, ctx, issuer)
+    audit.record(
+        session,
+        p,
+        "issuer.signing_certificate",
+        "issuer",
+        issuer.public_id,
+        issuer_id=issuer.id,
+        before={"fingerprint": old[-1].fingerprint} if old else None,
+        after={"fingerprint": row.fingerprint, "source": row.source},
+    )
+    return row
 
 
 # ---- badge classes ----------------------------------------------------------------------------------

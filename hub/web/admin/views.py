@@ -22,6 +22,8 @@ from hub.accounts.access import AWARD, CONFIGURE, VIEW
 from hub.accounts.models import ROLES, AuditEntry, Membership, User
 from hub.badges import services as badges
 from hub.badges.models import Assertion, BadgeClass, Issuer
+from hub.certificates import keys as certificate_keys
+from hub.certificates import services as certificates
 from hub.connections import services as connections
 from hub.connections.models import ConnectorConfig
 from hub.context import current_context
@@ -180,15 +182,69 @@ def issuer(issuer_id: str):
             )
             return redirect(url_for("admin.issuer", issuer_id=row.public_id))
         status = saved.status
+    return _issuer_page(row, form=request.form if status != 200 else None, status=status)
+
+
+def _issuer_page(row: Issuer, *, form=None, status: int = 200):
+    s, p, urls = db_session(), principal(), current_context().urls
     members = s.scalars(select(Membership).where(Membership.issuer_id == row.id).order_by(Membership.id)).all()
+    signing = certificate_keys.active_rows(s, row)
+    layout = certificates.layout_for(s, row)
+    endpoints = [
+        (_("Issuer profile (Open Badges 2.0)"), urls.issuer(row.public_id)),
+        (_("Revocation list (Open Badges 2.0)"), urls.revocation_list(row.public_id)),
+        (_("Issuer DID (Open Badges 3.0)"), urls.issuer_did(row.public_id)),
+        (_("DID document with the public keys"), urls.issuer_did_document(row.public_id)),
+        (_("Revocation list (1EdTech, Open Badges 3.0)"), urls.revocation_list_1edtech(row.public_id)),
+        (_("Verify a PDF certificate"), url_for("certificates.verify_upload", _external=True)),
+    ]
     return render_template(
         "admin/issuer_form.html",
         issuer=row,
-        form=request.form if status != 200 else None,
+        form=form,
         can_configure=p.may(row.id, CONFIGURE),
         members=members,
         roles=ROLES,
+        endpoints=endpoints,
+        signing=certificate_keys.summary(signing[-1]) if signing else None,
+        layout=layout,
     ), status
+
+
+@bp.post("/issuers/<issuer_id>/signing-certificate")
+@login_required
+def issuer_signing_certificate(issuer_id: str):
+    s, p = db_session(), principal()
+    row = load(s, p, Issuer, issuer_id, CONFIGURE, write=True)
+    upload = request.files.get("pkcs12")
+    data = upload.read() if upload is not None and upload.filename else None
+    if data is None and request.form.get("action") != "self-issue":
+        flash(_("Choose a PKCS#12 file (.p12 or .pfx) to upload."), "error")
+        return _issuer_page(row, status=422)
+    with _saving(_("PDF certificates are now signed with the new certificate.")) as saved:
+        actions.set_signing_certificate(
+            s, current_context(), p, row, pkcs12=data, passphrase=request.form.get("passphrase") or None
+        )
+        return redirect(url_for("admin.issuer", issuer_id=row.public_id))
+    return _issuer_page(row, status=saved.status)
+
+
+@bp.post("/issuers/<issuer_id>/certificate-layout")
+@login_required
+def issuer_certificate_layout(issuer_id: str):
+    s, p = db_session(), principal()
+    row = load(s, p, Issuer, issuer_id, CONFIGURE, write=True)
+    with _saving(_("Saved.")) as saved:
+        actions.set_certificate_layout(
+            s,
+            p,
+            row,
+            html=forms.text("template_html"),
+            css=forms.text("template_css"),
+            bilingual=bool(request.form.get("bilingual")),
+        )
+        return redirect(url_for("admin.issuer", issuer_id=row.public_id))
+    return _issuer_page(row, form=request.form, status=saved.status)
 
 
 @bp.post("/issuers/<issuer_id>/rotate-key")
