@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 # Fixed so every run (and every process of a run) shares them; a bench instance holds no real secret.
 KEK = "m1GMNk8ZbX3Jb3TclQ0Gm3r8vS6e4u6vF1yq2c3dT0Q="
-SECRET_KEY = "bench-secret-key"
+SECRET_KEY = "bench-secret-key-bench-secret-key-bench"
 WEBHOOK_SECRET = "whsec_YmVuY2gtYmVuY2gtYmVuY2gtYmVuY2gtYmVuY2gtMzI="
 SLUG = "bench-lms"
 COURSE = "ZGJ-101"

@@ -7,10 +7,10 @@ import logging
 
 from flask import Blueprint, current_app, jsonify, request
 
-from hub.connections.services import connector_secrets, require
+from hub.connections.services import intake_connector
 from hub.context import current_context
 from hub.errors import BadRequest, EventNotProcessable, UnsupportedMediaType
-from hub.inbox.services import mark_failed, record_event
+from hub.inbox.services import record_event
 
 from .mapping import apply_mapping
 from .verify import verify_signature
@@ -40,28 +40,31 @@ def receive(slug: str):
         )
     body = request.get_data(cache=False)  # MAX_CONTENT_LENGTH refuses >1 MiB bodies with 413
 
+    connector = intake_connector(ctx, slug, KIND)  # cached per process: no database read here
+    webhook_id = verify_signature(body, request.headers, connector.secrets)
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:
+        raise BadRequest(f"the body is not JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise BadRequest("the body must be a JSON object")
     problem = None
-    # One unit of work for the whole request: the connector row read for its secrets is the one the
-    # event is recorded against, and a refused request rolls back a transaction that wrote nothing.
-    with ctx.db.session_scope() as session:
-        connector = require(session, slug, KIND)
-        webhook_id = verify_signature(body, request.headers, connector_secrets(ctx, connector))
-        try:
-            payload = json.loads(body)
-        except ValueError as exc:
-            raise BadRequest(f"the body is not JSON: {exc}") from None
-        if not isinstance(payload, dict):
-            raise BadRequest("the body must be a JSON object")
-        event, created = record_event(session, connector, webhook_id, body.decode("utf-8"))
-        if created:
-            try:
-                apply_mapping(slug, connector.config.get("mapping", {}), payload)
-            except EventNotProcessable as exc:
-                mark_failed(session, event, f"{exc.title}: {exc.detail}")
-                problem = exc
+    try:
+        apply_mapping(slug, connector.config.get("mapping", {}), payload)
+    except EventNotProcessable as exc:
+        problem = exc  # stored as failed, so the sender's mistake can be replayed once fixed
+    # One statement stores the event (as failed when the mapping refused it): nothing half-written.
+    with ctx.db.statement_scope() as session:
+        event, created = record_event(
+            session,
+            connector,
+            webhook_id,
+            body.decode("utf-8"),
+            failed_reason=f"{problem.title}: {problem.detail}" if problem else None,
+        )
         event_id, public_id, status = event.id, event.public_id, event.status
 
-    if problem is not None:
+    if problem is not None and created:
         log.warning("webhook %s: event %s stored as failed: %s", slug, public_id, problem.detail)
         problem.extra.update(event=public_id, event_status=status)
         raise problem

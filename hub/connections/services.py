@@ -6,8 +6,11 @@ import base64
 import json
 import re
 import secrets
+import time
+from dataclasses import dataclass
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from hub.connections import registry
@@ -96,6 +99,55 @@ def drop_old_secrets(session: Session, ctx: HubContext, row: ConnectorConfig) ->
     current = connector_secrets(ctx, row)[:1]
     row.secrets_encrypted = ctx.box.encrypt(json.dumps(current).encode()) if current else None
     session.flush()
+
+
+#: Seconds a process keeps a connector's intake view before reading the row again. Changes made through
+#: the ORM in the same process apply at once (see ``_forget_intake``); other processes (gunicorn workers)
+#: see a disabled connector or an ended secret rotation within this time.
+INTAKE_CACHE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class IntakeConnector:
+    """What intake needs of an enabled connector: row ``id``, ``slug``, ``kind``, ``config`` (JSON
+    object) and the decrypted ``secrets``, newest first. Read by :func:`intake_connector`."""
+
+    id: int
+    slug: str
+    kind: str
+    config: dict
+    secrets: tuple[str, ...]
+
+
+# Per connection pool (so per Database, shared by its engine's option variants): {slug: (expiry, view)}.
+_intake: WeakKeyDictionary = WeakKeyDictionary()
+
+
+def intake_connector(ctx: HubContext, slug: str, kind: str) -> IntakeConnector:
+    """The enabled connector ``slug`` of ``kind`` for verifying and storing an incoming event, from a
+    per-process cache (:data:`INTAKE_CACHE_SECONDS`): intake then costs no database read and no
+    decryption per request. Unknown slugs are not cached.
+
+    Raises:
+        NotFound: no enabled connector ``slug`` of ``kind``.
+    """
+    cache = _intake.setdefault(ctx.db.engine.pool, {})
+    hit = cache.get(slug)
+    if hit is None or hit[0] < time.monotonic():
+        with ctx.db.read_scope() as session:
+            row = get_connector(session, slug)
+            secrets_ = tuple(connector_secrets(ctx, row))
+            view = IntakeConnector(row.id, row.slug, row.kind, dict(row.config or {}), secrets_)
+        hit = cache[slug] = (time.monotonic() + INTAKE_CACHE_SECONDS, view)
+    if hit[1].kind != kind:
+        raise NotFound(f"no {kind} connector {slug!r}")
+    return hit[1]
+
+
+@event.listens_for(ConnectorConfig, "after_update")
+@event.listens_for(ConnectorConfig, "after_delete")
+def _forget_intake(_mapper, connection, target: ConnectorConfig) -> None:
+    _intake.get(connection.engine.pool, {}).pop(target.slug, None)
 
 
 def require(session: Session, slug: str, kind: str) -> ConnectorConfig:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 
 from sqlalchemy import or_, select, update
@@ -19,6 +19,7 @@ from connectors.types import LearningEvent, PlatformUser
 from hub.badges import services as badges
 from hub.connections import registry
 from hub.connections.models import ConnectorConfig
+from hub.connections.services import IntakeConnector
 from hub.context import HubContext
 from hub.credentials.status import allocate_statuses
 from hub.db import new_public_id, utcnow
@@ -32,47 +33,72 @@ log = logging.getLogger(__name__)
 
 
 def _insert_ignoring_duplicates(session: Session):
-    """``INSERT … ON CONFLICT DO NOTHING`` for the session's dialect (SQLite and PostgreSQL share it)."""
+    """``INSERT … ON CONFLICT DO NOTHING`` for the session's dialect (SQLite and PostgreSQL share it).
+    On the table, not the mapped class: a Core statement skips the ORM's bulk-insert machinery, which
+    cost more than the database round trip at intake."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    return insert(InboundEvent).on_conflict_do_nothing(index_elements=["connector_id", "external_id"])
+    return insert(InboundEvent.__table__).on_conflict_do_nothing(index_elements=["connector_id", "external_id"])
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """A stored :class:`InboundEvent` as :func:`record_event` returns it: row ``id``, ``public_id``, ``status``."""
+
+    id: int
+    public_id: str
+    status: str
 
 
 def record_event(
-    session: Session, connector: ConnectorConfig, external_id: str, body: str, *, body_format: str = "raw"
-) -> tuple[InboundEvent, bool]:
+    session: Session,
+    connector: ConnectorConfig | IntakeConnector,
+    external_id: str,
+    body: str,
+    *,
+    body_format: str = "raw",
+    failed_reason: str | None = None,
+) -> tuple[RecordedEvent, bool]:
     """Store a verified event unless (connector, ``external_id``) is stored already.
 
     Returns ``(event, created)``; ``created`` is False for a redelivery, which changes nothing.
     One statement in the common case (``INSERT … ON CONFLICT DO NOTHING RETURNING``): the unique
-    constraint decides between concurrent deliveries, and the loser reads the winner's row.
+    constraint decides between concurrent deliveries, and the loser reads the winner's row. So it
+    may run in :meth:`hub.db.Database.statement_scope`. ``failed_reason``: the event is stored as
+    failed (replayable) with this reason, e.g. when intake finds no recipient in it.
 
     Raises:
         ValidationError: empty or over-long ``external_id``.
     """
     if not external_id or len(external_id) > 255:
         raise ValidationError("the event id must be 1-255 characters", field="webhook-id")
+    now = utcnow()
     values = {
         "public_id": new_public_id(),
         "connector_id": connector.id,
         "external_id": external_id,
-        "received_at": utcnow(),
+        "received_at": now,
         "body": body,
         "body_format": body_format,
         "status": PENDING,
         "attempts": 0,
         "history": [],
     }
-    event = session.scalars(_insert_ignoring_duplicates(session).returning(InboundEvent), [values]).one_or_none()
-    if event is not None:
-        return event, True
-    existing = session.scalar(
-        select(InboundEvent).where(InboundEvent.connector_id == connector.id, InboundEvent.external_id == external_id)
-    )
-    return existing, False
+    if failed_reason is not None:
+        values.update(status=FAILED, reason=failed_reason, processed_at=now)
+        values["history"] = [_history_entry(now, FAILED, failed_reason)]
+    table = InboundEvent.__table__
+    returned = (table.c.id, table.c.public_id, table.c.status)
+    row = session.execute(_insert_ignoring_duplicates(session).values(values).returning(*returned)).first()
+    if row is not None:
+        return RecordedEvent(*row), True
+    existing = session.execute(
+        select(*returned).where(table.c.connector_id == connector.id, table.c.external_id == external_id)
+    ).one()
+    return RecordedEvent(*existing), False
 
 
 def _event_to_json(event: LearningEvent) -> str:
@@ -92,7 +118,7 @@ def _event_from_json(body: str) -> LearningEvent:
 
 def submit_learning_event(
     session: Session, ctx: HubContext, connector: ConnectorConfig, event: LearningEvent
-) -> tuple[InboundEvent, bool]:
+) -> tuple[RecordedEvent, bool]:
     """Store an already-normalised event (from a pull connector) for the same pipeline.
 
     The external id is ``event.idempotency_key``, so the same fact submitted twice is stored once.
@@ -163,10 +189,12 @@ def _finish(session: Session, event: InboundEvent, status: str, reason: str | No
     event.status = status
     event.reason = reason
     event.processed_at = utcnow()
-    event.history = [
-        *(event.history or []),
-        {"at": isoformat_z(event.processed_at), "status": status, "reason": reason},
-    ]
+    event.history = [*(event.history or []), _history_entry(event.processed_at, status, reason)]
+
+
+def _history_entry(at, status: str, reason: str | None) -> dict:
+    """One line of ``InboundEvent.history``: ``{"at": ISO 8601 UTC, "status", "reason"}``."""
+    return {"at": isoformat_z(at), "status": status, "reason": reason}
 
 
 def apply_awards(
@@ -266,11 +294,6 @@ def process_event(ctx: HubContext, event_id: int) -> str | None:
         with ctx.db.session_scope() as session:
             _finish(session, session.get(InboundEvent, event_id), FAILED, reason)
         return FAILED
-
-
-def mark_failed(session: Session, event: InboundEvent, reason: str) -> None:
-    """Record a failure found at intake (e.g. the mapping finds no recipient); the event stays replayable."""
-    _finish(session, event, FAILED, reason)
 
 
 def replay(session: Session, event: InboundEvent) -> InboundEvent:

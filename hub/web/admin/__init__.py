@@ -90,6 +90,13 @@ def init_app(app: Flask) -> None:
         return response
 
 
+@limiter.request_filter
+def _not_limited() -> bool:
+    # Only console sign-in views carry limits: other requests (webhook intake above all) skip the
+    # limiter's per-request bookkeeping.
+    return not is_console_request()
+
+
 def _console_request():
     """Before every console request (the ``admin`` blueprint and connectors' console blueprints):
     the CSRF check, refusing NUL bytes, the signed-in user's language and their principal."""

@@ -132,6 +132,34 @@ def test_rotated_secrets_both_accepted(client, ctx, factory):
     assert post_event(client, completion(user_id=2), secret=new_secret).status_code == 202
 
 
+def test_connector_changes_reach_intake_at_once_here_and_within_the_cache_time_elsewhere(
+    client, ctx, factory, monkeypatch
+):
+    """Intake keeps a per-process view of the connector (no database read per request). A change made
+    through the ORM in this process applies at once; a change another process makes (a plain UPDATE
+    here) applies once :data:`INTAKE_CACHE_SECONDS` have passed."""
+    from sqlalchemy import update
+
+    from hub.connections import services
+    from hub.connections.models import ConnectorConfig
+
+    factory.setup()
+    with ctx.db.session_scope() as s:
+        new_secret = services.rotate_secret(s, ctx, services.get_connector(s, "lms"))
+    assert post_event(client, completion(user_id=1), secret=SECRET).status_code == 202  # view cached
+    with ctx.db.session_scope() as s:
+        services.drop_old_secrets(s, ctx, services.get_connector(s, "lms"))
+    assert post_event(client, completion(user_id=2), secret=SECRET).status_code == 401
+    assert post_event(client, completion(user_id=3), secret=new_secret).status_code == 202
+
+    with ctx.db.engine.begin() as c:  # as another process would: no ORM events here
+        c.execute(update(ConnectorConfig).where(ConnectorConfig.slug == "lms").values(enabled=False))
+    assert post_event(client, completion(user_id=4), secret=new_secret).status_code == 202  # still cached
+    later = services.time.monotonic() + services.INTAKE_CACHE_SECONDS + 1
+    monkeypatch.setattr(services.time, "monotonic", lambda: later)
+    assert post_event(client, completion(user_id=5), secret=new_secret).status_code == 404
+
+
 def test_not_json_body(client, ctx, factory):
     factory.setup()
     body = "this is not json"
