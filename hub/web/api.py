@@ -34,6 +34,7 @@ from hub.context import current_context
 from hub.errors import HubError, Unauthorized, ValidationError
 from hub.inbox import services as inbox
 from hub.inbox.models import STATUSES, InboundEvent
+from hub.learners import notifications
 from hub.rules import services as rules
 from hub.rules.models import AwardRule
 from hub.timefmt import isoformat_z
@@ -277,6 +278,15 @@ class AwardArgs(PageArgs):
 
 class RevokeIn(Base):
     reason = Text(required=True, validate=validate.Length(1, 1000))
+
+
+class NotificationOut(Base):
+    award = Text()
+    to = Text()
+    kind = Text(metadata={"description": "`resend` (sent again) or `award` (the first e-mail)"})
+    status = Text(metadata={"description": "`sent`, or `pending` while the mail server does not answer"})
+    queued_at = Text()
+    sent_at = Text(allow_none=True)
 
 
 class ConnectorOut(Base):
@@ -624,6 +634,27 @@ def revoke_award(body, assertion_id):
     row = load(db_session(), me(), Assertion, assertion_id, AWARD, write=True)
     actions.revoke(db_session(), current_context(), me(), row, body["reason"])
     return award_json(row), _committed()
+
+
+@bp.post("/awards/<assertion_id>/notification")
+@bp.response(202, NotificationOut)
+def resend_award_notification(assertion_id):
+    """Send the award e-mail again, with a new claim link. Refused (409) for a revoked award or a
+    recipient whose e-mail was erased; at most one e-mail per award per minute and five re-sends a day
+    (429, `retry_after` in seconds)."""
+    row = load(db_session(), me(), Assertion, assertion_id, AWARD, write=True)
+    queued = actions.resend_notification(db_session(), me(), row)
+    _committed()
+    notifications.deliver(current_context(), [queued.id])
+    db_session().refresh(queued)
+    return {
+        "award": row.public_id,
+        "to": row.recipient_plain,
+        "kind": queued.kind,
+        "status": queued.status,
+        "queued_at": isoformat_z(queued.created_at),
+        "sent_at": isoformat_z(queued.sent_at) if queued.sent_at else None,
+    }, 202
 
 
 # ---- connectors and rules ------------------------------------------------------------------------------
