@@ -129,6 +129,7 @@ def _clean_token(token: str | None) -> str:
 
 
 def _slug_from(session: Session, name: str, fallback: str = "moodle") -> str:
+    name = name.replace("ł", "l").replace("Ł", "L")  # the one Polish letter NFKD does not decompose
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
     base = re.sub(r"[^a-z0-9]+", "-", ascii_name).strip("-")[:56] or fallback
     slug, n = base, 1
