@@ -10,12 +10,12 @@ problem (502 Moodle refused or answered oddly, 504 no answer), never a 500.
 from __future__ import annotations
 
 from flask_smorest import Blueprint
-from marshmallow import EXCLUDE, Schema, fields, pre_load, validate
-from marshmallow import ValidationError as MarshmallowError
+from marshmallow import fields, validate
 
 from hub.accounts.access import current_principal
 from hub.context import current_context
 from hub.errors import NotFound
+from hub.schemas import ApiSchema as _Base
 from moodle_bridge import sites
 from moodle_bridge.web import db_session, jobs_enqueue
 
@@ -25,28 +25,6 @@ blp = Blueprint(
     url_prefix="/api/v1/moodle",
     description="Moodle sites: settings, connection checks and completion syncs",
 )
-
-
-def _has_nul(value) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(_has_nul(v) for v in value)
-    return False
-
-
-class _Base(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
-    @pre_load(pass_collection=True)
-    def _refuse_nul(self, data, **_kw):
-        # PostgreSQL text cannot hold NUL: a client error (422), not a database failure.
-        if _has_nul(data if isinstance(data, dict | list) else dict(data)):
-            raise MarshmallowError("text must not contain NUL characters")
-        return data
 
 
 _URL = fields.Url(schemes={"http", "https"}, require_tld=False, validate=validate.Length(max=500))

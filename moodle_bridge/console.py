@@ -127,7 +127,7 @@ def new():
                 errors = _field_error(exc)
             else:
                 flash(_("Moodle site added. Check the connection, then sync."), "info")
-                return redirect(url_for("moodle.site", connector_id=row.public_id))
+                return _back(row)
         flash(_("Please correct the marked fields."), "error")
     form = request.form if request.method == "POST" else {"page_size": "200", "competencies": "on"}
     return render_template("moodle/site_new.html", issuers=choices, form=form, errors=errors), (422 if errors else 200)
@@ -164,6 +164,10 @@ def _page(row, *, status: int = 200, errors=None, form=None, check=None, check_e
     ), status
 
 
+def _back(row):
+    return redirect(url_for("moodle.site", connector_id=row.public_id))
+
+
 def _site(connector_id: str, *, write: bool = False):
     return sites.load_site(db_session(), current_principal(), connector_id, write=write)
 
@@ -198,7 +202,7 @@ def update(connector_id: str):
             errors = _field_error(exc)
         else:
             flash(_("Saved. A new token is in use at once.") if values["token"] else _("Saved."), "info")
-            return redirect(url_for("moodle.site", connector_id=row.public_id))
+            return _back(row)
     flash(_("Please correct the marked fields."), "error")
     return _page(row, status=422, errors=errors, form=request.form)
 
@@ -232,10 +236,10 @@ def sync(connector_id: str):
             "moodle-site-not-ready": _("The site cannot sync yet: %(detail)s", detail=exc.detail),
         }
         flash(messages.get(exc.slug, exc.detail), "error")
-        return redirect(url_for("moodle.site", connector_id=row.public_id))
+        return _back(row)
     sites.launch(current_context(), run.id, jobs_enqueue())
     flash(_("Sync started."), "info")
-    return redirect(url_for("moodle.site", connector_id=row.public_id))
+    return _back(row)
 
 
 @bp.post("/<connector_id>/sync/stop")
@@ -246,7 +250,7 @@ def stop(connector_id: str):
     found = sites.request_stop(s, p, row)
     s.commit()
     flash(_("The sync stops after the current page.") if found else _("No sync is running."), "info")
-    return redirect(url_for("moodle.site", connector_id=row.public_id))
+    return _back(row)
 
 
 @bp.get("/<connector_id>/sync/progress")
@@ -278,7 +282,7 @@ def push(connector_id: str):
     sites.link_push_connector(s, p, row, request.form.get("connector") if action == "link" else None)
     s.commit()
     flash(_("Saved."), "info")
-    return redirect(url_for("moodle.site", connector_id=row.public_id))
+    return _back(row)
 
 
 @bp.post("/<connector_id>/push/rules")
@@ -292,11 +296,17 @@ def push_rules(connector_id: str):
     added = sites.copy_rules(s, p, row, target)
     s.commit()
     flash(_("%(n)s rules copied to the push connector.", n=added), "info")
-    return redirect(url_for("moodle.site", connector_id=row.public_id))
+    return _back(row)
 
 
 def nav() -> list[tuple[str, str]]:
-    """The console menu entry (translated per request)."""
+    """The console menu entry (translated per request), for people who configure an issuer."""
+    try:
+        p = current_principal()
+    except HubError:  # not signed in (the sign-in page)
+        return []
+    if not (p.site_admin or p.issuer_ids(CONFIGURE)):
+        return []
     return [(_("Moodle sites"), "moodle.index")]
 
 

@@ -19,8 +19,7 @@ from datetime import UTC
 from flask import current_app, g, request
 from flask_smorest import Api
 from flask_smorest import Blueprint as ApiBlueprint
-from marshmallow import EXCLUDE, Schema, fields, pre_load, validate
-from marshmallow import ValidationError as MarshmallowError
+from marshmallow import fields, validate
 from sqlalchemy import select
 
 from hub.accounts import services as accounts
@@ -37,6 +36,7 @@ from hub.inbox.models import STATUSES, InboundEvent
 from hub.learners import notifications
 from hub.rules import services as rules
 from hub.rules.models import AwardRule
+from hub.schemas import ApiSchema as Base
 from hub.timefmt import isoformat_z
 from hub.web import db_session
 from hub.web.admin import actions
@@ -128,28 +128,6 @@ def _committed(status: int = 200):
 
 
 # ---- schemas -------------------------------------------------------------------------------------------
-
-
-def _has_nul(value) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(_has_nul(v) for v in value)
-    return False
-
-
-class Base(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
-    @pre_load(pass_collection=True)
-    def _refuse_nul(self, data, **_kw):
-        # PostgreSQL text cannot hold NUL: refuse it as input (422) instead of failing in the database.
-        if _has_nul(data if isinstance(data, dict | list) else dict(data)):
-            raise MarshmallowError("text must not contain NUL characters")
-        return data
 
 
 Text = fields.String

@@ -11,39 +11,16 @@ import pytest
 from hub.accounts import services as accounts
 from hub.badges import services as badges
 from hub.demo import badge_png
-from tests.browser.test_console_flow import CHROMIUM, PASSWORD, _axe, _shot
-from tests.moodle_bridge.moodle_fake import FakeMoodle
-
-REF_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "ref" / "moodle"
+from tests.browser.test_console_flow import CHROMIUM, PASSWORD, _axe, _shot, browser_page  # noqa: F401
+from tests.moodle_bridge.conftest import fake, ref_dir  # noqa: F401  (fixtures: the fake Moodle on real HTTP)
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason=f"browser tests need Chromium at {CHROMIUM} (apt-get install -y chromium)"
 )
 
 
-@pytest.fixture
-def moodle(httpserver):
-    if not (REF_DIR / "ws_site_info.json").exists():
-        pytest.skip(f"recorded Moodle responses not found at {REF_DIR}")
-    fake = FakeMoodle.from_recordings(REF_DIR)
-    fake.site_url = httpserver.url_for("/").rstrip("/")
-    httpserver.expect_request("/webservice/rest/server.php").respond_with_handler(fake.handle)
-    return fake
-
-
-@pytest.fixture
-def browser_page(live_server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page(locale="pl-PL", viewport={"width": 1280, "height": 900})
-        page.on("dialog", lambda dialog: dialog.accept())
-        yield page
-        browser.close()
-
-
-def test_issuer_admin_adds_a_moodle_site_and_checks_it(live_server, browser_page, moodle):
+def test_issuer_admin_adds_a_moodle_site_and_checks_it(live_server, browser_page, fake):  # noqa: F811 (fixtures)
+    moodle = fake
     ctx = live_server.extensions["hub"]
     base = ctx.settings.base_url
     with ctx.db.session_scope() as s:

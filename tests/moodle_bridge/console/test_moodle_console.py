@@ -236,6 +236,7 @@ def test_scoping_staff_and_other_issuers(app, client, ctx, world, moodle):
     assert client.get("/admin/moodle/new").status_code == 403
     index = client.get("/admin/moodle/").get_data(as_text=True)
     assert site_id not in index and "/admin/moodle/new" not in index
+    assert 'href="/admin/moodle/"' not in client.get("/admin/").get_data(as_text=True)  # no menu entry
     with ctx.db.session_scope() as s:
         actors = {e.actor for e in s.query(AuditEntry)}
     assert {"admin-b@example.org", "staff-a@example.org"}.isdisjoint(actors)
