@@ -198,3 +198,46 @@ def test_paging_and_openapi(client, world, moodle, admin_a):
     check = spec["paths"]["/api/v1/moodle/sites/{connector_id}/check"]["post"]
     assert {"200", "502", "504"} <= set(check["responses"])
     assert "token" not in spec["components"]["schemas"]["SiteOut"]["properties"]
+
+
+def test_sync_runs_in_a_background_thread(settings, world, moodle):
+    """``HUB_JOB_MODE=thread`` (the default in production): the request answers at once, the run
+    reports progress until done, and the completions it hands over become awards in the job pool."""
+    import time
+
+    from hub import create_app
+
+    app = create_app(settings.with_(job_mode="thread"))
+    try:
+        client = app.test_client()
+        site = _create(client, ADMIN, moodle, world).get_json()
+        ctx = app.extensions["hub"]
+        with ctx.db.session_scope() as s:
+            from hub.badges.models import BadgeClass
+            from hub.connections.models import ConnectorConfig
+
+            create_rule(
+                s,
+                s.query(ConnectorConfig).filter_by(public_id=site["id"]).one(),
+                s.query(BadgeClass).filter_by(id=world["a"]["badge_id"]).one(),
+                event_type="course_completed",
+            )
+        started = client.post(f"/api/v1/moodle/sites/{site['id']}/sync", headers=ADMIN)
+        assert started.status_code == 202 and started.get_json()["run"]["status"] in ("queued", "running", "done")
+        deadline = time.monotonic() + 30
+        while True:
+            run = client.get(f"/api/v1/moodle/sites/{site['id']}/sync", headers=ADMIN).get_json()["run"]
+            if run["status"] not in ("queued", "running") or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert run["status"] == "done" and run["submitted"] == 1, run
+        while time.monotonic() < deadline:  # the event is processed by the job pool, after its page's commit
+            with ctx.db.session_scope() as s:
+                if s.query(Assertion).filter_by(recipient_plain="lukasz.wojcik@example.org").count():
+                    break
+            time.sleep(0.1)
+        with ctx.db.session_scope() as s:
+            assert s.query(Assertion).filter_by(recipient_plain="lukasz.wojcik@example.org").count() == 1
+    finally:
+        app.extensions["hub.jobs"].shutdown()
+        app.extensions["hub"].db.dispose()
