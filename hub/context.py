@@ -37,3 +37,18 @@ def current_context() -> HubContext:
     from flask import current_app
 
     return current_app.extensions["hub"]
+
+
+def request_session():
+    """The current request's database session: one per request, shared by the hub's views and the
+    connectors' console screens and API routes (which may not import :mod:`hub.web`), so a request
+    never holds two transactions (on SQLite the second writer would wait for the first). Opened on
+    first use (read-only for GET/HEAD/OPTIONS, so a page never holds SQLite's write lock while it
+    renders), closed at the end of the request. Views that write commit it."""
+    from flask import g, request
+
+    if "hub_session" not in g:
+        db = current_context().db
+        reading = request.method in ("GET", "HEAD", "OPTIONS")
+        g.hub_session = db.ReadSession() if reading else db.Session()
+    return g.hub_session

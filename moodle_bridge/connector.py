@@ -33,10 +33,29 @@ class MoodleConnector(Connector):
     """Pull-side Moodle connector: validates site configs and adds the ``badgehub moodle`` commands."""
 
     kind: ClassVar[str] = "moodle"
+    console_endpoint: ClassVar[str | None] = "moodle.site"
 
     def init_app(self, app) -> None:
         """Register the ``moodle`` CLI group: ``badgehub moodle sync SITE`` and ``... check SITE``."""
         app.cli.add_command(moodle_cli)
+
+    def console_blueprint(self):
+        """Moodle sites in the console (:mod:`moodle_bridge.console`), mounted at ``/admin/moodle``."""
+        from moodle_bridge.console import bp
+
+        return bp
+
+    def console_nav(self) -> list[tuple[str, str]]:
+        """The "Moodle sites" menu entry."""
+        from moodle_bridge.console import nav
+
+        return nav()
+
+    def api_blueprint(self):
+        """``/api/v1/moodle``: sites, connection checks and syncs (:mod:`moodle_bridge.api`)."""
+        from moodle_bridge.api import blp
+
+        return blp
 
     def validate_config(self, config: dict[str, Any]) -> dict[str, Any]:
         """Normalise a site config (see the module docstring).

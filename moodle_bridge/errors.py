@@ -28,9 +28,10 @@ class MoodleError(HubError):
 
 
 class MoodleUnavailable(MoodleError):
-    """The site did not answer, timed out, or answered 5xx after every retry (maintenance, overload)."""
+    """The site did not answer, timed out, or answered 5xx after every retry (maintenance, overload).
+    504: the hub is the gateway here, and the Moodle site behind it did not answer."""
 
-    status = 503
+    status = 504
     slug = "moodle-unavailable"
     title = "Moodle site unavailable"
 

@@ -69,6 +69,7 @@ class SyncReport:
     connector: str
     courses: list[CourseReport] = field(default_factory=list)
     stopped: bool = False
+    courses_total: int = 0  # courses mapped, known once they are resolved
 
     @property
     def submitted(self) -> int:
@@ -131,9 +132,12 @@ def resolve_courses(client: MoodleClient, config: dict[str, Any]) -> list[Course
 class _CourseSync:
     """Runs (or resumes) the sync of one course; holds the per-course caches."""
 
-    def __init__(self, ctx, connector: ConnectorConfig, client: MoodleClient, course: Course, *, submit, opts):
+    def __init__(
+        self, ctx, connector: ConnectorConfig, client: MoodleClient, course: Course, *, submit, opts, on_page=None
+    ):
         self.ctx, self.connector, self.client, self.course = ctx, connector, client, course
         self.submit = submit
+        self.on_page = on_page or (lambda: None)
         self.page_size = int(opts.get("page_size") or DEFAULT_PAGE_SIZE)
         self.read_competencies = bool(opts.get("competencies", True))
         self.withcapability = opts.get("withcapability", TRACKED_CAPABILITY)
@@ -249,6 +253,8 @@ class _CourseSync:
                     state.status, state.last_finished_at = DONE, utcnow()
             if done:
                 self.report.finished = True
+            self.on_page()  # after the page's commit
+            if done:
                 return True
 
 
@@ -259,6 +265,7 @@ def sync_connector(
     client: MoodleClient | None = None,
     submit: SubmitFn | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    on_page: Callable[[SyncReport], None] | None = None,
 ) -> SyncReport:
     """Sync every mapped course of the Moodle connector ``site`` (slug or site URL); resume if interrupted.
 
@@ -268,6 +275,8 @@ def sync_connector(
         submit: ``(session, ctx, connector, event) -> (InboundEvent, created)``; None means
             ``hub.inbox.services.submit_learning_event``.
         should_stop: polled between pages; when it returns True the run ends after the last commit.
+        on_page: called with the report so far once the courses are resolved and after every committed
+            page (progress, heartbeats, processing the submitted events).
 
     Returns:
         A :class:`SyncReport`.
@@ -286,9 +295,16 @@ def sync_connector(
     own_client = client is None
     client = client or client_for(ctx, connector)
     report = SyncReport(connector.slug)
+    progress = (lambda: on_page(report)) if on_page else None
     try:
-        for course in resolve_courses(client, connector.config):
-            course_sync = _CourseSync(ctx, connector, client, course, submit=submit, opts=connector.config)
+        courses = resolve_courses(client, connector.config)
+        report.courses_total = len(courses)
+        if progress:
+            progress()
+        for course in courses:
+            course_sync = _CourseSync(
+                ctx, connector, client, course, submit=submit, opts=connector.config, on_page=progress
+            )
             report.courses.append(course_sync.report)
             if not course_sync.run(should_stop):
                 report.stopped = True

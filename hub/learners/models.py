@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.badges.models import Assertion
@@ -76,10 +76,22 @@ class LinkToken(Base):
 class Notification(Base):
     """Outbox row: an e-mail to send about an award, written in the award's transaction and sent after
     the commit (so no mail goes out for an award that was rolled back, and none is lost if the process
-    stops between commit and send: the worker sends what is still ``pending``)."""
+    stops between commit and send: the worker sends what is still ``pending``).
+
+    ``kind`` is ``award`` (the one e-mail of a new award; unique per award) or ``resend`` (an
+    administrator sent it again, :func:`hub.learners.notifications.resend_award`; several per award)."""
 
     __tablename__ = "notification"
-    __table_args__ = (UniqueConstraint("assertion_id", "kind"),)
+    __table_args__ = (
+        Index(
+            "uq_notification_award_once",
+            "assertion_id",
+            unique=True,
+            sqlite_where=text("kind = 'award'"),
+            postgresql_where=text("kind = 'award'"),
+        ),
+        Index("ix_notification_assertion_id_created_at", "assertion_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(16), default="award")

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from hub.badges.models import Assertion
 from hub.context import HubContext
 from hub.db import utcnow
+from hub.errors import HubError
 from hub.i18n import LOCALES, translations
 from hub.learners import tokens
 from hub.learners.mail import MailError, Message, mailer_for
@@ -29,19 +30,98 @@ log = logging.getLogger(__name__)
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 MAX_ATTEMPTS = 5
+AWARD, RESEND = "award", "resend"
+#: At most one e-mail about an award per this interval (the first e-mail counts too) ...
+RESEND_INTERVAL = timedelta(minutes=1)
+#: ... and at most this many re-sends of one award per 24 hours.
+RESEND_PER_DAY = 5
+
+
+class ResendRefused(HubError):
+    """The award e-mail cannot be sent again: the award is revoked (``reason="revoked"``) or its
+    recipient's e-mail address is not on record any more (``reason="no_email"``)."""
+
+    status = 409
+    slug = "resend-refused"
+    title = "The notification cannot be sent again"
+
+
+class ResendTooSoon(HubError):
+    """Re-sent too recently (``reason="too_soon"``: within :data:`RESEND_INTERVAL` of the last e-mail;
+    ``reason="daily_limit"``: :data:`RESEND_PER_DAY` re-sends in 24 hours). ``retry_after`` is in seconds."""
+
+    status = 429
+    slug = "resend-too-soon"
+    title = "The notification was sent too recently"
 
 
 def enqueue_awards(session: Session, results) -> list[int]:
     """Add one pending award e-mail per newly created award in ``results``
     (:class:`hub.badges.services.AwardResult`); call inside the award transaction. Returns the row ids."""
     rows = [
-        Notification(kind="award", assertion_id=r.assertion.id, status=PENDING, created_at=utcnow())
+        Notification(kind=AWARD, assertion_id=r.assertion.id, status=PENDING, created_at=utcnow())
         for r in results
         if r.created and r.assertion.recipient_plain
     ]
     session.add_all(rows)
     session.flush()
     return [r.id for r in rows]
+
+
+def resend_award(session: Session, assertion: Assertion) -> Notification:
+    """Queue the award e-mail of ``assertion`` again: a new ``resend`` outbox row in the caller's
+    transaction; after the commit :func:`deliver` sends it with a fresh claim link (earlier links stay
+    valid until used or expired). Concurrent re-sends of one award are serialised by a row lock on the
+    assertion (PostgreSQL; SQLite has one writer at a time).
+
+    Raises:
+        ResendRefused: the award is revoked, or its recipient's e-mail address was erased (only the
+            salted hash is kept).
+        ResendTooSoon: an e-mail about this award was queued less than :data:`RESEND_INTERVAL` ago, or
+            :data:`RESEND_PER_DAY` re-sends were queued in the last 24 hours.
+    """
+    session.execute(select(Assertion.id).where(Assertion.id == assertion.id).with_for_update())
+    if assertion.revoked:
+        raise ResendRefused("the award is revoked; its recipient is not notified again", reason="revoked")
+    if not assertion.recipient_plain:
+        raise ResendRefused(
+            "the recipient's e-mail address is not on record (erased; only its hash is kept)", reason="no_email"
+        )
+    now = utcnow()
+    recent = session.execute(
+        select(Notification.kind, Notification.created_at).where(
+            Notification.assertion_id == assertion.id, Notification.created_at > now - timedelta(days=1)
+        )
+    ).all()
+    last = max((created for _kind, created in recent), default=None)
+    if last is not None and now - last < RESEND_INTERVAL:
+        wait = int((last + RESEND_INTERVAL - now).total_seconds()) + 1
+        raise ResendTooSoon(
+            f"an e-mail about this award was sent less than a minute ago; try again in {wait} s",
+            reason="too_soon",
+            retry_after=wait,
+        )
+    resends = sorted(created for kind, created in recent if kind == RESEND)
+    if len(resends) >= RESEND_PER_DAY:
+        wait = int((resends[-RESEND_PER_DAY] + timedelta(days=1) - now).total_seconds()) + 1
+        raise ResendTooSoon(
+            f"this award's e-mail was re-sent {RESEND_PER_DAY} times in 24 hours; try again in {wait} s",
+            reason="daily_limit",
+            retry_after=wait,
+        )
+    row = Notification(kind=RESEND, assertion_id=assertion.id, status=PENDING, created_at=now)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def history(session: Session, assertion: Assertion) -> list[Notification]:
+    """The award's e-mails (first and re-sent), newest first."""
+    return list(
+        session.scalars(
+            select(Notification).where(Notification.assertion_id == assertion.id).order_by(Notification.id.desc())
+        )
+    )
 
 
 def award_message(session: Session, ctx: HubContext, assertion: Assertion) -> Message:

@@ -3,11 +3,11 @@ of another domain directly."""
 
 from __future__ import annotations
 
-from flask import Flask, g, request
+from flask import Flask, g
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import Session
 
-from hub.context import current_context
+from hub.context import request_session
 
 #: Flask-WTF's CSRF protection, one for every HTML form of the hub (console, learner pages, connectors'
 #: screens). It checks only where a view or blueprint calls ``csrf.protect()``: the JSON API and webhook
@@ -23,13 +23,9 @@ def init_csrf(app: Flask) -> None:
 
 
 def db_session() -> Session:
-    """The request's session (opened on first use, closed at teardown). Views that write commit it."""
-    if "hub_session" not in g:
-        db = current_context().db
-        # Reads (GET, HEAD) must not hold SQLite's write lock while they render or stream.
-        reading = request.method in ("GET", "HEAD", "OPTIONS")
-        g.hub_session = db.ReadSession() if reading else db.Session()
-    return g.hub_session
+    """The request's session (opened on first use, closed at teardown). Views that write commit it.
+    See :func:`hub.context.request_session`."""
+    return request_session()
 
 
 def close_db_session(_exc=None) -> None:

@@ -19,8 +19,7 @@ from datetime import UTC
 from flask import current_app, g, request
 from flask_smorest import Api
 from flask_smorest import Blueprint as ApiBlueprint
-from marshmallow import EXCLUDE, Schema, fields, pre_load, validate
-from marshmallow import ValidationError as MarshmallowError
+from marshmallow import fields, validate
 from sqlalchemy import select
 
 from hub.accounts import services as accounts
@@ -34,8 +33,10 @@ from hub.context import current_context
 from hub.errors import HubError, Unauthorized, ValidationError
 from hub.inbox import services as inbox
 from hub.inbox.models import STATUSES, InboundEvent
+from hub.learners import notifications
 from hub.rules import services as rules
 from hub.rules.models import AwardRule
+from hub.schemas import ApiSchema as Base
 from hub.timefmt import isoformat_z
 from hub.web import db_session
 from hub.web.admin import actions
@@ -127,28 +128,6 @@ def _committed(status: int = 200):
 
 
 # ---- schemas -------------------------------------------------------------------------------------------
-
-
-def _has_nul(value) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(_has_nul(v) for v in value)
-    return False
-
-
-class Base(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
-    @pre_load(pass_collection=True)
-    def _refuse_nul(self, data, **_kw):
-        # PostgreSQL text cannot hold NUL: refuse it as input (422) instead of failing in the database.
-        if _has_nul(data if isinstance(data, dict | list) else dict(data)):
-            raise MarshmallowError("text must not contain NUL characters")
-        return data
 
 
 Text = fields.String
@@ -277,6 +256,15 @@ class AwardArgs(PageArgs):
 
 class RevokeIn(Base):
     reason = Text(required=True, validate=validate.Length(1, 1000))
+
+
+class NotificationOut(Base):
+    award = Text()
+    to = Text()
+    kind = Text(metadata={"description": "`resend` (sent again) or `award` (the first e-mail)"})
+    status = Text(metadata={"description": "`sent`, or `pending` while the mail server does not answer"})
+    queued_at = Text()
+    sent_at = Text(allow_none=True)
 
 
 class ConnectorOut(Base):
@@ -624,6 +612,27 @@ def revoke_award(body, assertion_id):
     row = load(db_session(), me(), Assertion, assertion_id, AWARD, write=True)
     actions.revoke(db_session(), current_context(), me(), row, body["reason"])
     return award_json(row), _committed()
+
+
+@bp.post("/awards/<assertion_id>/notification")
+@bp.response(202, NotificationOut)
+def resend_award_notification(assertion_id):
+    """Send the award e-mail again, with a new claim link. Refused (409) for a revoked award or a
+    recipient whose e-mail was erased; at most one e-mail per award per minute and five re-sends a day
+    (429, `retry_after` in seconds)."""
+    row = load(db_session(), me(), Assertion, assertion_id, AWARD, write=True)
+    queued = actions.resend_notification(db_session(), me(), row)
+    _committed()
+    notifications.deliver(current_context(), [queued.id])
+    db_session().refresh(queued)
+    return {
+        "award": row.public_id,
+        "to": row.recipient_plain,
+        "kind": queued.kind,
+        "status": queued.status,
+        "queued_at": isoformat_z(queued.created_at),
+        "sent_at": isoformat_z(queued.sent_at) if queued.sent_at else None,
+    }, 202
 
 
 # ---- connectors and rules ------------------------------------------------------------------------------

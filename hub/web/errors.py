@@ -46,6 +46,8 @@ def register_error_handlers(app: Flask) -> None:
         level = logging.ERROR if exc.status >= 500 else logging.WARNING
         log.log(level, "%s %s -> %d %s: %s", request.method, request.path, exc.status, exc.slug, exc.detail)
         headers = {"Retry-After": "30"} if exc.status == 503 else None
+        if isinstance(exc.extra.get("retry_after"), int):
+            headers = {"Retry-After": str(exc.extra["retry_after"])}
         if exc.status == 401:
             scheme = "Bearer" if exc.slug == "unauthorized" else "Signature"
             headers = {"WWW-Authenticate": f'{scheme} realm="badgehub"'}

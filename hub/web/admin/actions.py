@@ -28,6 +28,8 @@ from hub.context import HubContext
 from hub.errors import ConfigurationError, Forbidden, ValidationError
 from hub.inbox import services as inbox
 from hub.inbox.models import InboundEvent
+from hub.learners import notifications
+from hub.learners.models import Notification
 from hub.rules import services as rules
 from hub.rules.models import AwardRule
 
@@ -432,6 +434,24 @@ def revoke(session: Session, ctx: HubContext, p: Principal, assertion: Assertion
         after=audit.snapshot(assertion, ASSERTION_FIELDS),
     )
     return assertion
+
+
+def resend_notification(session: Session, p: Principal, assertion: Assertion) -> Notification:
+    """Queue the award e-mail again (AWARD ability); the caller commits, then delivers it with
+    :func:`hub.learners.notifications.deliver`. Raises as :func:`hub.learners.notifications.resend_award`."""
+    issuer_id = assertion.badge_class.issuer_id
+    p.require(issuer_id, AWARD, write=True, what="Assertion")
+    row = notifications.resend_award(session, assertion)
+    audit.record(
+        session,
+        p,
+        "assertion.resend_notification",
+        "assertion",
+        assertion.public_id,
+        issuer_id=issuer_id,
+        after={"notification": row.kind},
+    )
+    return row
 
 
 # ---- people -----------------------------------------------------------------------------------------

@@ -31,11 +31,12 @@ from hub.db import utcnow
 from hub.errors import HubError
 from hub.inbox import services as inbox
 from hub.inbox.models import FAILED, STATUSES, InboundEvent
+from hub.learners import notifications
 from hub.rules import services as rules
 from hub.rules.models import AwardRule
 from hub.timefmt import parse_timestamp
 from hub.web import db_session
-from hub.web.admin import actions, bp, forms, principal
+from hub.web.admin import actions, bp, connector_page_url, forms, principal
 from hub.web.admin.paging import page
 from hub.web.admin.scoping import load, scope
 
@@ -495,7 +496,7 @@ def rule_create(connector_id: str):
             key=forms.text("key"),
             condition=forms.text("condition"),
         )
-    return redirect(url_for("admin.connector", connector_id=row.public_id))
+    return redirect(connector_page_url(row))
 
 
 @bp.post("/rules/<rule_id>")
@@ -503,7 +504,7 @@ def rule_create(connector_id: str):
 def rule_update(rule_id: str):
     s, p = db_session(), principal()
     rule = load(s, p, AwardRule, rule_id, CONFIGURE, write=True)
-    connector_id = rule.connector.public_id
+    back = connector_page_url(rule.connector)  # the connector's own page (webhook, Moodle site, ...)
     if request.form.get("action") == "delete":
         actions.delete_rule(s, p, rule)
         flash(_("Rule deleted."), "info")
@@ -511,7 +512,7 @@ def rule_update(rule_id: str):
         actions.set_rule_enabled(s, p, rule, request.form.get("action") == "enable")
         flash(_("Saved."), "info")
     s.commit()
-    return redirect(url_for("admin.connector", connector_id=connector_id))
+    return redirect(back)
 
 
 @bp.post("/connectors/<connector_id>/dry-run")
@@ -712,7 +713,39 @@ def award(assertion_id: str):
         award=row,
         can_award=p.may(row.badge_class.issuer_id, AWARD),
         public_url=current_context().urls.assertion(row.public_id),
+        notifications=notifications.history(s, row),
     )
+
+
+@bp.post("/awards/<assertion_id>/notification")
+@login_required
+def award_notify(assertion_id: str):
+    """Send the award e-mail again (a fresh outbox row and claim link), then deliver it."""
+    s, p = db_session(), principal()
+    row = load(s, p, Assertion, assertion_id, AWARD, write=True)
+    try:
+        queued = actions.resend_notification(s, p, row)
+        s.commit()
+    except (notifications.ResendRefused, notifications.ResendTooSoon) as exc:
+        s.rollback()
+        reasons = {
+            "revoked": _("The badge is revoked, so its e-mail is not sent again."),
+            "no_email": _("The recipient's e-mail address is not on record any more, so nothing can be sent."),
+            "too_soon": _(
+                "An e-mail about this badge went out less than a minute ago. Try again in %(n)s s.",
+                n=exc.extra.get("retry_after"),
+            ),
+            "daily_limit": _(
+                "This e-mail was sent again too many times today. Try again in %(n)s s.", n=exc.extra.get("retry_after")
+            ),
+        }
+        flash(reasons.get(exc.extra.get("reason"), exc.detail), "error")
+        return redirect(url_for("admin.award", assertion_id=row.public_id))
+    if notifications.deliver(current_context(), [queued.id]):
+        flash(_("The e-mail was sent again to %(email)s.", email=row.recipient_plain), "info")
+    else:
+        flash(_("The e-mail is queued; it will be sent when the mail server answers."), "info")
+    return redirect(url_for("admin.award", assertion_id=row.public_id))
 
 
 @bp.post("/awards/<assertion_id>/revoke")
