@@ -37,3 +37,18 @@ def current_context() -> HubContext:
     from flask import current_app
 
     return current_app.extensions["hub"]
+
+
+def request_session():
+    """The current request's database session (a ``sqlalchemy.orm.Session``, opened on first use and
+    closed at the end of the request; GET, HEAD and OPTIONS read without SQLite's write lock). Views that
+    write commit it. The console's sign-in check and the API's token check use this session, so
+    connectors' console and API views (which may not import :mod:`hub.web`) use it too: a second unit of
+    work would wait for the SQLite write lock this one holds during an unsafe request."""
+    from flask import g, request
+
+    if "hub_session" not in g:
+        db = current_context().db
+        reading = request.method in ("GET", "HEAD", "OPTIONS")
+        g.hub_session = db.ReadSession() if reading else db.Session()
+    return g.hub_session

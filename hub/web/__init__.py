@@ -3,20 +3,15 @@ of another domain directly."""
 
 from __future__ import annotations
 
-from flask import g, request
+from flask import g
 from sqlalchemy.orm import Session
 
-from hub.context import current_context
+from hub.context import request_session
 
 
 def db_session() -> Session:
     """The request's session (opened on first use, closed at teardown). Views that write commit it."""
-    if "hub_session" not in g:
-        db = current_context().db
-        # Reads (GET, HEAD) must not hold SQLite's write lock while they render or stream.
-        reading = request.method in ("GET", "HEAD", "OPTIONS")
-        g.hub_session = db.ReadSession() if reading else db.Session()
-    return g.hub_session
+    return request_session()
 
 
 def close_db_session(_exc=None) -> None:

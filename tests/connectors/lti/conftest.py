@@ -1,5 +1,5 @@
 """Fixtures: the hub served over real HTTP, a Moodle-shaped lti1p3platform platform served next to it,
-the platform registered in the hub through the admin API, an issuer with two badge classes."""
+the platform registered in the hub through the JSON API, an issuer with two badge classes."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ class World:
 
     def registration_id(self) -> str:
         regs = requests.get(f"{self.hub}/api/v1/lti/registrations", headers=ADMIN, timeout=10).json()
-        return regs["registrations"][0]["id"]
+        return regs["items"][0]["id"]
 
 
 def make_members(p: Platform) -> None:
