@@ -15,24 +15,9 @@ from connectors.lti.launch import Launch
 from tests.conftest import SHARED_REF
 
 from .conftest import ADMIN, make_badges
-from .platform import Platform, Served, create_platform_app
 
 MOODLE = SHARED_REF / "moodle"
 TOOL_CONFIG = "https://purl.imsglobal.org/spec/lti-tool-configuration"
-
-
-@pytest.fixture
-def bare_platform(hub_server):
-    _app, url = hub_server
-    p = Platform(tool_base=url, client_id="dyn-client-7", deployment_id="2")
-    served = Served(create_platform_app(p))
-    p.base = served.url
-    p.make_registration()
-    from .conftest import make_members
-
-    make_members(p)
-    yield p
-    served.stop()
 
 
 def _register(hub, p, token=None):
