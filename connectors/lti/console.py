@@ -47,7 +47,7 @@ FIELDS = {
     "auth_login_url": (_l("Authentication (OIDC login) URL"), True, True, 1024),
     "auth_token_url": (_l("Access token URL"), True, True, 1024),
     "key_set_url": (_l("Public key set (JWKS) URL"), True, True, 1024),
-    "auth_audience": (_l("Token audience (if the platform needs one)"), False, False, 1024),
+    "auth_audience": (_l("Token audience"), False, False, 1024),
 }
 
 
