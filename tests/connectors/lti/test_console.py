@@ -279,3 +279,26 @@ def test_issuer_people_cannot_see_or_use_the_screens(world, people, role):
 def test_signed_out_visitors_are_sent_to_sign_in(world):
     r = requests.get(f"{world.hub}/admin/lti/", allow_redirects=False, timeout=10)
     assert r.status_code == 302 and "/admin/login" in r.headers["Location"]
+
+
+def test_cli_changes_are_audited_too(world):
+    runner = world.app.test_cli_runner()
+    reg_id = world.registration_id()
+    r = runner.invoke(args=["lti", "deactivate", reg_id, "--deployment", world.platform.deployment_id])
+    assert r.exit_code == 0 and "deactivated" in r.output
+    assert world.browser().launch(world.platform, "4").status_code == 401
+    assert runner.invoke(args=["lti", "approve", reg_id, "--deployment", "nope"]).exit_code != 0
+    assert runner.invoke(args=["lti", "approve", reg_id, "--deployment", world.platform.deployment_id]).exit_code == 0
+    assert world.browser().launch(world.platform, "4").status_code == 200
+    kid = runner.invoke(args=["lti", "rotate-key", "--overlap-days", "1"]).output.strip()
+    assert kid == requests.get(f"{world.hub}/lti/jwks", timeout=10).json()["keys"][0]["kid"]
+    entries = [
+        (e.action, e.via, e.actor)
+        for a in ("lti_deployment.deactivate", "lti_deployment.approve", "lti_tool_key.rotate")
+        for e in _audit(world.app, a)
+    ]
+    assert entries == [
+        ("lti_deployment.deactivate", "cli", "cli"),
+        ("lti_deployment.approve", "cli", "cli"),
+        ("lti_tool_key.rotate", "cli", "cli"),
+    ]
