@@ -16,7 +16,7 @@ from pylti1p3.deployment import Deployment
 from pylti1p3.registration import Registration
 from pylti1p3.tool_config import ToolConfAbstract
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from hub.context import HubContext
 from hub.credentials.signing import generate_rsa_key
@@ -176,7 +176,11 @@ def list_registrations(
     session: Session, *, limit: int = 50, cursor: str | None = None, status: str | None = None
 ) -> tuple[list[LtiRegistration], str | None]:
     """One keyset page of registrations (:func:`keyset_page`), newest first, optionally of one ``status``."""
-    query = select(LtiRegistration).order_by(LtiRegistration.id.desc())
+    query = (
+        select(LtiRegistration)
+        .options(selectinload(LtiRegistration.deployments), selectinload(LtiRegistration.tool_key))
+        .order_by(LtiRegistration.id.desc())
+    )
     if status:
         query = query.where(LtiRegistration.status == status)
     return keyset_page(session, query, LtiRegistration, limit=limit, cursor=cursor)
@@ -210,7 +214,7 @@ def find_deployment(session: Session, reg: LtiRegistration, deployment_id: str) 
 
 def record_unknown_deployment(session: Session, reg: LtiRegistration, deployment_id: str) -> LtiDeployment:
     """Keep an unknown ``deployment_id`` of a known registration as ``pending`` (idempotent), for an
-    administrator to approve (:func:`approve_deployment`)."""
+    administrator to approve (:func:`set_deployment_status`)."""
     dep = find_deployment(session, reg, deployment_id)
     if dep is None:
         dep = LtiDeployment(registration=reg, deployment_id=deployment_id, status=PENDING)
@@ -218,11 +222,6 @@ def record_unknown_deployment(session: Session, reg: LtiRegistration, deployment
     dep.last_seen_at = utcnow()
     session.flush()
     return dep
-
-
-def approve_deployment(session: Session, dep: LtiDeployment) -> LtiDeployment:
-    """Accept launches from a pending (or deactivated) deployment."""
-    return set_deployment_status(session, dep, ACTIVE)
 
 
 def _status(status: str) -> str:
