@@ -5,8 +5,9 @@ classes to their course, set its award rule, see the roster (NRPS), award and re
 their badges. Registered as the entry point ``lti = "connectors.lti:LtiConnector"``.
 
 Endpoints (blueprint ``lti``): ``/lti/login`` (GET/POST), ``/lti/launch``, ``/lti/jwks``,
-``/lti/register``, the pages ``/lti/course`` and ``/lti/badges``, ``/lti/deeplink``; admin API under
-``/api/v1/lti``. CLI: ``badgehub lti ...``.
+``/lti/register``, the pages ``/lti/course`` and ``/lti/badges``, ``/lti/deeplink``; console screens
+under ``/admin/lti`` (:mod:`connectors.lti.console`); JSON API under ``/api/v1/lti``
+(:mod:`connectors.lti.api`). CLI: ``badgehub lti ...``.
 """
 
 from __future__ import annotations
@@ -26,15 +27,33 @@ class LtiConnector(Connector):
     rules (``course_completed``, key = LTI context id); config ``{"registration": <public id>}``."""
 
     kind: ClassVar[str] = "lti"
+    console_endpoint: ClassVar[str | None] = "lti_console.connector"
 
     def init_app(self, app) -> None:
-        """Register the ``lti`` blueprint, the ``/api/v1/lti`` admin API and the ``badgehub lti`` commands."""
+        """Register the ``lti`` blueprint and the ``badgehub lti`` commands."""
         from .cli import lti_cli
-        from .views import admin_bp, bp
+        from .views import bp
 
         app.register_blueprint(bp)
-        app.register_blueprint(admin_bp)
         app.cli.add_command(lti_cli)
+
+    def console_blueprint(self):
+        """The registrations screens (:mod:`connectors.lti.console`), site administrators only."""
+        from .console import console_bp
+
+        return console_bp
+
+    def console_nav(self) -> list[tuple[str, str]]:
+        """ "LTI platforms" in the console menu, for site administrators."""
+        from .console import nav
+
+        return nav()
+
+    def api_blueprint(self):
+        """``/api/v1/lti``: registrations, deployments, the tool key, completions (:mod:`connectors.lti.api`)."""
+        from .api import api_bp
+
+        return api_bp
 
     def validate_config(self, config: dict[str, Any]) -> dict[str, Any]:
         return dict(config)

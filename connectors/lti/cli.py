@@ -1,5 +1,5 @@
-"""``badgehub lti``: list registrations, approve registrations and deployments, rotate the tool key,
-check course grades (for a cron job)."""
+"""``badgehub lti``: list registrations, approve or deactivate registrations and deployments, rotate the
+tool key, check course grades (for a cron job). Changes are audit-logged as made ``via`` ``cli``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from .models import ACTIVE, RULE_GRADE, LtiContext, LtiRegistration
+from .models import ACTIVE, INACTIVE, RULE_GRADE, LtiContext, LtiRegistration
 
 lti_cli = AppGroup("lti", help="LTI 1.3 tool: registrations, deployments, keys, grade checks.")
 
@@ -30,33 +30,49 @@ def list_registrations():
             click.echo(json.dumps(registration_json(reg), ensure_ascii=False))
 
 
+def _set_status(registration: str, deployment: str | None, status: str) -> None:
+    from hub.errors import HubError
+
+    from . import actions
+
+    try:
+        with _ctx().db.session_scope() as session:
+            reg = actions.load_registration(session, actions.CLI, registration, write=True)
+            if deployment:
+                dep = actions.find_deployment(session, reg, deployment)
+                actions.set_deployment_status(session, actions.CLI, dep, status)
+            else:
+                actions.set_registration_status(session, actions.CLI, reg, status)
+    except HubError as exc:
+        raise click.ClickException(exc.detail) from None
+
+
 @lti_cli.command("approve")
 @click.argument("registration")
 @click.option("--deployment", help="approve this pending deployment_id instead of the registration")
 def approve(registration: str, deployment: str | None):
     """Activate a registration (e.g. after dynamic registration), or one of its pending deployments."""
-    from .registrations import approve_deployment, find_deployment, get_registration
-
-    with _ctx().db.session_scope() as session:
-        reg = get_registration(session, registration)
-        if deployment:
-            dep = find_deployment(session, reg, deployment)
-            if dep is None:
-                raise click.ClickException(f"no deployment {deployment!r} in {registration}")
-            approve_deployment(session, dep)
-        else:
-            reg.status = ACTIVE
+    _set_status(registration, deployment, ACTIVE)
     click.echo("approved")
+
+
+@lti_cli.command("deactivate")
+@click.argument("registration")
+@click.option("--deployment", help="deactivate this deployment_id instead of the registration")
+def deactivate(registration: str, deployment: str | None):
+    """Refuse launches of a registration, or of one of its deployments, from now on."""
+    _set_status(registration, deployment, INACTIVE)
+    click.echo("deactivated")
 
 
 @lti_cli.command("rotate-key")
 @click.option("--overlap-days", default=7.0, show_default=True, help="days the old key stays published")
 def rotate_key(overlap_days: float):
     """Make a new tool key; the old one stays in the JWKS during the overlap."""
-    from .registrations import rotate_tool_key
+    from . import actions
 
     with _ctx().db.session_scope() as session:
-        key = rotate_tool_key(session, _ctx(), timedelta(days=overlap_days))
+        key = actions.rotate_tool_key(session, _ctx(), actions.CLI, timedelta(days=overlap_days))
         click.echo(key.kid)
 
 

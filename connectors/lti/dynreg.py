@@ -45,6 +45,22 @@ def tool_urls(base_url: str) -> dict[str, str]:
     return {name: f"{base_url}/lti/{name}" for name in ("login", "launch", "jwks", "register")}
 
 
+def tool_configuration(base_url: str) -> dict:
+    """What an administrator enters in a platform that registers tools by hand (LTI 1.3 Core section 4,
+    https://www.imsglobal.org/spec/lti/v1p3/#tool-configuration): ``login_url`` (OIDC login initiation),
+    ``launch_url`` (target link URI), ``redirect_uris``, ``deep_linking_url``, ``jwks_url`` (public keys),
+    and ``registration_url`` (for platforms with Dynamic Registration instead)."""
+    urls = tool_urls(base_url)
+    return {
+        "login_url": urls["login"],
+        "launch_url": urls["launch"],
+        "redirect_uris": [urls["launch"]],
+        "deep_linking_url": urls["launch"],
+        "jwks_url": urls["jwks"],
+        "registration_url": urls["register"],
+    }
+
+
 def registration_request(base_url: str, client_name: str = "Badge Hub") -> dict:
     """Our client registration (LTI-DR section 3.5.2, OpenID Connect Dynamic Client Registration 1.0)."""
     urls = tool_urls(base_url)
@@ -135,7 +151,7 @@ def register(
     )
     log.warning(
         "LTI dynamic registration from %s: client_id %s, deployment %s stored as pending registration %s; "
-        "approve it with: badgehub lti approve %s",
+        "approve it in the console (/admin/lti) or with: badgehub lti approve %s",
         issuer,
         client_id,
         deployment,

@@ -16,8 +16,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from hub.badges.models import BadgeClass
 from hub.db import Base, PublicIdMixin, TimestampMixin, UTCDateTime
 
-#: Deployment / registration states. ``pending``: seen or registered, waiting for an administrator.
-ACTIVE, PENDING = "active", "pending"
+#: Deployment / registration states. ``pending``: seen or registered, waiting for an administrator;
+#: ``inactive``: switched off by an administrator. Launches are accepted for ``active`` ones only.
+ACTIVE, PENDING, INACTIVE = "active", "pending", "inactive"
+STATUSES = (ACTIVE, PENDING, INACTIVE)
 #: Course award rules (``LtiContext.award_rule``).
 RULE_MANUAL, RULE_COMPLETION, RULE_GRADE = "manual", "completion", "grade"
 AWARD_RULES = (RULE_MANUAL, RULE_COMPLETION, RULE_GRADE)
@@ -46,7 +48,7 @@ class LtiRegistration(PublicIdMixin, TimestampMixin, Base):
     ``auth_login_url`` is the OIDC authorization endpoint, ``auth_token_url`` the OAuth 2 token
     endpoint, ``auth_audience`` the ``aud`` of client assertions when it differs from the token URL,
     ``key_set_url`` the platform's JWKS. ``tool_key`` signs our client assertions and deep-linking
-    responses for this registration. ``status`` is ``active`` or ``pending`` (inactive until approved).
+    responses for this registration. ``status`` is ``active``, ``pending`` (until approved) or ``inactive``.
     """
 
     __tablename__ = "lti_registration"

@@ -7,6 +7,7 @@ and the 1EdTech Security Framework (https://www.imsglobal.org/spec/security/v1p0
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -15,14 +16,15 @@ from pylti1p3.deployment import Deployment
 from pylti1p3.registration import Registration
 from pylti1p3.tool_config import ToolConfAbstract
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from hub.context import HubContext
 from hub.credentials.signing import generate_rsa_key
 from hub.db import utcnow
 from hub.errors import NotFound, ValidationError
+from hub.timefmt import isoformat_z
 
-from .models import ACTIVE, PENDING, LtiDeployment, LtiRegistration, LtiToolKey
+from .models import ACTIVE, PENDING, STATUSES, LtiDeployment, LtiRegistration, LtiToolKey
 
 log = logging.getLogger(__name__)
 #: How long a retired tool key stays in the JWKS after a rotation (platforms cache JWKS for hours).
@@ -63,15 +65,20 @@ def rotate_tool_key(session: Session, ctx: HubContext, overlap: timedelta = DEFA
     return new
 
 
+def published_keys(session: Session) -> list[LtiToolKey]:
+    """The current key and the retired keys still in their overlap, newest first."""
+    return list(
+        session.scalars(
+            select(LtiToolKey)
+            .where(or_(LtiToolKey.retired_at.is_(None), LtiToolKey.expires_at > utcnow()))
+            .order_by(LtiToolKey.id.desc())
+        )
+    )
+
+
 def tool_jwks(session: Session) -> dict:
     """The tool's public JWK Set (RFC 7517): the current key and retired keys still in their overlap."""
-    now = utcnow()
-    keys = session.scalars(
-        select(LtiToolKey)
-        .where(or_(LtiToolKey.retired_at.is_(None), LtiToolKey.expires_at > now))
-        .order_by(LtiToolKey.id.desc())
-    ).all()
-    return {"keys": [{**Registration.get_jwk(k.public_pem), "kid": k.kid} for k in keys]}
+    return {"keys": [{**Registration.get_jwk(k.public_pem), "kid": k.kid} for k in published_keys(session)]}
 
 
 # ---- registrations and deployments -------------------------------------------------------------
@@ -133,12 +140,50 @@ def create_registration(
         tool_key=current_tool_key(session, ctx),
     )
     session.add(reg)
-    for dep in deployment_ids:
-        if str(dep).strip():
-            reg.deployments.append(LtiDeployment(deployment_id=str(dep).strip(), status=ACTIVE))
+    for dep in dict.fromkeys(str(d).strip() for d in deployment_ids):
+        if dep:
+            reg.deployments.append(LtiDeployment(deployment_id=dep, status=ACTIVE))
     session.flush()
     log.info("LTI registration %s: issuer %s client_id %s", reg.public_id, issuer, client_id)
     return reg
+
+
+def is_public_id(value) -> bool:
+    """Whether ``value`` has the shape of a public id (a lower-case UUID string)."""
+    try:
+        return isinstance(value, str) and len(value) == 36 and str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
+def keyset_page(session: Session, query, model, *, limit: int, cursor: str | None) -> tuple[list, str | None]:
+    """One page of ``query`` (rows of ``model``, ordered by ``model.id`` descending): ``(rows, next)``,
+    where ``next`` is the public id of the page's last row when more follow (pass it as ``cursor``).
+
+    Raises:
+        ValidationError: ``cursor`` names no row of ``model``.
+    """
+    if cursor:
+        anchor = is_public_id(cursor) and session.scalar(select(model.id).where(model.public_id == cursor))
+        if not anchor:
+            raise ValidationError("cursor does not name a row of this list", field="cursor")
+        query = query.where(model.id < anchor)
+    rows = list(session.scalars(query.limit(limit + 1)))
+    return rows[:limit], (rows[limit - 1].public_id if len(rows) > limit else None)
+
+
+def list_registrations(
+    session: Session, *, limit: int = 50, cursor: str | None = None, status: str | None = None
+) -> tuple[list[LtiRegistration], str | None]:
+    """One keyset page of registrations (:func:`keyset_page`), newest first, optionally of one ``status``."""
+    query = (
+        select(LtiRegistration)
+        .options(selectinload(LtiRegistration.deployments), selectinload(LtiRegistration.tool_key))
+        .order_by(LtiRegistration.id.desc())
+    )
+    if status:
+        query = query.where(LtiRegistration.status == status)
+    return keyset_page(session, query, LtiRegistration, limit=limit, cursor=cursor)
 
 
 def find_registration(session: Session, issuer: str, client_id: str | None) -> LtiRegistration | None:
@@ -169,7 +214,7 @@ def find_deployment(session: Session, reg: LtiRegistration, deployment_id: str) 
 
 def record_unknown_deployment(session: Session, reg: LtiRegistration, deployment_id: str) -> LtiDeployment:
     """Keep an unknown ``deployment_id`` of a known registration as ``pending`` (idempotent), for an
-    administrator to approve (:func:`approve_deployment`)."""
+    administrator to approve (:func:`set_deployment_status`)."""
     dep = find_deployment(session, reg, deployment_id)
     if dep is None:
         dep = LtiDeployment(registration=reg, deployment_id=deployment_id, status=PENDING)
@@ -179,16 +224,58 @@ def record_unknown_deployment(session: Session, reg: LtiRegistration, deployment
     return dep
 
 
-def approve_deployment(session: Session, dep: LtiDeployment) -> LtiDeployment:
-    """Accept launches from a pending deployment."""
-    dep.status = ACTIVE
+def _status(status: str) -> str:
+    if status not in STATUSES:
+        raise ValidationError(f"status must be one of {', '.join(STATUSES)}", field="status")
+    return status
+
+
+def set_deployment_status(session: Session, dep: LtiDeployment, status: str) -> LtiDeployment:
+    """Set a deployment ``active`` (launches accepted), ``pending`` or ``inactive`` (refused).
+
+    Raises:
+        ValidationError: an unknown status.
+    """
+    dep.status = _status(status)
     session.flush()
-    log.info("LTI deployment %s of registration %s approved", dep.deployment_id, dep.registration.public_id)
+    log.info("LTI deployment %s of registration %s: %s", dep.deployment_id, dep.registration.public_id, status)
     return dep
 
 
+def set_registration_status(session: Session, reg: LtiRegistration, status: str) -> LtiRegistration:
+    """Set a registration ``active`` (its platform may launch), ``pending`` or ``inactive`` (refused).
+
+    Raises:
+        ValidationError: an unknown status.
+    """
+    reg.status = _status(status)
+    session.flush()
+    log.info("LTI registration %s (%s): %s", reg.public_id, reg.issuer, status)
+    return reg
+
+
+def delete_pending_registration(session: Session, reg: LtiRegistration) -> None:
+    """Reject a registration nobody approved yet (e.g. an unexpected dynamic registration).
+
+    Raises:
+        ValidationError: the registration is not pending (deactivate an approved one instead; its
+            courses and awards refer to it).
+    """
+    if reg.status != PENDING:
+        raise ValidationError("only a pending registration can be rejected; deactivate it instead", field="status")
+    session.delete(reg)
+    session.flush()
+    log.info("LTI registration %s (%s) rejected", reg.public_id, reg.issuer)
+
+
+def last_launch(reg: LtiRegistration):
+    """When an active deployment of ``reg`` last launched (aware UTC datetime), or None."""
+    seen = [d.last_seen_at for d in reg.deployments if d.status == ACTIVE and d.last_seen_at]
+    return max(seen, default=None)
+
+
 def registration_json(reg: LtiRegistration) -> dict:
-    """A registration as the admin API shows it (no secrets)."""
+    """A registration as the admin API and ``badgehub lti list`` show it (no secrets; times ISO 8601)."""
     return {
         "id": reg.public_id,
         "issuer": reg.issuer,
@@ -202,8 +289,17 @@ def registration_json(reg: LtiRegistration) -> dict:
         "product_family_code": reg.product_family_code,
         "scopes": reg.scopes,
         "tool_kid": reg.tool_key.kid,
-        "deployments": [{"deployment_id": d.deployment_id, "status": d.status} for d in reg.deployments],
+        "created_at": isoformat_z(reg.created_at),
+        "last_launch_at": _iso(last_launch(reg)),
+        "deployments": [
+            {"deployment_id": d.deployment_id, "status": d.status, "last_seen_at": _iso(d.last_seen_at)}
+            for d in reg.deployments
+        ],
     }
+
+
+def _iso(value) -> str | None:
+    return isoformat_z(value) if value else None
 
 
 # ---- pylti1p3 tool configuration ---------------------------------------------------------------

@@ -1,27 +1,32 @@
-"""The tool's HTTP endpoints (blueprint ``lti``) and the admin API for registrations (``lti_admin``).
+"""The tool's HTTP endpoints (blueprint ``lti``).
 
 Pages are server-rendered and work inside an LMS iframe without cookies: after the launch, every page
 and form carries the launch id (a 256-bit random name of the stored launch; pages are sent with
 ``Referrer-Policy: no-referrer`` and ``Cache-Control: no-store`` so it does not leak). Only the short
 OIDC state cookie is needed, and when the browser blocks it the tool offers a new window.
+
+Every response carries ``Content-Security-Policy: frame-ancestors ...`` (:mod:`connectors.lti.framing`):
+the launched registration's origins on the launch and the pages after it; ``'none'`` when the request
+names a platform that is not registered and active; the origins of every active registration when the
+platform cannot be told (an expired page). The console and API for registrations live in
+:mod:`connectors.lti.console` and :mod:`connectors.lti.api`.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 from urllib.parse import urlencode, urlsplit
 
-from flask import Blueprint, current_app, jsonify, make_response, render_template, request, url_for
+from flask import Blueprint, current_app, g, jsonify, make_response, render_template, request, url_for
 from sqlalchemy import select
 
-from connectors.types import PlatformUser
 from hub.badges.models import BadgeClass
 from hub.badges.services import get_by_public_id, revoke
 from hub.context import HubContext, current_context
-from hub.errors import Forbidden, HubError, Unauthorized, ValidationError
+from hub.errors import HubError, ValidationError
 from hub.i18n import set_locale
 
+from . import framing
 from . import services as svc
 from .dynreg import register, tool_urls
 from .errors import NotAllowed, PlatformServiceError, _
@@ -35,23 +40,40 @@ from .launch import (
     start_login,
     validate_launch,
 )
-from .models import ACTIVE, RULE_GRADE, LtiContext, LtiContextBadge
+from .models import RULE_GRADE, LtiContext, LtiContextBadge
 from .registrations import (
-    approve_deployment,
-    create_registration,
-    find_deployment,
     find_registration,
     get_registration,
     record_unknown_deployment,
     registration_json,
-    rotate_tool_key,
     tool_jwks,
 )
 from .store import Store, make_store
 
 log = logging.getLogger(__name__)
 bp = Blueprint("lti", __name__, url_prefix="/lti", template_folder="templates")
-admin_bp = Blueprint("lti_admin", __name__, url_prefix="/api/v1/lti")
+
+
+def _framed_by(origins: tuple[str, ...]) -> None:
+    """Let only ``origins`` frame this response (empty: nobody)."""
+    g.lti_frame_origins = origins
+
+
+def _framed_by_launch(claims: dict) -> None:
+    """The launch's registration (while active) and the LMS page its claims name may frame the page."""
+    origins = framing.cache(current_app).of_registration(str(claims.get("badgehub_registration") or ""))
+    _framed_by(origins + framing.launch_origins(claims) if origins else ())
+
+
+@bp.after_request
+def _frame_ancestors(response):
+    """``Content-Security-Policy: frame-ancestors`` on every response of the tool (never X-Frame-Options)."""
+    origins = g.get("lti_frame_origins")
+    if origins is None:  # the platform cannot be told: any active registration may show the page
+        origins = framing.cache(current_app).all_active()
+    response.headers["Content-Security-Policy"] = framing.policy(origins)
+    response.headers.pop("X-Frame-Options", None)
+    return response
 
 
 def _use_locale(code: str | None) -> None:
@@ -95,6 +117,7 @@ def login():
     """OIDC third-party-initiated login (LTI 1.3 section 5.1.1): redirect to the platform's auth endpoint."""
     params = (request.form if request.method == "POST" else request.args).to_dict()
     ctx = _ctx()
+    _framed_by(framing.cache(current_app).of_platform(params.get("iss") or "", params.get("client_id") or None))
     try:
         url, state = start_login(
             ctx,
@@ -128,6 +151,7 @@ def launch():
         done = validate_launch(ctx, _store(), request.form.to_dict(), request.cookies)
         with ctx.db.session_scope() as session:
             reg = get_registration(session, done.claims["badgehub_registration"])
+            _framed_by(framing.registration_origins(reg) + framing.launch_origins(done.claims))
             context = svc.upsert_context(session, reg, done)
             badge_id = done.custom.get("badge_class")
             if context is not None and badge_id and done.is_instructor:
@@ -136,6 +160,8 @@ def launch():
                     svc.link_badge(session, ctx, context, badge)
     except CookiesBlocked as exc:
         log.warning("LTI launch without its state cookie; offering a new window")
+        params = exc.login_params
+        _framed_by(framing.cache(current_app).of_platform(params.get("iss") or "", params.get("client_id")))
         return _page(
             render_template("lti/cookies.html", login_url=url_for("lti.login") + "?" + urlencode(exc.login_params)), 200
         )
@@ -146,6 +172,7 @@ def launch():
                 reg = find_registration(session, pending[0], pending[1])
                 if reg is not None:
                     record_unknown_deployment(session, reg, pending[2])
+                    _framed_by(framing.registration_origins(reg))  # its own platform shows the refusal
         _refused(exc)
     _use_locale(done.locale)
     if done.is_deep_link:
@@ -170,6 +197,8 @@ def dynamic_registration():
     """LTI Dynamic Registration initiation (https://www.imsglobal.org/spec/lti-dr/v1p0#registration-initiation-launch)."""
     ctx = _ctx()
     config_url = request.args.get("openid_configuration", "")
+    # The platform opens this page in its own frame or window; it has no buttons to hijack.
+    _framed_by(tuple(filter(None, [framing.origin(config_url)])))
     if not config_url:
         raise ValidationError(_("Open this address from your learning platform's tool registration page."))
     try:
@@ -188,6 +217,7 @@ def dynamic_registration():
 def _current() -> tuple[Launch, HubContext]:
     launch_id = request.values.get("launch")
     done = load_launch(_store(), launch_id)
+    _framed_by_launch(done.claims)
     _use_locale(done.locale)
     return done, _ctx()
 
@@ -432,96 +462,3 @@ def deep_link():
             svc.link_badge(session, ctx, context, badge)
         token, return_url = svc.deep_link_response(ctx, reg, done, badge, tool_urls(ctx.settings.base_url)["launch"])
     return _page(render_template("lti/autopost.html", action=return_url, fields={"JWT": token}))
-
-
-# ---- admin API ---------------------------------------------------------------------------------
-
-
-@admin_bp.before_request
-def _authenticate():
-    token = current_context().settings.admin_token
-    if not token:
-        raise Forbidden("the JSON API is disabled: set HUB_ADMIN_TOKEN")
-    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    if not given or not hmac.compare_digest(given.encode(), token.encode()):
-        raise Unauthorized("missing or wrong bearer token")
-
-
-@admin_bp.get("/registrations")
-def list_registrations():
-    from .models import LtiRegistration
-
-    with _ctx().db.session_scope() as session:
-        rows = session.scalars(select(LtiRegistration).order_by(LtiRegistration.id)).all()
-        return jsonify(registrations=[registration_json(r) for r in rows])
-
-
-@admin_bp.post("/registrations")
-def add_registration():
-    """Manual registration. JSON: ``issuer``, ``client_id``, ``auth_login_url``, ``auth_token_url``,
-    ``key_set_url``, optional ``auth_audience``, ``deployment_ids`` (list), ``name``. 201 with the
-    registration and the tool's URLs to enter in the platform."""
-    doc = request.get_json(silent=True)
-    if not isinstance(doc, dict):
-        raise ValidationError("send a JSON object")
-    ctx = _ctx()
-    fields = ("issuer", "client_id", "auth_login_url", "auth_token_url", "key_set_url", "auth_audience", "name")
-    with ctx.db.session_scope() as session:
-        reg = create_registration(
-            session, ctx, **{k: doc.get(k) for k in fields}, deployment_ids=list(doc.get("deployment_ids") or [])
-        )
-        body = registration_json(reg)
-    return jsonify(registration=body, tool=tool_urls(ctx.settings.base_url)), 201
-
-
-@admin_bp.post("/registrations/<reg_id>/approve")
-def approve_registration(reg_id: str):
-    with _ctx().db.session_scope() as session:
-        reg = get_registration(session, reg_id)
-        reg.status = ACTIVE
-        log.info("LTI registration %s (%s) approved", reg.public_id, reg.issuer)
-        return jsonify(registration=registration_json(reg))
-
-
-@admin_bp.post("/registrations/<reg_id>/deployments/<path:deployment_id>/approve")
-def approve_deployment_view(reg_id: str, deployment_id: str):
-    with _ctx().db.session_scope() as session:
-        reg = get_registration(session, reg_id)
-        dep = find_deployment(session, reg, deployment_id)
-        if dep is None:
-            raise ValidationError(f"registration {reg_id} has no deployment {deployment_id!r}")
-        approve_deployment(session, dep)
-        return jsonify(registration=registration_json(reg))
-
-
-@admin_bp.post("/keys/rotate")
-def rotate_key():
-    """Make a new tool key; the old one stays in the JWKS for ``overlap_days`` (JSON, default 7)."""
-    from datetime import timedelta
-
-    days = (request.get_json(silent=True) or {}).get("overlap_days", 7)
-    with _ctx().db.session_scope() as session:
-        key = rotate_tool_key(session, _ctx(), timedelta(days=float(days)))
-        return jsonify(kid=key.kid)
-
-
-@admin_bp.post("/completions")
-def completion():
-    """Report a course completion from the platform side. JSON: ``registration`` (id), ``context_id``,
-    ``sub``, ``email``, ``name``. 202 with the inbox event; processed by the course's completion rules."""
-    doc = request.get_json(silent=True) or {}
-    ctx = _ctx()
-    with ctx.db.session_scope() as session:
-        context = svc.find_context(session, str(doc.get("registration")), str(doc.get("context_id")))
-        if context is None:
-            raise ValidationError("unknown registration or context", field="context_id")
-        event, created = svc.report_completion(
-            session,
-            ctx,
-            context,
-            PlatformUser(email=doc.get("email"), name=doc.get("name"), platform_user_id=doc.get("sub")),
-        )
-        event_id, public_id = event.id, event.public_id
-    if created:
-        current_app.extensions["hub.jobs"].enqueue(event_id)
-    return jsonify(event=public_id, duplicate=not created), 202 if created else 200

@@ -1,8 +1,9 @@
 """Fixtures: the hub served over real HTTP, a Moodle-shaped lti1p3platform platform served next to it,
-the platform registered in the hub through the admin API, an issuer with two badge classes."""
+the platform registered in the hub through the JSON API, an issuer with two badge classes."""
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from hub.demo import badge_png
 from .platform import INSTRUCTOR, LEARNER, Browser, Member, Platform, Served, create_platform_app
 
 ADMIN = {"Authorization": "Bearer admin-token"}
+PASSWORD = "correct horse battery"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def serve_hub(settings):
@@ -53,7 +56,7 @@ class World:
 
     def registration_id(self) -> str:
         regs = requests.get(f"{self.hub}/api/v1/lti/registrations", headers=ADMIN, timeout=10).json()
-        return regs["registrations"][0]["id"]
+        return next(r["id"] for r in regs["items"] if r["issuer"] == self.platform.iss)
 
 
 def make_members(p: Platform) -> None:
@@ -111,3 +114,63 @@ def world(hub_server, platform_server) -> World:
     )
     assert r.status_code == 201, r.text
     return World(app, url, platform_server, make_badges(app.extensions["hub"]))
+
+
+@pytest.fixture
+def bare_platform(hub_server):
+    """A served platform that is not registered in the hub yet (for dynamic registration)."""
+    _app, url = hub_server
+    p = Platform(tool_base=url, client_id="dyn-client-7", deployment_id="2")
+    served = Served(create_platform_app(p))
+    p.base = served.url
+    p.make_registration()
+    make_members(p)
+    yield p
+    served.stop()
+
+
+class Console:
+    """A person's browser on the admin console over real HTTP: signs in through the login form, sends
+    the CSRF token with every form (``csrf=False`` leaves it out)."""
+
+    def __init__(self, hub: str, email: str, *, lang: str = "en"):
+        self.hub = hub
+        self.http = requests.Session()
+        self.http.headers.update({"Accept": "text/html", "Accept-Language": lang})
+        token = self.token("/admin/login")
+        r = self.http.post(f"{hub}/admin/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
+        assert r.ok and "/admin/login" not in r.url, r.text
+
+    def token(self, path: str = "/admin/account") -> str:
+        return CSRF.search(self.http.get(f"{self.hub}{path}", timeout=10).text).group(1)
+
+    def get(self, path: str, **kw) -> requests.Response:
+        return self.http.get(f"{self.hub}{path}", timeout=20, **kw)
+
+    def post(self, path: str, data: dict | None = None, *, csrf: bool = True, **kw) -> requests.Response:
+        data = dict(data or {})
+        if csrf:
+            data["csrf_token"] = self.token()
+        return self.http.post(path if path.startswith("http") else f"{self.hub}{path}", data=data, timeout=20, **kw)
+
+
+@pytest.fixture
+def people(hub_server) -> dict[str, str]:
+    """A site administrator, and the administrator and staff of an issuer (e-mails by role), each with an
+    API token of scope ``manage`` (``<role>-token``); the site administrator also one of scope ``read``."""
+    from hub.accounts import services as accounts
+    from hub.badges import services as badges
+
+    app, _url = hub_server
+    ctx = app.extensions["hub"]
+    out = {"site": "site@example.org", "admin": "admin@example.org", "staff": "staff@example.org"}
+    with ctx.db.session_scope() as s:
+        issuer = badges.create_issuer(s, ctx, name="Związek Sportowy", url="https://zwiazek.example.pl")
+        for role, email in list(out.items()):
+            user = accounts.create_user(s, email=email, password=PASSWORD, site_admin=role == "site")
+            if role != "site":
+                accounts.set_role(s, user, issuer.id, role)
+            out[f"{role}-token"] = accounts.create_api_token(s, user, name=role, scope="manage")[1]
+            if role == "site":
+                out["site-read-token"] = accounts.create_api_token(s, user, name="read", scope="read")[1]
+    return out

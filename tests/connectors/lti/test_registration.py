@@ -15,24 +15,9 @@ from connectors.lti.launch import Launch
 from tests.conftest import SHARED_REF
 
 from .conftest import ADMIN, make_badges
-from .platform import Platform, Served, create_platform_app
 
 MOODLE = SHARED_REF / "moodle"
 TOOL_CONFIG = "https://purl.imsglobal.org/spec/lti-tool-configuration"
-
-
-@pytest.fixture
-def bare_platform(hub_server):
-    _app, url = hub_server
-    p = Platform(tool_base=url, client_id="dyn-client-7", deployment_id="2")
-    served = Served(create_platform_app(p))
-    p.base = served.url
-    p.make_registration()
-    from .conftest import make_members
-
-    make_members(p)
-    yield p
-    served.stop()
 
 
 def _register(hub, p, token=None):
@@ -65,9 +50,9 @@ def test_dynamic_registration_then_approval_then_launch(hub_server, bare_platfor
     assert "https://purl.imsglobal.org/spec/lti-ags/scope/score" in sent["scope"]
     assert "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly" in sent["scope"]
 
-    (reg,) = requests.get(f"{hub}/api/v1/lti/registrations", headers=ADMIN).json()["registrations"]
+    (reg,) = requests.get(f"{hub}/api/v1/lti/registrations", headers=ADMIN).json()["items"]
     assert reg["status"] == "pending" and reg["client_id"] == "dyn-client-7"
-    assert reg["deployments"] == [{"deployment_id": "2", "status": "active"}]
+    assert reg["deployments"] == [{"deployment_id": "2", "status": "active", "last_seen_at": None}]
     assert reg["product_family_code"] == "moodle"
     from .platform import Browser
 
@@ -93,7 +78,7 @@ def test_dynamic_registration_with_a_bad_token(hub_server, bare_platform, caplog
     r = _register(hub, bare_platform, token="wrong")
     assert r.status_code == 400
     assert any("refused the registration" in rec.getMessage() for rec in caplog.records)
-    assert requests.get(f"{hub}/api/v1/lti/registrations", headers=ADMIN).json()["registrations"] == []
+    assert requests.get(f"{hub}/api/v1/lti/registrations", headers=ADMIN).json()["items"] == []
 
 
 def _moodle(name: str) -> dict:
@@ -123,9 +108,9 @@ def test_registration_against_moodle_recorded_exchange(hub_server, httpserver):
         timeout=20,
     )
     assert r.status_code == 200, r.text
-    (reg,) = requests.get(f"{hub}/api/v1/lti/registrations", headers=ADMIN).json()["registrations"]
+    (reg,) = requests.get(f"{hub}/api/v1/lti/registrations", headers=ADMIN).json()["items"]
     assert reg["client_id"] == rec["registration_response"]["client_id"]
-    assert reg["deployments"] == [{"deployment_id": "2", "status": "active"}]
+    assert reg["deployments"] == [{"deployment_id": "2", "status": "active", "last_seen_at": None}]
     assert reg["auth_login_url"] == f"{here}/mod/lti/auth.php" and reg["key_set_url"] == f"{here}/mod/lti/certs.php"
     assert set(reg["scopes"]) == set(rec["registration_response"]["scope"].split())
     # Our request carries at least what the recording tool sent Moodle.
@@ -165,7 +150,8 @@ def test_moodle_learner_sees_badges_sent_to_their_email_in_other_case(ctx):
 def test_manual_registration_validates_input(hub_server):
     _app, hub = hub_server
     r = requests.post(f"{hub}/api/v1/lti/registrations", json={"issuer": "not a url"}, headers=ADMIN)
-    assert r.status_code == 422
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+    assert {"issuer", "client_id", "auth_login_url"} <= set(r.json()["errors"]["json"])
     assert requests.get(f"{hub}/api/v1/lti/registrations").status_code == 401
 
 

@@ -1,0 +1,209 @@
+"""Every change the console, the JSON API and the ``badgehub lti`` commands make to registrations,
+deployments and the tool key, in one place: check the principal, call the service, write the audit entry
+(:func:`hub.accounts.audit.record`, with before/after). The caller commits, then calls
+:func:`connectors.lti.framing.forget` when a registration's status or URLs changed.
+
+Registrations and the tool key are site-level: only site administrators (with an API token of scope
+``manage``) may change them (:meth:`hub.accounts.access.Principal.require_site_admin`).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connectors.types import PlatformUser
+from hub.accounts import audit
+from hub.accounts.access import CONFIGURE, Principal
+from hub.context import HubContext
+from hub.errors import NotFound
+
+from . import registrations as regs
+from . import services as svc
+from .models import ACTIVE, INACTIVE, PENDING, LtiContext, LtiDeployment, LtiRegistration, LtiToolKey
+
+REGISTRATION_FIELDS = (
+    "issuer",
+    "client_id",
+    "name",
+    "status",
+    "auth_login_url",
+    "auth_token_url",
+    "auth_audience",
+    "key_set_url",
+)
+_VERB = {ACTIVE: "approve", INACTIVE: "deactivate", PENDING: "suspend"}
+#: Principal of the ``badgehub lti`` commands in the audit log.
+CLI = Principal(None, "cli", site_admin=True, via="cli")
+
+
+def can_view(p: Principal) -> bool:
+    """Whether ``p`` may see the LTI registrations at all (site administrators)."""
+    return p.site_admin
+
+
+def load_registration(session: Session, p: Principal, public_id: str, *, write: bool = False) -> LtiRegistration:
+    """The registration ``public_id`` for a site administrator.
+
+    Raises:
+        NotFound: not a site administrator (existence is not revealed), or no such registration.
+        Forbidden: a site administrator's token without the ``manage`` scope, for a ``write``.
+    """
+    p.require(None, CONFIGURE, write=write, what="LTI registration")
+    if not regs.is_public_id(public_id):
+        raise NotFound(f"no LTI registration {public_id}")
+    return regs.get_registration(session, public_id)
+
+
+def load_deployment(session: Session, p: Principal, public_id: str, *, write: bool = False) -> LtiDeployment:
+    """A deployment by its public id, for a site administrator (errors as :func:`load_registration`)."""
+    p.require(None, CONFIGURE, write=write, what="LTI deployment")
+    found = regs.is_public_id(public_id)
+    dep = session.scalar(select(LtiDeployment).where(LtiDeployment.public_id == public_id)) if found else None
+    if dep is None:
+        raise NotFound(f"no LTI deployment {public_id}")
+    return dep
+
+
+def find_deployment(session: Session, reg: LtiRegistration, deployment_id: str) -> LtiDeployment:
+    """The deployment of ``reg`` with the platform's ``deployment_id``.
+
+    Raises:
+        NotFound: ``reg`` has no such deployment.
+    """
+    dep = regs.find_deployment(session, reg, deployment_id) if "\x00" not in deployment_id else None
+    if dep is None:
+        raise NotFound(f"registration {reg.public_id} has no deployment {deployment_id!r}")
+    return dep
+
+
+def _registration_snapshot(reg: LtiRegistration) -> dict:
+    doc = audit.snapshot(reg, REGISTRATION_FIELDS)
+    doc["deployments"] = {d.deployment_id: d.status for d in reg.deployments}
+    return doc
+
+
+def create_registration(session: Session, ctx: HubContext, p: Principal, **fields) -> LtiRegistration:
+    """Register a platform by hand (``fields`` as :func:`connectors.lti.registrations.create_registration`).
+
+    Raises:
+        Forbidden: not a site administrator with a write scope.
+        ValidationError: as the service.
+    """
+    p.require_site_admin(write=True)
+    reg = regs.create_registration(session, ctx, **fields)
+    audit.record(
+        session, p, "lti_registration.create", "lti_registration", reg.public_id, after=_registration_snapshot(reg)
+    )
+    return reg
+
+
+def set_registration_status(session: Session, p: Principal, reg: LtiRegistration, status: str) -> LtiRegistration:
+    """Approve (``active``) or deactivate (``inactive``) a registration; a no-op is not logged.
+
+    Raises:
+        Forbidden: not a site administrator with a write scope.
+        ValidationError: an unknown status.
+    """
+    p.require_site_admin(write=True)
+    before = reg.status
+    regs.set_registration_status(session, reg, status)
+    if before != status:
+        audit.record(
+            session,
+            p,
+            f"lti_registration.{_VERB[status]}",
+            "lti_registration",
+            reg.public_id,
+            before={"status": before},
+            after={"status": status},
+        )
+    return reg
+
+
+def reject_registration(session: Session, p: Principal, reg: LtiRegistration) -> None:
+    """Delete a pending registration (an unexpected or mistaken dynamic registration).
+
+    Raises:
+        Forbidden: not a site administrator with a write scope.
+        ValidationError: the registration is not pending.
+    """
+    p.require_site_admin(write=True)
+    before = _registration_snapshot(reg)
+    regs.delete_pending_registration(session, reg)
+    audit.record(session, p, "lti_registration.reject", "lti_registration", reg.public_id, before=before)
+
+
+def set_deployment_status(session: Session, p: Principal, dep: LtiDeployment, status: str) -> LtiDeployment:
+    """Approve (``active``) or deactivate (``inactive``) a deployment; a no-op is not logged.
+
+    Raises:
+        Forbidden: not a site administrator with a write scope.
+        ValidationError: an unknown status.
+    """
+    p.require_site_admin(write=True)
+    before = dep.status
+    regs.set_deployment_status(session, dep, status)
+    if before != status:
+        audit.record(
+            session,
+            p,
+            f"lti_deployment.{_VERB[status]}",
+            "lti_deployment",
+            dep.public_id,
+            before={"status": before},
+            after={
+                "status": status,
+                "deployment_id": dep.deployment_id,
+                "registration": dep.registration.public_id,
+            },
+        )
+    return dep
+
+
+def rotate_tool_key(
+    session: Session, ctx: HubContext, p: Principal, overlap: timedelta = regs.DEFAULT_KEY_OVERLAP
+) -> LtiToolKey:
+    """Make a new tool key (:func:`connectors.lti.registrations.rotate_tool_key`); the previous one stays
+    published in the JWKS for ``overlap``.
+
+    Raises:
+        Forbidden: not a site administrator with a write scope.
+    """
+    p.require_site_admin(write=True)
+    old = session.scalars(select(LtiToolKey.kid).where(LtiToolKey.retired_at.is_(None))).all()
+    key = regs.rotate_tool_key(session, ctx, overlap)
+    audit.record(
+        session,
+        p,
+        "lti_tool_key.rotate",
+        "lti_tool_key",
+        key.public_id,
+        before={"kids": list(old)},
+        after={"kid": key.kid, "overlap_seconds": int(overlap.total_seconds())},
+    )
+    return key
+
+
+def report_completion(session: Session, ctx: HubContext, p: Principal, context: LtiContext, user: PlatformUser):
+    """Record a course completion reported from the platform side
+    (:func:`connectors.lti.services.report_completion`). Returns ``(InboundEvent, created)``.
+
+    Raises:
+        Forbidden: not a site administrator with a write scope.
+        ValidationError: no LTI user id (``sub``).
+    """
+    p.require_site_admin(write=True)
+    event, created = svc.report_completion(session, ctx, context, user)
+    if created:
+        audit.record(
+            session,
+            p,
+            "lti_completion.report",
+            "inbound_event",
+            event.public_id,
+            after={"registration": context.registration.public_id, "context_id": context.context_id},
+        )
+    return event, created

@@ -1,0 +1,288 @@
+"""Console screens for LTI platforms (blueprint ``lti_console``, mounted by the hub at ``/admin/lti``):
+the registrations with what waits for approval, the dynamic registration URL and the tool's URLs, the
+manual registration form, one registration (deployments, courses and their badges), tool key rotation.
+
+Site administrators only: lists and forms answer 403 to others, pages naming a registration 404. The hub
+gives these views the console's CSRF check, language, security headers and
+:func:`hub.accounts.access.current_principal` (:meth:`connectors.base.Connector.console_blueprint`).
+Every change goes through :mod:`connectors.lti.actions` (audit log).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import login_required
+from sqlalchemy import select
+
+from hub.accounts.access import CONFIGURE, Principal, current_principal
+from hub.connections.models import ConnectorConfig
+from hub.context import current_context, request_session
+from hub.errors import Unauthorized, ValidationError
+
+from . import actions, framing
+from . import registrations as regs
+from .dynreg import tool_configuration
+from .models import ACTIVE, INACTIVE, PENDING, LtiContext, LtiDeployment, LtiRegistration
+
+console_bp = Blueprint(
+    "lti_console",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+PAGE_SIZE = 50
+MAX_OVERLAP_DAYS = 365
+#: The manual registration form: field -> (label, required, is a URL, longest value).
+FIELDS = {
+    "name": (_l("Platform name"), False, False, 255),
+    "issuer": (_l("Issuer (iss)"), True, True, 1024),
+    "client_id": (_l("Client id"), True, False, 255),
+    "auth_login_url": (_l("Authentication (OIDC login) URL"), True, True, 1024),
+    "auth_token_url": (_l("Access token URL"), True, True, 1024),
+    "key_set_url": (_l("Public key set (JWKS) URL"), True, True, 1024),
+    "auth_audience": (_l("Token audience"), False, False, 1024),
+}
+
+
+def nav() -> list[tuple[str, str]]:
+    """The console menu entry, for site administrators only."""
+    try:
+        principal = current_principal()
+    except Unauthorized:
+        return []
+    return [(_("LTI platforms"), "lti_console.registrations")] if actions.can_view(principal) else []
+
+
+def _admin() -> Principal:
+    """The signed-in site administrator. Raises Forbidden for anyone else."""
+    principal = current_principal()
+    principal.require_site_admin()
+    return principal
+
+
+def _back(default: str) -> str:
+    """The form's ``next`` when it is one of these screens, else ``default``."""
+    target = request.form.get("next") or ""
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith(url_for("lti_console.registrations")):
+        return default
+    return target
+
+
+@contextmanager
+def _change(message: str):
+    """One console change in the request's session: commit, forget the kept framing origins and flash
+    ``message``; a refused change (:class:`ValidationError`) rolls back and flashes its reason. Not found
+    and forbidden propagate (404/403)."""
+    session = request_session()
+    try:
+        yield session
+    except ValidationError as exc:
+        session.rollback()
+        flash(_("Could not save: %(detail)s", detail=exc.detail), "error")
+        return
+    session.commit()
+    framing.forget(current_app)
+    flash(message, "info")
+
+
+def _render(template: str, status: int = 200, **values):
+    """Render ``template`` with the tool's URLs and published keys, which every screen shows."""
+    html = render_template(
+        template,
+        tool=tool_configuration(current_context().settings.base_url),
+        keys=regs.published_keys(request_session()),
+        last_launch=regs.last_launch,
+        **values,
+    )
+    return html, status
+
+
+# ---- screens -------------------------------------------------------------------------------------------
+
+
+@console_bp.get("/")
+@login_required
+def registrations():
+    """Every registration (keyset pages, newest first), and what waits for approval."""
+    _admin()
+    session = request_session()
+    try:
+        rows, nxt = regs.list_registrations(session, limit=PAGE_SIZE, cursor=request.args.get("cursor") or None)
+    except ValidationError:
+        abort(404)
+    pending = session.scalars(
+        select(LtiRegistration)
+        .where(LtiRegistration.status == PENDING)
+        .order_by(LtiRegistration.id.desc())
+        .limit(PAGE_SIZE)
+    ).all()
+    waiting = session.scalars(
+        select(LtiDeployment)
+        .join(LtiRegistration)
+        .where(LtiDeployment.status == PENDING, LtiRegistration.status != PENDING)
+        .order_by(LtiDeployment.id.desc())
+        .limit(PAGE_SIZE)
+    ).all()
+    return _render(
+        "lti/console/registrations.html",
+        rows=rows,
+        next_cursor=nxt,
+        pending_registrations=pending,
+        pending_deployments=waiting,
+    )
+
+
+@console_bp.route("/new", methods=["GET", "POST"])
+@login_required
+def registration_new():
+    """Register a platform by hand: field-level errors, the input kept on error."""
+    p = _admin()
+    session = request_session()
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        values, errors = _read_form(session)
+        if not errors:
+            try:
+                reg = actions.create_registration(session, current_context(), p, **values)
+            except ValidationError as exc:
+                session.rollback()
+                errors = {exc.extra.get("field") if exc.extra.get("field") in FIELDS else "issuer": exc.detail}
+            else:
+                session.commit()
+                framing.forget(current_app)
+                flash(_("Platform registered. Enter the tool's URLs in the platform if you have not yet."), "info")
+                return redirect(url_for("lti_console.registration", reg_id=reg.public_id))
+        flash(_("Check the marked fields."), "error")
+    return _render(
+        "lti/console/registration_new.html", 422 if errors else 200, form=request.form, errors=errors, fields=FIELDS
+    )
+
+
+def _read_form(session) -> tuple[dict, dict[str, str]]:
+    """The manual registration form's values and ``{field: translated message}`` for the wrong ones."""
+    values, errors = {}, {}
+    for name, (label, required, is_url, longest) in FIELDS.items():
+        value = (request.form.get(name) or "").strip()
+        if required and not value:
+            errors[name] = _("%(field)s is required.", field=label)
+        elif is_url and value and not _is_http_url(value):
+            errors[name] = _("Enter a full address starting with https:// (or http://).")
+        elif len(value) > longest:
+            errors[name] = _("At most %(n)s characters.", n=longest)
+        values[name] = value or None
+    ids = [i.strip() for i in (request.form.get("deployment_ids") or "").replace(",", "\n").splitlines()]
+    values["deployment_ids"] = [i for i in ids if i]
+    if any(len(i) > 255 for i in values["deployment_ids"]):
+        errors["deployment_ids"] = _("A deployment id has at most 255 characters.")
+    if not errors and regs.find_registration(session, values["issuer"], values["client_id"]):
+        errors["client_id"] = _("This platform already has a registration with this client id.")
+    return values, errors
+
+
+def _is_http_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and not any(c.isspace() for c in value)
+
+
+@console_bp.get("/registrations/<reg_id>")
+@login_required
+def registration(reg_id: str):
+    """One registration: details, deployments, courses with their badges, the tool key."""
+    session = request_session()
+    reg = actions.load_registration(session, current_principal(), reg_id)
+    query = select(LtiContext).where(LtiContext.registration_id == reg.id).order_by(LtiContext.id.desc())
+    try:
+        courses, nxt = regs.keyset_page(session, query, LtiContext, limit=PAGE_SIZE, cursor=request.args.get("cursor"))
+    except ValidationError:
+        abort(404)
+    return _render("lti/console/registration.html", reg=reg, courses=courses, next_cursor=nxt)
+
+
+# ---- changes -------------------------------------------------------------------------------------------
+
+
+def _status(value: str | None) -> str:
+    if value not in (ACTIVE, INACTIVE):
+        abort(400)
+    return value
+
+
+@console_bp.post("/registrations/<reg_id>/status")
+@login_required
+def registration_status(reg_id: str):
+    """Approve (``status=active``) or deactivate (``status=inactive``) a registration."""
+    p = current_principal()
+    status = _status(request.form.get("status"))
+    message = _("Registration approved.") if status == ACTIVE else _("Registration deactivated.")
+    with _change(message) as session:
+        actions.set_registration_status(session, p, actions.load_registration(session, p, reg_id, write=True), status)
+    return redirect(_back(url_for("lti_console.registration", reg_id=reg_id)))
+
+
+@console_bp.post("/registrations/<reg_id>/reject")
+@login_required
+def registration_reject(reg_id: str):
+    """Delete a pending registration."""
+    p = current_principal()
+    with _change(_("Registration rejected and deleted.")) as session:
+        actions.reject_registration(session, p, actions.load_registration(session, p, reg_id, write=True))
+    return redirect(url_for("lti_console.registrations"))
+
+
+@console_bp.post("/deployments/<deployment_id>/status")
+@login_required
+def deployment_status(deployment_id: str):
+    """Approve (``status=active``) or deactivate (``status=inactive``) a deployment."""
+    p = current_principal()
+    status = _status(request.form.get("status"))
+    message = _("Deployment approved.") if status == ACTIVE else _("Deployment deactivated.")
+    with _change(message) as session:
+        dep = actions.load_deployment(session, p, deployment_id, write=True)
+        reg_id = dep.registration.public_id
+        actions.set_deployment_status(session, p, dep, status)
+    return redirect(_back(url_for("lti_console.registration", reg_id=reg_id)))
+
+
+@console_bp.post("/key/rotate")
+@login_required
+def key_rotate():
+    """Make a new tool key; the old one stays published for the chosen overlap (days)."""
+    p = _admin()
+    raw = (request.form.get("overlap_days") or "7").replace(",", ".").strip()
+    try:
+        days = float(raw)
+    except ValueError:
+        days = -1.0
+    if not 0 <= days <= MAX_OVERLAP_DAYS:
+        flash(_("The overlap must be a number of days from 0 to %(n)s.", n=MAX_OVERLAP_DAYS), "error")
+        return redirect(_back(url_for("lti_console.registrations")))
+    ctx = current_context()
+    with _change(_("New tool key made. The previous key stays published during the overlap.")) as session:
+        actions.rotate_tool_key(session, ctx, p, timedelta(days=days))
+    return redirect(_back(url_for("lti_console.registrations")))
+
+
+@console_bp.get("/connectors/<connector_id>")
+@login_required
+def connector(connector_id: str):
+    """The console page of an ``lti`` connector row: its registration's page."""
+    current_principal().require(None, CONFIGURE, what="connector")
+    session = request_session()
+    row = session.scalar(
+        select(ConnectorConfig).where(ConnectorConfig.public_id == connector_id, ConnectorConfig.kind == "lti")
+    )
+    reg_id = str((row.config or {}).get("registration") or "") if row is not None else ""
+    found = regs.is_public_id(reg_id) and session.scalar(
+        select(LtiRegistration.id).where(LtiRegistration.public_id == reg_id)
+    )
+    if not found:
+        abort(404)
+    return redirect(url_for("lti_console.registration", reg_id=reg_id))
