@@ -102,12 +102,18 @@ def find_descriptors(session: Session, query: str, lang: str, *, limit: int = 20
     Raises:
         ValidationError: an empty query.
     """
+    ensure_levels(session)
+    return [chip(d, lang) for d in fw.search_descriptors(session, query, limit=limit)]
+
+
+def ensure_levels(session: Session) -> None:
+    """Load the bundled EQF and PRK levels if they are not there yet (committed at once: they are
+    reference data, not part of the form's unit of work)."""
     try:
         fw.ensure_bundled(session)
         session.commit()
     except IntegrityError:  # another request loaded them at the same moment
         session.rollback()
-    return [chip(d, lang) for d in fw.search_descriptors(session, query, limit=limit)]
 
 
 @dataclass
@@ -256,6 +262,8 @@ class BadgeForm:
 
     def _resolve(self, session: Session) -> None:
         lang = page_language()
+        if any(ref.split(":")[0].lower() in fw.BUNDLED for o in self.outcomes for ref in o.refs):
+            ensure_levels(session)
         for i, outcome in enumerate(self.outcomes):
             outcome.descriptors = []
             for ref in outcome.refs:
