@@ -128,6 +128,7 @@ class Outcome:
     refs: list[str] = field(default_factory=list)
 
     def blank(self) -> bool:
+        """No text and no descriptor: the row is left out when saving."""
         return not (self.text_pl.strip() or self.text_en.strip() or self.refs)
 
 
@@ -157,6 +158,7 @@ class BadgeForm:
 
     @classmethod
     def blank(cls) -> BadgeForm:
+        """The form of a new badge class: one empty outcome, the page's language for the credential."""
         return cls(values={"in_language": page_language()}, outcomes=[Outcome()])
 
     @classmethod
@@ -408,6 +410,7 @@ class BadgeForm:
     # ---- what is shown ---------------------------------------------------------------------------------
 
     def get(self, key: str, default: str = "") -> str:
+        """The value of a single-valued field as the form shows it."""
         return self.values.get(key) or default
 
     def missing(self, session: Session, badge: BadgeClass | None) -> list[str]:

@@ -289,7 +289,7 @@ def badge_classes():
 
 def _badge_page(badge: BadgeClass | None, form: BadgeForm, status: int = 200, **extra):
     s = db_session()
-    if form.action != SAVE and request.files.get("image") and request.files["image"].filename:
+    if request.method == "POST" and request.files.get("image") and request.files["image"].filename:
         flash(_("Choose the image again before saving: a browser does not send it twice."), "info")
     return render_template(
         "admin/badge_form.html",

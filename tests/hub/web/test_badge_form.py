@@ -191,6 +191,7 @@ def test_errors_are_shown_by_their_fields_and_the_input_is_kept(client, ctx, esc
     assert 'aria-invalid="true" aria-describedby="ects-error"' in page
     assert 'value="Programowanie w Pythonie"' in page and "Pracuje w zespole" not in page  # kept; text was emptied
     assert 'value="dwa"' in page and 'value="Polska"' in page and CHIPS.findall(page)[0] == ("0", "eqf:4")
+    assert "Przed zapisaniem wybierz obraz ponownie" in page  # a browser never sends a file twice
     # A service's refusal lands by its field too (PRK must equal EQF), and nothing was saved.
     r = _post(client, "/admin/badges/new", _form(esco, prk_level="5"))
     assert r.status_code == 422 and set(dict(ERROR.findall(r.get_data(as_text=True)))) == {"prk_level"}
