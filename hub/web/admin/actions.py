@@ -398,7 +398,8 @@ def send_test_event(session: Session, p: Principal, row: ConnectorConfig, body: 
         json.loads(body)
     except ValueError as exc:
         raise ValidationError(f"the test payload is not JSON: {exc}", field="body") from None
-    event, _ = inbox.record_event(session, row, f"test_{uuid.uuid4().hex}", body)
+    recorded, _ = inbox.record_event(session, row, f"test_{uuid.uuid4().hex}", body)
+    event = session.get(InboundEvent, recorded.id)  # the row (record_event answers its ids only)
     audit.record(
         session,
         p,
