@@ -72,13 +72,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     init_csrf(app)
     app.teardown_appcontext(close_db_session)
     app.register_blueprint(public_bp)
-    api.init_app(app)
+    hub_api = api.init_app(app)
+    api.mount(app, hub_api, frameworks_api_bp)
+    api.mount(app, hub_api, certificates_admin_bp)
     admin.init_app(app)
     app.register_blueprint(ob3_bp)
     app.register_blueprint(certificates_bp)
-    app.register_blueprint(certificates_admin_bp)
     app.register_blueprint(learner_bp)
-    app.register_blueprint(frameworks_api_bp)
     for connector in registry.available().values():
         connector.init_app(app)
 

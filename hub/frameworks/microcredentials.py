@@ -237,6 +237,15 @@ def describe(session: Session, badge: BadgeClass, data: dict) -> MicroCredential
     return mc
 
 
+def unmark(session: Session, badge: BadgeClass) -> None:
+    """Make ``badge`` an ordinary badge again (``achievement_type`` ``Badge``). Its description is kept,
+    so marking it again with :func:`describe` restores every element; no-op for ordinary badges."""
+    details = details_of(session, badge)
+    if details is not None and details.achievement_type == ACHIEVEMENT_TYPE:
+        details.achievement_type = "Badge"
+        session.flush()
+
+
 def missing_elements(
     session: Session, badge: BadgeClass, *, for_award: bool = False, recipient_email: str | None = None
 ) -> list[str]:

@@ -70,17 +70,23 @@ def init_app(app) -> HubApi:
         },
     )
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    api.register_blueprint(bp)
+    app.extensions["hub.api_blueprints"] = set()
+    mount(app, api, bp)
     # Connectors' API routes join the same document and the same authentication (DESIGN.md rule 4: the
     # hub finds them through the registry, never by name).
-    mounted = app.extensions["hub.api_blueprints"] = {bp.name}
     for connector in registry.available().values():
         child = connector.api_blueprint()
         if child is not None:
-            api.register_blueprint(child)
-            mounted.add(child.name)
+            mount(app, api, child)
     app.before_request(_authenticate_api_request)
     return api
+
+
+def mount(app, api: HubApi, blueprint: ApiBlueprint) -> None:
+    """Add a flask-smorest ``blueprint`` to the API: its routes join ``/api/v1/openapi.json`` and are
+    authenticated by bearer token like the API's own (``app.extensions["hub.api_blueprints"]``)."""
+    api.register_blueprint(blueprint)
+    app.extensions["hub.api_blueprints"].add(blueprint.name)
 
 
 # ---- authentication and errors -------------------------------------------------------------------------

@@ -8,8 +8,9 @@
 - ``POST /api/v1/issuers/<id>/signing-certificate``: multipart ``pkcs12`` file + ``passphrase``
   installs an uploaded signing certificate; without a file, a new self-issued one is made.
 
-Admin endpoints use the API's bearer token. Register with ``app.register_blueprint(hub.web.certificates.bp)``
-and ``app.register_blueprint(hub.web.certificates.admin)``.
+The admin endpoints are a flask-smorest blueprint in the API's OpenAPI document, authenticated and
+scoped like :mod:`hub.web.api` (``configure`` at the issuer). Register ``bp`` with
+``app.register_blueprint(hub.web.certificates.bp)`` and ``admin`` with :func:`hub.web.api.mount`.
 """
 
 from __future__ import annotations
@@ -17,19 +18,23 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from flask import Blueprint, render_template, request
+from flask_smorest import Blueprint as ApiBlueprint
+from marshmallow import fields, validate
 
+from hub.accounts.access import CONFIGURE
 from hub.badges.models import Issuer
-from hub.badges.services import get_by_public_id
-from hub.certificates import keys, verify
-from hub.certificates import services as certificates
+from hub.certificates import verify
 from hub.context import current_context
-from hub.errors import BadRequest, ValidationError
+from hub.errors import ValidationError
 from hub.web import api, db_session
+from hub.web.admin import actions
+from hub.web.admin.scoping import load
 from hub.web.negotiation import wants_html
 
 bp = Blueprint("certificates", __name__)
-admin = Blueprint("certificates_admin", __name__, url_prefix="/api/v1")
-admin.before_request(api._authenticate)
+admin = ApiBlueprint(
+    "certificates_admin", __name__, url_prefix="/api/v1", description="PDF certificates: layout and signing certificate"
+)
 
 
 @bp.route("/verify", methods=["GET", "POST"])
@@ -48,29 +53,61 @@ def verify_upload():
     return render_template("verify.html", report=report, urls=current_context().urls)
 
 
+class LayoutIn(api.Base):
+    html = api.Text(
+        **api.Opt,
+        validate=validate.Length(max=200_000),
+        metadata={"description": "Jinja body of the certificate (sandboxed); null: the default template"},
+    )
+    css = api.Text(**api.Opt, validate=validate.Length(max=200_000), metadata={"description": "used with `html`"})
+    bilingual = fields.Boolean(load_default=False)
+
+
+class LayoutOut(api.Base):
+    issuer = api.Text()
+    custom_template = fields.Boolean()
+    bilingual = fields.Boolean()
+
+
+class SigningCertificateOut(api.Base):
+    issuer = api.Text()
+    source = api.Text(metadata={"description": "uploaded | self-issued"})
+    fingerprint = api.Text(metadata={"description": "SHA-256 of the certificate (hex)"})
+
+
+PKCS12_FORM = {
+    "type": "object",
+    "properties": {
+        "pkcs12": {"type": "string", "format": "binary", "description": "PKCS#12 file: certificate, key, chain"},
+        "passphrase": {"type": "string"},
+    },
+}
+
+
 @admin.put("/issuers/<issuer_id>/certificate-layout")
-def put_layout(issuer_id: str):
-    doc = request.get_json(silent=True)
-    if not isinstance(doc, dict):
-        raise BadRequest("send a JSON object")
+@admin.arguments(LayoutIn)
+@admin.response(200, LayoutOut)
+def put_layout(body, issuer_id: str):
+    """Set the issuer's certificate template (issuer administrators)."""
     s = db_session()
-    issuer = get_by_public_id(s, Issuer, issuer_id)
-    layout = certificates.set_layout(
-        s, issuer, html=doc.get("html"), css=doc.get("css"), bilingual=bool(doc.get("bilingual"))
+    issuer = load(s, api.me(), Issuer, issuer_id, CONFIGURE, write=True)
+    layout = actions.set_certificate_layout(
+        s, api.me(), issuer, html=body.get("html"), css=body.get("css"), bilingual=body["bilingual"]
     )
     s.commit()
     return {"issuer": issuer_id, "custom_template": layout.template_html is not None, "bilingual": layout.bilingual}
 
 
 @admin.post("/issuers/<issuer_id>/signing-certificate")
+@admin.doc(requestBody={"required": False, "content": {"multipart/form-data": {"schema": PKCS12_FORM}}})
+@admin.response(201, SigningCertificateOut)
 def post_signing_certificate(issuer_id: str):
+    """Install an uploaded PKCS#12 signing certificate, or without a file a new self-issued one."""
     s = db_session()
-    ctx = current_context()
-    issuer = get_by_public_id(s, Issuer, issuer_id)
+    issuer = load(s, api.me(), Issuer, issuer_id, CONFIGURE, write=True)
     upload = request.files.get("pkcs12")
-    if upload is not None:
-        row = keys.upload_pkcs12(s, ctx, issuer, upload.read(), request.form.get("passphrase"))
-    else:
-        row = keys.self_issue(s, ctx, issuer)
+    data = upload.read() if upload is not None else None
+    passphrase = request.form.get("passphrase") or None
+    row = actions.set_signing_certificate(s, current_context(), api.me(), issuer, pkcs12=data, passphrase=passphrase)
     s.commit()
     return {"issuer": issuer_id, "source": row.source, "fingerprint": row.fingerprint}, 201

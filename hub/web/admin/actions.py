@@ -26,6 +26,8 @@ from hub.connections import services as connections
 from hub.connections.models import ConnectorConfig
 from hub.context import HubContext
 from hub.errors import ConfigurationError, Forbidden, ValidationError
+from hub.frameworks import microcredentials
+from hub.frameworks import services as frameworks
 from hub.inbox import services as inbox
 from hub.inbox.models import InboundEvent
 from hub.learners import notifications
@@ -180,6 +182,111 @@ def update_badge_class(session: Session, ctx: HubContext, p: Principal, badge: B
     return badge
 
 
+# ---- learning outcomes, micro-credentials, frameworks and certificates ----------------------------------
+
+
+def _badge_change(session: Session, p: Principal, badge: BadgeClass, action: str, before, after) -> None:
+    """Audit one change of a badge class's frameworks data, unless nothing changed (the console form
+    sends every field on every save)."""
+    if before != after:
+        audit.record(
+            session, p, action, "badge_class", badge.public_id, issuer_id=badge.issuer_id, before=before, after=after
+        )
+
+
+def set_learning_outcomes(session: Session, p: Principal, badge: BadgeClass, outcomes: list) -> None:
+    """Replace the badge class's learning outcomes (:func:`hub.frameworks.services.set_learning_outcomes`:
+    ``[{"text": {"en", "pl"}, "descriptors": ["eqf:4", ...]}]``). Issuer administrators.
+
+    Raises:
+        ValidationError: an outcome without text; NotFound: an unknown descriptor.
+    """
+    _write(p, badge.issuer_id, CONFIGURE, "BadgeClass")
+    before = {"outcomes": [frameworks.outcome_json(o) for o in frameworks.outcomes_of(session, badge)]}
+    frameworks.set_learning_outcomes(session, badge, outcomes)
+    after = {"outcomes": [frameworks.outcome_json(o) for o in frameworks.outcomes_of(session, badge)]}
+    _badge_change(session, p, badge, "badge_class.outcomes", before, after)
+
+
+def _micro_snapshot(session: Session, badge: BadgeClass) -> dict:
+    doc = microcredentials.description_json(session, badge)
+    doc.pop("missing")
+    doc.pop("learning_outcomes")  # audited by set_learning_outcomes
+    return doc
+
+
+def describe_micro_credential(session: Session, p: Principal, badge: BadgeClass, data: dict | None) -> None:
+    """Make the badge class an EU micro-credential described by ``data``
+    (:func:`hub.frameworks.microcredentials.describe`; keys left out keep their value), or with
+    ``data=None`` an ordinary badge again (its description is kept). Issuer administrators.
+
+    Raises:
+        ValidationError: a malformed element (``field`` names it).
+    """
+    _write(p, badge.issuer_id, CONFIGURE, "BadgeClass")
+    before = _micro_snapshot(session, badge)
+    if data is None:
+        microcredentials.unmark(session, badge)
+    else:
+        microcredentials.describe(session, badge, data)
+    _badge_change(session, p, badge, "badge_class.micro_credential", before, _micro_snapshot(session, badge))
+
+
+def import_framework(session: Session, p: Principal, source: str, run):
+    """Site administrators only: run an import (``run()`` returns an
+    :class:`hub.frameworks.importers.ImportResult`, or a ``{identifier: count}`` dict for the bundled
+    frameworks) and audit it; ``source`` names what was imported (``esco``, ``csv``, ``json``, ``bundled``)."""
+    p.require_site_admin(write=True)
+    result = run()
+    if isinstance(result, dict):
+        after, object_id = {"source": source, "loaded": result}, ",".join(sorted(result))
+    else:
+        after, object_id = {"source": source, "rows": result.rows, "language": result.language}, result.framework
+    audit.record(session, p, "framework.import", "framework", object_id, after=after)
+    return result
+
+
+def _mapping_write(p: Principal, connector: ConnectorConfig | None) -> None:
+    if connector is None or connector.issuer_id is None:
+        p.require_site_admin(write=True)  # mappings for every connector, or for a site-level one
+    else:
+        p.require(connector.issuer_id, CONFIGURE, write=True, what="ConnectorConfig")
+
+
+def map_outcome(session: Session, p: Principal, connector: ConnectorConfig | None, outcome_key: str, descriptor):
+    """Map a platform outcome key of ``connector`` (None: every connector, site administrators) to a
+    descriptor (:func:`hub.frameworks.services.map_outcome`)."""
+    _mapping_write(p, connector)
+    row = frameworks.map_outcome(session, connector.id if connector else None, outcome_key, descriptor)
+    audit.record(
+        session,
+        p,
+        "outcome_mapping.create",
+        "connector",
+        connector.public_id if connector else None,
+        issuer_id=connector.issuer_id if connector else None,
+        after={"outcome_key": row.outcome_key, "descriptor": f"{descriptor.framework.identifier}:{descriptor.code}"},
+    )
+    return row
+
+
+def unmap_outcome(session: Session, p: Principal, connector: ConnectorConfig | None, outcome_key: str) -> int:
+    """Remove every mapping of ``outcome_key`` for ``connector``; returns how many went."""
+    _mapping_write(p, connector)
+    removed = frameworks.unmap_outcome(session, connector.id if connector else None, outcome_key)
+    if removed:
+        audit.record(
+            session,
+            p,
+            "outcome_mapping.delete",
+            "connector",
+            connector.public_id if connector else None,
+            issuer_id=connector.issuer_id if connector else None,
+            before={"outcome_key": outcome_key, "mappings": removed},
+        )
+    return removed
+
+
 @contextmanager
 def _config_is_input():
     # A configuration sent by a person is their input: a client error (422), not a server fault.
@@ -291,7 +398,8 @@ def send_test_event(session: Session, p: Principal, row: ConnectorConfig, body: 
         json.loads(body)
     except ValueError as exc:
         raise ValidationError(f"the test payload is not JSON: {exc}", field="body") from None
-    event, _ = inbox.record_event(session, row, f"test_{uuid.uuid4().hex}", body)
+    recorded, _ = inbox.record_event(session, row, f"test_{uuid.uuid4().hex}", body)
+    event = session.get(InboundEvent, recorded.id)  # the row (record_event answers its ids only)
     audit.record(
         session,
         p,

@@ -47,30 +47,3 @@ def json_field(name: str, default=None):
 
 def lines(name: str) -> list[str]:
     return [t.strip() for t in (request.form.get(name) or "").replace(",", "\n").splitlines() if t.strip()]
-
-
-def alignments(name: str) -> list[dict]:
-    """OB 2.0 AlignmentObjects from lines ``targetName | targetUrl | targetFramework | targetCode``."""
-    out = []
-    for n, line in enumerate((request.form.get(name) or "").splitlines(), 1):
-        if not line.strip():
-            continue
-        parts = [p.strip() for p in line.split("|")] + ["", "", "", ""]
-        if not parts[0] or not parts[1].startswith(("http://", "https://")):
-            raise ValidationError(f"alignment line {n}: give a name and an http(s) URL", field=name)
-        doc = {"targetName": parts[0], "targetUrl": parts[1]}
-        if parts[2]:
-            doc["targetFramework"] = parts[2]
-        if parts[3]:
-            doc["targetCode"] = parts[3]
-        out.append(doc)
-    return out
-
-
-def alignments_text(items: list[dict]) -> str:
-    return "\n".join(
-        " | ".join(
-            [a.get("targetName", ""), a.get("targetUrl", ""), a.get("targetFramework", ""), a.get("targetCode", "")]
-        ).rstrip(" |")
-        for a in items or []
-    )

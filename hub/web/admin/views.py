@@ -28,7 +28,7 @@ from hub.connections import services as connections
 from hub.connections.models import ConnectorConfig
 from hub.context import current_context
 from hub.db import utcnow
-from hub.errors import HubError
+from hub.errors import HubError, ValidationError
 from hub.inbox import services as inbox
 from hub.inbox.models import FAILED, STATUSES, InboundEvent
 from hub.learners import notifications
@@ -37,6 +37,7 @@ from hub.rules.models import AwardRule
 from hub.timefmt import parse_timestamp
 from hub.web import db_session
 from hub.web.admin import actions, bp, connector_page_url, forms, principal
+from hub.web.admin.badge_form import SAVE, BadgeForm, find_descriptors, page_language
 from hub.web.admin.paging import page
 from hub.web.admin.scoping import load, scope
 
@@ -286,17 +287,18 @@ def badge_classes():
     return render_template("admin/badges.html", page=result)
 
 
-def _badge_fields() -> dict:
-    return {
-        "name": forms.text("name"),
-        "description": forms.text("description"),
-        "criteria_url": forms.text("criteria_url"),
-        "criteria_narrative": forms.text("criteria_narrative"),
-        "tags": forms.lines("tags"),
-        "alignments": forms.alignments("alignments"),
-        "expires_after_days": forms.number("expires_after_days"),
-        "allow_multiple": forms.checked("allow_multiple"),
-    }
+def _badge_page(badge: BadgeClass | None, form: BadgeForm, status: int = 200, **extra):
+    s = db_session()
+    if request.method == "POST" and request.files.get("image") and request.files["image"].filename:
+        flash(_("Choose the image again before saving: a browser does not send it twice."), "info")
+    return render_template(
+        "admin/badge_form.html",
+        badge=badge,
+        form=form,
+        missing=form.missing(s, badge),
+        levels=[(str(n), str(n)) for n in range(1, 9)],
+        **extra,
+    ), status
 
 
 @bp.route("/badges/new", methods=["GET", "POST"])
@@ -306,17 +308,25 @@ def badge_new():
     choices = _issuers(CONFIGURE)
     if not choices:
         abort(403)
-    status = 200
-    if request.method == "POST":
-        with _saving(_("Badge class created.")) as saved:
+    if request.method == "GET":
+        return _badge_page(None, BadgeForm.blank(), issuers=choices)
+    form = BadgeForm.from_request(s)
+    if form.action != SAVE:
+        return _badge_page(None, form, issuers=choices)
+    with _saving(_("Badge class created.")) as saved:
+        try:
+            fields, outcomes, micro = form.validated()
             issuer = load(s, p, Issuer, request.form.get("issuer", ""), CONFIGURE, write=True)
             image = forms.upload("image")
             if image is None:
-                raise HubError(_("Choose an image (PNG or SVG)."))
-            badge = actions.create_badge_class(s, current_context(), p, issuer, image=image, **_badge_fields())
-            return redirect(url_for("admin.badge_class", badge_id=badge.public_id))
-        status = saved.status
-    return render_template("admin/badge_form.html", badge=None, issuers=choices, form=request.form), status
+                raise ValidationError(_("Choose an image (PNG or SVG)."), field="image")
+            badge = actions.create_badge_class(s, current_context(), p, issuer, image=image, **fields)
+            form.save(s, p, badge, outcomes, micro)
+        except HubError as exc:
+            form.failed(exc)
+            raise
+        return redirect(url_for("admin.badge_class", badge_id=badge.public_id))
+    return _badge_page(None, form, saved.status, issuers=choices)
 
 
 @bp.route("/badges/<badge_id>", methods=["GET", "POST"])
@@ -324,21 +334,36 @@ def badge_new():
 def badge_class(badge_id: str):
     s, p = db_session(), principal()
     row = load(s, p, BadgeClass, badge_id, VIEW)
-    status = 200
-    if request.method == "POST":
-        with _saving(_("Saved.")) as saved:
-            actions.update_badge_class(s, current_context(), p, row, image=forms.upload("image"), **_badge_fields())
-            return redirect(url_for("admin.badge_class", badge_id=row.public_id))
-        status = saved.status
-    return render_template(
-        "admin/badge_form.html",
-        badge=row,
-        issuers=None,
-        form=request.form if status != 200 else None,
-        alignments_text=forms.alignments_text(row.alignments),
-        can_configure=p.may(row.issuer_id, CONFIGURE),
-        can_award=p.may(row.issuer_id, AWARD),
-    ), status
+    extra = {"can_configure": p.may(row.issuer_id, CONFIGURE), "can_award": p.may(row.issuer_id, AWARD)}
+    if request.method == "GET":
+        return _badge_page(row, BadgeForm.from_badge(s, row), **extra)
+    load(s, p, BadgeClass, badge_id, CONFIGURE, write=True)
+    form = BadgeForm.from_request(s)
+    if form.action != SAVE:
+        return _badge_page(row, form, **extra)
+    with _saving(_("Saved.")) as saved:
+        try:
+            fields, outcomes, micro = form.validated()
+            actions.update_badge_class(s, current_context(), p, row, image=forms.upload("image"), **fields)
+            form.save(s, p, row, outcomes, micro)
+        except HubError as exc:
+            form.failed(exc)
+            raise
+        return redirect(url_for("admin.badge_class", badge_id=row.public_id))
+    return _badge_page(row, form, saved.status, **extra)
+
+
+@bp.get("/descriptors")
+@login_required
+def descriptors():
+    """Descriptor search for the badge form's script: ``?q=`` -> ``{"items": [{"ref", "code", "label",
+    "framework"}]}``, labels in the page's language (at most 20)."""
+    query = (request.args.get("q") or "").strip()
+    try:
+        items = find_descriptors(db_session(), query, page_language()) if query else []
+    except ValidationError:
+        items = []
+    return {"items": items}
 
 
 # ---- connectors and rules -------------------------------------------------------------------------------
