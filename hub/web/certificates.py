@@ -24,6 +24,7 @@ from hub.certificates import keys, verify
 from hub.certificates import services as certificates
 from hub.context import current_context
 from hub.errors import BadRequest, ValidationError
+from hub.i18n import lazy as _l
 from hub.web import api, db_session
 from hub.web.negotiation import wants_html
 
@@ -39,7 +40,7 @@ def verify_upload():
     if request.method == "POST":
         upload = request.files.get("file")
         if upload is None:
-            raise ValidationError("choose a PDF file", field="file")
+            raise ValidationError(_l("choose a PDF file"), field="file")
         ctx = current_context()
         with ctx.db.session_scope() as session:
             report = verify.verify_pdf(session, ctx, upload.read())
@@ -52,7 +53,7 @@ def verify_upload():
 def put_layout(issuer_id: str):
     doc = request.get_json(silent=True)
     if not isinstance(doc, dict):
-        raise BadRequest("send a JSON object")
+        raise BadRequest(_l("send a JSON object"))
     s = db_session()
     issuer = get_by_public_id(s, Issuer, issuer_id)
     layout = certificates.set_layout(

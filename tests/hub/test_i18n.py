@@ -19,7 +19,10 @@ def extracted_ids() -> set[str]:
         method_map, options_map = parse_mapping_cfg(fh)
     ids = set()
     for _file, _line, message, _comments, _ctx in extract_from_dir(
-        str(REPO), method_map, options_map, keywords={"_": None, "gettext": None, "ngettext": (1, 2), "_l": None}
+        str(REPO),
+        method_map,
+        options_map,
+        keywords={"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "N_": None},
     ):
         ids.add(message[0] if isinstance(message, tuple) else message)
     return ids

@@ -7,6 +7,14 @@ import json
 from flask import request
 
 from hub.errors import ValidationError
+from hub.i18n import lazy as _l
+
+#: Form fields as people read them in messages (the ``field`` member keeps the form field's name).
+FIELD_NAMES = {
+    "expires_after_days": _l("expires after (days)"),
+    "mapping": _l("payload mapping"),
+    "example": _l("example payload"),
+}
 
 
 def text(name: str) -> str | None:
@@ -21,7 +29,9 @@ def number(name: str) -> int | None:
     try:
         return int(raw)
     except ValueError:
-        raise ValidationError(f"{name} must be a whole number", field=name) from None
+        raise ValidationError(
+            _l("%(field)s must be a whole number", field=FIELD_NAMES.get(name, name)), field=name
+        ) from None
 
 
 def checked(name: str) -> bool:
@@ -42,7 +52,9 @@ def json_field(name: str, default=None):
     try:
         return json.loads(raw)
     except ValueError as exc:
-        raise ValidationError(f"{name} is not valid JSON: {exc}", field=name) from None
+        raise ValidationError(
+            _l("%(field)s is not valid JSON: %(error)s", field=FIELD_NAMES.get(name, name), error=str(exc)), field=name
+        ) from None
 
 
 def lines(name: str) -> list[str]:
@@ -57,7 +69,7 @@ def alignments(name: str) -> list[dict]:
             continue
         parts = [p.strip() for p in line.split("|")] + ["", "", "", ""]
         if not parts[0] or not parts[1].startswith(("http://", "https://")):
-            raise ValidationError(f"alignment line {n}: give a name and an http(s) URL", field=name)
+            raise ValidationError(_l("alignment line %(n)s: give a name and an http(s) URL", n=n), field=name)
         doc = {"targetName": parts[0], "targetUrl": parts[1]}
         if parts[2]:
             doc["targetFramework"] = parts[2]
