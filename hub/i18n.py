@@ -19,6 +19,7 @@ from babel.messages.pofile import read_po
 from flask import Flask, g, request
 from flask_babel import Babel
 from flask_babel.speaklater import LazyString
+from markupsafe import Markup, escape
 
 log = logging.getLogger(__name__)
 LOCALES = ("pl", "en")
@@ -77,6 +78,14 @@ def init_app(app: Flask, instance_path: Path) -> Babel:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(directory)
     app.config["BABEL_DEFAULT_TIMEZONE"] = "UTC"
     babel = Babel(app, locale_selector=select_locale)
+    flask_default = app.json.default
+
+    def json_default(value):
+        # A lazy text in a JSON body is plain text in the current language. (Flask's own fallback uses
+        # ``__html__``, which for the hub's lazy texts is HTML-escaped.)
+        return str(value) if isinstance(value, LazyString) else flask_default(value)
+
+    app.json.default = json_default
 
     @app.context_processor
     def _lang():
@@ -137,6 +146,11 @@ class Lazy(LazyString):
 
     def __str__(self) -> str:  # pragma: no cover - every subclass renders
         raise NotImplementedError
+
+    def __html__(self) -> Markup:
+        """Escaped for HTML: variables may hold user input (a CSV cell, a payload field). Flask-Babel's
+        ``LazyString`` would hand its text to Jinja as markup, unescaped."""
+        return escape(str(self))
 
     @property
     def english(self) -> str:
