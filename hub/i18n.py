@@ -172,6 +172,8 @@ class LazyText(Lazy):
     def __str__(self) -> str:
         from flask_babel import get_translations
 
+        if not _babel_ready():
+            return self.english
         text = get_translations().ugettext(self.msgid)
         if not self.variables:
             return text
@@ -201,7 +203,7 @@ class LazyNumber(Lazy):
     def __str__(self) -> str:
         from flask_babel import get_locale
 
-        return _format_number(self.value, str(get_locale() or "en"))
+        return _format_number(self.value, str(get_locale() or "en") if _babel_ready() else "en")
 
     @property
     def english(self) -> str:
@@ -227,6 +229,13 @@ class LazyJoin(Lazy):
 
     def to_json(self) -> dict:
         return {"join": [dump_text(v) for v in self.values], "sep": self.sep}
+
+
+def _babel_ready() -> bool:
+    """Whether Flask-Babel can answer here (an app that set it up); elsewhere texts are English."""
+    from flask import current_app, has_app_context
+
+    return not has_app_context() or "babel" in current_app.extensions
 
 
 def _format_number(value, locale: str) -> str:

@@ -134,3 +134,10 @@ def test_user_input_in_a_message_is_escaped_in_html_and_plain_in_json(app):
         assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
         body = json.loads(jsonify(detail=message).get_data())
         assert body == {"detail": "no badge '<script>alert(1)</script>' at this issuer"}
+
+
+def test_an_app_without_flask_babel_gets_english():
+    bare = Flask("bare")  # e.g. a test app serving the hub's blueprints only
+    with bare.test_request_context("/", headers={"Accept-Language": "pl"}):
+        assert str(_l("%(field)s is required", field=_l("name"))) == "name is required"
+        assert str(number(5000)) == "5,000"
