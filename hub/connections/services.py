@@ -143,7 +143,7 @@ def intake_connector(ctx: HubContext, slug: str, kind: str) -> IntakeConnector:
             view = IntakeConnector(row.id, row.slug, row.kind, dict(row.config or {}), secrets_)
         hit = cache[slug] = (time.monotonic() + INTAKE_CACHE_SECONDS, view)
     if hit[1].kind != kind:
-        raise NotFound(f"no {kind} connector {slug!r}")
+        raise _not_of_kind(kind, slug)
     return hit[1]
 
 
@@ -157,8 +157,12 @@ def require(session: Session, slug: str, kind: str) -> ConnectorConfig:
     """Like :func:`get_connector`, and also of ``kind``. Raises NotFound otherwise."""
     row = get_connector(session, slug)
     if row.kind != kind:
-        raise NotFound(_l('no %(kind)s connector "%(slug)s"', kind=kind, slug=slug))
+        raise _not_of_kind(kind, slug)
     return row
+
+
+def _not_of_kind(kind: str, slug: str) -> NotFound:
+    return NotFound(_l('no %(kind)s connector "%(slug)s"', kind=kind, slug=slug))
 
 
 def update_connector(
