@@ -126,7 +126,8 @@ def translations(instance_path: Path, locale: str):
 # while the same messages go to the log and into stored records (event reasons, bulk-job errors) in
 # English. A service writes ``_l("the image is %(size)s bytes", size=number(n))`` (``from hub.i18n import
 # lazy as _l``, so Babel extracts the message id); the text is rendered when it is shown: ``str()`` in the
-# current request's language (untranslated English outside a request), :func:`english` in English
+# current request's language (``HUB_DEFAULT_LOCALE`` in an app context without a request, English with no
+# app or an app without Flask-Babel), :func:`english` in English
 # whatever the request, :func:`dump_text` as JSON for storage (:func:`load_text` renders it again later, in
 # the reader's language). Placeholders are always ``%(name)s``; numbers pass through :func:`number`.
 
