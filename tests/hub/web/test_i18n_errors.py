@@ -233,3 +233,23 @@ def test_users_language_setting_drives_pages_and_emails(client, ctx, world):
     sign_in(client, "admin-a@example.org")
     post_form(client, "/admin/account/language", {"locale": ""})
     assert "Nagrody w tygodniach" in client.get("/admin/", headers=PL).get_data(as_text=True)
+
+
+def test_lazy_texts_reaching_the_database_are_stored_in_english(app, ctx, world):
+    """Code that stores a service error's detail as it is (e.g. a sync run's error) gets English text,
+    whatever the request's language, in a text column and in a JSON column."""
+    from hub.i18n import lazy as _l
+    from hub.i18n import number
+
+    message = _l("limit must be between 1 and %(max)s", max=number(5000))
+    with app.test_request_context("/", headers=PL):
+        assert str(message) == "limit musi wynosić od 1 do 5\xa0000"
+        with ctx.db.session_scope() as s:
+            event = s.query(InboundEvent).first()
+            event.reason = message
+            event.history = [{"reason": message}]
+            event_id = event.id
+    with ctx.db.session_scope() as s:
+        event = s.get(InboundEvent, event_id)
+        assert event.reason == "limit must be between 1 and 5,000"
+        assert event.history == [{"reason": "limit must be between 1 and 5,000"}]

@@ -27,7 +27,8 @@ document.addEventListener("DOMContentLoaded", () => {
   const bar = document.querySelector("progress[data-poll]");
   if (bar) {
     const label = document.querySelector("#progress-label");
-    const num = new Intl.NumberFormat(document.documentElement.lang || undefined);  // as the page writes numbers
+    // Numbers as the server writes them (Babel groups thousands in Polish too: 5 000).
+    const num = new Intl.NumberFormat(document.documentElement.lang || undefined, { useGrouping: "always" });
     const tick = async () => {
       const res = await fetch(bar.dataset.poll, { headers: { Accept: "application/json" } });
       if (!res.ok) return;
