@@ -38,7 +38,7 @@ class HubGroup(FlaskGroup):
         try:
             return super().invoke(ctx)
         except HubError as exc:
-            raise click.ClickException(exc.detail) from None
+            raise click.ClickException(str(exc)) from None
         except (OperationalError, ProgrammingError) as exc:
             message = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
             hint = (

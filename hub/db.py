@@ -7,10 +7,12 @@ commits once (DESIGN.md, "Habits worth copying"). The same models run on SQLite 
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
+from functools import cache
 
 from sqlalchemy import DateTime, MetaData, String, create_engine, event
 from sqlalchemy.engine import Engine, make_url
@@ -108,8 +110,52 @@ def _sqlite_begin(conn) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+@cache
+def _store_lazy_texts_in_english() -> None:
+    """A lazy text (:mod:`hub.i18n`, e.g. a service error's ``detail``) bound as a query parameter is
+    stored in English, the language of stored records, whatever the request's language (and instead of
+    the driver refusing the object). JSON columns do the same through :func:`_json_dumps`."""
+    import sqlite3
+
+    from flask_babel.speaklater import LazyString
+
+    from hub.i18n import LazyJoin, LazyNumber, LazyText, english
+
+    for cls in (LazyString, LazyText, LazyNumber, LazyJoin):  # sqlite3 matches the exact type
+        sqlite3.register_adapter(cls, english)
+    try:
+        import psycopg
+        from psycopg.adapt import Dumper
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return
+
+    class EnglishText(Dumper):
+        oid = 0  # "unknown", as psycopg sends str: the server infers text, varchar or json
+
+        def dump(self, obj) -> bytes:
+            return english(obj).encode("utf-8")
+
+    psycopg.adapters.register_dumper(LazyString, EnglishText)  # subclasses included
+
+
+def _json_default(value):
+    from flask_babel.speaklater import LazyString
+
+    from hub.i18n import english
+
+    if isinstance(value, LazyString):
+        return english(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _json_dumps(value) -> str:
+    return json.dumps(value, default=_json_default)
+
+
 def make_engine(url: str, **kwargs) -> Engine:
     """Create an engine for ``url`` with the hub's per-dialect settings."""
+    _store_lazy_texts_in_english()
+    kwargs.setdefault("json_serializer", _json_dumps)
     url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, **kwargs)

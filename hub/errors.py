@@ -5,29 +5,42 @@ Every error the hub raises on purpose is a :class:`HubError`. ``status`` is the 
 stable summary and ``detail`` the occurrence-specific message. Platform-specific exceptions (requests,
 standardwebhooks, Moodle) are translated into these at the connector boundary.
 See https://www.rfc-editor.org/rfc/rfc9457.
+
+Languages: ``title`` is an English message id (marked with :func:`hub.i18n.N_`), translated where it is
+shown. ``detail`` is a plain string or, for messages people read, a lazy text
+(``ValidationError(_l("the image is empty"))``, :mod:`hub.i18n`) rendered in the request's language on
+console pages, error pages and problem JSON; ``str(exc)`` is always English (logs, tracebacks).
 """
 
 from __future__ import annotations
 
+from hub.i18n import N_, english, lazy
+
 
 class HubError(Exception):
-    """Base class. ``extra`` members are added to the problem document."""
+    """Base class. ``extra`` members are added to the problem document (lazy texts in them are rendered
+    in the request's language)."""
 
     status = 500
     slug = "internal-error"
-    title = "Internal error"
+    title = N_("Internal error")
 
     def __init__(self, detail: str = "", **extra):
-        super().__init__(detail or self.title)
-        self.detail = detail or self.title
+        detail = detail or lazy(self.title)
+        super().__init__(detail)
+        self.detail = detail
         self.extra = extra
+
+    def __str__(self) -> str:
+        """The detail in English, whatever the request's language (for logs and operators)."""
+        return english(self.detail)
 
 
 class ConfigurationError(HubError):
     """A setting or a stored configuration (mapping, rule) is invalid."""
 
     slug = "configuration-error"
-    title = "Configuration error"
+    title = N_("Configuration error")
 
 
 class ValidationError(HubError):
@@ -35,7 +48,7 @@ class ValidationError(HubError):
 
     status = 422
     slug = "validation-error"
-    title = "Invalid input"
+    title = N_("Invalid input")
 
 
 class BadRequest(HubError):
@@ -43,37 +56,37 @@ class BadRequest(HubError):
 
     status = 400
     slug = "bad-request"
-    title = "Malformed request"
+    title = N_("Malformed request")
 
 
 class Forbidden(HubError):
     status = 403
     slug = "forbidden"
-    title = "Forbidden"
+    title = N_("Forbidden")
 
 
 class NotFound(HubError):
     status = 404
     slug = "not-found"
-    title = "Not found"
+    title = N_("Not found")
 
 
 class Gone(HubError):
     status = 410
     slug = "gone"
-    title = "Gone"
+    title = N_("Gone")
 
 
 class UnsupportedMediaType(HubError):
     status = 415
     slug = "unsupported-media-type"
-    title = "Unsupported media type"
+    title = N_("Unsupported media type")
 
 
 class PayloadTooLarge(HubError):
     status = 413
     slug = "payload-too-large"
-    title = "Payload too large"
+    title = N_("Payload too large")
 
 
 class SignatureError(HubError):
@@ -81,7 +94,7 @@ class SignatureError(HubError):
 
     status = 401
     slug = "invalid-signature"
-    title = "Invalid signature"
+    title = N_("Invalid signature")
 
 
 class Unauthorized(HubError):
@@ -89,7 +102,7 @@ class Unauthorized(HubError):
 
     status = 401
     slug = "unauthorized"
-    title = "Authentication required"
+    title = N_("Authentication required")
 
 
 class ServiceUnavailable(HubError):
@@ -97,12 +110,12 @@ class ServiceUnavailable(HubError):
 
     status = 503
     slug = "service-unavailable"
-    title = "Service unavailable"
+    title = N_("Service unavailable")
 
 
 class ImageError(ValidationError):
     slug = "invalid-image"
-    title = "Invalid image"
+    title = N_("Invalid image")
 
 
 class EventNotProcessable(HubError):
@@ -110,4 +123,4 @@ class EventNotProcessable(HubError):
 
     status = 422
     slug = "event-not-processable"
-    title = "Event cannot be processed"
+    title = N_("Event cannot be processed")

@@ -17,11 +17,30 @@ from sqlalchemy import ColumnElement, false, true
 
 from hub.accounts.models import ROLE_ADMIN, ROLE_STAFF
 from hub.errors import Forbidden, NotFound, Unauthorized
+from hub.i18n import lazy as _l
 
 VIEW, AWARD, CONFIGURE = "view", "award", "configure"
 ABILITIES = {ROLE_STAFF: {VIEW, AWARD}, ROLE_ADMIN: {VIEW, AWARD, CONFIGURE}}
 SCOPES = ("read", "award", "manage")
 _SCOPE_WRITES = {"read": set(), "award": {AWARD}, "manage": {VIEW, AWARD, CONFIGURE}}
+#: What people call the objects named in "not found" messages (``what``: the model's class name).
+OBJECT_NAMES = {
+    "Issuer": _l("issuer"),
+    "BadgeClass": _l("badge"),
+    "Assertion": _l("award"),
+    "ConnectorConfig": _l("connector"),
+    "AwardRule": _l("rule"),
+    "InboundEvent": _l("event"),
+    "BulkJob": _l("bulk award"),
+    "IssuerKey": _l("key"),
+    "Learner": _l("learner"),
+    "object": _l("object"),
+}
+
+
+def not_found(what: str) -> NotFound:
+    """The "no such …" error for an object of kind ``what`` (a model's class name, or a word)."""
+    return NotFound(_l("no such %(object)s", object=OBJECT_NAMES.get(what, what)))
 
 
 @dataclass(frozen=True)
@@ -34,6 +53,8 @@ class Principal:
         roles: ``{issuer row id: "admin" | "staff"}``.
         scope: the API token's scope (``manage`` for the console).
         via: ``console`` | ``api`` | ``cli`` (recorded in the audit log).
+        locale: the user's language setting (``pl``, ``en`` or None), which the pages and error
+            messages of the request follow (:func:`hub.i18n.select_locale`).
     """
 
     user_id: int | None
@@ -42,6 +63,7 @@ class Principal:
     roles: dict[int, str] = field(default_factory=dict)
     scope: str = "manage"
     via: str = "console"
+    locale: str | None = None
 
     @classmethod
     def for_user(cls, user, *, scope: str = "manage", via: str = "console") -> Principal:
@@ -53,6 +75,7 @@ class Principal:
             roles={m.issuer_id: m.role for m in user.memberships},
             scope=scope,
             via=via,
+            locale=user.locale,
         )
 
     def may(self, issuer_id: int | None, ability: str, *, write: bool = False) -> bool:
@@ -86,13 +109,13 @@ class Principal:
         if self.may(issuer_id, ability, write=write):
             return
         if not self.site_admin and (issuer_id is None or issuer_id not in self.roles):
-            raise NotFound(f"no such {what}")
-        raise Forbidden(f"your role or token scope does not allow this ({ability})")
+            raise not_found(what)
+        raise Forbidden(_l("your role or token scope does not allow this (%(ability)s)", ability=ability))
 
     def require_site_admin(self, *, write: bool = False) -> None:
         """Raise Forbidden unless a site administrator (with a write scope when ``write``)."""
         if not self.site_admin or (write and self.scope != "manage"):
-            raise Forbidden("only site administrators may do this")
+            raise Forbidden(_l("only site administrators may do this"))
 
 
 def current_principal() -> Principal:
@@ -106,5 +129,5 @@ def current_principal() -> Principal:
 
     found = g.get("hub_principal")
     if found is None:
-        raise Unauthorized("sign in, or send Authorization: Bearer <API token>")
+        raise Unauthorized(_l("sign in, or send Authorization: Bearer <API token>"))
     return found

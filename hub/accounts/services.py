@@ -25,6 +25,8 @@ from hub.badges.recipient import normalise_email
 from hub.context import HubContext
 from hub.db import utcnow
 from hub.errors import NotFound, ValidationError
+from hub.i18n import joined, number
+from hub.i18n import lazy as _l
 
 MIN_PASSWORD = 10
 RESET_MAX_AGE = 3600  # seconds a reset link stays valid
@@ -35,7 +37,27 @@ _DUMMY_HASH = generate_password_hash("not a password, only a timing equaliser")
 
 def _check_password_rules(password: str) -> None:
     if len(password or "") < MIN_PASSWORD:
-        raise ValidationError(f"the password must have at least {MIN_PASSWORD} characters", field="password")
+        raise ValidationError(
+            _l("the password must have at least %(n)s characters", n=number(MIN_PASSWORD)), field="password"
+        )
+
+
+def _check_locale(locale: str | None) -> None:
+    if locale not in (None, "pl", "en"):
+        raise ValidationError(_l("the language must be pl or en"), field="locale")
+
+
+def set_locale(session: Session, user: User, locale: str | None) -> User:
+    """Set the user's language: ``pl``, ``en``, or None (the browser's ``Accept-Language``). Console
+    pages, API error messages and e-mails to the user follow it.
+
+    Raises:
+        ValidationError: another value.
+    """
+    _check_locale(locale)
+    user.locale = locale
+    session.flush()
+    return user
 
 
 def create_user(
@@ -54,10 +76,9 @@ def create_user(
     """
     email = normalise_email(email)
     if session.scalar(select(User.id).where(User.email == email)):
-        raise ValidationError("a user with this e-mail exists", field="email")
+        raise ValidationError(_l("a user with this e-mail exists"), field="email")
     _check_password_rules(password)
-    if locale not in (None, "pl", "en"):
-        raise ValidationError("locale must be pl or en", field="locale")
+    _check_locale(locale)
     user = User(
         email=email,
         name=(name or "").strip() or None,
@@ -103,7 +124,7 @@ def set_role(session: Session, user: User, issuer_id: int, role: str | None) -> 
         ValidationError: unknown role.
     """
     if role is not None and role not in ROLES:
-        raise ValidationError(f"role must be one of {', '.join(ROLES)}", field="role")
+        raise ValidationError(_l("the role must be one of %(choices)s", choices=joined(ROLES)), field="role")
     row = session.scalar(select(Membership).where(Membership.user_id == user.id, Membership.issuer_id == issuer_id))
     if role is None:
         if row is not None:
@@ -140,12 +161,12 @@ def user_from_reset_token(session: Session, ctx: HubContext, token: str) -> User
     try:
         data = _reset_serializer(ctx).loads(token, max_age=RESET_MAX_AGE)
     except SignatureExpired:
-        raise ValidationError("the reset link has expired; ask for a new one", field="token") from None
+        raise ValidationError(_l("the reset link has expired; ask for a new one"), field="token") from None
     except BadSignature:
-        raise ValidationError("the reset link is not valid", field="token") from None
+        raise ValidationError(_l("the reset link is not valid"), field="token") from None
     user = session.scalar(select(User).where(User.public_id == data.get("u")))
     if user is None or not user.active or not hmac.compare_digest(session_stamp(user), str(data.get("s"))):
-        raise ValidationError("the reset link was already used or is not valid", field="token")
+        raise ValidationError(_l("the reset link was already used or is not valid"), field="token")
     return user
 
 
@@ -190,7 +211,7 @@ def verify_totp(session: Session, ctx: HubContext, user: User, code: str, *, at:
 def confirm_totp(session: Session, ctx: HubContext, user: User, code: str) -> None:
     """Turn TOTP on after the user proved a code. Raises ValidationError for a wrong code."""
     if not verify_totp(session, ctx, user, code):
-        raise ValidationError("the code is not correct", field="code")
+        raise ValidationError(_l("the code is not correct"), field="code")
     user.totp_enabled = True
     session.flush()
 
@@ -217,9 +238,9 @@ def create_api_token(session: Session, user: User, *, name: str, scope: str = "r
     """
     name = (name or "").strip()
     if not name or len(name) > 255:
-        raise ValidationError("the token needs a name (at most 255 characters)", field="name")
+        raise ValidationError(_l("the token needs a name (at most 255 characters)"), field="name")
     if scope not in SCOPES:
-        raise ValidationError(f"scope must be one of {', '.join(SCOPES)}", field="scope")
+        raise ValidationError(_l("the scope must be one of %(choices)s", choices=joined(SCOPES)), field="scope")
     prefix = secrets.token_hex(6)
     token = f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     row = ApiToken(user=user, name=name, prefix=prefix, token_hash=_digest(token), scope=scope)
@@ -252,7 +273,7 @@ def get_user(session: Session, public_id: str) -> User:
     """Raises NotFound."""
     user = session.scalar(select(User).where(User.public_id == public_id))
     if user is None:
-        raise NotFound("no such user")
+        raise NotFound(_l("no such user"))
     return user
 
 

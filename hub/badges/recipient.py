@@ -6,6 +6,7 @@ import hashlib
 import secrets
 
 from hub.errors import ValidationError
+from hub.i18n import lazy as _l
 
 
 def normalise_email(email: str | None) -> str:
@@ -17,7 +18,7 @@ def normalise_email(email: str | None) -> str:
     value = (email or "").strip().lower()
     local, _, domain = value.partition("@")
     if not local or not domain or " " in value or "." not in domain:
-        raise ValidationError(f"not an e-mail address: {email!r}", field="recipient.email")
+        raise ValidationError(_l('not an e-mail address: "%(email)s"', email=email or ""), field="recipient.email")
     return value
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connectors.types import PlatformUser
+from hub.accounts.access import OBJECT_NAMES
 from hub.badges.images import check_image
 from hub.badges.models import Assertion, BadgeClass, Issuer, IssuerKey
 from hub.badges.recipient import hash_identity, new_salt, normalise_email
@@ -29,6 +30,8 @@ from hub.db import new_public_id, utcnow
 from hub.errors import NotFound, ValidationError
 from hub.frameworks import microcredentials
 from hub.frameworks import services as frameworks
+from hub.i18n import joined, number
+from hub.i18n import lazy as _l
 
 log = logging.getLogger(__name__)
 
@@ -39,20 +42,39 @@ def _clean(value: str | None) -> str | None:
     return (clean_text(value) or "").strip() or None
 
 
+#: Field names as people read them in messages (the problem's ``field`` member keeps the API name).
+FIELD_NAMES = {
+    "name": _l("name"),
+    "url": _l("web site"),
+    "description": _l("description"),
+    "criteria_url": _l("criteria web page"),
+    "reason": _l("reason"),
+}
+
+
 def _require_text(value: str | None, field: str, max_len: int = 255) -> str:
     text = _clean(value) or ""
+    label = FIELD_NAMES.get(field, field)
     if not text:
-        raise ValidationError(f"{field} is required", field=field)
+        raise ValidationError(_l("%(field)s is required", field=label), field=field)
     if len(text) > max_len:
-        raise ValidationError(f"{field} is longer than {max_len} characters", field=field)
+        raise ValidationError(
+            _l("%(field)s is longer than %(limit)s characters", field=label, limit=number(max_len)), field=field
+        )
     return text
 
 
 def _require_url(value: str | None, field: str) -> str:
     text = _require_text(value, field, 1024)
     if not text.startswith(("https://", "http://")):
-        raise ValidationError(f"{field} must be an http(s) URL", field=field)
+        raise ValidationError(_l("%(field)s must be an http(s) URL", field=FIELD_NAMES.get(field, field)), field=field)
     return text
+
+
+def _positive_days(days: int | None) -> int | None:
+    if days is not None and days <= 0:
+        raise ValidationError(_l("the number of days until expiry must be positive"), field="expires_after_days")
+    return days
 
 
 def create_issuer(
@@ -132,8 +154,7 @@ def create_badge_class(
     Raises:
         ValidationError / ImageError: missing fields, bad URL, bad image, non-positive expiry.
     """
-    if expires_after_days is not None and expires_after_days <= 0:
-        raise ValidationError("expires_after_days must be a positive number of days", field="expires_after_days")
+    _positive_days(expires_after_days)
     image_type = check_image(image, max_bytes=ctx.settings.max_image_bytes, max_pixels=ctx.settings.max_image_pixels)
     badge = BadgeClass(
         issuer=issuer,
@@ -285,7 +306,7 @@ def revoke(session: Session, ctx: HubContext, assertion: Assertion, reason: str)
     """
     reason = _require_text(reason, "reason", 1000)
     if assertion.revoked:
-        raise ValidationError("the assertion is already revoked", field="assertion")
+        raise ValidationError(_l("this award is already revoked"), field="assertion")
     assertion.revoked = True
     assertion.revocation_reason = reason
     assertion.revoked_at = utcnow()
@@ -303,7 +324,9 @@ def get_by_public_id(session: Session, model, public_id: str):
     """
     row = session.scalar(select(model).where(model.public_id == public_id))
     if row is None:
-        raise NotFound(f"no {model.__name__} with id {public_id}")
+        raise NotFound(
+            _l("no %(object)s with id %(id)s", object=OBJECT_NAMES.get(model.__name__, model.__name__), id=public_id)
+        )
     return row
 
 
@@ -328,7 +351,7 @@ def update_issuer(session: Session, ctx: HubContext, issuer: Issuer, *, image: b
     """
     unknown = set(fields) - set(ISSUER_FIELDS)
     if unknown:
-        raise ValidationError(f"unknown issuer fields: {', '.join(sorted(unknown))}")
+        raise ValidationError(_l("unknown issuer fields: %(fields)s", fields=joined(sorted(unknown))))
     if "name" in fields:
         issuer.name = _require_text(fields["name"], "name")
     if "url" in fields:
@@ -357,12 +380,9 @@ def update_badge_class(
     """
     unknown = set(fields) - set(BADGE_CLASS_FIELDS)
     if unknown:
-        raise ValidationError(f"unknown badge class fields: {', '.join(sorted(unknown))}")
+        raise ValidationError(_l("unknown badge class fields: %(fields)s", fields=joined(sorted(unknown))))
     if "expires_after_days" in fields:
-        days = fields["expires_after_days"]
-        if days is not None and days <= 0:
-            raise ValidationError("expires_after_days must be a positive number of days", field="expires_after_days")
-        badge.expires_after_days = days
+        badge.expires_after_days = _positive_days(fields["expires_after_days"])
     if "name" in fields:
         badge.name = _require_text(fields["name"], "name")
     if "description" in fields:

@@ -29,6 +29,7 @@ from hub.certificates.models import IssuerCertificate
 from hub.context import HubContext
 from hub.db import utcnow
 from hub.errors import ValidationError
+from hub.i18n import lazy as _l
 
 log = logging.getLogger(__name__)
 
@@ -166,14 +167,14 @@ def upload_pkcs12(
     try:
         key, cert, chain = pkcs12.load_key_and_certificates(data, passphrase.encode() if passphrase else None)
     except ValueError:
-        raise ValidationError("the PKCS#12 file cannot be read (wrong passphrase?)", field="pkcs12") from None
+        raise ValidationError(_l("the PKCS#12 file cannot be read (wrong passphrase?)"), field="pkcs12") from None
     if key is None or cert is None:
-        raise ValidationError("the PKCS#12 file must hold a certificate and its private key", field="pkcs12")
+        raise ValidationError(_l("the PKCS#12 file must hold a certificate and its private key"), field="pkcs12")
     if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
-        raise ValidationError("only RSA and EC keys can sign PDFs here", field="pkcs12")
+        raise ValidationError(_l("only RSA and EC keys can sign PDFs here"), field="pkcs12")
     now = utcnow()
     if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
-        raise ValidationError("the certificate is not valid now", field="pkcs12")
+        raise ValidationError(_l("the certificate is not valid now"), field="pkcs12")
     return _store(session, ctx, issuer, cert, key, tuple(chain or ()), "uploaded")
 
 

@@ -48,7 +48,8 @@ from xhtml2pdf.config.resources import ResourceAccessPolicy
 
 from hub.certificates.content import CertificateContent
 from hub.errors import HubError, ValidationError
-from hub.i18n import translations
+from hub.i18n import N_, translations
+from hub.i18n import lazy as _l
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ class RenderError(HubError):
 
     status = 500
     slug = "certificate-render-error"
-    title = "The certificate could not be rendered"
+    title = N_("The certificate could not be rendered")
 
 
 _font_lock = threading.Lock()
@@ -180,9 +181,11 @@ def check_css(css: str) -> str:
         for tok in tokens:
             keyword = getattr(tok, "lower_at_keyword", None) or (tok.lower_value if tok.type == "at-keyword" else None)
             if keyword in ("import", "font-face", "namespace"):
-                raise ValidationError(f"@{keyword} is not allowed in a certificate template", field="css")
+                raise ValidationError(
+                    _l("@%(keyword)s is not allowed in a certificate template", keyword=keyword), field="css"
+                )
             if tok.type == "url" or (tok.type == "function" and tok.lower_name in ("url", "expression", "image")):
-                raise ValidationError("certificate CSS may not load resources (url())", field="css")
+                raise ValidationError(_l("certificate CSS may not load resources (url())"), field="css")
             for attr in ("content", "prelude", "arguments"):
                 inner = getattr(tok, attr, None)
                 if inner:
@@ -209,7 +212,9 @@ def check_template(html: str) -> str:
     try:
         _sandbox.from_string(html)
     except jinja2.TemplateSyntaxError as exc:
-        raise ValidationError(f"template error on line {exc.lineno}: {exc.message}", field="html") from None
+        raise ValidationError(
+            _l("template error on line %(line)s: %(error)s", line=exc.lineno, error=exc.message), field="html"
+        ) from None
     return html
 
 

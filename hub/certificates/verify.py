@@ -33,6 +33,7 @@ from hub.certificates.sign import OB3_FILENAME
 from hub.context import HubContext
 from hub.credentials import dataintegrity, ob3keys
 from hub.errors import HubError, ValidationError
+from hub.i18n import lazy as _l
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +163,7 @@ def verify_pdf(session: Session, ctx: HubContext, data: bytes) -> PdfReport:
         ValidationError: ``data`` is not a readable PDF.
     """
     if not data.startswith(b"%PDF-"):
-        raise ValidationError("the upload is not a PDF", field="file")
+        raise ValidationError(_l("the upload is not a PDF"), field="file")
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         report = PdfReport()
@@ -170,5 +171,5 @@ def verify_pdf(session: Session, ctx: HubContext, data: bytes) -> PdfReport:
         _check_credential(session, ctx, embedded_files(reader), row, report)
     except (PdfError, ValueError, KeyError, TypeError) as exc:
         log.info("unreadable PDF upload: %r", exc)
-        raise ValidationError("the PDF cannot be read", field="file") from None
+        raise ValidationError(_l("the PDF cannot be read"), field="file") from None
     return report

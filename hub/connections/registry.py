@@ -13,6 +13,7 @@ from importlib.metadata import entry_points
 
 from connectors.base import Connector
 from hub.errors import ConfigurationError
+from hub.i18n import lazy as _l
 
 log = logging.getLogger(__name__)
 GROUP = "badgehub.connectors"
@@ -43,4 +44,4 @@ def get(kind: str) -> Connector:
     try:
         return available()[kind]
     except KeyError:
-        raise ConfigurationError(f"no connector of kind {kind!r} is installed") from None
+        raise ConfigurationError(_l('no connector of kind "%(kind)s" is installed', kind=kind)) from None

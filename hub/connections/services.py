@@ -17,6 +17,7 @@ from hub.connections import registry
 from hub.connections.models import ConnectorConfig
 from hub.context import HubContext
 from hub.errors import NotFound, ValidationError
+from hub.i18n import lazy as _l
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 MAX_SECRETS = 3  # current + two older ones accepted during rotation
@@ -47,9 +48,11 @@ def create_connector(
         ValidationError: bad or taken slug; ConfigurationError: unknown kind or invalid config.
     """
     if not SLUG.match(slug or ""):
-        raise ValidationError("slug must be 1-64 lower-case letters, digits or hyphens", field="slug")
+        raise ValidationError(
+            _l("the address segment (slug) must be 1-64 lower-case letters, digits or hyphens"), field="slug"
+        )
     if session.scalar(select(ConnectorConfig.id).where(ConnectorConfig.slug == slug)):
-        raise ValidationError(f"a connector with slug {slug!r} exists", field="slug")
+        raise ValidationError(_l('a connector with the address segment "%(slug)s" exists', slug=slug), field="slug")
     connector = registry.get(kind)
     row = ConnectorConfig(
         slug=slug,
@@ -73,7 +76,7 @@ def get_connector(session: Session, slug: str) -> ConnectorConfig:
     """
     row = session.scalar(select(ConnectorConfig).where(ConnectorConfig.slug == slug))
     if row is None or not row.enabled:
-        raise NotFound(f"no connector {slug!r}")
+        raise NotFound(_l('no connector "%(slug)s"', slug=slug))
     return row
 
 
@@ -140,7 +143,7 @@ def intake_connector(ctx: HubContext, slug: str, kind: str) -> IntakeConnector:
             view = IntakeConnector(row.id, row.slug, row.kind, dict(row.config or {}), secrets_)
         hit = cache[slug] = (time.monotonic() + INTAKE_CACHE_SECONDS, view)
     if hit[1].kind != kind:
-        raise NotFound(f"no {kind} connector {slug!r}")
+        raise _not_of_kind(kind, slug)
     return hit[1]
 
 
@@ -154,8 +157,12 @@ def require(session: Session, slug: str, kind: str) -> ConnectorConfig:
     """Like :func:`get_connector`, and also of ``kind``. Raises NotFound otherwise."""
     row = get_connector(session, slug)
     if row.kind != kind:
-        raise NotFound(f"no {kind} connector {slug!r}")
+        raise _not_of_kind(kind, slug)
     return row
+
+
+def _not_of_kind(kind: str, slug: str) -> NotFound:
+    return NotFound(_l('no %(kind)s connector "%(slug)s"', kind=kind, slug=slug))
 
 
 def update_connector(

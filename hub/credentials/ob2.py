@@ -14,6 +14,7 @@ from hub.badges.models import Assertion, BadgeClass, Issuer, IssuerKey
 from hub.credentials.baking import OB2_SVG_NS, bake_png, bake_svg
 from hub.errors import NotFound
 from hub.frameworks.services import badge_alignments
+from hub.i18n import lazy as _l
 from hub.timefmt import isoformat_z
 from hub.urls import Urls
 
@@ -168,7 +169,7 @@ def baked_assertion(urls: Urls, assertion: Assertion, ext: str, *, signed: bool)
             badge is not handed out baked).
     """
     if assertion.revoked:
-        raise NotFound("this assertion is revoked")
+        raise NotFound(_l("this badge is revoked"))
     image, kind = assertion.badge_class.image, assertion.badge_class.image_type
     hosted = json.dumps(assertion_json(urls, assertion), ensure_ascii=False)
     if ext == "png" and kind == "image/png":
@@ -178,4 +179,4 @@ def baked_assertion(urls: Urls, assertion: Assertion, ext: str, *, signed: bool)
             return bake_svg(image, tag="assertion", ns=OB2_SVG_NS, verify=assertion.signature)
         url = urls.assertion(assertion.public_id)
         return bake_svg(image, tag="assertion", ns=OB2_SVG_NS, verify=url, json_text=hosted)
-    raise NotFound(f"this badge's image is {kind}; no baked .{ext} is available")
+    raise NotFound(_l("this badge's image is %(type)s; no baked .%(ext)s is available", type=kind, ext=ext))

@@ -15,6 +15,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from hub.errors import HubError
+from hub.i18n import english
 
 
 def _ctx():
@@ -22,9 +23,10 @@ def _ctx():
 
 
 def _fail(exc: HubError) -> None:
-    click.echo(f"error: {exc.detail}", err=True)
+    # English, like every operator-facing output (the messages are translated for console and API users).
+    click.echo(f"error: {english(exc.detail)}", err=True)
     for e in getattr(exc, "errors", []) or []:
-        click.echo(f"  {e}", err=True)
+        click.echo(f"  {e.where}: {english(e.message)}" if hasattr(e, "where") else f"  {e}", err=True)
     sys.exit(1)
 
 

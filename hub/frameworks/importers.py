@@ -29,6 +29,8 @@ from sqlalchemy.orm import Session
 
 from hub.errors import ValidationError
 from hub.frameworks import services as fw
+from hub.i18n import N_, english, joined, number
+from hub.i18n import lazy as _l
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +70,9 @@ CUSTOM_COLUMNS = ("code", "url", "name_en", "name_pl", "description_en", "descri
 
 @dataclass(frozen=True)
 class RowError:
-    """One problem: ``where`` is ``line N`` (CSV, 1-based physical line) or ``descriptors[i]`` (JSON)."""
+    """One problem: ``where`` is ``line N`` (CSV, 1-based physical line) or ``descriptors[i]`` (JSON), the
+    same in every language (machine-readable); ``message`` a text or a lazy text (:mod:`hub.i18n`), shown
+    in the reader's language."""
 
     where: str
     message: str
@@ -78,17 +82,19 @@ class RowError:
 
 
 class ImportRefused(ValidationError):
-    """The file cannot be imported; ``errors`` lists ``{"where", "message"}`` (first :data:`MAX_ERRORS`)."""
+    """The file cannot be imported; ``errors`` lists ``{"where", "message"}`` (first :data:`MAX_ERRORS`);
+    in problem JSON ``where`` stays as is and ``message`` is in the request's language."""
 
     slug = "import-refused"
-    title = "Import refused"
+    title = N_("Import refused")
 
-    def __init__(self, detail: str, errors: list[RowError] = ()):
+    def __init__(self, detail, errors: list[RowError] = ()):
         super().__init__(detail, errors=[{"where": e.where, "message": e.message} for e in errors])
         self.errors = list(errors)
 
     def __str__(self) -> str:
-        return "\n".join([self.detail, *map(str, self.errors)])
+        """English (the CLI and logs)."""
+        return "\n".join([english(self.detail), *(f"{e.where}: {english(e.message)}" for e in self.errors)])
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,10 @@ class ImportResult:
     framework: str
     rows: int
     language: str | None = None
+
+
+def _hex_byte(data: bytes, index: int) -> str:
+    return f"0x{data[index]:02x}"
 
 
 def _decoded_lines(stream: BinaryIO, counter: list[int]) -> Iterator[str]:
@@ -113,9 +123,14 @@ def _decoded_lines(stream: BinaryIO, counter: list[int]) -> Iterator[str]:
         try:
             line = decoder.decode(raw)
         except UnicodeDecodeError as exc:
+            byte, where = _hex_byte(raw, exc.start), f"line {counter[0]}"
             raise ImportRefused(
-                "the file is not UTF-8 (ESCO exports and the custom format are UTF-8; re-save it as UTF-8)",
-                [RowError(f"line {counter[0]}", f"byte 0x{raw[exc.start]:02x} at column {exc.start + 1} is not UTF-8")],
+                _l("the file is not UTF-8 (ESCO exports and the custom format are UTF-8; re-save it as UTF-8)"),
+                [
+                    RowError(
+                        where, _l("byte %(byte)s at column %(column)s is not UTF-8", byte=byte, column=exc.start + 1)
+                    )
+                ],
             ) from None
         if first:
             line = line.removeprefix("\ufeff")
@@ -135,24 +150,26 @@ def _reader(stream: BinaryIO, required: tuple[str, ...], known: tuple[str, ...] 
     try:
         header = next(reader)
     except StopIteration:
-        raise ImportRefused("the file is empty: no header, no rows") from None
+        raise ImportRefused(_l("the file is empty: no header, no rows")) from None
     except csv.Error as exc:
-        raise ImportRefused("cannot read the header", [RowError("line 1", str(exc))]) from None
+        raise ImportRefused(_l("cannot read the header"), [RowError("line 1", str(exc))]) from None
     header = [h.strip() for h in header]
     missing = [c for c in required if c not in header]
     if missing:
-        hint = (
-            " (the file seems to use ';' as separator; a comma is expected)"
-            if len(header) == 1 and ";" in header[0]
-            else ""
+        detail = _l(
+            "wrong columns: missing %(missing)s; found %(found)s",
+            missing=joined(missing),
+            found=joined(header) if header else _l("none"),
         )
-        raise ImportRefused(
-            f"wrong columns: missing {', '.join(missing)}; found {', '.join(header) or 'none'}{hint}",
-            [RowError("line 1", f"missing column(s): {', '.join(missing)}")],
-        )
+        if len(header) == 1 and ";" in header[0]:
+            detail = _l("%(problem)s (the file seems to use ';' as separator; a comma is expected)", problem=detail)
+        raise ImportRefused(detail, [RowError("line 1", _l("missing column(s): %(columns)s", columns=joined(missing)))])
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
-        raise ImportRefused(f"repeated column(s): {', '.join(dupes)}", [RowError("line 1", "repeated column(s)")])
+        raise ImportRefused(
+            _l("repeated column(s): %(columns)s", columns=joined(dupes)),
+            [RowError("line 1", _l("repeated column(s)"))],
+        )
     if known is not None:
         unknown = [h for h in header if h not in known]
         if unknown:
@@ -166,11 +183,11 @@ def _reader(stream: BinaryIO, required: tuple[str, ...], known: tuple[str, ...] 
             except StopIteration:
                 return
             except csv.Error as exc:
-                raise ImportRefused("malformed CSV", [RowError(f"line {start}", str(exc))]) from None
+                raise ImportRefused(_l("malformed CSV"), [RowError(f"line {start}", str(exc))]) from None
             if not values or all(not v.strip() for v in values):
                 continue  # blank line
             if len(values) != len(header):
-                yield start, None, f"{len(values)} fields, the header has {len(header)}"
+                yield start, None, _l("%(n)s fields, the header has %(header)s", n=len(values), header=len(header))
                 continue
             yield start, dict(zip(header, values, strict=True)), None
 
@@ -187,14 +204,14 @@ class _Collector:
         self.seen: dict[str, int] = {}
         self.rows = 0
 
-    def error(self, line: int, message: str) -> None:
+    def error(self, line: int, message) -> None:
         if len(self.errors) < MAX_ERRORS:
             self.errors.append(RowError(f"line {line}", message))
 
     def add(self, line: int, row: dict) -> None:
         code = row["code"]
         if code in self.seen:
-            self.error(line, f"duplicate code {code!r} (first on line {self.seen[code]})")
+            self.error(line, _l("duplicate code '%(code)s' (first on line %(line)s)", code=code, line=self.seen[code]))
             return
         self.seen[code] = line
         self.rows += 1
@@ -208,12 +225,21 @@ class _Collector:
         fw.upsert_descriptors(self.session, self.framework, self.batch, self.columns)
         self.batch = []
 
-    def finish(self, what: str) -> None:
+    def finish(self, what) -> None:
         if self.errors:
-            more = " (first 50 shown)" if len(self.errors) >= MAX_ERRORS else ""
-            raise ImportRefused(f"{what}: {len(self.errors)} invalid row(s){more}; nothing was imported", self.errors)
+            if len(self.errors) >= MAX_ERRORS:
+                detail = _l(
+                    "%(what)s: invalid rows: %(n)s or more (the first %(n)s shown); nothing was imported",
+                    what=what,
+                    n=number(len(self.errors)),
+                )
+            else:
+                detail = _l(
+                    "%(what)s: invalid rows: %(n)s; nothing was imported", what=what, n=number(len(self.errors))
+                )
+            raise ImportRefused(detail, self.errors)
         if self.rows == 0:
-            raise ImportRefused(f"{what}: the file has a header but no data rows")
+            raise ImportRefused(_l("%(what)s: the file has a header but no data rows", what=what))
         self.flush()
 
 
@@ -242,9 +268,9 @@ def import_esco(session: Session, stream: BinaryIO, *, kind: str, language: str)
     """
     spec = ESCO_FRAMEWORKS.get(kind)
     if spec is None:
-        raise ValidationError("kind must be skills or occupations", field="kind")
+        raise ValidationError(_l("kind must be skills or occupations"), field="kind")
     if language not in fw.LANGS:
-        raise ValidationError(f"language must be one of {', '.join(fw.LANGS)}", field="language")
+        raise ValidationError(_l("language must be one of %(choices)s", choices=joined(fw.LANGS)), field="language")
     framework = fw.ensure_framework(
         session,
         identifier=spec["identifier"],
@@ -266,21 +292,27 @@ def import_esco(session: Session, stream: BinaryIO, *, kind: str, language: str)
         label = fw.text(rec["preferredLabel"])
         if concept_type != spec["concept_type"]:
             out.error(
-                line, f"conceptType is {concept_type!r}, expected {spec['concept_type']!r} (is this the {kind} file?)"
+                line,
+                _l(
+                    "conceptType is '%(found)s', expected '%(expected)s' (is this the %(kind)s file?)",
+                    found=concept_type,
+                    expected=spec["concept_type"],
+                    kind=kind,
+                ),
             )
             continue
         if not uri.startswith(("http://", "https://")):
-            out.error(line, "conceptUri must be an http(s) URI")
+            out.error(line, _l("conceptUri must be an http(s) URI"))
             continue
         if not label:
-            out.error(line, "preferredLabel is empty")
+            out.error(line, _l("preferredLabel is empty"))
             continue
         code = fw.text(rec.get("code")) if kind == "occupations" else uri.rstrip("/").rsplit("/", 1)[-1]
         if not code:
-            out.error(line, "code is empty")
+            out.error(line, _l("code is empty"))
             continue
         if len(code) > 255 or len(uri) > 1024:
-            out.error(line, "code or conceptUri is too long")
+            out.error(line, _l("code or conceptUri is too long"))
             continue
         out.add(
             line,
@@ -294,7 +326,7 @@ def import_esco(session: Session, stream: BinaryIO, *, kind: str, language: str)
                 f"search_{language}": fw.folded(code, label, *_split_labels(rec.get("altLabels"))),
             },
         )
-    out.finish(f"ESCO {kind} ({language})")
+    out.finish(_l("ESCO %(kind)s (%(language)s)", kind=kind, language=language))
     log.info("imported ESCO", extra={"kind": kind, "language": language, "rows": out.rows})
     return ImportResult(framework.identifier, out.rows, language)
 
@@ -340,18 +372,18 @@ def import_custom_csv(
             out.columns = tuple(cols)
         code, link = fw.text(rec.get("code")), fw.text(rec.get("url"))
         if not code or len(code) > 255:
-            out.error(line, "code is empty or longer than 255 characters")
+            out.error(line, _l("code is empty or longer than 255 characters"))
             continue
         if not link or not link.startswith(("http://", "https://")):
-            out.error(line, "url must be an http(s) URL")
+            out.error(line, _l("url must be an http(s) URL"))
             continue
         names = {lang: fw.text(rec.get(f"name_{lang}")) for lang in fw.LANGS}
         if not any(names.values()):
-            out.error(line, "name_en or name_pl is required")
+            out.error(line, _l("name_en or name_pl is required"))
             continue
         level = fw.text(rec.get("level"))
         if level is not None and not level.isdigit():
-            out.error(line, f"level {level!r} is not a whole number")
+            out.error(line, _l("level '%(level)s' is not a whole number", level=level))
             continue
         row = {
             "code": code,
@@ -365,7 +397,7 @@ def import_custom_csv(
             row[f"description_{lang}"] = fw.text(rec.get(f"description_{lang}"))
             row[f"search_{lang}"] = fw.folded(code, names[lang])
         out.add(line, row)
-    out.finish(f"framework {framework.identifier}")
+    out.finish(_l("framework %(framework)s", framework=framework.identifier))
     return ImportResult(framework.identifier, out.rows)
 
 
@@ -384,12 +416,14 @@ def import_custom_json(session: Session, stream: BinaryIO) -> ImportResult:
         doc = json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
+        byte = _hex_byte(raw, exc.start)
         raise ImportRefused(
-            "the file is not UTF-8", [RowError(f"line {line}", f"byte 0x{raw[exc.start]:02x} is not UTF-8")]
+            _l("the file is not UTF-8"), [RowError(f"line {line}", _l("byte %(byte)s is not UTF-8", byte=byte))]
         ) from None
     except json.JSONDecodeError as exc:
         raise ImportRefused(
-            "the file is not JSON", [RowError(f"line {exc.lineno}", f"column {exc.colno}: {exc.msg}")]
+            _l("the file is not JSON"),
+            [RowError(f"line {exc.lineno}", _l("column %(column)s: %(error)s", column=exc.colno, error=exc.msg))],
         ) from None
     framework, n = fw.load_framework_document(session, doc, where="JSON")
     return ImportResult(framework.identifier, n)

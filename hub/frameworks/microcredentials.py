@@ -35,8 +35,6 @@ outcomes' and levels' alignments, the assertion the learner and the date.
 
 from __future__ import annotations
 
-from flask_babel import gettext
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -46,6 +44,8 @@ from hub.credentials.models import AchievementDetails
 from hub.errors import ValidationError
 from hub.frameworks import services as fw
 from hub.frameworks.models import MicroCredentialDescription
+from hub.i18n import N_, joined, number
+from hub.i18n import lazy as _l
 
 CONTEXT_FILE = "badgehub-microcredential-v1.jsonld"
 ACHIEVEMENT_TYPE = "MicroCredential"
@@ -81,7 +81,7 @@ class MicroCredentialIncomplete(ValidationError):
     (see :data:`MANDATORY`), the detail names them in the user's language."""
 
     slug = "micro-credential-incomplete"
-    title = "Micro-credential description incomplete"
+    title = N_("Micro-credential description incomplete")
 
 
 def details_of(session: Session, badge: BadgeClass) -> AchievementDetails | None:
@@ -106,17 +106,21 @@ def _lang_map(value, field: str) -> dict | None:
     if isinstance(value, str):
         value = {"en": value}
     if not isinstance(value, dict) or not set(value) <= set(fw.LANGS):
-        raise ValidationError(f"{field} must be text or an object with 'en' and/or 'pl'", field=field)
+        raise ValidationError(_l("%(field)s must be text or an object with 'en' and/or 'pl'", field=field), field=field)
     out = {k: fw.text(v) for k, v in value.items() if fw.text(v)}
     if any(len(v) > 5000 for v in out.values()):
-        raise ValidationError(f"{field} is longer than 5,000 characters", field=field)
+        raise ValidationError(
+            _l("%(field)s is longer than %(limit)s characters", field=field, limit=number(5000)), field=field
+        )
     return out or None
 
 
 def _choice(value, allowed: tuple[str, ...], field: str) -> str | None:
     value = fw.text(value)
     if value is not None and value not in allowed:
-        raise ValidationError(f"{field} must be one of {', '.join(allowed)}", field=field)
+        raise ValidationError(
+            _l("%(field)s must be one of %(choices)s", field=field, choices=joined(allowed)), field=field
+        )
     return value
 
 
@@ -126,9 +130,9 @@ def _level(value, field: str) -> int | None:
     try:
         level = int(value)
     except (TypeError, ValueError):
-        raise ValidationError(f"{field} must be a level from 1 to 8", field=field) from None
+        raise ValidationError(_l("%(field)s must be a level from 1 to 8", field=field), field=field) from None
     if not 1 <= level <= 8:
-        raise ValidationError(f"{field} must be a level from 1 to 8", field=field)
+        raise ValidationError(_l("%(field)s must be a level from 1 to 8", field=field), field=field)
     return level
 
 
@@ -136,12 +140,14 @@ def _positive(value, field: str) -> float | None:
     if value in (None, ""):
         return None
     try:
-        number = float(value)
+        amount = float(value)
     except (TypeError, ValueError):
-        raise ValidationError(f"{field} must be a number", field=field) from None
-    if not number > 0 or number > 10_000:
-        raise ValidationError(f"{field} must be more than 0 and at most 10,000", field=field)
-    return number
+        raise ValidationError(_l("%(field)s must be a number", field=field), field=field) from None
+    if not amount > 0 or amount > 10_000:
+        raise ValidationError(
+            _l("%(field)s must be more than 0 and at most %(limit)s", field=field, limit=number(10_000)), field=field
+        )
+    return amount
 
 
 def _bodies(value) -> list[dict]:
@@ -149,14 +155,17 @@ def _bodies(value) -> list[dict]:
     for i, body in enumerate(value or []):
         body = {"name": body} if isinstance(body, str) else body
         if not isinstance(body, dict) or not fw.text(body.get("name")):
-            raise ValidationError(f"awarding body {i + 1} needs a name", field=f"awarding_bodies[{i}]")
+            raise ValidationError(_l("awarding body %(n)s needs a name", n=i + 1), field=f"awarding_bodies[{i}]")
         url = fw.text(body.get("url"))
         if url and not url.startswith(("http://", "https://")):
-            raise ValidationError(f"awarding body {i + 1}: url must be http(s)", field=f"awarding_bodies[{i}]")
+            raise ValidationError(
+                _l("awarding body %(n)s: the url must be http(s)", n=i + 1), field=f"awarding_bodies[{i}]"
+            )
         country = fw.text(body.get("country"))
         if country and not (len(country) == 2 and country.isalpha() and country.isascii()):
             raise ValidationError(
-                f"awarding body {i + 1}: country must be ISO 3166-1 alpha-2", field=f"awarding_bodies[{i}]"
+                _l("awarding body %(n)s: the country must be an ISO 3166-1 alpha-2 code", n=i + 1),
+                field=f"awarding_bodies[{i}]",
             )
         out.append(
             {
@@ -200,7 +209,7 @@ def describe(session: Session, badge: BadgeClass, data: dict) -> MicroCredential
     if "issuer_country" in data:
         country = fw.text(data["issuer_country"])
         if country and not (len(country) == 2 and country.isalpha() and country.isascii()):
-            raise ValidationError("issuer_country must be an ISO 3166-1 alpha-2 code (PL)", field="issuer_country")
+            raise ValidationError(_l("issuer_country must be an ISO 3166-1 alpha-2 code (PL)"), field="issuer_country")
         mc.issuer_country = country.upper() if country else None
     if "issuer_region" in data:
         mc.issuer_region = fw.text(data["issuer_region"])
@@ -215,7 +224,7 @@ def describe(session: Session, badge: BadgeClass, data: dict) -> MicroCredential
         fw.ensure_bundled(session)  # the levels' descriptors, so serialising never has to write
     if mc.eqf_level and mc.prk_level and mc.eqf_level != mc.prk_level:
         raise ValidationError(
-            "PRK levels are referenced 1:1 to EQF levels: prk_level must equal eqf_level", field="prk_level"
+            _l("PRK levels are referenced 1:1 to EQF levels: prk_level must equal eqf_level"), field="prk_level"
         )
     choices = {
         "qf_ehea_cycle": QF_EHEA_CYCLES,
@@ -285,9 +294,11 @@ def check_issuable(session: Session, badge: BadgeClass, *, recipient_email: str 
         return
     missing = missing_elements(session, badge, for_award=True, recipient_email=recipient_email)
     if missing:
-        names = ", ".join(str(MANDATORY[k]) for k in missing)
         raise MicroCredentialIncomplete(
-            gettext("This micro-credential cannot be issued: missing %(elements)s.", elements=names),
+            _l(
+                "This micro-credential cannot be issued: missing %(elements)s.",
+                elements=joined(MANDATORY[k] for k in missing),
+            ),
             missing=missing,
         )
 

@@ -31,6 +31,8 @@ from hub.frameworks.models import (
     MicroCredentialDescription,
     OutcomeMapping,
 )
+from hub.i18n import lazy as _l
+from hub.i18n import number
 
 log = logging.getLogger(__name__)
 
@@ -88,13 +90,17 @@ def ensure_framework(
     """
     identifier = (text(identifier) or "").lower()
     if not identifier or len(identifier) > 64 or not identifier.replace("-", "").replace("_", "").isalnum():
-        raise ValidationError("framework identifier must be 1-64 letters, digits, '-' or '_'", field="identifier")
+        raise ValidationError(
+            _l("the framework identifier must be 1-64 letters, digits, '-' or '_'"), field="identifier"
+        )
     if not text(name_en):
-        raise ValidationError("framework name is required", field="name_en")
+        raise ValidationError(_l("the framework name is required"), field="name_en")
     if not (text(url) or "").startswith(("http://", "https://")):
-        raise ValidationError("framework url must be an http(s) URL", field="url")
+        raise ValidationError(_l("the framework url must be an http(s) URL"), field="url")
     if target_type and not _valid_target_type(target_type):
-        raise ValidationError(f"target_type {target_type!r} is not an OB 3.0 AlignmentTargetType", field="target_type")
+        raise ValidationError(
+            _l('target_type "%(value)s" is not an OB 3.0 AlignmentTargetType', value=target_type), field="target_type"
+        )
     fw = session.scalar(select(Framework).where(Framework.identifier == identifier))
     if fw is None:
         fw = Framework(identifier=identifier)
@@ -128,7 +134,7 @@ def get_framework(session: Session, identifier: str) -> Framework:
     """Raises: NotFound: no framework ``identifier``."""
     fw = session.scalar(select(Framework).where(Framework.identifier == identifier))
     if fw is None:
-        raise NotFound(f"no framework {identifier!r}")
+        raise NotFound(_l('no framework "%(framework)s"', framework=identifier))
     return fw
 
 
@@ -142,7 +148,7 @@ def get_descriptor(session: Session, framework: str, code: str) -> Descriptor:
         select(Descriptor).join(Framework).where(Framework.identifier == framework, Descriptor.code == code)
     )
     if d is None:
-        raise NotFound(f"no descriptor {code!r} in framework {framework!r}")
+        raise NotFound(_l('no descriptor "%(code)s" in framework "%(framework)s"', code=code, framework=framework))
     return d
 
 
@@ -157,7 +163,9 @@ def descriptor_ref(session: Session, ref: str | dict) -> Descriptor:
     else:
         fw, _, code = str(ref).partition(":")
     if not fw or not code:
-        raise ValidationError(f"descriptor reference {ref!r} must be 'framework:code'", field="descriptor")
+        raise ValidationError(
+            _l("the descriptor reference \"%(ref)s\" must be 'framework:code'", ref=str(ref)), field="descriptor"
+        )
     return get_descriptor(session, str(fw).strip().lower(), str(code).strip())
 
 
@@ -210,7 +218,7 @@ def load_framework_document(session: Session, doc: dict, *, where: str = "docume
     from hub.frameworks.importers import ImportRefused, RowError
 
     if not isinstance(doc, dict) or not isinstance(doc.get("descriptors"), list):
-        raise ImportRefused(f"{where}: expected an object with a 'descriptors' list")
+        raise ImportRefused(_l("%(where)s: expected an object with a 'descriptors' list", where=where))
     name = doc.get("name") if isinstance(doc.get("name"), dict) else {"en": doc.get("name")}
     sources = doc.get("sources") or doc.get("source")
     fw = ensure_framework(
@@ -228,19 +236,24 @@ def load_framework_document(session: Session, doc: dict, *, where: str = "docume
         try:
             row = _document_row(item, domain_names)
         except ValueError as exc:
-            errors.append(RowError(f"descriptors[{i}]", str(exc)))
+            errors.append(RowError(f"descriptors[{i}]", exc.args[0] if exc.args else str(exc)))
             continue
         if row["code"] in seen:
+            first = f"descriptors[{seen[row['code']]}]"
             errors.append(
-                RowError(f"descriptors[{i}]", f"duplicate code {row['code']!r} (also descriptors[{seen[row['code']]}])")
+                RowError(
+                    f"descriptors[{i}]", _l('duplicate code "%(code)s" (also %(other)s)', code=row["code"], other=first)
+                )
             )
             continue
         seen[row["code"]] = i
         rows.append(row)
     if errors:
-        raise ImportRefused(f"{where}: {len(errors)} invalid descriptor(s)", errors=errors)
+        raise ImportRefused(
+            _l("%(where)s: invalid descriptors: %(n)s", where=where, n=number(len(errors))), errors=errors
+        )
     if not rows:
-        raise ImportRefused(f"{where}: no descriptors")
+        raise ImportRefused(_l("%(where)s: no descriptors", where=where))
     upsert_descriptors(session, fw, rows, DESCRIPTOR_COLUMNS)
     session.flush()
     return fw, len(rows)
@@ -248,21 +261,21 @@ def load_framework_document(session: Session, doc: dict, *, where: str = "docume
 
 def _document_row(item, domain_names: dict) -> dict:
     if not isinstance(item, dict):
-        raise ValueError("not an object")
+        raise ValueError(_l("not an object"))
     code, url = text(item.get("code")), text(item.get("url"))
     if not code:
-        raise ValueError("code is required")
+        raise ValueError(_l("code is required"))
     if len(code) > 255:
-        raise ValueError("code is longer than 255 characters")
+        raise ValueError(_l("code is longer than 255 characters"))
     if not url or not url.startswith(("http://", "https://")):
-        raise ValueError(f"url of {code!r} must be an http(s) URL")
+        raise ValueError(_l('the url of "%(code)s" must be an http(s) URL', code=code))
     name = item.get("name") if isinstance(item.get("name"), dict) else {"en": item.get("name")}
     desc = item.get("description") if isinstance(item.get("description"), dict) else {"en": item.get("description")}
     if not (text(name.get("en")) or text(name.get("pl"))):
-        raise ValueError(f"name of {code!r} is required (en or pl)")
+        raise ValueError(_l('the name of "%(code)s" is required (en or pl)', code=code))
     level = item.get("level")
     if level is not None and (not isinstance(level, int) or isinstance(level, bool)):
-        raise ValueError(f"level of {code!r} must be a whole number")
+        raise ValueError(_l('the level of "%(code)s" must be a whole number', code=code))
     domains = item.get("domains") or None
     row = {
         "code": code,
@@ -322,7 +335,7 @@ def level_descriptor(session: Session, framework: str, level: int) -> Descriptor
         select(Descriptor).join(Framework).where(Framework.identifier == framework, Descriptor.level == level)
     )
     if d is None:
-        raise NotFound(f"no level {level} in framework {framework!r}")
+        raise NotFound(_l('no level %(level)s in framework "%(framework)s"', level=level, framework=framework))
     return d
 
 
@@ -337,7 +350,7 @@ def search_descriptors(
     """
     q = folded(text(query))
     if not q:
-        raise ValidationError("search query is required", field="q")
+        raise ValidationError(_l("a search query is required"), field="q")
     like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     stmt = select(Descriptor).join(Framework)
     if framework:
@@ -481,9 +494,12 @@ def set_learning_outcomes(session: Session, badge: BadgeClass, outcomes: Iterabl
             )
         en, pl = text(o.text_en), text(o.text_pl)
         if not (en or pl):
-            raise ValidationError(f"learning outcome {i + 1} has no text", field=f"outcomes[{i}]")
+            raise ValidationError(_l("learning outcome %(n)s has no text", n=i + 1), field=f"outcomes[{i}]")
         if len(en or "") > 5000 or len(pl or "") > 5000:
-            raise ValidationError(f"learning outcome {i + 1} is longer than 5,000 characters", field=f"outcomes[{i}]")
+            raise ValidationError(
+                _l("learning outcome %(n)s is longer than %(limit)s characters", n=i + 1, limit=number(5000)),
+                field=f"outcomes[{i}]",
+            )
         descriptors = []
         for ref in o.descriptors:
             d = descriptor_ref(session, ref)
@@ -519,7 +535,7 @@ def map_outcome(session: Session, connector_id: int | None, outcome_key: str, de
     """
     key = text(outcome_key)
     if not key or len(key) > 255:
-        raise ValidationError("outcome key must be 1-255 characters", field="outcome_key")
+        raise ValidationError(_l("the outcome key must be 1-255 characters"), field="outcome_key")
     row = session.scalar(
         select(OutcomeMapping).filter_by(connector_id=connector_id, outcome_key=key, descriptor_id=descriptor.id)
     )
@@ -574,7 +590,7 @@ def record_award(
     """
     grade = text(grade)
     if grade and len(grade) > 255:
-        raise ValidationError("grade is longer than 255 characters", field="grade")
+        raise ValidationError(_l("the grade is longer than 255 characters"), field="grade")
     rows, seen = [], set()
     for key, d in resolve_outcomes(session, connector_id, outcomes):
         if d.id in seen:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.connections.models import ConnectorConfig
 from hub.db import Base, PublicIdMixin, TimestampMixin, UTCDateTime
+from hub.i18n import load_text
 
 PENDING = "pending"
 PROCESSING = "processing"
@@ -23,7 +24,9 @@ class InboundEvent(PublicIdMixin, TimestampMixin, Base):
     ``external_id`` is the sender's id (``webhook-id`` for webhooks), so a redelivery is recognised.
     ``body`` is the raw, verified request body (UTF-8 text). ``status`` moves
     pending -> processing -> processed | failed; ``reason`` says why it failed; ``history`` is a list of
-    ``{"at", "status", "reason"}`` entries, one per processing attempt.
+    ``{"at", "status", "reason"}`` entries, one per processing attempt. ``reason`` is English (for the API,
+    logs and grep); an entry whose reason the hub wrote also keeps it as ``message``
+    (:func:`hub.i18n.dump_text`), so the console shows it in the reader's language (:attr:`reason_text`).
     """
 
     __tablename__ = "inbound_event"
@@ -47,3 +50,17 @@ class InboundEvent(PublicIdMixin, TimestampMixin, Base):
     history: Mapped[list] = mapped_column(JSON, default=list)
 
     connector: Mapped[ConnectorConfig] = relationship()
+
+    @property
+    def reason_text(self):
+        """``reason`` for people: in the current language when the hub wrote it as a translatable message
+        (see :func:`history_text`), else as stored."""
+        last = (self.history or [])[-1:]
+        if self.reason and last and last[0].get("reason") == self.reason:
+            return history_text(last[0])
+        return self.reason
+
+
+def history_text(entry: dict):
+    """The reason of one ``history`` entry for people (a lazy text when stored as a message)."""
+    return load_text(entry["message"]) if entry.get("message") else entry.get("reason")

@@ -24,6 +24,8 @@ from hub.context import HubContext
 from hub.credentials.status import allocate_statuses
 from hub.db import new_public_id, utcnow
 from hub.errors import EventNotProcessable, HubError, ValidationError
+from hub.i18n import Lazy, dump_text, english, lazy
+from hub.i18n import lazy as _l
 from hub.inbox.models import FAILED, PENDING, PROCESSED, PROCESSING, InboundEvent
 from hub.learners import notifications
 from hub.rules.services import matching_badge_classes
@@ -74,7 +76,7 @@ def record_event(
         ValidationError: empty or over-long ``external_id``.
     """
     if not external_id or len(external_id) > 255:
-        raise ValidationError("the event id must be 1-255 characters", field="webhook-id")
+        raise ValidationError(_l("the event id must be 1-255 characters"), field="webhook-id")
     now = utcnow()
     values = {
         "public_id": new_public_id(),
@@ -88,7 +90,7 @@ def record_event(
         "history": [],
     }
     if failed_reason is not None:
-        values.update(status=FAILED, reason=failed_reason, processed_at=now)
+        values.update(status=FAILED, reason=english(failed_reason), processed_at=now)
         values["history"] = [_history_entry(now, FAILED, failed_reason)]
     table = InboundEvent.__table__
     returned = (table.c.id, table.c.public_id, table.c.status)
@@ -176,25 +178,32 @@ def claim(ctx: HubContext, event_ids: list[int] | None = None, limit: int = 50) 
         return sorted(result.scalars().all())
 
 
-def _failure_reason(exc: Exception, event_id: int) -> str:
+def _failure_reason(exc: Exception, event_id: int):
     if isinstance(exc, HubError):
-        reason = f"{exc.title}: {exc.detail}"
-        log.warning("event %s failed: %s", event_id, reason)
+        reason = _l("%(title)s: %(detail)s", title=lazy(exc.title), detail=exc.detail)
+        log.warning("event %s failed: %s", event_id, english(reason))
         return reason
     log.exception("event %s failed unexpectedly", event_id, exc_info=exc)
     return f"internal error: {type(exc).__name__}"
 
 
-def _finish(session: Session, event: InboundEvent, status: str, reason: str | None) -> None:
+def _finish(session: Session, event: InboundEvent, status: str, reason) -> None:
+    """Record the outcome; ``reason`` (a string, or a lazy text the console shows translated) is stored
+    in English, plus as a message in the history entry (:attr:`InboundEvent.reason_text`)."""
     event.status = status
-    event.reason = reason
+    event.reason = english(reason) if reason is not None else None
     event.processed_at = utcnow()
     event.history = [*(event.history or []), _history_entry(event.processed_at, status, reason)]
 
 
-def _history_entry(at, status: str, reason: str | None) -> dict:
-    """One line of ``InboundEvent.history``: ``{"at": ISO 8601 UTC, "status", "reason"}``."""
-    return {"at": isoformat_z(at), "status": status, "reason": reason}
+def _history_entry(at, status: str, reason) -> dict:
+    """One line of ``InboundEvent.history``: ``{"at": ISO 8601 UTC, "status", "reason"}``, the reason in
+    English; one the hub wrote as a lazy text is also kept as ``message`` (:func:`hub.i18n.dump_text`),
+    which the console shows in the reader's language."""
+    entry = {"at": isoformat_z(at), "status": status, "reason": english(reason) if reason is not None else None}
+    if isinstance(reason, Lazy):
+        entry["message"] = dump_text(reason)
+    return entry
 
 
 def apply_awards(
@@ -210,7 +219,13 @@ def apply_awards(
     learning = normalise(connector, event)
     earned = matching_badge_classes(session, connector, learning)
     if not earned:
-        raise EventNotProcessable(f"no award rule matches event_type={learning.event_type!r} key={learning.key!r}")
+        raise EventNotProcessable(
+            _l(
+                'no award rule matches event type "%(event_type)s" and key "%(key)s"',
+                event_type=learning.event_type or "",
+                key=learning.key or "",
+            )
+        )
     source_key = learning.idempotency_key or f"{connector.slug}:{event.external_id}"
     return [
         badges.award(
@@ -256,7 +271,7 @@ def process_claimed(ctx: HubContext, event_ids: list[int]) -> dict[int, str]:
                     with session.begin_nested():
                         results = apply_awards(session, ctx, event.connector, event, defer_status=True)
                         new = sum(r.created for r in results)
-                        _finish(session, event, PROCESSED, None if new else "already awarded; nothing new issued")
+                        _finish(session, event, PROCESSED, None if new else _l("already awarded; nothing new issued"))
                         # Award e-mails are outbox rows of this transaction, sent once it has committed.
                         mails += notifications.enqueue_awards(session, results)
                     issued += [r.assertion for r in results if r.created]
@@ -300,7 +315,7 @@ def replay(session: Session, event: InboundEvent) -> InboundEvent:
     """Put a failed (or processed) event back to ``pending`` so it is processed again with today's
     configuration. Awards already made are not repeated (the award service is idempotent)."""
     if event.status == PROCESSING:
-        raise ValidationError("the event is being processed; try again shortly", field="status")
+        raise ValidationError(_l("the event is being processed; try again shortly"), field="status")
     event.status = PENDING
     event.reason = None
     event.claimed_at = None

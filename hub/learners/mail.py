@@ -14,6 +14,7 @@ from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from hub.errors import HubError
+from hub.i18n import N_
 from hub.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ class MailError(HubError):
 
     status = 503
     slug = "mail-unavailable"
-    title = "E-mail could not be sent"
+    title = N_("E-mail could not be sent")
 
 
 @dataclass(frozen=True)

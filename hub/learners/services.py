@@ -18,7 +18,8 @@ from hub.certificates import services as certificates
 from hub.context import HubContext
 from hub.db import utcnow
 from hub.errors import NotFound, ValidationError
-from hub.i18n import LOCALES, translations
+from hub.i18n import LOCALES, joined, translations
+from hub.i18n import lazy as _l
 from hub.learners import tokens
 from hub.learners.mail import Message
 from hub.learners.models import Learner, LearnerBadge, LearnerEmail, LinkToken, Notification
@@ -53,7 +54,7 @@ def claim(session: Session, ctx: HubContext, token: str) -> tuple[Learner, Asser
     row = tokens.redeem(session, ctx, tokens.CLAIM, token)
     assertion = session.get(Assertion, row.assertion_id) if row.assertion_id else None
     if assertion is None:
-        raise NotFound("the badge of this link no longer exists")
+        raise NotFound(_l("the badge of this link no longer exists"))
     learner = _sign_in(session, row.email)
     badges_of(session, learner)  # make the curation rows, the claimed badge among them
     return learner, assertion
@@ -143,9 +144,9 @@ def update_settings(
     """
     name = (display_name or "").strip() or None
     if name and len(name) > 255:
-        raise ValidationError("the name is longer than 255 characters", field="display_name")
+        raise ValidationError(_l("the name is longer than 255 characters"), field="display_name")
     if locale and locale not in LOCALES:
-        raise ValidationError(f"language must be one of {', '.join(LOCALES)}", field="locale")
+        raise ValidationError(_l("language must be one of %(choices)s", choices=joined(LOCALES)), field="locale")
     learner.display_name = name
     learner.locale = locale or None
     learner.show_name = bool(show_name)

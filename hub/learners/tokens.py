@@ -19,6 +19,8 @@ from hub.badges.models import Assertion
 from hub.context import HubContext
 from hub.db import utcnow
 from hub.errors import HubError
+from hub.i18n import N_
+from hub.i18n import lazy as _l
 from hub.learners.models import LinkToken
 
 CLAIM = "claim"
@@ -30,19 +32,19 @@ class LinkInvalid(HubError):
 
     status = 400
     slug = "invalid-link"
-    title = "This link is not valid"
+    title = N_("This link is not valid")
 
 
 class LinkExpired(HubError):
     status = 410
     slug = "expired-link"
-    title = "This link has expired"
+    title = N_("This link has expired")
 
 
 class LinkUsed(HubError):
     status = 410
     slug = "used-link"
-    title = "This link has already been used"
+    title = N_("This link has already been used")
 
 
 def _serializer(ctx: HubContext, purpose: str) -> URLSafeTimedSerializer:
@@ -85,19 +87,19 @@ def redeem(session: Session, ctx: HubContext, purpose: str, token: str) -> LinkT
     try:
         jti = serializer.loads(token, max_age=int(lifetime(ctx, purpose).total_seconds()))
     except SignatureExpired:
-        raise LinkExpired("ask for a new link") from None
+        raise LinkExpired(_l("ask for a new link")) from None
     except BadSignature:
-        raise LinkInvalid("the link was altered or cut short") from None
+        raise LinkInvalid(_l("the link was altered or cut short")) from None
     row = session.scalar(select(LinkToken).where(LinkToken.jti == jti, LinkToken.purpose == purpose))
     if row is None:
-        raise LinkInvalid("the link is unknown")
+        raise LinkInvalid(_l("the link is unknown"))
     now = utcnow()
     if row.expires_at <= now:
-        raise LinkExpired("ask for a new link")
+        raise LinkExpired(_l("ask for a new link"))
     claimed = session.execute(
         update(LinkToken).where(LinkToken.id == row.id, LinkToken.used_at.is_(None)).values(used_at=now)
     )
     if claimed.rowcount != 1:
-        raise LinkUsed("each link works once; ask for a new one")
+        raise LinkUsed(_l("each link works once; ask for a new one"))
     session.refresh(row)
     return row

@@ -13,6 +13,7 @@ from connectors.types import LearningEvent
 from hub.badges.models import BadgeClass
 from hub.connections.models import ConnectorConfig
 from hub.errors import ConfigurationError, ValidationError
+from hub.i18n import lazy as _l
 from hub.rules.models import AwardRule
 
 
@@ -26,7 +27,10 @@ def compile_expression(expr: str):
     try:
         return jmespath.compile(expr)
     except JMESPathError as exc:
-        raise ValidationError(f"invalid JMESPath expression {expr!r}: {exc}", field="condition") from None
+        raise ValidationError(
+            _l('invalid JMESPath expression "%(expression)s": %(error)s', expression=expr, error=str(exc)),
+            field="condition",
+        ) from None
 
 
 def create_rule(
@@ -47,9 +51,9 @@ def create_rule(
         ValidationError: empty event type, an invalid condition, or a badge class of another issuer.
     """
     if connector.issuer_id is not None and badge_class.issuer_id != connector.issuer_id:
-        raise ValidationError("the badge class belongs to another issuer than the connector", field="badge_class")
+        raise ValidationError(_l("the badge belongs to another issuer than the connector"), field="badge_class")
     if not (event_type or "").strip():
-        raise ValidationError("event_type is required", field="event_type")
+        raise ValidationError(_l("the event type is required"), field="event_type")
     if condition:
         compile_expression(condition)
     rule = AwardRule(
@@ -94,7 +98,9 @@ def matching_badge_classes(session: Session, connector: ConnectorConfig, event: 
             try:
                 ok = compile_expression(rule.condition).search(event.data)
             except JMESPathError as exc:
-                raise ConfigurationError(f"rule {rule.public_id}: condition failed: {exc}") from None
+                raise ConfigurationError(
+                    _l("rule %(rule)s: the condition failed: %(error)s", rule=rule.public_id, error=str(exc))
+                ) from None
             if not ok:
                 continue
         earned.setdefault(rule.badge_class_id, rule.badge_class)

@@ -26,6 +26,7 @@ from hub.badges.models import Issuer
 from hub.certificates import verify
 from hub.context import current_context
 from hub.errors import ValidationError
+from hub.i18n import lazy as _l
 from hub.web import api, db_session
 from hub.web.admin import actions
 from hub.web.admin.scoping import load
@@ -44,7 +45,7 @@ def verify_upload():
     if request.method == "POST":
         upload = request.files.get("file")
         if upload is None:
-            raise ValidationError("choose a PDF file", field="file")
+            raise ValidationError(_l("choose a PDF file"), field="file")
         ctx = current_context()
         with ctx.db.session_scope() as session:
             report = verify.verify_pdf(session, ctx, upload.read())

@@ -1,15 +1,22 @@
 """Error rendering: RFC 9457 problem JSON for machines, a readable page for people.
 
-Every error is logged once here with its status; 5xx with a traceback. Database outages become 503
-with ``Retry-After`` so a webhook sender retries later (nothing was half-written: the unit of work
-rolled back).
+Every error is logged once here with its status, in English; 5xx with a traceback. Database outages
+become 503 with ``Retry-After`` so a webhook sender retries later (nothing was half-written: the unit of
+work rolled back).
+
+Language: ``title`` and ``detail`` (and the texts inside extension members, e.g. an import's
+``errors[].message``) are rendered in the request's language (:func:`hub.i18n.select_locale`: ``?lang=``,
+the user's setting, ``Accept-Language``, ``HUB_DEFAULT_LOCALE``), with ``Content-Language`` saying which;
+the problem ``type`` (slug) and machine-readable members (``field``, ``where``, ``missing``) do not change.
+RFC 9457 section 3.1.4 allows a title to change for localisation.
 """
 
 from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -17,34 +24,62 @@ from werkzeug.exceptions import HTTPException
 
 from hub.context import current_context
 from hub.errors import HubError, ServiceUnavailable, ValidationError
+from hub.i18n import N_, lazy, plain
+from hub.i18n import lazy as _l
 from hub.web.negotiation import wants_problem_json
 
 log = logging.getLogger(__name__)
 
+#: Titles and details for the HTTP errors Werkzeug raises (``abort(404)``, an unknown URL, a wrong
+#: method...), so people read them in their language; others keep Werkzeug's English texts.
+HTTP_TEXTS = {
+    400: (N_("Malformed request"), N_("The request cannot be read.")),
+    401: (N_("Authentication required"), N_("Sign in first.")),
+    403: (N_("Forbidden"), N_("You may not do this.")),
+    404: (N_("Not found"), N_("There is nothing at this address, or you may not see it.")),
+    405: (N_("Method not allowed"), N_("This address does not accept this kind of request.")),
+    406: (N_("Not acceptable"), N_("There is no answer in a format the client accepts.")),
+    413: (N_("Payload too large"), N_("The request is too large.")),
+    415: (N_("Unsupported media type"), N_("The request's content type is not accepted here.")),
+    429: (N_("Too many requests"), N_("Too many attempts. Wait a moment and try again.")),
+    500: (N_("Internal error"), N_("An unexpected error occurred; it has been logged.")),
+}
 
-def problem(status: int, slug: str, title: str, detail: str, extra: dict | None = None, headers=None):
-    """Render a problem as JSON (``application/problem+json``) or as the HTML error page."""
+
+def problem(status: int, slug: str, title: str, detail, extra: dict | None = None, headers=None):
+    """Render a problem as JSON (``application/problem+json``) or as the HTML error page, in the
+    request's language.
+
+    ``title`` is an English message id (translated here); ``detail`` a string or a lazy text
+    (:mod:`hub.i18n`); lazy texts in ``extra`` are rendered too, so ``jsonify`` only meets plain values.
+    """
+    title_text = _(title) if title else ""
+    detail_text = str(detail) if detail else title_text
     if wants_problem_json():
         body = {
-            **(extra or {}),  # extension members never replace the standard ones
+            **plain(extra or {}),  # extension members never replace the standard ones
             "type": f"{current_context().settings.base_url}/problems/{slug}",
-            "title": title,
+            "title": title_text,
             "status": status,
-            "detail": detail,
+            "detail": detail_text,
             "instance": request.path,
         }
         response = jsonify(body)
         response.mimetype = "application/problem+json"
     else:
-        response = render_template("error.html", status=status, title=title, detail=detail)
-    return response, status, headers or {}
+        response = make_response(render_template("error.html", status=status, title=title_text, detail=detail_text))
+    response.status_code = status
+    response.headers.update(headers or {})
+    response.headers["Content-Language"] = str(get_locale() or "en")
+    response.vary.add("Accept-Language")
+    return response
 
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HubError)
     def hub_error(exc: HubError):
         level = logging.ERROR if exc.status >= 500 else logging.WARNING
-        log.log(level, "%s %s -> %d %s: %s", request.method, request.path, exc.status, exc.slug, exc.detail)
+        log.log(level, "%s %s -> %d %s: %s", request.method, request.path, exc.status, exc.slug, exc)
         headers = {"Retry-After": "30"} if exc.status == 503 else None
         if isinstance(exc.extra.get("retry_after"), int):
             headers = {"Retry-After": str(exc.extra["retry_after"])}
@@ -57,7 +92,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DBAPIError)
     def database_down(exc):
         log.error("%s %s -> 503: database error %s", request.method, request.path, type(exc.orig).__name__)
-        err = ServiceUnavailable("the database is unreachable; nothing was stored, retry later")
+        err = ServiceUnavailable(_l("the database is unreachable; nothing was stored, retry later"))
         return problem(err.status, err.slug, err.title, err.detail, headers={"Retry-After": "30"})
 
     @app.errorhandler(CSRFError)
@@ -66,22 +101,27 @@ def register_error_handlers(app: Flask) -> None:
         return problem(
             400,
             "form-expired",
-            _("The form has expired"),
-            _("The page was open too long or the form came from another site. Reload the page and try again."),
+            N_("The form has expired"),
+            _l("The page was open too long or the form came from another site. Reload the page and try again."),
         )
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        log.warning("%s %s -> %d", request.method, request.path, exc.code)
+        log.warning("%s %s -> %d %s", request.method, request.path, exc.code, exc.description or "")
         # webargs (flask-smorest) refuses arguments with a 422 carrying per-location, per-field messages.
         messages = (getattr(exc, "data", None) or {}).get("messages")
         if exc.code == 422:
-            err = ValidationError("the parameters or body are invalid")
+            err = ValidationError(_l("the parameters or body are invalid"))
             return problem(err.status, err.slug, err.title, err.detail, {"errors": messages} if messages else None)
         slug = (exc.name or "error").lower().replace(" ", "-")
-        return problem(exc.code or 500, slug, exc.name, exc.description or exc.name)
+        title, detail = exc.name, exc.description or exc.name
+        if exc.code in HTTP_TEXTS:
+            title = HTTP_TEXTS[exc.code][0]
+            if exc.description == type(exc).description:  # Werkzeug's stock text, not one given by the code
+                detail = lazy(HTTP_TEXTS[exc.code][1])
+        return problem(exc.code or 500, slug, title, detail)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         log.exception("%s %s -> 500", request.method, request.path)
-        return problem(500, "internal-error", "Internal error", "an unexpected error occurred; it has been logged")
+        return problem(500, "internal-error", N_("Internal error"), lazy(HTTP_TEXTS[500][1]))

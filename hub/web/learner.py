@@ -16,6 +16,7 @@ from flask_babel import get_locale
 
 from hub.context import current_context
 from hub.errors import Forbidden
+from hub.i18n import lazy as _l
 from hub.learners import export
 from hub.learners import services as learners
 from hub.learners.mail import MailError, mailer_for
@@ -167,7 +168,7 @@ def export_zip(learner: Learner):
 def delete(learner: Learner):
     """Delete the account; the form must carry ``confirm=delete``."""
     if request.form.get("confirm") != "delete":
-        raise Forbidden("type “delete” to confirm")
+        raise Forbidden(_l("type “delete” to confirm"))
     s = db_session()
     learners.delete_learner(s, learner)
     s.commit()

@@ -19,6 +19,7 @@ from hub.context import HubContext
 from hub.credentials import ob3, ob3keys, status
 from hub.credentials.models import PROOF_DATA_INTEGRITY, PROOF_VC_JWT
 from hub.errors import NotFound, ValidationError
+from hub.i18n import lazy as _l
 
 bp = Blueprint("ob3", __name__)
 
@@ -47,7 +48,7 @@ def _ctx() -> HubContext:
 def _assertion(session, assertion_id: str) -> Assertion:
     a = session.scalars(select(Assertion).where(Assertion.public_id == assertion_id)).first()
     if a is None:
-        raise NotFound(f"no credential {assertion_id}")
+        raise NotFound(_l("no credential %(id)s", id=assertion_id))
     return a
 
 
@@ -98,13 +99,13 @@ def credential_baked(assertion_id: str, ext: str):
     """The badge image with the credential baked in; ``?format=ldp`` (default) or ``jwt``."""
     fmt = {"ldp": PROOF_DATA_INTEGRITY, "jwt": PROOF_VC_JWT}.get(request.args.get("format", "ldp"))
     if fmt is None:
-        raise ValidationError("format must be ldp or jwt", field="format")
+        raise ValidationError(_l("format must be ldp or jwt"), field="format")
     ctx = _ctx()
     with ctx.db.session_scope() as session:
         a = _assertion(session, assertion_id)
         badge = a.badge_class
         if {"png": "image/png", "svg": "image/svg+xml"}.get(ext) != badge.image_type:
-            raise NotFound(f"this badge image is {badge.image_type}")
+            raise NotFound(_l("this badge image is %(type)s", type=badge.image_type))
         image = ob3.bake(badge.image, badge.image_type, ob3.issue(session, ctx, a, fmt))
         return Response(image, mimetype=badge.image_type)
 
@@ -150,7 +151,7 @@ def hosted_context(name: str):
     from hub.credentials.jsonld import hosted_contexts
 
     if name not in hosted_contexts():
-        raise NotFound(f"no context {name}")
+        raise NotFound(_l("no context %(name)s", name=name))
     raw = (resources.files("hub.credentials") / "contexts" / name).read_bytes()
     return Response(
         raw,

@@ -18,6 +18,7 @@ from hub.certificates import sharing
 from hub.context import current_context
 from hub.credentials import ob2
 from hub.errors import NotFound
+from hub.i18n import lazy as _l
 from hub.learners.profile import Presentation, presentation
 from hub.web import db_session
 from hub.web.learner import owns
@@ -58,7 +59,7 @@ def issuer(issuer_id: str):
 def issuer_image(issuer_id: str):
     row = get_by_public_id(db_session(), Issuer, issuer_id)
     if not row.image:
-        raise NotFound("this issuer has no image")
+        raise NotFound(_l("this issuer has no image"))
     return _image(row.image, row.image_type)
 
 
@@ -66,7 +67,7 @@ def issuer_image(issuer_id: str):
 def key(issuer_id: str, key_id: str):
     row = get_by_public_id(db_session(), IssuerKey, key_id)
     if row.issuer.public_id != issuer_id:
-        raise NotFound(f"no key {key_id} for issuer {issuer_id}")
+        raise NotFound(_l("no key %(key)s for issuer %(issuer)s", key=key_id, issuer=issuer_id))
     return jsonld(ob2.key_json(current_context().urls, row))
 
 
@@ -156,7 +157,7 @@ def certificate_pdf(assertion_id: str):
         row = get_by_public_id(session, Assertion, assertion_id)
         pres = presentation(session, row)
         if not certificate_is_public(pres) and not owns(pres):
-            raise NotFound("the recipient has not made this certificate public")
+            raise NotFound(_l("the recipient has not made this certificate public"))
         data = certificates.certificate_pdf(session, ctx, row)
     resp = Response(data, content_type="application/pdf")
     resp.headers["Content-Disposition"] = f'inline; filename="certificate-{assertion_id}.pdf"'

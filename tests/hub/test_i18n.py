@@ -19,7 +19,10 @@ def extracted_ids() -> set[str]:
         method_map, options_map = parse_mapping_cfg(fh)
     ids = set()
     for _file, _line, message, _comments, _ctx in extract_from_dir(
-        str(REPO), method_map, options_map, keywords={"_": None, "gettext": None, "ngettext": (1, 2), "_l": None}
+        str(REPO),
+        method_map,
+        options_map,
+        keywords={"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "N_": None},
     ):
         ids.add(message[0] if isinstance(message, tuple) else message)
     return ids
@@ -37,6 +40,24 @@ def test_every_string_has_a_polish_translation():
     assert not missing, f"no Polish translation for: {missing} (add them to {PO.relative_to(REPO)})"
 
 
+def test_translations_keep_the_placeholders():
+    """A Polish text with other ``%(name)s`` placeholders than its English id would fail when shown."""
+    import re
+
+    placeholder = re.compile(r"%\((\w+)\)[sd]")
+    with PO.open("rb") as fh:
+        catalog = read_po(fh, locale="pl")
+    wrong = []
+    for m in catalog:
+        ids = m.id if isinstance(m.id, tuple) else (m.id,)
+        texts = m.string if isinstance(m.string, tuple) else (m.string,)
+        if not m.id or not all(texts):
+            continue
+        expected = set(placeholder.findall(ids[-1]))
+        wrong += [ids[0] for t in texts if set(placeholder.findall(t)) != expected]
+    assert not wrong, f"placeholders differ from the English text: {wrong}"
+
+
 def test_page_language_follows_accept_language_and_choice(client, ctx, factory):
     factory.setup()
     post_event(client, completion())
@@ -49,6 +70,7 @@ def test_page_language_follows_accept_language_and_choice(client, ctx, factory):
     en = client.get(f"/assertions/{aid}", headers={**html, "Accept-Language": "en-GB"}).get_data(as_text=True)
     assert 'lang="pl"' in pl and "Ważna" in pl and "zweryfikowany odbiorca" in pl
     assert 'lang="en"' in en and "Valid" in en
+    assert ">29 listopada 2025</time>" in pl and ">November 29, 2025</time>" in en  # dates written the language's way
     chosen = client.get(f"/assertions/{aid}?lang=en", headers={**html, "Accept-Language": "pl"}).get_data(as_text=True)
     assert "Verify it yourself" in chosen
     default = client.get(f"/assertions/{aid}", headers=html).get_data(as_text=True)

@@ -153,3 +153,33 @@ def format_count(value) -> str:
     from flask_babel import format_decimal
 
     return format_decimal(value or 0)
+
+
+@bp.app_template_filter("as_datetime")
+def as_datetime(value):
+    """An ISO 8601 string stored in JSON (e.g. an event's history ``at``) as a datetime for ``when()``;
+    None when it is not one."""
+    from hub.timefmt import parse_timestamp
+
+    if not value:
+        return None
+    try:
+        return parse_timestamp(value)
+    except (ValueError, TypeError):
+        return None
+
+
+@bp.app_template_global()
+def stored_text(value):
+    """A message stored with :func:`hub.i18n.dump_text` (bulk-job errors), in the reader's language."""
+    from hub.i18n import load_text
+
+    return load_text(value)
+
+
+@bp.app_template_global()
+def history_text(entry: dict):
+    """The reason of an event's history entry, in the reader's language (:func:`hub.inbox.models.history_text`)."""
+    from hub.inbox.models import history_text as text
+
+    return text(entry)

@@ -28,6 +28,7 @@ from hub.context import HubContext
 from hub.errors import ConfigurationError, Forbidden, ValidationError
 from hub.frameworks import microcredentials
 from hub.frameworks import services as frameworks
+from hub.i18n import lazy as _l
 from hub.inbox import services as inbox
 from hub.inbox.models import InboundEvent
 from hub.learners import notifications
@@ -42,7 +43,7 @@ ASSERTION_FIELDS = ("recipient_plain", "recipient_name", "issued_on", "revoked",
 
 def _write(p: Principal, issuer_id: int | None, ability: str, what: str) -> None:
     if issuer_id is None and not p.site_admin:
-        raise Forbidden("only site administrators manage site-level objects")
+        raise Forbidden(_l("only site administrators manage site-level objects"))
     p.require(issuer_id, ability, write=True, what=what)
 
 
@@ -392,12 +393,12 @@ def send_test_event(session: Session, p: Principal, row: ConnectorConfig, body: 
     if body is None:
         example = row.config.get("example")
         if example is None:
-            raise ValidationError("the connector has no example payload to send", field="example")
+            raise ValidationError(_l("the connector has no example payload to send"), field="example")
         body = json.dumps(example, ensure_ascii=False)
     try:
         json.loads(body)
     except ValueError as exc:
-        raise ValidationError(f"the test payload is not JSON: {exc}", field="body") from None
+        raise ValidationError(_l("the test payload is not JSON: %(error)s", error=str(exc)), field="body") from None
     recorded, _ = inbox.record_event(session, row, f"test_{uuid.uuid4().hex}", body)
     event = session.get(InboundEvent, recorded.id)  # the row (record_event answers its ids only)
     audit.record(
@@ -578,7 +579,7 @@ def set_role(session: Session, p: Principal, user: User, issuer: Issuer, role: s
     """Site administrators, or administrators of ``issuer`` (who may not touch site administrators)."""
     _write(p, issuer.id, CONFIGURE, "Issuer")
     if user.is_site_admin and not p.site_admin:
-        raise Forbidden("only site administrators change site administrators")
+        raise Forbidden(_l("only site administrators change site administrators"))
     before = {
         "issuer": issuer.public_id,
         "role": next((m.role for m in user.memberships if m.issuer_id == issuer.id), None),
@@ -599,10 +600,25 @@ def set_role(session: Session, p: Principal, user: User, issuer: Issuer, role: s
 def set_user_active(session: Session, p: Principal, user: User, active: bool) -> None:
     p.require_site_admin(write=True)
     if user.id == p.user_id and not active:
-        raise ValidationError("you cannot deactivate yourself", field="active")
+        raise ValidationError(_l("you cannot deactivate yourself"), field="active")
     before = audit.snapshot(user, USER_FIELDS)
     user.active = active
     session.flush()
+    audit.record(
+        session, p, "user.update", "user", user.public_id, before=before, after=audit.snapshot(user, USER_FIELDS)
+    )
+
+
+def set_user_locale(session: Session, p: Principal, user: User, locale: str | None) -> None:
+    """A user's language (``pl``, ``en``; None: the browser's), set by the user or a site administrator.
+
+    Raises:
+        Forbidden: another user's, and not a site administrator; ValidationError: an unknown language.
+    """
+    if user.id != p.user_id:
+        p.require_site_admin(write=True)
+    before = audit.snapshot(user, USER_FIELDS)
+    accounts.set_locale(session, user, locale)
     audit.record(
         session, p, "user.update", "user", user.public_id, before=before, after=audit.snapshot(user, USER_FIELDS)
     )
@@ -616,6 +632,6 @@ def create_api_token(session: Session, p: Principal, user: User, *, name: str, s
 
 def revoke_api_token(session: Session, p: Principal, row: ApiToken) -> None:
     if row.user_id != p.user_id and not p.site_admin:
-        raise Forbidden("not your token")
+        raise Forbidden(_l("not your token"))
     accounts.revoke_api_token(session, row)
     audit.record(session, p, "api_token.revoke", "api_token", row.public_id, after={"revoked": True})

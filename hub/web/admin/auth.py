@@ -7,7 +7,8 @@ import io
 import logging
 import time
 
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import force_locale, refresh
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
@@ -17,6 +18,7 @@ from hub.accounts.models import ApiToken, User
 from hub.context import current_context
 from hub.db import utcnow
 from hub.errors import HubError
+from hub.i18n import set_locale
 from hub.learners.mail import MailError, Message, mailer_for
 from hub.web import db_session
 from hub.web.admin import actions, bp, limiter, principal
@@ -135,7 +137,7 @@ def language():
         abort(400)
     session["lang"] = lang
     if current_user.is_authenticated:
-        current_user.user.locale = lang
+        actions.set_user_locale(db_session(), principal(), current_user.user, lang)
         db_session().commit()
     return redirect(_safe_next(request.form.get("next")))
 
@@ -151,13 +153,15 @@ def forgot_password():
             # Built from HUB_BASE_URL, never from the request's Host header (reset-link poisoning).
             path = url_for("admin.reset_password", token=accounts.make_reset_token(ctx, user))
             link = ctx.urls.base + path.removeprefix(request.script_root)
-            body = _(
-                "Someone asked to reset the password of your Badge Hub account.\n\n"
-                "To choose a new password, open this link within an hour:\n%(link)s\n\n"
-                "If it was not you, ignore this message.",
-                link=link,
-            )
-            message = Message(to=user.email, subject=_("Badge Hub: reset your password"), text=body, locale=lang_code())
+            lang = user.locale or lang_code()  # the user's own setting, else the language of this page
+            with force_locale(lang):
+                body = _(
+                    "Someone asked to reset the password of your Badge Hub account.\n\n"
+                    "To choose a new password, open this link within an hour:\n%(link)s\n\n"
+                    "If it was not you, ignore this message.",
+                    link=link,
+                )
+                message = Message(to=user.email, subject=_("Badge Hub: reset your password"), text=body, locale=lang)
             try:
                 mailer_for(ctx.settings).send(message)
             except MailError:
@@ -206,6 +210,30 @@ def _account_page(new_token: str | None = None):
         select(ApiToken).where(ApiToken.user_id == current_user.user.id).order_by(ApiToken.id.desc())
     )
     return render_template("admin/account.html", tokens=tokens.all(), new_token=new_token)
+
+
+@bp.post("/account/language")
+@login_required
+def account_language():
+    """The user's language setting (``pl``, ``en``, or empty: the browser's): console pages, API error
+    messages and e-mails to the user follow it."""
+    s, user = db_session(), current_user.user
+    try:
+        actions.set_user_locale(s, principal(), user, request.form.get("locale") or None)
+    except HubError as exc:
+        flash(_("Could not save: %(detail)s", detail=exc.detail), "error")
+        return redirect(url_for("admin.account"))
+    s.commit()
+    if user.locale:
+        session["lang"] = user.locale
+    else:
+        session.pop("lang", None)
+    # This response already speaks the new language (the flash below included).
+    set_locale(user.locale)
+    g.pop("hub_principal", None)
+    refresh()
+    flash(_("Saved."), "info")
+    return redirect(url_for("admin.account"))
 
 
 @bp.post("/account/password")

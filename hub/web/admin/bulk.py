@@ -27,6 +27,8 @@ from hub.badges.models import BadgeClass, Issuer
 from hub.badges.recipient import normalise_email
 from hub.context import HubContext
 from hub.errors import HubError, ValidationError
+from hub.i18n import dump_text, joined, number
+from hub.i18n import lazy as _l
 from hub.web import db_session
 from hub.web.admin import actions, bp, principal
 from hub.web.admin.scoping import load, scope
@@ -40,7 +42,8 @@ COLUMNS = ("email", "name", "badge", "evidence_url", "issued_on")
 def parse_csv(data: bytes, badge_classes: list[BadgeClass]) -> tuple[list[dict], list[dict]]:
     """Validate an upload. Returns ``(rows, errors)``: rows as ``{"line", "email", "name", "badge",
     "evidence_url", "issued_on"}`` (``badge`` a badge class public id, ``issued_on`` ISO 8601 or None),
-    errors as ``{"line", "error"}`` (line 1 is the header).
+    errors as ``{"line", "error"}`` (line 1 is the header; ``error`` a message stored with
+    :func:`hub.i18n.dump_text`, shown in the reader's language).
 
     Raises:
         ValidationError: not UTF-8, no header, missing columns, or more than :data:`MAX_ROWS` rows.
@@ -48,7 +51,7 @@ def parse_csv(data: bytes, badge_classes: list[BadgeClass]) -> tuple[list[dict],
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ValidationError("the file is not UTF-8 text", field="file") from None
+        raise ValidationError(_l("the file is not UTF-8 text"), field="file") from None
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;")
     except csv.Error:
@@ -57,7 +60,7 @@ def parse_csv(data: bytes, badge_classes: list[BadgeClass]) -> tuple[list[dict],
     header = [(h or "").strip().lower() for h in reader.fieldnames or []]
     missing = [c for c in ("email", "badge") if c not in header]
     if missing:
-        raise ValidationError(f"the header row lacks: {', '.join(missing)}", field="file")
+        raise ValidationError(_l("the header row lacks: %(columns)s", columns=joined(missing)), field="file")
     reader.fieldnames = header
     by_id = {b.public_id: b for b in badge_classes}
     by_name = {b.name.strip().casefold(): b for b in badge_classes}
@@ -65,14 +68,16 @@ def parse_csv(data: bytes, badge_classes: list[BadgeClass]) -> tuple[list[dict],
     for record in reader:
         line = reader.line_num
         if len(rows) + len(errors) >= MAX_ROWS:
-            raise ValidationError(f"the file has more than {MAX_ROWS} rows; split it", field="file")
+            raise ValidationError(
+                _l("the file has more than %(max)s rows; split it", max=number(MAX_ROWS)), field="file"
+            )
         value = {k: (record.get(k) or "").strip() for k in COLUMNS}
         if not any(value.values()):
             continue
         try:
             rows.append(_check_row(line, value, by_id, by_name))
         except ValidationError as exc:
-            errors.append({"line": line, "error": exc.detail})
+            errors.append({"line": line, "error": dump_text(exc.detail)})
     return rows, errors
 
 
@@ -80,16 +85,18 @@ def _check_row(line: int, value: dict, by_id: dict, by_name: dict) -> dict:
     email = normalise_email(value["email"])
     badge = by_id.get(value["badge"]) or by_name.get(value["badge"].casefold())
     if badge is None:
-        raise ValidationError(f"no badge {value['badge']!r} at this issuer")
+        raise ValidationError(_l("no badge '%(badge)s' at this issuer", badge=value["badge"]))
     evidence = value["evidence_url"] or None
     if evidence and not evidence.startswith(("https://", "http://")):
-        raise ValidationError("evidence_url must be an http(s) URL")
+        raise ValidationError(_l("the evidence URL must be an http(s) URL"))
     issued_on = None
     if value["issued_on"]:
         try:
             when = datetime.fromisoformat(value["issued_on"].replace("Z", "+00:00"))
         except ValueError:
-            raise ValidationError(f"issued_on {value['issued_on']!r} is not a date like 2025-06-30") from None
+            raise ValidationError(
+                _l("the issue date '%(value)s' is not a date like 2025-06-30", value=value["issued_on"])
+            ) from None
         issued_on = (when if when.tzinfo else when.replace(tzinfo=UTC)).isoformat()
     return {
         "line": line,
@@ -142,7 +149,8 @@ def _run_batch(s: Session, ctx: HubContext, job: BulkJob) -> None:
                 )
             created += result.created
         except (HubError, KeyError) as exc:
-            errors.append({"line": row["line"], "error": getattr(exc, "detail", "badge class removed")})
+            detail = exc.detail if isinstance(exc, HubError) else _l("the badge no longer exists")
+            errors.append({"line": row["line"], "error": dump_text(detail)})
     job.done = min(job.done + BATCH, job.total)
     job.created += created
     job.errors = errors

@@ -44,5 +44,5 @@ def create_admin(email: str, name: str | None, password_stdin: bool) -> None:
                 after={"email": user.email, "is_site_admin": True},
             )
     except ValidationError as exc:
-        raise click.ClickException(exc.detail) from None
+        raise click.ClickException(str(exc)) from None
     click.echo(f"site administrator {user.email} created; sign in at {ctx.urls.base}/admin/login")

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.errors import ValidationError
+from hub.i18n import lazy as _l
 
 MAX_LIMIT = 500
 
@@ -33,13 +34,13 @@ def page(
         ValidationError: ``limit`` outside 1..500, or an unknown ``cursor``.
     """
     if not 1 <= limit <= MAX_LIMIT:
-        raise ValidationError(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
+        raise ValidationError(_l("limit must be between 1 and %(max)s", max=MAX_LIMIT), field="limit")
     if cursor:
         from hub.web.admin.scoping import is_public_id
 
         anchor = session.scalar(select(model.id).where(model.public_id == cursor)) if is_public_id(cursor) else None
         if anchor is None:
-            raise ValidationError("cursor does not name a row of this list", field="cursor")
+            raise ValidationError(_l("the cursor does not name a row of this list"), field="cursor")
         query = query.where(model.id > anchor if ascending else model.id < anchor)
     rows = list(session.scalars(query.limit(limit + 1)).unique())
     more = len(rows) > limit

@@ -8,11 +8,10 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.accounts.access import Principal
+from hub.accounts.access import Principal, not_found
 from hub.accounts.models import BulkJob
 from hub.badges.models import Assertion, BadgeClass, Issuer
 from hub.connections.models import ConnectorConfig
-from hub.errors import NotFound
 from hub.inbox.models import InboundEvent
 from hub.rules.models import AwardRule
 
@@ -50,10 +49,10 @@ def load(session: Session, principal: Principal, model, public_id: str, ability:
     """
     what = model.__name__
     if not is_public_id(public_id):  # not even shaped like an id: no query (and no NUL sent to the database)
-        raise NotFound(f"no such {what}")
+        raise not_found(what)
     row = session.scalar(select(model).where(model.public_id == str(public_id)))
     if row is None:
-        raise NotFound(f"no such {what}")
+        raise not_found(what)
     principal.require(issuer_of(row), ability, write=write, what=what)
     return row
 

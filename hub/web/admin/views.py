@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 from contextlib import contextmanager
 from datetime import timedelta
 from types import SimpleNamespace
@@ -41,6 +42,7 @@ from hub.web.admin.badge_form import SAVE, BadgeForm, find_descriptors, page_lan
 from hub.web.admin.paging import page
 from hub.web.admin.scoping import load, scope
 
+log = logging.getLogger(__name__)
 DEFAULT_MAPPING = {
     "recipient_email": "user.email",
     "recipient_name": "user.name",
@@ -57,6 +59,9 @@ DEFAULT_EXAMPLE = {
 
 
 def _failed(exc: HubError, status: int = 422):
+    """Flash why a form was refused, in the page's language (``exc.detail`` may be a lazy text); the
+    log line stays English (``str(exc)``)."""
+    log.info("console %s %s refused (%s): %s", request.method, request.path, exc.slug, exc)
     flash(_("Could not save: %(detail)s", detail=exc.detail), "error")
     return status
 

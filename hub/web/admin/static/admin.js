@@ -27,12 +27,14 @@ document.addEventListener("DOMContentLoaded", () => {
   const bar = document.querySelector("progress[data-poll]");
   if (bar) {
     const label = document.querySelector("#progress-label");
+    // Numbers as the server writes them (Babel groups thousands in Polish too: 5 000).
+    const num = new Intl.NumberFormat(document.documentElement.lang || undefined, { useGrouping: "always" });
     const tick = async () => {
       const res = await fetch(bar.dataset.poll, { headers: { Accept: "application/json" } });
       if (!res.ok) return;
       const job = await res.json();
       bar.max = job.total || 1; bar.value = job.done;
-      if (label) label.textContent = `${job.done} / ${job.total}`;
+      if (label) label.textContent = `${num.format(job.done)} / ${num.format(job.total)}`;
       if (job.status === "done" || job.status === "failed") window.location.reload();
       else setTimeout(tick, 1000);
     };
