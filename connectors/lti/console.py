@@ -209,7 +209,10 @@ def registration(reg_id: str):
 # ---- changes -------------------------------------------------------------------------------------------
 
 
-def _status(value: str | None) -> str:
+def _status(p: Principal, value: str | None) -> str:
+    """The requested status. Access comes first: others get 404, as on any page naming a registration."""
+    if not actions.can_view(p):
+        abort(404)
     if value not in (ACTIVE, INACTIVE):
         abort(400)
     return value
@@ -220,7 +223,7 @@ def _status(value: str | None) -> str:
 def registration_status(reg_id: str):
     """Approve (``status=active``) or deactivate (``status=inactive``) a registration."""
     p = current_principal()
-    status = _status(request.form.get("status"))
+    status = _status(p, request.form.get("status"))
     message = _("Registration approved.") if status == ACTIVE else _("Registration deactivated.")
     with _change(message) as session:
         actions.set_registration_status(session, p, actions.load_registration(session, p, reg_id, write=True), status)
@@ -242,7 +245,7 @@ def registration_reject(reg_id: str):
 def deployment_status(deployment_id: str):
     """Approve (``status=active``) or deactivate (``status=inactive``) a deployment."""
     p = current_principal()
-    status = _status(request.form.get("status"))
+    status = _status(p, request.form.get("status"))
     message = _("Deployment approved.") if status == ACTIVE else _("Deployment deactivated.")
     with _change(message) as session:
         dep = actions.load_deployment(session, p, deployment_id, write=True)

@@ -140,15 +140,6 @@ def connector_page_url(row) -> str:
 
 
 @bp.app_template_global()
-def admin_csrf_token() -> str:
-    """Flask-WTF's CSRF token, under a name of its own: another blueprint's context processor may
-    define ``csrf_token`` for its forms (the learner pages do), and context processors win over globals."""
-    from flask_wtf.csrf import generate_csrf
-
-    return generate_csrf()
-
-
-@bp.app_template_global()
 def format_count(value) -> str:
     from flask_babel import format_decimal
 
