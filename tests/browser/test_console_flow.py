@@ -83,6 +83,8 @@ def test_administrator_flow(live_server, browser_page, tmp_path):
     page.fill("#description", "Ukończenie kursu")
     page.set_input_files("#image", str(image))
     assert page.locator("#image-preview").is_visible()
+    # The preview is a blob: URL the console's CSP must allow: the image really loads.
+    page.wait_for_function("document.querySelector('#image-preview').naturalWidth > 0")
     page.click("main button[type=submit]")
     page.wait_for_url("**/admin/badges/*")
     problems["badge"] = _axe(page)

@@ -28,9 +28,10 @@ bp = Blueprint(
 login_manager = LoginManager()
 limiter = Limiter(get_remote_address, storage_uri="memory://")
 
-# The console's Content-Security-Policy: only the hub's own scripts, styles and images; no framing.
+# The console's Content-Security-Policy: only the hub's own scripts, styles and images (blob: for the
+# preview of an image chosen for upload, which never leaves the browser); no framing.
 CONSOLE_CSP = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; "
+    "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; object-src 'none'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 
