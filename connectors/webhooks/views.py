@@ -44,6 +44,8 @@ def receive(slug: str):
     webhook_id = verify_signature(body, request.headers, connector.secrets)
     try:
         payload = json.loads(body)
+    except RecursionError:  # the decoder recurses per nesting level
+        raise BadRequest("the body is nested too deeply") from None
     except ValueError as exc:
         raise BadRequest(f"the body is not JSON: {exc}") from None
     if not isinstance(payload, dict):

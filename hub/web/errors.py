@@ -13,6 +13,7 @@ RFC 9457 section 3.1.4 allows a title to change for localisation.
 
 from __future__ import annotations
 
+import json
 import logging
 
 from flask import Flask, jsonify, make_response, render_template, request
@@ -23,7 +24,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from hub.context import current_context
-from hub.errors import HubError, ServiceUnavailable, ValidationError
+from hub.errors import BadRequest, HubError, ServiceUnavailable, ValidationError
 from hub.i18n import N_, lazy, plain
 from hub.i18n import lazy as _l
 from hub.web.negotiation import wants_problem_json
@@ -120,6 +121,21 @@ def register_error_handlers(app: Flask) -> None:
             if exc.description == type(exc).description:  # Werkzeug's stock text, not one given by the code
                 detail = lazy(HTTP_TEXTS[exc.code][1])
         return problem(exc.code or 500, slug, title, detail)
+
+    @app.errorhandler(RecursionError)
+    def too_deep(exc: RecursionError):
+        # Python's JSON decoder recurses once per nesting level, so a small body of 5,000 nested arrays
+        # ends here from whichever parser read it (Flask, webargs). Blame the body only when it alone
+        # reproduces the error; any other recursion is a bug and stays a logged 500.
+        try:
+            json.loads(request.get_data(cache=True) or b"null")
+        except RecursionError:
+            err = BadRequest(_l("the JSON body is nested too deeply"))
+            log.warning("%s %s -> 400: JSON nested too deeply", request.method, request.path)
+            return problem(err.status, err.slug, err.title, err.detail)
+        except ValueError:
+            pass
+        return unexpected(exc)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

@@ -30,6 +30,7 @@ from hub.connections.models import ConnectorConfig
 from hub.context import current_context
 from hub.db import utcnow
 from hub.errors import HubError, ValidationError
+from hub.i18n import lazy as _l
 from hub.inbox import services as inbox
 from hub.inbox.models import FAILED, STATUSES, InboundEvent
 from hub.learners import notifications
@@ -324,7 +325,7 @@ def badge_new():
             issuer = load(s, p, Issuer, request.form.get("issuer", ""), CONFIGURE, write=True)
             image = forms.upload("image")
             if image is None:
-                raise ValidationError(_("Choose an image (PNG or SVG)."), field="image")
+                raise ValidationError(_l("Choose an image (PNG or SVG)."), field="image")
             badge = actions.create_badge_class(s, current_context(), p, issuer, image=image, **fields)
             form.save(s, p, badge, outcomes, micro)
         except HubError as exc:

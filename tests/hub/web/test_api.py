@@ -120,3 +120,26 @@ def test_nul_characters_are_refused_not_stored(client, world):
     assert client.get("/api/v1/issuers/a%00b", headers=auth).status_code == 404
     body = {"badge_class": world["a"]["badge"], "email": "x@example.org", "source_key": "a\x00b"}
     assert client.post("/api/v1/awards", headers=auth, json=body).status_code == 422
+
+
+def test_json_nested_too_deeply_is_a_400_not_a_500(client, factory):
+    """Python's JSON decoder recurses per nesting level: 5,000 levels (a 10 KB body) exhaust it. The API
+    and webhook intake answer 400 problem JSON, a framework import 422 with the reason, and nothing is
+    stored."""
+    from tests.conftest import signed_headers
+
+    factory.setup()
+    deep = "[" * 5000 + "1" + "]" * 5000
+    auth = {"Authorization": "Bearer admin-token", "Content-Type": "application/json"}
+    for path in ("/api/v1/badge-classes", "/api/v1/awards", "/api/v1/issuers"):
+        response = client.post(path, headers=auth, data=deep)
+        assert response.status_code == 400, path
+        assert response.mimetype == "application/problem+json"
+    body = '{"a":' * 5000 + "1" + "}" * 5000
+    imported = client.post(
+        "/api/v1/frameworks/import?identifier=x&name_en=X&name_pl=X&lang=en", headers=auth, data=body
+    )
+    assert imported.status_code == 422 and "nested too deeply" in str(imported.get_json()["errors"])
+    headers = {**signed_headers(body), "Content-Type": "application/json", "Accept-Language": "en"}
+    hook = client.post("/hooks/lms", data=body, headers=headers)
+    assert hook.status_code == 400 and "nested too deeply" in hook.get_json()["detail"]
