@@ -94,6 +94,7 @@ def mount(app, api: HubApi, blueprint: ApiBlueprint) -> None:
 
 def _authenticate_api_request():
     if request.blueprint in current_app.extensions["hub.api_blueprints"]:
+        request.max_content_length = current_context().settings.max_upload_bytes  # an image in base64
         _authenticate()
 
 

@@ -25,7 +25,7 @@ from werkzeug.exceptions import HTTPException
 
 from hub.context import current_context
 from hub.errors import BadRequest, HubError, ServiceUnavailable, ValidationError
-from hub.i18n import N_, lazy, plain
+from hub.i18n import N_, lazy, number, plain
 from hub.i18n import lazy as _l
 from hub.web.negotiation import wants_problem_json
 
@@ -120,6 +120,10 @@ def register_error_handlers(app: Flask) -> None:
             title = HTTP_TEXTS[exc.code][0]
             if exc.description == type(exc).description:  # Werkzeug's stock text, not one given by the code
                 detail = lazy(HTTP_TEXTS[exc.code][1])
+        limit = request.max_content_length
+        if exc.code == 413 and limit:
+            megabytes = number(round(limit / 1048576, 1))
+            detail = _l("The request is larger than %(limit)s MB, the most this address accepts.", limit=megabytes)
         return problem(exc.code or 500, slug, title, detail)
 
     @app.errorhandler(RecursionError)

@@ -105,6 +105,7 @@ def _console_request():
 
     if not is_console_request():
         return
+    request.max_content_length = current_app.extensions["hub"].settings.max_upload_bytes  # room for an image
     if current_user.is_authenticated:
         principal()
     if request.method not in ("GET", "HEAD", "OPTIONS"):

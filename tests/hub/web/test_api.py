@@ -4,6 +4,7 @@ and the OpenAPI document."""
 from __future__ import annotations
 
 import base64
+import io
 
 from hub.accounts import services as accounts
 from hub.accounts.models import User
@@ -143,3 +144,30 @@ def test_json_nested_too_deeply_is_a_400_not_a_500(client, factory):
     headers = {**signed_headers(body), "Content-Type": "application/json", "Accept-Language": "en"}
     hook = client.post("/hooks/lms", data=body, headers=headers)
     assert hook.status_code == 400 and "nested too deeply" in hook.get_json()["detail"]
+
+
+def test_an_image_up_to_the_image_limit_fits_in_console_and_api_requests(client, world):
+    """HUB_MAX_IMAGE_BYTES is larger than HUB_MAX_BODY_BYTES: a console upload or an API body carrying
+    such an image (base64) is accepted up to the image limit; beyond it the 413 names the limit."""
+    from tests.hub.web.conftest import post_form, sign_in
+
+    settings = client.application.extensions["hub"].settings
+    padding = b"\x00" * (settings.max_body_bytes + 1000)  # over the webhook limit, under the image limit
+    big = badge_png()[:-12] + padding + badge_png()[-12:]  # trailing bytes after IEND are not an image part
+    sign_in(client, "admin-a@example.org")
+    page = post_form(
+        client,
+        f"/admin/issuers/{world['a']['issuer_pid']}?lang=en",
+        {"name": "Szkoła", "url": "https://szkola.example", "image": (io.BytesIO(big), "logo.png")},
+        content_type="multipart/form-data",
+    )
+    assert page.status_code != 413
+    huge = b"\x00" * (settings.max_upload_bytes + 1)
+    too_big = post_form(
+        client,
+        f"/admin/issuers/{world['a']['issuer_pid']}?lang=en",
+        {"image": (io.BytesIO(huge), "logo.png")},
+        content_type="multipart/form-data",
+    )
+    assert too_big.status_code == 413
+    assert f"larger than {round(settings.max_upload_bytes / 1048576, 1)} MB" in too_big.get_data(as_text=True)
