@@ -118,7 +118,8 @@ def register_error_handlers(app: Flask) -> None:
         title, detail = exc.name, exc.description or exc.name
         if exc.code in HTTP_TEXTS:
             title = HTTP_TEXTS[exc.code][0]
-            if exc.description == type(exc).description:  # Werkzeug's stock text, not one given by the code
+            # Werkzeug's stock text, not one given by the code; Flask-Limiter's is the limit ("5 per 1 minute")
+            if exc.description == type(exc).description or exc.code == 429:
                 detail = lazy(HTTP_TEXTS[exc.code][1])
         limit = request.max_content_length
         if exc.code == 413 and limit:
