@@ -372,7 +372,7 @@ def search(args):
 def descriptor(identifier: str, code: str):
     """One descriptor by framework identifier and code (`eqf/descriptors/4`)."""
     if "\x00" in identifier + code:  # PostgreSQL text cannot hold NUL: no such descriptor
-        raise NotFound(_l("no descriptor \"%(code)s\" in framework \"%(framework)s\"", code=code, framework=identifier))
+        raise NotFound(_l('no descriptor "%(code)s" in framework "%(framework)s"', code=code, framework=identifier))
     return fw.descriptor_json(fw.get_descriptor(db_session(), identifier, code))
 
 
@@ -442,7 +442,7 @@ def _connector(session, slug: str | None, ability: str = CONFIGURE) -> Connector
         return None
     row = session.scalar(select(ConnectorConfig).where(ConnectorConfig.slug == slug))
     if row is None or not (me().site_admin or me().may(row.issuer_id, ability)):
-        raise NotFound(_l("no connector \"%(slug)s\"", slug=slug))
+        raise NotFound(_l('no connector "%(slug)s"', slug=slug))
     return row
 
 

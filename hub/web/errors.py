@@ -47,6 +47,43 @@ HTTP_TEXTS = {
 }
 
 
+# marshmallow's fixed field messages (webargs answers them per field in a 422's ``errors``), marked for
+# translation; messages with values in them ("Length must be between 1 and 255.") stay as marshmallow
+# wrote them.
+FIELD_MESSAGES = frozenset(
+    {
+        N_("Missing data for required field."),
+        N_("Unknown field."),
+        N_("Field may not be null."),
+        N_("Invalid input type."),
+        N_("Invalid type."),
+        N_("Invalid value."),
+        N_("Not a valid string."),
+        N_("Not a valid integer."),
+        N_("Not a valid number."),
+        N_("Not a valid boolean."),
+        N_("Not a valid list."),
+        N_("Not a valid mapping type."),
+        N_("Not a valid email address."),
+        N_("Not a valid URL."),
+        N_("Not a valid UUID."),
+        N_("Not a valid date."),
+        N_("Not a valid datetime."),
+        N_("Number too large."),
+        N_("Invalid JSON body."),
+    }
+)
+
+
+def _field_messages(value):
+    """webargs' ``{location: {field: [message, ...]}}`` with the known messages translated."""
+    if isinstance(value, dict):
+        return {k: _field_messages(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_field_messages(v) for v in value]
+    return lazy(value) if isinstance(value, str) and value in FIELD_MESSAGES else value
+
+
 def problem(status: int, slug: str, title: str, detail, extra: dict | None = None, headers=None):
     """Render a problem as JSON (``application/problem+json``) or as the HTML error page, in the
     request's language.
@@ -113,7 +150,8 @@ def register_error_handlers(app: Flask) -> None:
         messages = (getattr(exc, "data", None) or {}).get("messages")
         if exc.code == 422:
             err = ValidationError(_l("the parameters or body are invalid"))
-            return problem(err.status, err.slug, err.title, err.detail, {"errors": messages} if messages else None)
+            extra = {"errors": _field_messages(messages)} if messages else None
+            return problem(err.status, err.slug, err.title, err.detail, extra)
         slug = (exc.name or "error").lower().replace(" ", "-")
         title, detail = exc.name, exc.description or exc.name
         if exc.code in HTTP_TEXTS:

@@ -28,6 +28,10 @@ def test_tokens_scopes_and_errors(client, ctx, world):
     assert refused.get_json()["type"].endswith("/problems/forbidden")
     bad = client.post("/api/v1/awards", headers=award, json={"badge_class": a["badge"], "email": "nope"})
     assert bad.status_code == 422 and "email" in str(bad.get_json()["errors"])
+    missing = client.post("/api/v1/awards", headers={**award, "Accept-Language": "pl"}, json={"email": "a@b.pl"})
+    assert missing.get_json()["errors"]["json"]["badge_class"] == ["Brak danych w wymaganym polu."]
+    missing = client.post("/api/v1/awards?lang=en", headers=award, json={"email": "a@b.pl"})
+    assert missing.get_json()["errors"]["json"]["badge_class"] == ["Missing data for required field."]
     made = client.post(
         "/api/v1/awards",
         headers=award,
