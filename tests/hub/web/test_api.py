@@ -127,6 +127,14 @@ def test_nul_characters_are_refused_not_stored(client, world):
     assert client.post("/api/v1/awards", headers=auth, json=body).status_code == 422
 
 
+def test_nul_characters_in_a_console_form_get_a_readable_refusal(client, world):
+    from tests.hub.web.conftest import post_form, sign_in
+
+    sign_in(client, "admin-a@example.org")
+    refused = post_form(client, f"/admin/issuers/{world['a']['issuer_pid']}?lang=en", {"name": "a\x00b"})
+    assert refused.status_code == 400 and "NUL character (U+0000)" in refused.get_data(as_text=True)
+
+
 def test_json_nested_too_deeply_is_a_400_not_a_500(client, factory):
     """Python's JSON decoder recurses per nesting level: 5,000 levels (a 10 KB body) exhaust it. The API
     and webhook intake answer 400 problem JSON, a framework import 422 with the reason, and nothing is
