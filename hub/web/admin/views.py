@@ -16,6 +16,7 @@ from types import SimpleNamespace
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import login_required
 from sqlalchemy import func, select
 
@@ -631,7 +632,10 @@ def events_replay():
     s.commit()
     for event_id in done:
         _jobs().enqueue(event_id)
-    flash(_("%(n)s events queued again.", n=len(done)), "info")
+    if not ids:
+        flash(_("Tick the events to replay first."), "error")
+    elif done:
+        flash(ngettext("%(num)s event queued again.", "%(num)s events queued again.", len(done)), "info")
     if len(ids) == 1:
         return redirect(url_for("admin.event", event_id=ids[0]))
     return redirect(

@@ -227,3 +227,13 @@ def test_cli_creates_the_first_site_admin(app, ctx):
         assert accounts.authenticate(s, "root@example.org", PASSWORD).is_site_admin
     again = runner.invoke(args=["users", "create-admin", "root@example.org", "--password-stdin"], input=PASSWORD + "\n")
     assert again.exit_code == 1 and "exists" in again.output
+
+
+def test_replay_from_the_events_list(client, world):
+    from tests.hub.web.conftest import post_form
+
+    sign_in(client, "admin-a@example.org")
+    nothing = post_form(client, "/admin/events/replay?lang=en", {}, follow_redirects=True)
+    assert "Tick the events to replay first." in nothing.get_data(as_text=True)
+    one = post_form(client, "/admin/events/replay?lang=en", {"event": world["a"]["event"]}, follow_redirects=True)
+    assert "1 event queued again." in one.get_data(as_text=True)
