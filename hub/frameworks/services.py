@@ -155,8 +155,11 @@ def get_descriptor(session: Session, framework: str, code: str) -> Descriptor:
 def descriptor_ref(session: Session, ref: str | dict) -> Descriptor:
     """Resolve ``"framework:code"`` (``"eqf:4"``, ``"esco-skills:<uuid>"``) or ``{"framework", "code"}``.
 
+    References come from input (a request body, a form, a CSV), so an unknown one is bad input, not a
+    missing resource.
+
     Raises:
-        ValidationError: malformed reference; NotFound: no such descriptor.
+        ValidationError: malformed reference, or no such descriptor.
     """
     if isinstance(ref, dict):
         fw, code = ref.get("framework"), ref.get("code")
@@ -166,7 +169,10 @@ def descriptor_ref(session: Session, ref: str | dict) -> Descriptor:
         raise ValidationError(
             _l("the descriptor reference \"%(ref)s\" must be 'framework:code'", ref=str(ref)), field="descriptor"
         )
-    return get_descriptor(session, str(fw).strip().lower(), str(code).strip())
+    try:
+        return get_descriptor(session, str(fw).strip().lower(), str(code).strip())
+    except NotFound as exc:
+        raise ValidationError(exc.detail, field="descriptor") from None
 
 
 def upsert_descriptors(session: Session, framework: Framework, rows: Sequence[dict], columns: Iterable[str]) -> None:
