@@ -47,7 +47,7 @@ def receive(slug: str):
     try:
         payload = json.loads(body)
     except RecursionError:  # the decoder recurses per nesting level
-        raise BadRequest("the body is nested too deeply") from None
+        raise BadRequest(_l("the JSON body is nested too deeply")) from None
     except ValueError as exc:
         raise BadRequest(_l("the body is not JSON: %(error)s", error=str(exc))) from None
     if not isinstance(payload, dict):
