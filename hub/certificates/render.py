@@ -290,9 +290,10 @@ def check_template(body: str, css: str | None = None, instance_path: Path | None
             laid_out = document
     try:
         html_to_pdf(laid_out)
-    except RenderError as exc:
+    except Exception as exc:  # noqa: BLE001 - xhtml2pdf's errors and its resource policy's limits alike
+        problem = exc.detail if isinstance(exc, HubError) else (str(exc) or type(exc).__name__)
         raise ValidationError(
-            _l("the certificate cannot be laid out with this template: %(error)s", error=exc.detail), field="html"
+            _l("the certificate cannot be laid out with this template: %(error)s", error=problem), field="html"
         ) from None
     return body
 

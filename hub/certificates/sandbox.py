@@ -412,7 +412,7 @@ class CertificateSandbox(ImmutableSandboxedEnvironment):
     def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 - Jinja's signature
         """A call from the template: counted as a step; ``loop(…)`` of a recursive loop counts its
         items too; ``strftime`` formats are at most :data:`MAX_STRFTIME` characters."""
-        if __obj in _GUARDS:
+        if any(__obj is guard for guard in _GUARDS):
             return __context.call(__obj, *args, **kwargs)
         step()
         if isinstance(__obj, LoopContext) and args:
