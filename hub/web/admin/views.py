@@ -72,14 +72,15 @@ def _failed(exc: HubError, status: int = 422):
 def _saving(message: str | None = None):
     """The console's unit of work for one form: commit and flash ``message`` when the block succeeds;
     on a :class:`HubError` roll back, flash the reason and set ``saved.status`` to 422 (the error is
-    handled here, so the page renders again with the form). Other errors propagate."""
-    saved = SimpleNamespace(status=200, failed=False)
+    handled here, so the page renders again with the form; ``saved.error`` is the error, for forms that
+    show it next to a field). Other errors propagate."""
+    saved = SimpleNamespace(status=200, failed=False, error=None)
     session = db_session()
     try:
         yield saved
     except HubError as exc:
         session.rollback()
-        saved.status, saved.failed = _failed(exc), True
+        saved.status, saved.failed, saved.error = _failed(exc), True, exc
         return
     session.commit()
     if message:
@@ -194,7 +195,7 @@ def issuer(issuer_id: str):
     return _issuer_page(row, form=request.form if status != 200 else None, status=status)
 
 
-def _issuer_page(row: Issuer, *, form=None, status: int = 200):
+def _issuer_page(row: Issuer, *, form=None, status: int = 200, layout_error=None):
     s, p, urls = db_session(), principal(), current_context().urls
     members = s.scalars(select(Membership).where(Membership.issuer_id == row.id).order_by(Membership.id)).all()
     signing = certificate_keys.active_rows(s, row)
@@ -217,6 +218,7 @@ def _issuer_page(row: Issuer, *, form=None, status: int = 200):
         endpoints=endpoints,
         signing=certificate_keys.summary(signing[-1]) if signing else None,
         layout=layout,
+        layout_error=layout_error,
     ), status
 
 
@@ -253,7 +255,7 @@ def issuer_certificate_layout(issuer_id: str):
             bilingual=bool(request.form.get("bilingual")),
         )
         return redirect(url_for("admin.issuer", issuer_id=row.public_id))
-    return _issuer_page(row, form=request.form, status=saved.status)
+    return _issuer_page(row, form=request.form, status=saved.status, layout_error=saved.error)
 
 
 @bp.post("/issuers/<issuer_id>/rotate-key")
