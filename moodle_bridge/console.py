@@ -73,6 +73,8 @@ def _read_form(*, creating: bool) -> tuple[dict, dict[str, str]]:
 def _field_error(exc: HubError) -> dict[str, str]:
     """A service's refusal as a field message (translated where the field says enough)."""
     field = exc.extra.get("field") if isinstance(exc, ValidationError) else None
+    if field == "site_url":  # another site has this address: the service's message names it
+        return {"site_url": str(exc.detail)}
     known = {
         "slug": _("This short name is taken; choose another."),
         "token": _("A token has no spaces and at most 255 characters."),

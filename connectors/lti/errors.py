@@ -7,6 +7,7 @@ precise cause for the administrator's log line (never shown, never holding a tok
 from __future__ import annotations
 
 from hub.errors import HubError
+from hub.i18n import N_
 
 
 def _(text: str) -> str:
@@ -70,3 +71,11 @@ class RegistrationError(LtiError):
     status = 400
     slug = "lti-registration-error"
     title = "Registration failed"
+
+
+class RegistrationQueueFull(RegistrationError):
+    """Dynamic registration refused: too many registrations already wait for an administrator."""
+
+    status = 429
+    slug = "lti-registration-queue-full"
+    title = N_("Too many registrations are waiting for approval")
