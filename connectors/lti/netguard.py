@@ -31,6 +31,8 @@ from urllib3.util import connection
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 #: Host names that always mean this computer (RFC 6761 section 6.3).
 _LOCAL_NAMES = ("localhost", "localhost.localdomain")
+#: The resolver, ``socket.getaddrinfo``'s signature (tests put a DNS server's changing answers here).
+resolve = socket.getaddrinfo
 
 
 class BlockedAddress(Exception):
@@ -90,7 +92,7 @@ def public_addresses(host: str, port: int) -> list[str]:
         socket.gaierror: the name does not resolve.
     """
     found: list[str] = []
-    for *_rest, sockaddr in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+    for *_rest, sockaddr in resolve(host, port, type=socket.SOCK_STREAM):
         address = str(sockaddr[0])
         if not is_public_address(address):
             raise BlockedAddress(host, address, "not a public address")
@@ -164,14 +166,19 @@ class _GuardedAdapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
 
 
+class _NoRedirects(requests.Session):
+    def request(self, method, url, **kwargs):
+        kwargs["allow_redirects"] = False
+        return super().request(method, url, **kwargs)
+
+
 def guarded_session(*, allow_private: bool = False) -> requests.Session:
     """A ``requests.Session`` for URLs a stranger chose: redirects are not followed (a 3xx answer is
     returned as it is), proxies from the environment are ignored, and unless ``allow_private`` every
     connection goes to a checked public address only (:class:`BlockedAddress` raised otherwise, before
     any byte is sent). Close it after use."""
-    session = requests.Session()
+    session = _NoRedirects()
     session.trust_env = False
-    session.max_redirects = 0
     if not allow_private:
         adapter = _GuardedAdapter()
         session.mount("http://", adapter)
