@@ -32,6 +32,7 @@ from hub.connections import services as connections
 from hub.connections.models import ConnectorConfig
 from hub.db import utcnow
 from hub.errors import ConfigurationError, Forbidden, HubError, NotFound, ValidationError
+from hub.i18n import N_
 from hub.i18n import lazy as _l
 from hub.inbox.models import InboundEvent
 from hub.rules import services as rules
@@ -52,6 +53,7 @@ ABANDONED_AFTER = timedelta(minutes=15)
 #: The connection check answers within about this many seconds (one retry) even for a dead site.
 CHECK_TIMEOUT = (5.0, 15.0)
 _TOKEN = re.compile(r"^[^\s\x00]{1,255}$")
+NO_TOKEN = _l("the site has no web service token; set one first")
 
 
 class SiteNotReady(HubError):
@@ -59,7 +61,14 @@ class SiteNotReady(HubError):
 
     status = 409
     slug = "moodle-site-not-ready"
-    title = "The Moodle site cannot be used yet"
+    title = N_("The Moodle site cannot be used yet")
+
+
+class SiteAddressTaken(ValidationError):
+    """Another Moodle site of the hub already has this address (``field="site_url"``)."""
+
+    slug = "moodle-site-address-taken"
+    title = N_("This Moodle site is already connected")
 
 
 class SyncAlreadyRunning(HubError):
@@ -67,7 +76,7 @@ class SyncAlreadyRunning(HubError):
 
     status = 409
     slug = "moodle-sync-running"
-    title = "A sync of this Moodle site is already running"
+    title = N_("A sync of this Moodle site is already running")
 
 
 # ---- access --------------------------------------------------------------------------------------------
@@ -91,9 +100,9 @@ def list_sites(session: Session, p: Principal, *, limit: int | None = None, afte
 
 def _require(p: Principal, issuer_id: int | None, *, write: bool) -> None:
     if not p.may(issuer_id, CONFIGURE):
-        raise NotFound("no such Moodle site")
+        raise NotFound(_l("no such Moodle site"))
     if write and not p.may(issuer_id, CONFIGURE, write=True):
-        raise Forbidden("your API token's scope does not allow changes (manage)")
+        raise Forbidden(_l("your API token's scope does not allow changes (manage)"))
 
 
 def load_site(session: Session, p: Principal, public_id: str, *, write: bool = False) -> ConnectorConfig:
@@ -109,7 +118,7 @@ def load_site(session: Session, p: Principal, public_id: str, *, write: bool = F
             select(ConnectorConfig).where(ConnectorConfig.public_id == public_id, ConnectorConfig.kind == KIND)
         )
     if row is None:
-        raise NotFound("no such Moodle site")
+        raise NotFound(_l("no such Moodle site"))
     _require(p, row.issuer_id, write=write)
     return row
 
@@ -125,7 +134,7 @@ def issuers_to_configure(session: Session, p: Principal) -> list[Issuer]:
 def _clean_token(token: str | None) -> str:
     token = (token or "").strip()
     if not _TOKEN.match(token):
-        raise ValidationError("the web service token must be 1-255 characters without spaces", field="token")
+        raise ValidationError(_l("the web service token must be 1-255 characters without spaces"), field="token")
     return token
 
 
@@ -145,8 +154,8 @@ def _checked_config(config: dict) -> dict:
 
     try:
         return registry.get(KIND).validate_config(config)
-    except ConfigurationError as exc:  # a person's input: a client error, shown with the form
-        raise ValidationError(exc.detail, field="config") from None
+    except ConfigurationError as exc:  # a person's input: a client error, shown with the form (at its field)
+        raise ValidationError(exc.detail, field=exc.extra.get("field") or "config") from None
 
 
 def _refuse_second_site(session: Session, p: Principal, site_url: str, row: ConnectorConfig | None = None) -> None:
@@ -155,7 +164,7 @@ def _refuse_second_site(session: Session, p: Principal, site_url: str, row: Conn
     (:func:`moodle_bridge.sync.site_key`), naming it when ``p`` may see it.
 
     Raises:
-        ValidationError: ``field="site_url"``.
+        SiteAddressTaken: a :class:`ValidationError` with ``field="site_url"``.
     """
     others = [r for r in sites_at(session, site_url) if row is None or r.id != row.id]
     if not others:
@@ -169,7 +178,7 @@ def _refuse_second_site(session: Session, p: Principal, site_url: str, row: Conn
         )
     else:
         message = _l("This Moodle site is already connected to Badge Hub by another issuer; ask a site administrator.")
-    raise ValidationError(message, field="site_url")
+    raise SiteAddressTaken(message, field="site_url")
 
 
 def _record(session: Session, p: Principal, action: str, row: ConnectorConfig, *, before=None, after=None) -> None:
@@ -198,11 +207,11 @@ def create_site(
             ``site_url``: another Moodle site of the hub has this address).
     """
     if issuer is None and not p.site_admin:
-        raise Forbidden("only site administrators add site-level Moodle sites; name an issuer")
+        raise Forbidden(_l("only site administrators add site-level Moodle sites; name an issuer"))
     _require(p, issuer.id if issuer else None, write=True)
     name = (name or "").strip()
     if not name or len(name) > 255:
-        raise ValidationError("the name must be 1-255 characters", field="name")
+        raise ValidationError(_l("the name must be 1-255 characters"), field="name")
     token = _clean_token(token)
     checked = _checked_config({k: config.get(k) for k in EDITABLE if config.get(k) is not None})
     _refuse_second_site(session, p, checked["site_url"])
@@ -240,7 +249,7 @@ def update_site(
     _require(p, row.issuer_id, write=True)
     before = audit.snapshot(row, SITE_FIELDS)
     if name is not None and not (name.strip() and len(name.strip()) <= 255):
-        raise ValidationError("the name must be 1-255 characters", field="name")
+        raise ValidationError(_l("the name must be 1-255 characters"), field="name")
     merged = None
     if config:
         merged = _checked_config({**row.config, **{k: v for k, v in config.items() if k in EDITABLE}})
@@ -302,7 +311,7 @@ def _token(ctx, row: ConnectorConfig) -> str:
     try:
         return load_token(ctx, row)
     except ConfigurationError:
-        raise SiteNotReady("the site has no web service token; set one first") from None
+        raise SiteNotReady(NO_TOKEN) from None
 
 
 @dataclass(frozen=True)
@@ -383,13 +392,13 @@ def start_sync(session: Session, p: Principal, row: ConnectorConfig) -> MoodleSy
     _require(p, row.issuer_id, write=True)
     session.execute(select(ConnectorConfig.id).where(ConnectorConfig.id == row.id).with_for_update())
     if not row.enabled:
-        raise SiteNotReady("the site is switched off; switch it on to sync")
+        raise SiteNotReady(_l("the site is switched off; switch it on to sync"))
     if not row.secrets_encrypted:
-        raise SiteNotReady("the site has no web service token; set one first")
+        raise SiteNotReady(NO_TOKEN)
     current = latest_run(session, row)
     if current is not None and current.status in (QUEUED, RUNNING):
         if not is_abandoned(current):
-            raise SyncAlreadyRunning("wait for it to finish, or stop it", run=current.public_id)
+            raise SyncAlreadyRunning(_l("wait for it to finish, or stop it"), run=current.public_id)
         current.status, current.finished_at = FAILED, utcnow()
         current.error, current.error_slug = "abandoned: its process stopped", "abandoned"
     now = utcnow()
@@ -422,7 +431,8 @@ def run_sync(ctx, run_id: int, enqueue: Callable[[int], None] | None = None) -> 
 
     ``enqueue(event_id)`` is called for each new inbox event once its page has committed (the hub's
     job dispatcher, so completions become awards while the sync goes on). Never raises: a hub error
-    ends the run ``failed`` with its detail and problem slug; a stop request ends it ``stopped``.
+    ends the run ``failed`` with its detail (in English, as stored records are) and problem slug, which
+    the console explains in the reader's language; a stop request ends it ``stopped``.
     """
     from hub.inbox.services import submit_learning_event
 
@@ -463,7 +473,7 @@ def run_sync(ctx, run_id: int, enqueue: Callable[[int], None] | None = None) -> 
         report = sync_connector(ctx, site, submit=submit, should_stop=lambda: stop["requested"], on_page=on_page)
         status = STOPPED if report.stopped else DONE
     except HubError as exc:
-        status, error, slug = FAILED, exc.detail, exc.slug
+        status, error, slug = FAILED, str(exc), exc.slug  # stored in English; the console explains the slug
         log.warning("moodle sync failed", extra={"run": run_id, "problem": exc.slug})
     except Exception as exc:  # noqa: BLE001 - the run must end with a state a person can read
         status, error, slug = FAILED, f"internal error: {type(exc).__name__}", "internal-error"
@@ -619,7 +629,7 @@ def link_push_connector(session: Session, p: Principal, row: ConnectorConfig, co
     if connector_id:
         found = next((c for c in push_candidates(session, row) if c.public_id == connector_id), None)
         if found is None:
-            raise NotFound("no such webhook connector for this site")
+            raise NotFound(_l("no such webhook connector for this site"))
         slug = found.slug
     _link(session, p, row, slug)
 

@@ -22,7 +22,7 @@ from hub.context import HubContext
 from hub.i18n import lazy as _l
 from hub.i18n import number
 
-from .errors import RegistrationError, RegistrationQueueFull, _
+from .errors import RegistrationError, RegistrationQueueFull
 from .models import PENDING, LtiRegistration
 from .netguard import BlockedAddress, check_url, guarded_session
 from .registrations import create_registration, url_problem
@@ -144,7 +144,7 @@ def register(
             origin mismatch, missing endpoints, or the platform refused the registration (the precise
             cause is in ``reason``).
     """
-    sorry = _("Badge Hub could not register with this platform. The administrator can find the cause in the log.")
+    sorry = _l("Badge Hub could not register with this platform. The administrator can find the cause in the log.")
     allow_private = ctx.settings.lti_allow_private_hosts
     waiting = pending_count(session)
     if waiting >= MAX_PENDING:

@@ -22,7 +22,7 @@ from hub.context import HubContext
 from hub.credentials.signing import generate_rsa_key
 from hub.db import utcnow
 from hub.errors import NotFound, ValidationError
-from hub.i18n import LazyText
+from hub.i18n import LazyText, joined
 from hub.i18n import lazy as _l
 from hub.timefmt import isoformat_z
 
@@ -116,7 +116,7 @@ def _url(value: str | None, field: str, *, allow_http: bool, required: bool = Tr
     value = (value or "").strip()
     if not value:
         if required:
-            raise ValidationError(f"{field} is required", field=field)
+            raise ValidationError(_l("%(field)s is required", field=field), field=field)
         return None
     problem = url_problem(value, allow_http=allow_http)
     if problem is not None:
@@ -183,7 +183,7 @@ def _apply(session: Session, ctx: HubContext, reg: LtiRegistration, **values) ->
     if "client_id" in values:
         client_id = (values["client_id"] or "").strip()
         if not client_id:
-            raise ValidationError("client_id is required", field="client_id")
+            raise ValidationError(_l("%(field)s is required", field="client_id"), field="client_id")
         reg.client_id = client_id
     for field in ("auth_login_url", "auth_token_url", "key_set_url"):
         if field in values:
@@ -201,7 +201,10 @@ def _apply(session: Session, ctx: HubContext, reg: LtiRegistration, **values) ->
             )
         )
     if taken:
-        raise ValidationError(f"a registration for {reg.issuer} / {reg.client_id} exists", field="client_id")
+        raise ValidationError(
+            _l("a registration for %(issuer)s / %(client_id)s exists", issuer=reg.issuer, client_id=reg.client_id),
+            field="client_id",
+        )
 
 
 def _set_deployments(reg: LtiRegistration, deployment_ids) -> None:
@@ -275,7 +278,7 @@ def keyset_page(session: Session, query, model, *, limit: int, cursor: str | Non
     if cursor:
         anchor = is_public_id(cursor) and session.scalar(select(model.id).where(model.public_id == cursor))
         if not anchor:
-            raise ValidationError("cursor does not name a row of this list", field="cursor")
+            raise ValidationError(_l("cursor does not name a row of this list"), field="cursor")
         query = query.where(model.id < anchor)
     rows = list(session.scalars(query.limit(limit + 1)))
     return rows[:limit], (rows[limit - 1].public_id if len(rows) > limit else None)
@@ -309,7 +312,7 @@ def get_registration(session: Session, public_id: str) -> LtiRegistration:
     """A registration by its public id. Raises NotFound."""
     reg = session.scalar(select(LtiRegistration).where(LtiRegistration.public_id == public_id))
     if reg is None:
-        raise NotFound(f"no LTI registration {public_id}")
+        raise NotFound(_l("no LTI registration %(id)s", id=public_id))
     return reg
 
 
@@ -335,7 +338,9 @@ def record_unknown_deployment(session: Session, reg: LtiRegistration, deployment
 
 def _status(status: str) -> str:
     if status not in STATUSES:
-        raise ValidationError(f"status must be one of {', '.join(STATUSES)}", field="status")
+        raise ValidationError(
+            _l("%(field)s must be one of %(choices)s", field="status", choices=joined(STATUSES)), field="status"
+        )
     return status
 
 
