@@ -47,7 +47,6 @@ from hub.rules.services import create_rule, set_rule_enabled
 from .errors import PlatformServiceError
 from .launch import AGS_CLAIM, NRPS_CLAIM, Launch
 from .models import (
-    ACTIVE,
     AWARD_RULES,
     INACTIVE,
     PENDING,
@@ -472,9 +471,11 @@ def delete_registration(session: Session, reg: LtiRegistration, *, statuses=(PEN
             or one with awards or completion events in its courses (history: deactivate it instead).
     """
     if reg.status not in statuses:
-        if reg.status == ACTIVE:
-            raise ValidationError(_l("Deactivate the registration before deleting it."), field="status")
-        raise ValidationError(_l("only a pending registration can be rejected; deactivate it instead"), field="status")
+        if statuses == (PENDING,):  # rejecting what waits for approval
+            raise ValidationError(
+                _l("only a pending registration can be rejected; deactivate it instead"), field="status"
+            )
+        raise ValidationError(_l("Deactivate the registration before deleting it."), field="status")
     found = footprint(session, reg)
     if not found.deletable:
         raise ValidationError(
