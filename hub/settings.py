@@ -54,6 +54,11 @@ class Settings:
         redis_url: ``HUB_REDIS_URL`` (``redis://host:6379/0``), unset by default. When set, short-lived
             shared state (LTI login state, nonces, launch data, service access tokens) lives in Redis;
             when unset, in the database. Either way it is shared by every worker process.
+        lti_allow_private_hosts: ``HUB_LTI_ALLOW_PRIVATE_HOSTS`` (default off). Off: LTI Dynamic
+            Registration calls only hosts whose every address is public (no loopback, private,
+            link-local, multicast or reserved address: SSRF protection), and platform URLs must be
+            ``https://`` (``http://`` only for localhost). On (development, a platform on the local
+            network): both are allowed.
     """
 
     instance_path: Path
@@ -76,6 +81,7 @@ class Settings:
     claim_link_days: int = 30
     login_link_minutes: int = 30
     redis_url: str | None = None
+    lti_allow_private_hosts: bool = False
     extra: dict = field(default_factory=dict)
 
     @property
@@ -101,6 +107,17 @@ def _int(env: dict, name: str, default: int, minimum: int = 0) -> int:
     if value < minimum:
         raise ConfigurationError(f"{name} must be at least {minimum}, got {value}")
     return value
+
+
+def _bool(env: dict, name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigurationError(f"{name} must be 1/true/yes/on or 0/false/no/off, got {raw!r}")
 
 
 def _choice(env: dict, name: str, default: str, allowed: tuple[str, ...]) -> str:
@@ -204,6 +221,7 @@ def load_settings(env: dict | None = None) -> Settings:
         mail_from=env.get("HUB_MAIL_FROM") or "Badge Hub <badges@localhost>",
         claim_link_days=_int(env, "HUB_CLAIM_LINK_DAYS", 30, 1),
         login_link_minutes=_int(env, "HUB_LOGIN_LINK_MINUTES", 30, 1),
+        lti_allow_private_hosts=_bool(env, "HUB_LTI_ALLOW_PRIVATE_HOSTS", False),
     )
 
 

@@ -119,14 +119,19 @@ def _ctx():
 @moodle_cli.command("check")
 @click.argument("site")
 def check_command(site: str) -> None:
-    """Check SITE's (connector slug or site URL) token and the functions its service offers."""
+    """Check SITE's (connector slug or site URL) token and the functions its service offers. Says which
+    connector it uses; an address several connectors share is refused (name one by its slug)."""
     from moodle_bridge.sync import client_for, find_connector
 
     ctx = _ctx()
-    with ctx.db.session_scope() as session:
-        connector = find_connector(session, site)
-        client = client_for(ctx, connector)
-        competencies = bool(connector.config.get("competencies", True))
+    try:  # several sites with SITE's address: refused, naming their slugs
+        with ctx.db.session_scope() as session:
+            connector = find_connector(session, site)
+            client = client_for(ctx, connector)
+            competencies = bool(connector.config.get("competencies", True))
+            click.echo(f"Moodle site {connector.slug} ({connector.name}): {connector.config.get('site_url')}")
+    except HubError as exc:
+        raise click.ClickException(exc.detail) from None
     try:
         info = client.check_connection(competencies=competencies)
     except HubError as exc:

@@ -78,6 +78,8 @@ FORM_FIELDS = ("name", "slug", "token", "site_url", "course_ids", "course_idnumb
 def _field_error(exc: HubError) -> dict[str, str]:
     """A service's refusal as a message next to its field, in the reader's language."""
     field = exc.extra.get("field") if isinstance(exc, ValidationError) else None
+    if isinstance(exc, sites.SiteAddressTaken):  # the service's message names the other site
+        return {"site_url": str(exc.detail)}
     known = {
         "slug": _("This short name is taken; choose another."),
         "token": _("A token has no spaces and at most 255 characters."),

@@ -40,7 +40,7 @@ from hub.timefmt import isoformat_z
 from moodle_bridge.client import COMPETENCY_FUNCTIONS, REQUIRED_FUNCTIONS, Course, EnrolledUser, MoodleClient
 from moodle_bridge.events import WEBHOOK_MAPPING, completion_payload
 from moodle_bridge.models import DONE, FAILED, QUEUED, RUNNING, STOPPED, MoodleSyncRun, MoodleSyncState
-from moodle_bridge.sync import SyncReport, load_token, sync_connector
+from moodle_bridge.sync import SyncReport, load_token, sites_at, sync_connector
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,13 @@ class SiteNotReady(HubError):
     status = 409
     slug = "moodle-site-not-ready"
     title = N_("The Moodle site cannot be used yet")
+
+
+class SiteAddressTaken(ValidationError):
+    """Another Moodle site of the hub already has this address (``field="site_url"``)."""
+
+    slug = "moodle-site-address-taken"
+    title = N_("This Moodle site is already connected")
 
 
 class SyncAlreadyRunning(HubError):
@@ -151,6 +158,29 @@ def _checked_config(config: dict) -> dict:
         raise ValidationError(exc.detail, field=exc.extra.get("field") or "config") from None
 
 
+def _refuse_second_site(session: Session, p: Principal, site_url: str, row: ConnectorConfig | None = None) -> None:
+    """One Moodle site is one connector in the hub (its completions are named by its address): refuse
+    ``site_url`` when another Moodle site (``row``: the one being changed) already has that address
+    (:func:`moodle_bridge.sync.site_key`), naming it when ``p`` may see it.
+
+    Raises:
+        SiteAddressTaken: a :class:`ValidationError` with ``field="site_url"``.
+    """
+    others = [r for r in sites_at(session, site_url) if row is None or r.id != row.id]
+    if not others:
+        return
+    mine = next((r for r in others if p.may(r.issuer_id, CONFIGURE)), None)
+    if mine is not None:
+        message = _l(
+            "This Moodle site is already connected as %(name)s (%(slug)s); change that one instead.",
+            name=mine.name,
+            slug=mine.slug,
+        )
+    else:
+        message = _l("This Moodle site is already connected to Badge Hub by another issuer; ask a site administrator.")
+    raise SiteAddressTaken(message, field="site_url")
+
+
 def _record(session: Session, p: Principal, action: str, row: ConnectorConfig, *, before=None, after=None) -> None:
     audit.record(session, p, action, "connector", row.public_id, issuer_id=row.issuer_id, before=before, after=after)
 
@@ -173,7 +203,8 @@ def create_site(
 
     Raises:
         NotFound / Forbidden: ``p`` does not configure ``issuer``.
-        ValidationError: ``field`` names the bad input (``name``, ``token``, ``slug``, ``config``).
+        ValidationError: ``field`` names the bad input (``name``, ``token``, ``slug``, ``config``;
+            ``site_url``: another Moodle site of the hub has this address).
     """
     if issuer is None and not p.site_admin:
         raise Forbidden(_l("only site administrators add site-level Moodle sites; name an issuer"))
@@ -183,6 +214,7 @@ def create_site(
         raise ValidationError(_l("the name must be 1-255 characters"), field="name")
     token = _clean_token(token)
     checked = _checked_config({k: config.get(k) for k in EDITABLE if config.get(k) is not None})
+    _refuse_second_site(session, p, checked["site_url"])
     row = connections.create_connector(
         session,
         ctx,
@@ -221,6 +253,7 @@ def update_site(
     merged = None
     if config:
         merged = _checked_config({**row.config, **{k: v for k, v in config.items() if k in EDITABLE}})
+        _refuse_second_site(session, p, merged["site_url"], row)
     connections.update_connector(session, row, name=name, config=merged, enabled=enabled)
     after = audit.snapshot(row, SITE_FIELDS)
     if token:

@@ -20,13 +20,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from connectors.types import LearningEvent
 from hub.connections.models import ConnectorConfig
 from hub.db import utcnow
-from hub.errors import ConfigurationError, NotFound
+from hub.errors import ConfigurationError, NotFound, ValidationError
+from hub.i18n import joined
 from hub.i18n import lazy as _l
 from moodle_bridge.client import Competency, Course, MoodleClient
 from moodle_bridge.errors import MoodleCompetenciesDisabled, MoodleNoCompletionCriteria, MoodleNotEnrolled
@@ -96,16 +97,64 @@ def client_for(ctx, connector: ConnectorConfig) -> MoodleClient:
     return MoodleClient(connector.config["site_url"], load_token(ctx, connector))
 
 
+def site_key(site_url: str) -> str:
+    """What names one Moodle site, for telling whether two addresses are the same site: the host in
+    lower case (no trailing dot), the port unless it is the scheme's default, and the path without
+    trailing slashes or ``/index.php``. The scheme is left out: ``http://`` and ``https://`` of one host
+    reach the same Moodle. An address that cannot be read is returned stripped, as it is."""
+    from urllib.parse import urlsplit
+
+    text = (site_url or "").strip()
+    try:
+        parts = urlsplit(text)
+        host, port = (parts.hostname or "").rstrip("."), parts.port
+    except ValueError:
+        return text
+    if not host:
+        return text.rstrip("/")
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    path = parts.path.rstrip("/")
+    path = path.removesuffix("/index.php").rstrip("/")
+    return f"{host}{f':{port}' if port and port != default else ''}{path}"
+
+
+def sites_at(session: Session, site_url: str) -> list[ConnectorConfig]:
+    """The ``kind="moodle"`` connectors whose ``site_url`` is the same site as ``site_url``
+    (:func:`site_key`), oldest first."""
+    key = site_key(site_url)
+    rows = session.scalars(
+        select(ConnectorConfig).where(ConnectorConfig.kind == "moodle").order_by(ConnectorConfig.id)
+    ).all()
+    return [r for r in rows if site_key(str((r.config or {}).get("site_url") or "")) == key]
+
+
 def find_connector(session: Session, site: str) -> ConnectorConfig:
-    """The ``kind="moodle"`` connector whose slug, or ``config["site_url"]``, is ``site``.
+    """The ``kind="moodle"`` connector whose slug or public id is ``site``, or else the one connector
+    whose ``config["site_url"]`` is the same site (:func:`site_key`).
 
     Raises:
         NotFound: no such Moodle connector.
+        ValidationError: several connectors have that address (name one by its slug).
     """
-    rows = session.scalars(select(ConnectorConfig).where(ConnectorConfig.kind == "moodle")).all()
-    for row in rows:
-        if site in (row.slug, (row.config or {}).get("site_url", "").rstrip("/"), row.public_id):
-            return row
+    row = session.scalar(
+        select(ConnectorConfig).where(
+            ConnectorConfig.kind == "moodle", or_(ConnectorConfig.slug == site, ConnectorConfig.public_id == site)
+        )
+    )
+    if row is not None:
+        return row
+    found = sites_at(session, site) if "://" in site else []
+    if len(found) > 1:
+        raise ValidationError(
+            _l(
+                "several Moodle sites have the address %(site)s: %(slugs)s; name one by its slug",
+                site=site,
+                slugs=joined([r.slug for r in found]),
+            ),
+            field="site",
+        )
+    if found:
+        return found[0]
     raise NotFound(_l('no Moodle connector named "%(site)s"', site=site))
 
 

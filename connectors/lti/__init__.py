@@ -31,11 +31,13 @@ class LtiConnector(Connector):
     console_endpoint: ClassVar[str | None] = "lti_console.connector"
 
     def init_app(self, app) -> None:
-        """Register the ``lti`` blueprint and the ``badgehub lti`` commands."""
+        """Register the ``lti`` blueprint (with the rate limit of dynamic registration) and the
+        ``badgehub lti`` commands."""
         from .cli import lti_cli
-        from .views import bp
+        from .views import bp, limiter
 
         app.register_blueprint(bp)
+        limiter.init_app(app)  # storage: the app's RATELIMIT_STORAGE_URI (Redis with HUB_REDIS_URL)
         app.cli.add_command(lti_cli)
 
     def console_blueprint(self):

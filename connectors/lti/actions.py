@@ -126,17 +126,60 @@ def set_registration_status(session: Session, p: Principal, reg: LtiRegistration
     return reg
 
 
+def update_registration(session: Session, ctx: HubContext, p: Principal, reg: LtiRegistration, **fields):
+    """Change a registration (``fields`` as :func:`connectors.lti.registrations.update_registration`);
+    the audit entry holds the fields before and after. A change that changes nothing is not logged.
+
+    Raises:
+        Forbidden: not a site administrator with a write scope.
+        ValidationError: as the service.
+    """
+    p.require_site_admin(write=True)
+    before = _registration_snapshot(reg)
+    regs.update_registration(session, ctx, reg, **fields)
+    after = _registration_snapshot(reg)
+    if after != before:
+        changed = [k for k in after if after[k] != before.get(k)]
+        audit.record(
+            session,
+            p,
+            "lti_registration.update",
+            "lti_registration",
+            reg.public_id,
+            before={k: before.get(k) for k in changed},
+            after={k: after[k] for k in changed},
+        )
+    return reg
+
+
+def _delete(session: Session, p: Principal, reg: LtiRegistration, action: str, statuses) -> svc.Footprint:
+    p.require_site_admin(write=True)
+    before = _registration_snapshot(reg)
+    found = svc.delete_registration(session, reg, statuses=statuses)
+    before["deleted"] = {"courses": found.courses, "linked_badges": found.linked_badges}
+    audit.record(session, p, action, "lti_registration", reg.public_id, before=before)
+    return found
+
+
 def reject_registration(session: Session, p: Principal, reg: LtiRegistration) -> None:
     """Delete a pending registration (an unexpected or mistaken dynamic registration).
 
     Raises:
         Forbidden: not a site administrator with a write scope.
-        ValidationError: the registration is not pending.
+        ValidationError: the registration is not pending, or has awards (as :func:`delete_registration`).
     """
-    p.require_site_admin(write=True)
-    before = _registration_snapshot(reg)
-    regs.delete_pending_registration(session, reg)
-    audit.record(session, p, "lti_registration.reject", "lti_registration", reg.public_id, before=before)
+    _delete(session, p, reg, "lti_registration.reject", (PENDING,))
+
+
+def delete_registration(session: Session, p: Principal, reg: LtiRegistration) -> svc.Footprint:
+    """Delete an inactive or pending registration with its deployments and courses
+    (:func:`connectors.lti.services.delete_registration`); returns what was deleted.
+
+    Raises:
+        Forbidden: not a site administrator with a write scope.
+        ValidationError: the registration is active, or awards or completion events refer to it.
+    """
+    return _delete(session, p, reg, "lti_registration.delete", (PENDING, INACTIVE))
 
 
 def set_deployment_status(session: Session, p: Principal, dep: LtiDeployment, status: str) -> LtiDeployment:

@@ -114,6 +114,24 @@ class RegistrationIn(_In):
     name = Text(**OPTIONAL, validate=validate.Length(max=255))
 
 
+class RegistrationPatch(_In):
+    issuer = Url(metadata={"description": "fixed once a course has launched the tool (its awards refer to it)"})
+    client_id = Text(validate=validate.Length(1, 255), metadata={"description": "fixed as `issuer` is"})
+    auth_login_url = Url()
+    auth_token_url = Url()
+    key_set_url = Url()
+    auth_audience = Text(allow_none=True, validate=validate.Length(max=1024))
+    deployment_ids = fields.List(
+        Text(validate=validate.Length(1, 255)),
+        validate=validate.Length(max=100),
+        metadata={
+            "description": "the full list to keep: known ones keep their status, new ones are active, "
+            "missing ones are deleted"
+        },
+    )
+    name = Text(allow_none=True, validate=validate.Length(max=255))
+
+
 class KeyOut(Schema):
     kid = fields.String()
     status = fields.String(metadata={"description": "current | retired (still published until `expires_at`)"})
@@ -140,6 +158,10 @@ class RotateIn(_In):
 
 class RotateOut(Schema):
     kid = fields.String(metadata={"description": "the new current key"})
+    previous_published_until = fields.String(
+        allow_none=True,
+        metadata={"description": "when the previous key leaves the JWKS; null: withdrawn at once (overlap 0)"},
+    )
 
 
 class CompletionIn(_In):
@@ -233,12 +255,27 @@ def deactivate_registration(reg_id):
     return _status_change(reg_id, INACTIVE)
 
 
+@api_bp.patch("/registrations/<reg_id>")
+@api_bp.arguments(RegistrationPatch)
+@api_bp.response(200, RegistrationOut)
+def change_registration(body, reg_id):
+    """Change a registration's fields (those given; checked as when registering: platform URLs https,
+    http only for localhost). Its status does not change (use approve / deactivate). The issuer and
+    client id cannot change once a course has launched the tool (422)."""
+    p, session = current_principal(), request_session()
+    reg = actions.load_registration(session, p, reg_id, write=True)
+    actions.update_registration(session, current_context(), p, reg, **body)
+    return _committed(regs.registration_json(reg))
+
+
 @api_bp.delete("/registrations/<reg_id>")
 @api_bp.response(204)
-def reject_registration(reg_id):
-    """Delete a pending registration (one never approved); 422 for any other."""
+def delete_registration(reg_id):
+    """Delete a pending or inactive registration with its deployments, its courses and their badge links.
+    422 for an active one (deactivate it first) and for one with awards or completion events in its
+    courses (it stays, deactivated, for their history)."""
     p, session = current_principal(), request_session()
-    actions.reject_registration(session, p, actions.load_registration(session, p, reg_id, write=True))
+    actions.delete_registration(session, p, actions.load_registration(session, p, reg_id, write=True))
     return _committed("")
 
 
@@ -269,11 +306,13 @@ def tool():
 @api_bp.response(200, RotateOut)
 def rotate_key(body):
     """Make a new tool key for every registration; the old one stays in the JWKS for `overlap_days`
-    (platforms cache key sets), so launches and service calls in flight keep verifying."""
-    key = actions.rotate_tool_key(
-        request_session(), current_context(), current_principal(), timedelta(days=body["overlap_days"])
-    )
-    return _committed({"kid": key.kid})
+    (platforms cache key sets), so launches and service calls in flight keep verifying; with 0 it is
+    withdrawn at once (`previous_published_until` is null)."""
+    session, overlap = request_session(), timedelta(days=body["overlap_days"])
+    previous = [k for k in regs.published_keys(session) if not k.retired_at]
+    key = actions.rotate_tool_key(session, current_context(), current_principal(), overlap)
+    until = max((k.expires_at for k in previous), default=None) if overlap else None
+    return _committed({"kid": key.kid, "previous_published_until": isoformat_z(until) if until else None})
 
 
 @api_bp.post("/completions")

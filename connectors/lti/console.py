@@ -27,6 +27,7 @@ from hub.errors import Unauthorized, ValidationError
 
 from . import actions, framing
 from . import registrations as regs
+from . import services as svc
 from .dynreg import tool_configuration
 from .models import ACTIVE, INACTIVE, PENDING, LtiContext, LtiDeployment, LtiRegistration
 
@@ -154,7 +155,7 @@ def registration_new():
                 reg = actions.create_registration(session, current_context(), p, **values)
             except ValidationError as exc:
                 session.rollback()
-                errors = {exc.extra.get("field") if exc.extra.get("field") in FIELDS else "issuer": exc.detail}
+                errors = _service_error(exc)
             else:
                 session.commit()
                 framing.forget(current_app)
@@ -162,19 +163,77 @@ def registration_new():
                 return redirect(url_for("lti_console.registration", reg_id=reg.public_id))
         flash(_("Check the marked fields."), "error")
     return _render(
-        "lti/console/registration_new.html", 422 if errors else 200, form=request.form, errors=errors, fields=FIELDS
+        "lti/console/registration_form.html",
+        422 if errors else 200,
+        form=request.form,
+        errors=errors,
+        fields=FIELDS,
+        reg=None,
+        locked=False,
     )
 
 
-def _read_form(session) -> tuple[dict, dict[str, str]]:
-    """The manual registration form's values and ``{field: translated message}`` for the wrong ones."""
+@console_bp.route("/registrations/<reg_id>/edit", methods=["GET", "POST"])
+@login_required
+def registration_edit(reg_id: str):
+    """Change a registration (the manual form's fields and checks; its status stays). The issuer and
+    client id are read-only once a course has launched the tool (its awards refer to them)."""
+    p = current_principal()
+    session = request_session()
+    reg = actions.load_registration(session, p, reg_id, write=request.method == "POST")
+    locked = regs.has_courses(session, reg)
+    errors: dict[str, str] = {}
+    form = request.form if request.method == "POST" else _form_of(reg)
+    if request.method == "POST":
+        values, errors = _read_form(session, reg)
+        if not errors:
+            try:
+                actions.update_registration(session, current_context(), p, reg, **values)
+            except ValidationError as exc:
+                session.rollback()
+                errors = _service_error(exc)
+            else:
+                session.commit()
+                framing.forget(current_app)
+                flash(_("Registration saved."), "info")
+                return redirect(url_for("lti_console.registration", reg_id=reg.public_id))
+        flash(_("Check the marked fields."), "error")
+    return _render(
+        "lti/console/registration_form.html",
+        422 if errors else 200,
+        form=form,
+        errors=errors,
+        fields=FIELDS,
+        reg=reg,
+        locked=locked,
+    )
+
+
+def _form_of(reg: LtiRegistration) -> dict[str, str]:
+    """The form's values for a stored registration."""
+    values = {name: getattr(reg, name) or "" for name in FIELDS}
+    values["deployment_ids"] = "\n".join(d.deployment_id for d in reg.deployments)
+    return values
+
+
+def _service_error(exc: ValidationError) -> dict[str, str]:
+    """A service's refusal next to its field (the issuer field when the field is not on the form)."""
+    field = exc.extra.get("field")
+    return {field if field in FIELDS else "issuer": str(exc.detail)}
+
+
+def _read_form(session, reg: LtiRegistration | None = None) -> tuple[dict, dict[str, str]]:
+    """The registration form's values and ``{field: translated message}`` for the wrong ones; ``reg``:
+    the registration being changed (it may keep its own issuer and client id)."""
+    allow_http = current_context().settings.lti_allow_private_hosts
     values, errors = {}, {}
     for name, (label, required, is_url, longest) in FIELDS.items():
         value = (request.form.get(name) or "").strip()
+        problem = regs.url_problem(value, allow_http=allow_http) if is_url and value else None
         if required and not value:
             errors[name] = _("%(field)s is required.", field=label)
-        elif is_url and value and not _is_http_url(value):
-            errors[name] = _("Enter a full address starting with https:// (or http://).")
+        elif problem is not None:
+            errors[name] = str(problem)
         elif len(value) > longest:
             errors[name] = _("At most %(n)s characters.", n=longest)
         values[name] = value or None
@@ -182,14 +241,15 @@ def _read_form(session) -> tuple[dict, dict[str, str]]:
     values["deployment_ids"] = [i for i in ids if i]
     if any(len(i) > 255 for i in values["deployment_ids"]):
         errors["deployment_ids"] = _("A deployment id has at most 255 characters.")
-    if not errors and regs.find_registration(session, values["issuer"], values["client_id"]):
-        errors["client_id"] = _("This platform already has a registration with this client id.")
+    if reg is not None and regs.has_courses(session, reg):
+        for name in ("issuer", "client_id"):
+            if values[name] != getattr(reg, name):
+                errors[name] = _("This cannot change once courses have used the registration.")
+    if not errors:
+        found = regs.find_registration(session, values["issuer"], values["client_id"])
+        if found is not None and found is not reg:
+            errors["client_id"] = _("This platform already has a registration with this client id.")
     return values, errors
-
-
-def _is_http_url(value: str) -> bool:
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.netloc) and not any(c.isspace() for c in value)
 
 
 @console_bp.get("/registrations/<reg_id>")
@@ -240,6 +300,36 @@ def registration_reject(reg_id: str):
     return redirect(url_for("lti_console.registrations"))
 
 
+@console_bp.get("/registrations/<reg_id>/delete")
+@login_required
+def registration_delete_confirm(reg_id: str):
+    """What deleting the registration would delete (deployments, courses and their badge links), or why
+    it cannot be deleted (active; awards or completion events in its courses), with the button."""
+    session = request_session()
+    reg = actions.load_registration(session, current_principal(), reg_id)
+    return _render("lti/console/registration_delete.html", reg=reg, found=svc.footprint(session, reg))
+
+
+@console_bp.post("/registrations/<reg_id>/delete")
+@login_required
+def registration_delete(reg_id: str):
+    """Delete an inactive or pending registration (after :func:`registration_delete_confirm`)."""
+    p = current_principal()
+    session = request_session()
+    reg = actions.load_registration(session, p, reg_id, write=True)
+    name = reg.name or reg.issuer
+    try:
+        actions.delete_registration(session, p, reg)
+    except ValidationError as exc:
+        session.rollback()
+        flash(_("Could not delete: %(detail)s", detail=exc.detail), "error")
+        return redirect(url_for("lti_console.registration", reg_id=reg_id))
+    session.commit()
+    framing.forget(current_app)
+    flash(_("Registration of %(name)s deleted.", name=name), "info")
+    return redirect(url_for("lti_console.registrations"))
+
+
 @console_bp.post("/deployments/<deployment_id>/status")
 @login_required
 def deployment_status(deployment_id: str):
@@ -257,7 +347,7 @@ def deployment_status(deployment_id: str):
 @console_bp.post("/key/rotate")
 @login_required
 def key_rotate():
-    """Make a new tool key; the old one stays published for the chosen overlap (days)."""
+    """Make a new tool key; the old one stays published for the chosen overlap (days; 0 withdraws it now)."""
     p = _admin()
     raw = (request.form.get("overlap_days") or "7").replace(",", ".").strip()
     try:
@@ -268,7 +358,14 @@ def key_rotate():
         flash(_("The overlap must be a number of days from 0 to %(n)s.", n=MAX_OVERLAP_DAYS), "error")
         return redirect(_back(url_for("lti_console.registrations")))
     ctx = current_context()
-    with _change(_("New tool key made. The previous key stays published during the overlap.")) as session:
+    if days:
+        message = _("New tool key made. The previous key stays published during the overlap.")
+    else:  # no overlap: the previous key left the key set at once
+        message = _(
+            "New tool key made. The previous key was withdrawn from the key set at once: messages it signed "
+            "no longer verify."
+        )
+    with _change(message) as session:
         actions.rotate_tool_key(session, ctx, p, timedelta(days=days))
     return redirect(_back(url_for("lti_console.registrations")))
 

@@ -10,18 +10,22 @@ closes with the ``org.imsglobal.lti.close`` postMessage (section 3.7). The regis
 
 from __future__ import annotations
 
+import json
 import logging
 from urllib.parse import urlsplit
 
 import requests
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.context import HubContext
 from hub.i18n import lazy as _l
+from hub.i18n import number
 
-from .errors import RegistrationError
+from .errors import RegistrationError, RegistrationQueueFull
 from .models import PENDING, LtiRegistration
-from .registrations import create_registration
+from .netguard import BlockedAddress, check_url, guarded_session
+from .registrations import create_registration, url_problem
 
 log = logging.getLogger(__name__)
 TOOL_CONFIG = "https://purl.imsglobal.org/spec/lti-tool-configuration"
@@ -34,6 +38,11 @@ SCOPES = (
     "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly",
 )
 TIMEOUT = 15
+#: At most this many registrations wait for approval (the console's "waiting" box shows as many); dynamic
+#: registrations beyond are refused until an administrator approves or rejects some.
+MAX_PENDING = 50
+#: Largest answer read from a platform (OpenID configuration, registration answer), bytes.
+MAX_ANSWER_BYTES = 1024 * 1024
 
 
 def _origin(url: str) -> tuple[str, str]:
@@ -87,54 +96,115 @@ def registration_request(base_url: str, client_name: str = "Badge Hub") -> dict:
     }
 
 
+def _read_json(response: requests.Response) -> object:
+    """The answer's JSON, read up to :data:`MAX_ANSWER_BYTES`. Raises ValueError beyond that or for
+    anything but JSON."""
+    body = b""
+    for chunk in response.iter_content(65536):
+        body += chunk
+        if len(body) > MAX_ANSWER_BYTES:
+            raise ValueError(f"the answer is larger than {MAX_ANSWER_BYTES} bytes")
+    return json.loads(body)
+
+
+def _call(http: requests.Session, method: str, url: str, *, allow_private: bool, **kwargs) -> object:
+    """``method`` ``url`` through the guarded session, its JSON answer. Redirects are not followed.
+
+    Raises:
+        BlockedAddress: a non-public address (unless ``allow_private``), or not http(s).
+        OSError: the host name does not resolve.
+        requests.RequestException, ValueError: no answer, an error status, a redirect, not JSON.
+    """
+    check_url(url, allow_private=allow_private)
+    with http.request(method, url, timeout=TIMEOUT, allow_redirects=False, stream=True, **kwargs) as r:
+        if r.is_redirect:
+            raise requests.HTTPError(f"{url} redirects to {r.headers.get('Location')!r}; redirects are not followed")
+        if not r.ok:
+            raise requests.HTTPError(f"{url} answered {r.status_code}: {r.raw.read(200, decode_content=True)!r}")
+        return _read_json(r)
+
+
+def pending_count(session: Session) -> int:
+    """How many registrations wait for approval."""
+    return session.scalar(select(func.count(LtiRegistration.id)).where(LtiRegistration.status == PENDING))
+
+
 def register(
     session: Session, ctx: HubContext, openid_configuration: str, registration_token: str | None
 ) -> LtiRegistration:
     """Run the registration exchange and store the result as a pending registration.
 
+    Every call goes through :func:`connectors.lti.netguard.guarded_session`: only public addresses
+    unless ``HUB_LTI_ALLOW_PRIVATE_HOSTS``, no redirects, answers up to 1 MiB. The platform's URLs must be
+    https (:func:`connectors.lti.registrations.url_problem`).
+
     Raises:
-        RegistrationError: unreadable configuration, issuer/URL origin mismatch, missing endpoints, or
-            the platform refused the registration (the precise cause is in ``reason``).
+        RegistrationQueueFull: :data:`MAX_PENDING` registrations already wait for approval.
+        RegistrationError: a URL that is not https or not public, unreadable configuration, issuer/URL
+            origin mismatch, missing endpoints, or the platform refused the registration (the precise
+            cause is in ``reason``).
     """
     sorry = _l("Badge Hub could not register with this platform. The administrator can find the cause in the log.")
-    if _origin(openid_configuration)[0] not in ("http", "https"):
-        raise RegistrationError(sorry, reason=f"openid_configuration is not an http(s) URL: {openid_configuration!r}")
-    try:
-        r = requests.get(openid_configuration, timeout=TIMEOUT, headers={"Accept": "application/json"})
-        r.raise_for_status()
-        config = r.json()
-    except (requests.RequestException, ValueError) as exc:
-        raise RegistrationError(sorry, reason=f"cannot read {openid_configuration}: {exc}") from None
-    issuer = config.get("issuer") if isinstance(config, dict) else None
-    if not issuer or _origin(issuer) != _origin(openid_configuration):
-        raise RegistrationError(
-            sorry, reason=f"issuer {issuer!r} does not match the configuration URL {openid_configuration}"
+    allow_private = ctx.settings.lti_allow_private_hosts
+    waiting = pending_count(session)
+    if waiting >= MAX_PENDING:
+        raise RegistrationQueueFull(
+            _l(
+                "Too many platforms are waiting for approval in Badge Hub (%(n)s). Ask the Badge Hub "
+                "administrator to approve or reject them, then register again.",
+                n=number(waiting),
+            ),
+            reason=f"{waiting} registrations are pending (at most {MAX_PENDING})",
         )
-    missing = [
-        k
-        for k in ("authorization_endpoint", "token_endpoint", "jwks_uri", "registration_endpoint")
-        if not config.get(k)
-    ]
-    if missing:
-        raise RegistrationError(sorry, reason=f"openid configuration of {issuer} lacks {', '.join(missing)}")
-    headers = {"Content-Type": "application/json", "Accept": "application/json"}
-    if registration_token:
-        headers["Authorization"] = f"Bearer {registration_token}"
-    body = registration_request(ctx.settings.base_url)
-    try:
-        r = requests.post(config["registration_endpoint"], json=body, headers=headers, timeout=TIMEOUT)
-        r.raise_for_status()
-        answer = r.json()
-        client_id = str(answer["client_id"])
-    except requests.HTTPError as exc:
-        raise RegistrationError(
-            sorry, reason=f"{config['registration_endpoint']} refused the registration: {exc} {r.text[:200]}"
-        ) from None
-    except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
-        raise RegistrationError(sorry, reason=f"bad registration answer from {issuer}: {exc}") from None
+    if url_problem(openid_configuration, allow_http=allow_private) is not None:
+        raise RegistrationError(sorry, reason=f"openid_configuration is not an https URL: {openid_configuration!r}")
+    with guarded_session(allow_private=allow_private) as http:
+        try:
+            config = _call(
+                http, "GET", openid_configuration, allow_private=allow_private, headers={"Accept": "application/json"}
+            )
+        except BlockedAddress as exc:
+            raise _blocked(exc) from None
+        except (OSError, ValueError) as exc:  # requests.RequestException is an OSError
+            raise RegistrationError(sorry, reason=f"cannot read {openid_configuration}: {exc}") from None
+        issuer = config.get("issuer") if isinstance(config, dict) else None
+        if not isinstance(issuer, str) or _origin(issuer) != _origin(openid_configuration):
+            raise RegistrationError(
+                sorry, reason=f"issuer {issuer!r} does not match the configuration URL {openid_configuration}"
+            )
+        missing = [
+            k
+            for k in ("authorization_endpoint", "token_endpoint", "jwks_uri", "registration_endpoint")
+            if not isinstance(config.get(k), str) or not config.get(k)
+        ]
+        if missing:
+            raise RegistrationError(sorry, reason=f"openid configuration of {issuer} lacks {', '.join(missing)}")
+        try:  # the hub calls these later (service tokens, key sets): they must be public too
+            for key in ("token_endpoint", "jwks_uri"):
+                check_url(config[key], allow_private=allow_private)
+        except BlockedAddress as exc:
+            raise _blocked(exc) from None
+        except OSError as exc:
+            raise RegistrationError(sorry, reason=f"{issuer}: cannot resolve {key} {config[key]}: {exc}") from None
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if registration_token:
+            headers["Authorization"] = f"Bearer {registration_token}"
+        body = registration_request(ctx.settings.base_url)
+        endpoint = config["registration_endpoint"]
+        try:
+            answer = _call(http, "POST", endpoint, allow_private=allow_private, json=body, headers=headers)
+            client_id = str(answer["client_id"])
+        except BlockedAddress as exc:
+            raise _blocked(exc) from None
+        except requests.HTTPError as exc:
+            raise RegistrationError(sorry, reason=f"{endpoint} refused the registration: {exc}") from None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise RegistrationError(sorry, reason=f"bad registration answer from {issuer}: {exc}") from None
     tool_conf = answer.get(TOOL_CONFIG) or {}
-    deployment = tool_conf.get("deployment_id")
+    deployment = tool_conf.get("deployment_id") if isinstance(tool_conf, dict) else None
     platform = config.get(PLATFORM_CONFIG) or {}
+    family = platform.get("product_family_code") if isinstance(platform, dict) else None
+    scope, audience = answer.get("scope"), config.get("authorization_server")
     reg = create_registration(
         session,
         ctx,
@@ -142,12 +212,12 @@ def register(
         client_id=client_id,
         auth_login_url=config["authorization_endpoint"],
         auth_token_url=config["token_endpoint"],
-        auth_audience=config.get("authorization_server"),
+        auth_audience=audience if isinstance(audience, str) else None,
         key_set_url=config["jwks_uri"],
         deployment_ids=[str(deployment)] if deployment else [],
-        name=platform.get("product_family_code") and f"{platform.get('product_family_code')} {issuer}",
-        product_family_code=platform.get("product_family_code"),
-        scopes=(answer.get("scope") or "").split(),
+        name=family and f"{family} {issuer}",
+        product_family_code=family,
+        scopes=scope.split() if isinstance(scope, str) else [],
         status=PENDING,
     )
     log.warning(
@@ -160,3 +230,15 @@ def register(
         reg.public_id,
     )
     return reg
+
+
+def _blocked(exc: BlockedAddress) -> RegistrationError:
+    """The person-facing refusal of a non-public address (which address it was goes to the log only)."""
+    return RegistrationError(
+        _l(
+            "Badge Hub registers only platforms at public internet addresses; %(host)s is a local or private "
+            "network address. The Badge Hub administrator can allow such addresses for development.",
+            host=exc.host,
+        ),
+        reason=f"refused a non-public address: {exc}",
+    )

@@ -67,3 +67,11 @@ class RegistrationError(LtiError):
     status = 400
     slug = "lti-registration-error"
     title = N_("Registration failed")
+
+
+class RegistrationQueueFull(RegistrationError):
+    """Dynamic registration refused: too many registrations already wait for an administrator."""
+
+    status = 429
+    slug = "lti-registration-queue-full"
+    title = N_("Too many registrations are waiting for approval")

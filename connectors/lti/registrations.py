@@ -15,18 +15,19 @@ from jwcrypto.jwk import JWK
 from pylti1p3.deployment import Deployment
 from pylti1p3.registration import Registration
 from pylti1p3.tool_config import ToolConfAbstract
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, true
 from sqlalchemy.orm import Session, selectinload
 
 from hub.context import HubContext
 from hub.credentials.signing import generate_rsa_key
 from hub.db import utcnow
 from hub.errors import NotFound, ValidationError
-from hub.i18n import joined
+from hub.i18n import LazyText, joined
 from hub.i18n import lazy as _l
 from hub.timefmt import isoformat_z
 
-from .models import ACTIVE, PENDING, STATUSES, LtiDeployment, LtiRegistration, LtiToolKey
+from .models import ACTIVE, PENDING, STATUSES, LtiContext, LtiDeployment, LtiRegistration, LtiToolKey
+from .netguard import is_local_host
 
 log = logging.getLogger(__name__)
 #: How long a retired tool key stays in the JWKS after a rotation (platforms cache JWKS for hours).
@@ -86,15 +87,40 @@ def tool_jwks(session: Session) -> dict:
 # ---- registrations and deployments -------------------------------------------------------------
 
 
-def _url(value: str | None, field: str, *, required: bool = True) -> str | None:
+#: Why a value cannot be a platform URL (:func:`url_problem`).
+NOT_A_URL = _l("Enter a full address starting with https://.")
+HTTPS_ONLY = _l("Use an https:// address; http:// is accepted only for a platform on this computer (localhost).")
+
+
+def url_problem(value: str, *, allow_http: bool = False) -> LazyText | None:
+    """Why ``value`` cannot be one of a platform's URLs (issuer, login, token, key set), or None.
+
+    It must be a full ``https://`` URL; ``http://`` only for a host on this computer (``localhost``,
+    ``127.0.0.1``, ``[::1]``: a platform in development), or for any host when ``allow_http``
+    (``HUB_LTI_ALLOW_PRIVATE_HOSTS``). Manual and dynamic registration use the same rule.
+    """
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
+    except ValueError:
+        return NOT_A_URL
+    if parts.scheme not in ("https", "http") or not host or any(c.isspace() for c in value):
+        return NOT_A_URL
+    if parts.scheme == "http" and not (allow_http or is_local_host(host)):
+        return HTTPS_ONLY
+    return None
+
+
+def _url(value: str | None, field: str, *, allow_http: bool, required: bool = True) -> str | None:
     value = (value or "").strip()
     if not value:
         if required:
             raise ValidationError(_l("%(field)s is required", field=field), field=field)
         return None
-    parts = urlsplit(value)
-    if parts.scheme not in ("https", "http") or not parts.netloc:
-        raise ValidationError(_l("%(field)s must be an http(s) URL", field=field), field=field)
+    problem = url_problem(value, allow_http=allow_http)
+    if problem is not None:
+        raise ValidationError(_l("%(field)s: %(problem)s", field=field, problem=problem), field=field)
     return value
 
 
@@ -117,39 +143,120 @@ def create_registration(
     """Register a platform (manually, or from dynamic registration) with its deployments (active).
 
     Raises:
-        ValidationError: missing or non-URL endpoints, empty client id, or (issuer, client_id) taken.
+        ValidationError: missing URLs, URLs that are not https (:func:`url_problem`), empty client id,
+            or (issuer, client_id) taken.
     """
-    issuer = _url(issuer, "issuer")
-    client_id = (client_id or "").strip()
-    if not client_id:
-        raise ValidationError(_l("%(field)s is required", field="client_id"), field="client_id")
-    taken = session.scalar(
-        select(LtiRegistration.id).where(LtiRegistration.issuer == issuer, LtiRegistration.client_id == client_id)
-    )
-    if taken:
-        raise ValidationError(
-            _l("a registration for %(issuer)s / %(client_id)s exists", issuer=issuer, client_id=client_id),
-            field="client_id",
-        )
     reg = LtiRegistration(
-        issuer=issuer,
-        client_id=client_id,
-        name=(name or "").strip() or None,
-        auth_login_url=_url(auth_login_url, "auth_login_url"),
-        auth_token_url=_url(auth_token_url, "auth_token_url"),
-        auth_audience=(auth_audience or "").strip() or None,
-        key_set_url=_url(key_set_url, "key_set_url"),
         product_family_code=product_family_code,
         scopes=list(scopes or []),
         status=status,
         tool_key=current_tool_key(session, ctx),
     )
+    _apply(
+        session,
+        ctx,
+        reg,
+        issuer=issuer,
+        client_id=client_id,
+        name=name,
+        auth_login_url=auth_login_url,
+        auth_token_url=auth_token_url,
+        key_set_url=key_set_url,
+        auth_audience=auth_audience,
+    )
     session.add(reg)
-    for dep in dict.fromkeys(str(d).strip() for d in deployment_ids):
-        if dep:
-            reg.deployments.append(LtiDeployment(deployment_id=dep, status=ACTIVE))
+    _set_deployments(reg, deployment_ids)
     session.flush()
-    log.info("LTI registration %s: issuer %s client_id %s", reg.public_id, issuer, client_id)
+    log.info("LTI registration %s: issuer %s client_id %s", reg.public_id, reg.issuer, reg.client_id)
+    return reg
+
+
+#: The fields :func:`update_registration` changes (as in :func:`create_registration`).
+EDITABLE = ("issuer", "client_id", "name", "auth_login_url", "auth_token_url", "key_set_url", "auth_audience")
+
+
+def _apply(session: Session, ctx: HubContext, reg: LtiRegistration, **values) -> None:
+    """Check ``values`` (keys of :data:`EDITABLE`) and set them on ``reg``."""
+    allow_http = ctx.settings.lti_allow_private_hosts
+    if "issuer" in values:
+        reg.issuer = _url(values["issuer"], "issuer", allow_http=allow_http)
+    if "client_id" in values:
+        client_id = (values["client_id"] or "").strip()
+        if not client_id:
+            raise ValidationError(_l("%(field)s is required", field="client_id"), field="client_id")
+        reg.client_id = client_id
+    for field in ("auth_login_url", "auth_token_url", "key_set_url"):
+        if field in values:
+            setattr(reg, field, _url(values[field], field, allow_http=allow_http))
+    if "name" in values:
+        reg.name = (values["name"] or "").strip() or None
+    if "auth_audience" in values:
+        reg.auth_audience = (values["auth_audience"] or "").strip() or None
+    with session.no_autoflush:  # the changed row must not reach the database before this check
+        taken = session.scalar(
+            select(LtiRegistration.id).where(
+                LtiRegistration.issuer == reg.issuer,
+                LtiRegistration.client_id == reg.client_id,
+                LtiRegistration.id != reg.id if reg.id is not None else true(),
+            )
+        )
+    if taken:
+        raise ValidationError(
+            _l("a registration for %(issuer)s / %(client_id)s exists", issuer=reg.issuer, client_id=reg.client_id),
+            field="client_id",
+        )
+
+
+def _set_deployments(reg: LtiRegistration, deployment_ids) -> None:
+    """Keep the deployments named in ``deployment_ids`` (with their status), add the new ones as active,
+    remove the others."""
+    wanted = [d for d in dict.fromkeys(str(d).strip() for d in deployment_ids) if d]
+    for dep in [d for d in reg.deployments if d.deployment_id not in wanted]:
+        reg.deployments.remove(dep)
+    have = {d.deployment_id for d in reg.deployments}
+    for dep in wanted:
+        if dep not in have:
+            reg.deployments.append(LtiDeployment(deployment_id=dep, status=ACTIVE))
+
+
+def has_courses(session: Session, reg: LtiRegistration) -> bool:
+    """Whether a course of ``reg`` has launched the tool (its issuer and client id are then in use)."""
+    return session.scalar(select(LtiContext.id).where(LtiContext.registration_id == reg.id).limit(1)) is not None
+
+
+def update_registration(
+    session: Session, ctx: HubContext, reg: LtiRegistration, *, deployment_ids=None, **values
+) -> LtiRegistration:
+    """Change a registration: ``values`` (keys of :data:`EDITABLE`) are checked as in
+    :func:`create_registration`; ``deployment_ids`` (when given) is the full list of deployments to keep
+    (the ones already known keep their status, new ones are active, missing ones are removed). Its status
+    does not change (:func:`set_registration_status`).
+
+    The issuer and client id name the awards and completion rules of the registration's courses, so they
+    cannot change once a course has launched the tool (register the platform anew instead).
+
+    Raises:
+        ValidationError: as :func:`create_registration`; an unknown field; the issuer or client id of a
+            registration with courses.
+    """
+    unknown = set(values) - set(EDITABLE)
+    if unknown:
+        raise ValidationError(f"unknown field {sorted(unknown)[0]}", field=sorted(unknown)[0])
+    for field in ("issuer", "client_id"):
+        new = (values.get(field) or "").strip() if field in values else getattr(reg, field)
+        if new != getattr(reg, field) and has_courses(session, reg):
+            raise ValidationError(
+                _l(
+                    "The issuer and client id cannot change once courses have used this registration: their "
+                    "awards refer to them. Register the platform anew instead."
+                ),
+                field=field,
+            )
+    _apply(session, ctx, reg, **values)
+    if deployment_ids is not None:
+        _set_deployments(reg, deployment_ids)
+    session.flush()
+    log.info("LTI registration %s (%s / %s) changed", reg.public_id, reg.issuer, reg.client_id)
     return reg
 
 
@@ -259,20 +366,6 @@ def set_registration_status(session: Session, reg: LtiRegistration, status: str)
     session.flush()
     log.info("LTI registration %s (%s): %s", reg.public_id, reg.issuer, status)
     return reg
-
-
-def delete_pending_registration(session: Session, reg: LtiRegistration) -> None:
-    """Reject a registration nobody approved yet (e.g. an unexpected dynamic registration).
-
-    Raises:
-        ValidationError: the registration is not pending (deactivate an approved one instead; its
-            courses and awards refer to it).
-    """
-    if reg.status != PENDING:
-        raise ValidationError(_l("only a pending registration can be rejected; deactivate it instead"), field="status")
-    session.delete(reg)
-    session.flush()
-    log.info("LTI registration %s (%s) rejected", reg.public_id, reg.issuer)
 
 
 def last_launch(reg: LtiRegistration):

@@ -26,7 +26,7 @@ from pylti1p3.grade import Grade
 from pylti1p3.lineitem import LineItem
 from pylti1p3.names_roles import NamesRolesProvisioningService
 from pylti1p3.service_connector import ServiceConnector
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from connectors.types import LearningEvent, PlatformUser
@@ -34,11 +34,11 @@ from hub.badges import services as badges
 from hub.badges.models import Assertion, BadgeClass
 from hub.badges.recipient import normalise_email
 from hub.connections.models import ConnectorConfig
-from hub.connections.services import create_connector
+from hub.connections.services import connector_has_events, create_connector, delete_connector
 from hub.context import HubContext
 from hub.credentials.ob3 import record_lms_identity
 from hub.errors import ValidationError
-from hub.i18n import joined
+from hub.i18n import joined, number
 from hub.i18n import lazy as _l
 from hub.inbox.services import submit_learning_event
 from hub.rules.models import AwardRule
@@ -46,7 +46,16 @@ from hub.rules.services import create_rule, set_rule_enabled
 
 from .errors import PlatformServiceError
 from .launch import AGS_CLAIM, NRPS_CLAIM, Launch
-from .models import AWARD_RULES, RULE_COMPLETION, RULE_GRADE, LtiContext, LtiContextBadge, LtiRegistration
+from .models import (
+    AWARD_RULES,
+    INACTIVE,
+    PENDING,
+    RULE_COMPLETION,
+    RULE_GRADE,
+    LtiContext,
+    LtiContextBadge,
+    LtiRegistration,
+)
 from .registrations import pylti_registration
 from .store import Store
 
@@ -396,19 +405,96 @@ def set_award_rule(
     return context
 
 
+def _connector_slug(reg: LtiRegistration) -> str:
+    return "lti-" + hashlib.sha256(f"{reg.issuer}\x00{reg.client_id}".encode()).hexdigest()[:12]
+
+
 def registration_connector(session: Session, ctx: HubContext, reg: LtiRegistration) -> ConnectorConfig:
     """The ``lti`` connector row of a registration (made on first use; slug ``lti-<12 hex>``), which
     owns the completion award rules and receives completion events."""
-    slug = "lti-" + hashlib.sha256(f"{reg.issuer}\x00{reg.client_id}".encode()).hexdigest()[:12]
-    row = session.scalar(select(ConnectorConfig).where(ConnectorConfig.slug == slug))
+    row = session.scalar(select(ConnectorConfig).where(ConnectorConfig.slug == _connector_slug(reg)))
     return row or create_connector(
         session,
         ctx,
-        slug=slug,
+        slug=_connector_slug(reg),
         kind="lti",
         name=f"LTI {reg.name or reg.issuer}"[:255],
         config={"registration": reg.public_id},
     )
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """What refers to a registration: its ``deployments``, the ``courses`` that launched the tool, their
+    ``linked_badges``, the ``awards`` issued in those courses and the completion ``events`` reported for
+    them (counts)."""
+
+    deployments: int
+    courses: int
+    linked_badges: int
+    awards: int
+    events: int
+
+    @property
+    def deletable(self) -> bool:
+        """Awards and events are history: a registration with any is deactivated, not deleted."""
+        return not self.awards and not self.events
+
+
+def footprint(session: Session, reg: LtiRegistration) -> Footprint:
+    """Count what refers to ``reg`` (:class:`Footprint`)."""
+    contexts = session.scalars(select(LtiContext).where(LtiContext.registration_id == reg.id)).all()
+    awards = 0
+    if contexts:
+        prefixes = [f"lti:{reg.issuer}:{c.context_id}:" for c in contexts]
+        awards = session.scalar(
+            select(func.count(Assertion.id)).where(
+                or_(*(Assertion.source_key.startswith(p, autoescape=True) for p in prefixes))
+            )
+        )
+    row = session.scalar(select(ConnectorConfig).where(ConnectorConfig.slug == _connector_slug(reg)))
+    return Footprint(
+        deployments=len(reg.deployments),
+        courses=len(contexts),
+        linked_badges=sum(len(c.badges) for c in contexts),
+        awards=awards,
+        events=int(row is not None and connector_has_events(session, row)),
+    )
+
+
+def delete_registration(session: Session, reg: LtiRegistration, *, statuses=(PENDING, INACTIVE)) -> Footprint:
+    """Delete a registration whose status is one of ``statuses``, with its deployments, its courses and
+    their badge links, and its ``lti`` connector with the completion rules. Returns what was deleted.
+
+    Raises:
+        ValidationError: an active registration (deactivate it first: its platform may be launching),
+            or one with awards or completion events in its courses (history: deactivate it instead).
+    """
+    if reg.status not in statuses:
+        if statuses == (PENDING,):  # rejecting what waits for approval
+            raise ValidationError(
+                _l("only a pending registration can be rejected; deactivate it instead"), field="status"
+            )
+        raise ValidationError(_l("Deactivate the registration before deleting it."), field="status")
+    found = footprint(session, reg)
+    if not found.deletable:
+        raise ValidationError(
+            _l(
+                "This registration cannot be deleted: badges were awarded or completions reported in its "
+                "courses (awards: %(awards)s, completion events: %(events)s), and they refer to it. Keep it "
+                "deactivated instead: its platform cannot launch the tool then.",
+                awards=number(found.awards),
+                events=number(found.events),
+            ),
+            field="status",
+        )
+    row = session.scalar(select(ConnectorConfig).where(ConnectorConfig.slug == _connector_slug(reg)))
+    if row is not None:
+        delete_connector(session, row)
+    session.delete(reg)
+    session.flush()
+    log.info("LTI registration %s (%s / %s) deleted: %s", reg.public_id, reg.issuer, reg.client_id, found)
+    return found
 
 
 def _sync_completion_rules(session: Session, ctx: HubContext, context: LtiContext) -> None:

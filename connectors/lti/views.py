@@ -19,6 +19,8 @@ from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, current_app, g, jsonify, make_response, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from sqlalchemy import select
 
 from hub.badges.models import BadgeClass
@@ -54,6 +56,20 @@ from .store import Store, make_store
 
 log = logging.getLogger(__name__)
 bp = Blueprint("lti", __name__, url_prefix="/lti", template_folder="templates")
+#: Dynamic registration needs no sign-in and makes the hub call the platform: a few tries per client
+#: address (``request.remote_addr``; behind a proxy, set the hub up to see the client's address).
+#: Counted in Redis with ``HUB_REDIS_URL`` (shared by the workers), else per process.
+REGISTER_LIMITS = "10 per minute;30 per hour"
+limiter = Limiter(get_remote_address, storage_uri="memory://", key_prefix="lti")
+
+
+@limiter.request_filter
+def _not_limited() -> bool:
+    return request.endpoint != "lti.dynamic_registration"  # the other tool pages skip the bookkeeping
+
+
+def _too_many_registrations():
+    return _l("Too many registration attempts from your address. Wait a few minutes and try again.")
 
 
 def _framed_by(origins: tuple[str, ...]) -> None:
@@ -197,8 +213,14 @@ def jwks():
 
 
 @bp.get("/register")
+@limiter.limit(REGISTER_LIMITS, error_message=_too_many_registrations)
 def dynamic_registration():
-    """LTI Dynamic Registration initiation (https://www.imsglobal.org/spec/lti-dr/v1p0#registration-initiation-launch)."""
+    """LTI Dynamic Registration initiation (https://www.imsglobal.org/spec/lti-dr/v1p0#registration-initiation-launch).
+
+    Open to anyone (the platform's administrator is signed in to the platform, not to the hub), so it is
+    rate-limited per client address (:data:`REGISTER_LIMITS`), its calls go to public addresses only
+    (:mod:`connectors.lti.netguard`) and the registrations it stores wait for approval, at most
+    :data:`connectors.lti.dynreg.MAX_PENDING` of them."""
     ctx = _ctx()
     config_url = request.args.get("openid_configuration", "")
     # The platform opens this page in its own frame or window; it has no buttons to hijack.

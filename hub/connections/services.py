@@ -188,6 +188,25 @@ def update_connector(
     return row
 
 
+def connector_has_events(session: Session, row: ConnectorConfig) -> bool:
+    """Whether any inbox event came through ``row`` (then it is kept: events refer to it)."""
+    from hub.inbox.models import InboundEvent
+
+    return session.scalar(select(InboundEvent.id).where(InboundEvent.connector_id == row.id).limit(1)) is not None
+
+
+def delete_connector(session: Session, row: ConnectorConfig) -> None:
+    """Delete a connector that never received an event, with its award rules.
+
+    Raises:
+        ValidationError: events came through it (switch it off instead; the events keep their history).
+    """
+    if connector_has_events(session, row):
+        raise ValidationError(_l("this connector has received events; switch it off instead"), field="connector")
+    session.delete(row)
+    session.flush()
+
+
 def list_connectors(where=None):
     """Connectors by slug; ``where`` narrows them (e.g. on ``ConnectorConfig.issuer_id``)."""
     query = select(ConnectorConfig).order_by(ConnectorConfig.slug)

@@ -25,7 +25,7 @@ from werkzeug.exceptions import HTTPException
 
 from hub.context import current_context
 from hub.errors import BadRequest, HubError, ServiceUnavailable, ValidationError
-from hub.i18n import N_, lazy, number, plain
+from hub.i18n import N_, Lazy, lazy, number, plain
 from hub.i18n import lazy as _l
 from hub.web.negotiation import wants_problem_json
 
@@ -157,7 +157,9 @@ def register_error_handlers(app: Flask) -> None:
         if exc.code in HTTP_TEXTS:
             title = HTTP_TEXTS[exc.code][0]
             # Werkzeug's stock text, not one given by the code; Flask-Limiter's is the limit ("5 per 1 minute")
-            if exc.description == type(exc).description or exc.code == 429:
+            # unless the limit gives its own message as a lazy text (``error_message``)
+            limiter_text = exc.code == 429 and not isinstance(exc.description, Lazy)
+            if exc.description == type(exc).description or limiter_text:
                 detail = lazy(HTTP_TEXTS[exc.code][1])
         limit = request.max_content_length
         if exc.code == 413 and limit:

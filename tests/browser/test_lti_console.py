@@ -6,6 +6,8 @@ page may frame the tool, a page of another origin may not."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.browser.test_console_flow import CHROMIUM, PASSWORD, _axe, _shot
@@ -83,6 +85,54 @@ def test_registrations_screen_copy_url_and_approve_a_pending_deployment(world, p
     assert page.locator("#client_id-error").inner_text() == "Pole „Identyfikator klienta” jest wymagane."
     problems["manual form"] = _axe(page)
     _shot(page, "lti-03-manual-form-errors")
+
+    found = {k: v for k, v in problems.items() if v}
+    assert not found, f"accessibility problems: {found}"
+
+
+def test_a_mistaken_registration_is_changed_then_deleted(hub_server, people, chromium):
+    """The trial's dead end: a registration with a typo could be neither fixed nor removed."""
+    _app, hub = hub_server
+    page = chromium.new_page(locale="pl-PL", viewport={"width": 1280, "height": 900})
+    page.on("dialog", lambda dialog: dialog.accept())
+    problems: dict[str, list[str]] = {}
+    _sign_in(page, hub, people["site"])
+    page.goto(f"{hub}/admin/lti/new")
+    values = {
+        "#name": "Canvas szkoły",
+        "#issuer": "https://canvas.instructure.com",
+        "#client_id": "10000000000042",
+        "#auth_login_url": "https://sso.canvaslms.com/api/lti/authorize_redirect",
+        "#auth_token_url": "https://sso.canvaslms.com/login/oauth2/token",
+        "#key_set_url": "https://sso.canvaslms.com/api/lti/jwsk",
+    }
+    for selector, value in values.items():
+        page.fill(selector, value)
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/admin/lti/registrations/*")
+
+    page.click("main a:has-text('Zmień rejestrację')")
+    page.wait_for_url("**/edit")
+    assert page.locator("#key_set_url").input_value().endswith("/jwsk")
+    problems["change form"] = _axe(page)
+    _shot(page, "lti-04-change-form")
+    page.fill("#key_set_url", "https://sso.canvaslms.com/api/lti/security/jwks")
+    page.click("main button[type=submit]")
+    page.wait_for_url(re.compile(r".*/admin/lti/registrations/[0-9a-f-]{36}$"))
+    assert page.locator(".flash.info").inner_text() == "Rejestracja zapisana."
+    assert "https://sso.canvaslms.com/api/lti/security/jwks" in page.locator(".lti-details").inner_text()
+
+    page.click("main button:has-text('Dezaktywuj rejestrację')")
+    page.wait_for_load_state()
+    assert page.locator(".flash.info").inner_text() == "Rejestracja dezaktywowana."
+    page.click("main a:has-text('Usuń rejestrację')")
+    page.wait_for_url("**/delete")
+    assert "rejestrację i jej wdrożenia (0)" in page.locator("#delete-what").inner_text()
+    problems["delete confirmation"] = _axe(page)
+    _shot(page, "lti-05-delete-confirmation")
+    page.click("main button:has-text('Usuń rejestrację')")
+    page.wait_for_url(f"{hub}/admin/lti/")
+    assert page.locator(".flash.info").inner_text() == "Usunięto rejestrację platformy Canvas szkoły."
 
     found = {k: v for k, v in problems.items() if v}
     assert not found, f"accessibility problems: {found}"

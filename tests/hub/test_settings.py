@@ -14,6 +14,13 @@ def test_defaults_generate_secrets_into_instance_folder(tmp_path, caplog):
     assert "HUB_KEY_ENCRYPTION_KEY was not set" in caplog.text
     again = load_settings({"HUB_INSTANCE_PATH": str(tmp_path)})
     assert again.key_encryption_key == s.key_encryption_key and again.secret_key == s.secret_key
+    assert s.lti_allow_private_hosts is False  # dynamic registration calls public addresses only
+
+
+@pytest.mark.parametrize(("raw", "value"), [("1", True), ("true", True), ("on", True), ("0", False), ("", False)])
+def test_lti_allow_private_hosts(tmp_path, raw, value):
+    env = {"HUB_INSTANCE_PATH": str(tmp_path), "HUB_LTI_ALLOW_PRIVATE_HOSTS": raw}
+    assert load_settings(env).lti_allow_private_hosts is value
 
 
 @pytest.mark.parametrize(
@@ -24,6 +31,7 @@ def test_defaults_generate_secrets_into_instance_folder(tmp_path, caplog):
         ({"HUB_JOB_MODE": "later"}, "HUB_JOB_MODE"),
         ({"HUB_MAX_BODY_BYTES": "lots"}, "whole number"),
         ({"HUB_LOG_LEVEL": "LOUD"}, "log level"),
+        ({"HUB_LTI_ALLOW_PRIVATE_HOSTS": "maybe"}, "HUB_LTI_ALLOW_PRIVATE_HOSTS"),
     ],
 )
 def test_bad_values_fail_fast(tmp_path, env, message):

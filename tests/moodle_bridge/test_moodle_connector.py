@@ -78,6 +78,35 @@ def test_cli_reports_moodle_errors_without_traceback(app, fake, make_connector):
     assert result.exit_code == 2  # usage: SITE or --all
 
 
+def test_cli_says_which_site_it_uses_and_refuses_an_ambiguous_address(app, fake, make_connector, monkeypatch):
+    """Sites added twice before the hub refused it (the trial made three): the address alone no longer
+    picks one of them silently."""
+    make_connector(fake.site_url, course_ids=[2])
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["moodle", "check", f"{fake.site_url.upper().replace('HTTP://', 'http://')}/"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == f"Moodle site moodle-main (Test Moodle): {fake.site_url}"
+
+    make_connector(f"{fake.site_url}/", slug="moodle-copy", course_ids=[2])
+    for command in ("check", "sync"):
+        result = runner.invoke(args=["moodle", command, fake.site_url])
+        assert result.exit_code == 1, result.output
+        assert f"several Moodle sites have the address {fake.site_url}: moodle-main, moodle-copy" in result.output
+        assert "Traceback" not in result.output
+    result = runner.invoke(args=["moodle", "check", "moodle-copy"])  # by its slug: that one
+    assert result.exit_code == 0 and result.output.startswith("Moodle site moodle-copy ")
+    result = runner.invoke(args=["moodle", "check", "https://nowhere.example"])
+    assert result.exit_code == 1 and "no Moodle connector named" in result.output
+
+
+def test_site_key():
+    assert sync.site_key("https://Moodle.Example.edu:443/") == "moodle.example.edu"
+    assert sync.site_key("http://moodle.example.edu/index.php") == "moodle.example.edu"
+    assert sync.site_key("https://moodle.example.edu/school/") == "moodle.example.edu/school"
+    assert sync.site_key("https://moodle.example.edu:8443") == "moodle.example.edu:8443"
+    assert sync.site_key("https://moodle.example.edu/School") != sync.site_key("https://moodle.example.edu/school")
+
+
 def test_demo_uses_the_plugin_mapping():
     """``badgehub demo`` sends the plugin's payload shape with the plugin's mapping (kept in hub.demo because
     the hub never imports a connector)."""

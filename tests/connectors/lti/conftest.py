@@ -22,13 +22,16 @@ PASSWORD = "correct horse battery"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-def serve_hub(settings):
-    """create_app on a free port, base_url pointing at it. Returns (app, url, stop)."""
+def serve_hub(settings, *, allow_private_hosts: bool = True):
+    """create_app on a free port, base_url pointing at it. Returns (app, url, stop).
+
+    The test platforms are served on 127.0.0.1, so ``HUB_LTI_ALLOW_PRIVATE_HOSTS`` is on unless
+    ``allow_private_hosts=False`` (the production default, for the SSRF tests)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
-    app = create_app(settings.with_(base_url=url))
+    app = create_app(settings.with_(base_url=url, lti_allow_private_hosts=allow_private_hosts))
     server = make_server("127.0.0.1", port, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
 
@@ -90,6 +93,14 @@ def make_badges(ctx) -> dict[str, str]:
 @pytest.fixture
 def hub_server(settings):
     app, url, stop = serve_hub(settings)
+    yield app, url
+    stop()
+
+
+@pytest.fixture
+def strict_hub(settings):
+    """The hub with the production default: dynamic registration calls public addresses only."""
+    app, url, stop = serve_hub(settings, allow_private_hosts=False)
     yield app, url
     stop()
 

@@ -73,11 +73,15 @@ def test_site_administrator_token_manages_registrations(world, people):
     assert requests.post(f"{dep}/approve", headers=site).json()["deployments"][0]["status"] == "active"
     missing = requests.post(f"{api}/registrations/{created['id']}/deployments/nope/approve", headers=site)
     assert missing.status_code == 404
+    refused = requests.delete(f"{api}/registrations/{created['id']}", headers={**site, "Accept-Language": "en"})
+    assert refused.status_code == 422 and refused.headers["content-type"].startswith("application/problem+json")
+    assert "Deactivate the registration before deleting it" in refused.json()["detail"]
     reg = requests.post(f"{api}/registrations/{created['id']}/deactivate", headers=site).json()
     assert reg["status"] == "inactive"
     assert requests.get(f"{api}/registrations/{created['id']}", headers=site).json()["status"] == "inactive"
-    refused = requests.delete(f"{api}/registrations/{created['id']}", headers=site, timeout=10)
-    assert refused.status_code == 422 and refused.headers["content-type"].startswith("application/problem+json")
+    deleted = requests.delete(f"{api}/registrations/{created['id']}", headers=site, timeout=10)
+    assert deleted.status_code == 204
+    assert requests.get(f"{api}/registrations/{created['id']}", headers=site).status_code == 404
 
     tool = requests.get(f"{api}/tool", headers=site, timeout=10).json()
     assert tool["login_url"] == f"{world.hub}/lti/login" and tool["redirect_uris"] == [f"{world.hub}/lti/launch"]
@@ -90,9 +94,11 @@ def test_site_administrator_token_manages_registrations(world, people):
             "lti_deployment.deactivate",
             "lti_deployment.approve",
             "lti_registration.deactivate",
+            "lti_registration.delete",
         ]
         assert {e.via for e in entries} == {"api"}
-        assert entries[-1].before == {"status": "active"} and entries[-1].after == {"status": "inactive"}
+        assert entries[-2].before == {"status": "active"} and entries[-2].after == {"status": "inactive"}
+        assert entries[-1].before["client_id"] == "c-1" and entries[-1].before["deleted"]["courses"] == 0
 
 
 def test_validation_and_lookups_answer_problem_json(world, people):

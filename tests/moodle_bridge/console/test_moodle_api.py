@@ -122,9 +122,10 @@ def test_unreachable_or_refusing_sites_are_problems_not_500(client, ctx, world, 
     r = client.post(f"/api/v1/moodle/sites/{wrong['id']}/check", headers=admin_a)
     assert r.status_code == 502 and r.get_json()["type"].endswith("/problems/moodle-invalid-token")
 
-    good = _create(client, admin_a, moodle, world, name="Not Moodle").get_json()
+    fixed = client.patch(f"/api/v1/moodle/sites/{wrong['id']}", headers=admin_a, json={"token": TOKEN})
+    assert fixed.status_code == 200, fixed.get_json()
     moodle.fail_next = [404]  # an HTML page, not Moodle's REST answer (wrong address, REST switched off)
-    r = client.post(f"/api/v1/moodle/sites/{good['id']}/check", headers=admin_a)
+    r = client.post(f"/api/v1/moodle/sites/{wrong['id']}/check", headers=admin_a)
     assert r.status_code == 502 and r.get_json()["type"].endswith("/problems/moodle-protocol-error")
 
     r = client.post(f"/api/v1/moodle/sites/{dead['id']}/sync", headers=admin_a)
@@ -147,8 +148,8 @@ def test_validation_errors_are_422(client, world, moodle, admin_a):
         r = _create(client, admin_a, moodle, world, **changes)
         assert r.status_code == 422 and r.mimetype == "application/problem+json", (changes, r.get_json())
     assert _create(client, admin_a, moodle, world, slug="moodle-x").status_code == 201
-    taken = _create(client, admin_a, moodle, world, slug="moodle-x")
-    assert taken.status_code == 422
+    taken = _create(client, admin_a, moodle, world, slug="moodle-x", site_url=f"{moodle.site_url}/other")
+    assert taken.status_code == 422 and taken.get_json()["field"] == "slug"
 
 
 def test_scopes_and_other_issuers(client, ctx, world, moodle, admin_a):
@@ -176,13 +177,16 @@ def test_scopes_and_other_issuers(client, ctx, world, moodle, admin_a):
     staff = _token(ctx, "staff-a@example.org", "manage")
     assert client.get(f"/api/v1/moodle/sites/{site['id']}", headers=staff).status_code == 404
     assert client.get("/api/v1/moodle/sites").status_code == 401
-    site_level = _create(client, ADMIN, moodle, world, issuer=None, name="Whole site")
+    site_level = _create(client, ADMIN, moodle, world, issuer=None, name="Whole site", site_url=f"{moodle.site_url}/w")
     assert site_level.status_code == 201 and site_level.get_json()["issuer"] is None
     assert client.get(f"/api/v1/moodle/sites/{site_level.get_json()['id']}", headers=admin_a).status_code == 404
 
 
 def test_paging_and_openapi(client, world, moodle, admin_a):
-    ids = [_create(client, admin_a, moodle, world, name=f"Moodle {i}").get_json()["id"] for i in range(3)]
+    ids = [
+        _create(client, admin_a, moodle, world, name=f"Moodle {i}", site_url=f"{moodle.site_url}/m{i}").get_json()["id"]
+        for i in range(3)
+    ]
     first = client.get("/api/v1/moodle/sites?limit=2", headers=admin_a).get_json()
     second = client.get(f"/api/v1/moodle/sites?limit=2&cursor={first['next']}", headers=admin_a).get_json()
     assert [s["id"] for s in first["items"] + second["items"]] == ids[::-1] and second["next"] is None
@@ -241,6 +245,27 @@ def test_sync_runs_in_a_background_thread(settings, world, moodle):
     finally:
         app.extensions["hub.jobs"].shutdown()
         app.extensions["hub"].db.dispose()
+
+
+def test_one_site_address_is_one_connector(client, ctx, world, moodle, admin_a):
+    first = _create(client, admin_a, moodle, world).get_json()
+    again = _create(client, {**admin_a, "Accept-Language": "en"}, moodle, world, site_url=f"{moodle.site_url}//")
+    assert again.status_code == 422 and again.mimetype == "application/problem+json"
+    problem = again.get_json()
+    assert problem["field"] == "site_url" and f"as Moodle A ({first['slug']})" in problem["detail"]
+    assert problem["type"].endswith("/problems/moodle-site-address-taken")
+    other = _create(client, admin_a, moodle, world, site_url=f"{moodle.site_url}/other", name="Other").get_json()
+    moved = client.patch(f"/api/v1/moodle/sites/{other['id']}", headers=admin_a, json={"site_url": moodle.site_url})
+    assert moved.status_code == 422 and moved.get_json()["field"] == "site_url"
+    assert client.get(f"/api/v1/moodle/sites/{other['id']}", headers=admin_a).get_json()["site_url"].endswith("/other")
+    same = client.patch(f"/api/v1/moodle/sites/{first['id']}", headers=admin_a, json={"site_url": moodle.site_url})
+    assert same.status_code == 200
+    with ctx.db.session_scope() as s:
+        assert [e.action for e in s.query(AuditEntry).filter(AuditEntry.action.like("moodle.%"))] == [
+            "moodle.create",
+            "moodle.create",
+            "moodle.update",
+        ]
 
 
 def test_problems_follow_the_callers_language(client, world, moodle, admin_a):

@@ -254,6 +254,44 @@ def test_forms_need_the_csrf_token(client, world, moodle):
         assert client.post(f"/admin/moodle/{site_id}{path}").status_code == 400, path
 
 
+def test_a_moodle_site_is_connected_once(client, ctx, world, moodle):
+    """The trial added the same Moodle three times; ``badgehub moodle check <url>`` then picked one. One
+    Moodle site is one connector: the same address (any case, trailing slash, /index.php, http or
+    https) is refused at its field, in the add and the settings forms."""
+    import html
+
+    en = {"headers": {"Accept-Language": "en"}}
+    sign_in(client, "admin-a@example.org")
+    first = add_site(client, moodle, world)
+    slug = _site(ctx, first).slug
+    host = moodle.site_url.split("//")[1]
+    for same in (f"{moodle.site_url}/", f"http://{host.upper()}", f"{moodle.site_url}/index.php", f"https://{host}"):
+        r = post_form(client, "/admin/moodle/new", site_form(moodle, world, site_url=same, name="Again"), **en)
+        page = html.unescape(r.get_data(as_text=True))
+        assert r.status_code == 422, same
+        error = page.split('id="err-site_url">')[1].split("</p>")[0]
+        assert (
+            error == f"This Moodle site is already connected as Moodle Szkoły Łódź ({slug}); change that one instead."
+        )
+        assert 'value="Again"' in page  # the input is kept
+    second = add_site(client, moodle, world, site_url=f"{moodle.site_url}/moodle2", name="Drugi Moodle")
+    moved = post_form(client, f"/admin/moodle/{second}", site_form(moodle, world, name="Drugi Moodle", token=""), **en)
+    assert moved.status_code == 422 and "already connected as Moodle Szkoły Łódź" in html.unescape(moved.get_data(True))
+    assert _site(ctx, second).config["site_url"] == f"{moodle.site_url}/moodle2"
+    kept = post_form(client, f"/admin/moodle/{first}", site_form(moodle, world, name="Renamed", token=""))
+    assert kept.status_code == 302 and _site(ctx, first).name == "Renamed"  # its own address is no conflict
+    post_form(client, "/admin/logout")
+
+    sign_in(client, "admin-b@example.org")  # another issuer's site is not named to them
+    b_form = site_form(moodle, world, issuer=world["b"]["issuer_pid"], name="B")
+    r = post_form(client, "/admin/moodle/new", b_form, **en)
+    page = html.unescape(r.get_data(as_text=True))
+    assert r.status_code == 422 and "already connected to Badge Hub by another issuer" in page
+    assert slug not in page and "Renamed" not in page
+    with ctx.db.session_scope() as s:
+        assert s.query(ConnectorConfig).filter_by(kind="moodle").count() == 2
+
+
 PL = {"Accept-Language": "pl-PL,pl;q=0.9"}
 EN = {"Accept-Language": "en-GB,en;q=0.8"}
 
