@@ -65,6 +65,17 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else json.dumps(value) if isinstance(value, dict | list) else str(value)
 
 
+def _one(value: Any, name: str, mapping: dict[str, str]) -> str | None:
+    """A field that must be one value (text, a number): a list or an object found there is refused
+    rather than stored as its JSON text (an ``event_type`` of ``["a"]`` would match no rule)."""
+    if isinstance(value, dict | list):
+        raise EventNotProcessable(
+            f"{name} at {mapping[name]!r} must be text, not a JSON {'list' if isinstance(value, list) else 'object'}",
+            field=name,
+        )
+    return _text(value)
+
+
 def apply_mapping(connector_slug: str, mapping: dict[str, str], payload: Any) -> LearningEvent:
     """Evaluate ``mapping`` on ``payload`` (parsed JSON).
 
@@ -77,7 +88,7 @@ def apply_mapping(connector_slug: str, mapping: dict[str, str], payload: Any) ->
         raise EventNotProcessable(
             f"the payload has no recipient e-mail at {mapping['recipient_email']!r}", field="recipient_email"
         )
-    event_type = _text(_get(mapping, "event_type", payload))
+    event_type = _one(_get(mapping, "event_type", payload), "event_type", mapping)
     if not event_type:
         raise EventNotProcessable(f"the payload has no event type at {mapping['event_type']!r}", field="event_type")
     occurred = _get(mapping, "occurred_at", payload)
