@@ -676,7 +676,6 @@ def awards():
         award_choices=award_choices,
         args=request.args,
         states=badges.AWARD_STATES,
-        live_status=sharing.live_status,
     )
 
 
@@ -757,7 +756,6 @@ def award(assertion_id: str):
     return render_template(
         "admin/award.html",
         award=row,
-        state=sharing.live_status(row),
         can_award=p.may(row.badge_class.issuer_id, AWARD),
         public_url=current_context().urls.assertion(row.public_id),
         notifications=history,

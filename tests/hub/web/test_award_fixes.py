@@ -104,6 +104,8 @@ def test_console_tells_an_expired_award_as_the_public_page_does(client, ctx, wor
     assert '<span class="status status-expired">expired</span>' in listing and "status-valid" not in listing
     page = client.get(f"/admin/awards/{aid}", headers=EN).get_data(as_text=True)
     assert '<dd id="award-state"><span class="status status-expired">expired</span>' in page
+    event = client.get(f"/admin/events/{world['a']['event']}", headers=EN).get_data(as_text=True)
+    assert '<span class="status status-expired">expired</span>' in event  # the event's awards too
     polish = client.get(f"/admin/awards/{aid}?lang=pl").get_data(as_text=True)
     assert 'status-expired">wygasła</span>' in polish and "ważna" not in polish.split('id="award-state"')[1][:80]
     assert "&lt;a@example.org&gt;" in client.get("/admin/awards?state=expired").get_data(as_text=True)
