@@ -88,12 +88,21 @@ def init() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
-    """Run the development server (use gunicorn 'hub.wsgi:app' in production)."""
+    """Run the development server (use gunicorn 'hub.wsgi:app' in production). Without HUB_BASE_URL,
+    badge URLs use the address served here."""
+    import os
+
     from werkzeug.serving import run_simple
 
     from hub import create_app
 
-    app = create_app(_settings())
+    overrides = {}
+    if not os.environ.get("HUB_BASE_URL"):
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        overrides["base_url"] = f"http://{shown}:{port}"
+    settings = _settings(**overrides)
+    click.echo(f"serving {settings.base_url} (console: {settings.base_url}/admin/login)", err=True)
+    app = create_app(settings)
     app.extensions["hub.jobs"].recover()
     # run_simple, not app.run: Flask ignores app.run() inside its own CLI (FLASK_RUN_FROM_CLI).
     run_simple(host, port, app, threaded=True)

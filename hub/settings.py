@@ -78,6 +78,13 @@ class Settings:
     redis_url: str | None = None
     extra: dict = field(default_factory=dict)
 
+    @property
+    def max_upload_bytes(self) -> int:
+        """Largest console or API request body, bytes: :attr:`max_body_bytes` plus room for one image of
+        :attr:`max_image_bytes` sent base64-encoded in JSON (4/3 of its size). Webhooks keep
+        :attr:`max_body_bytes`."""
+        return self.max_body_bytes + self.max_image_bytes * 4 // 3
+
     def with_(self, **changes) -> Settings:
         """Return a copy with ``changes`` applied (settings are frozen)."""
         return replace(self, **changes)

@@ -12,9 +12,8 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
-from hub.accounts.access import current_principal
+from hub.accounts.access import current_principal, not_found
 from hub.context import current_context
-from hub.errors import NotFound
 from hub.schemas import ApiSchema as _Base
 from moodle_bridge import sites
 from moodle_bridge.web import db_session, jobs_enqueue
@@ -174,7 +173,7 @@ def create_site(body):
     if body.get("issuer"):
         issuer = next((i for i in sites.issuers_to_configure(s, p) if i.public_id == body["issuer"]), None)
         if issuer is None:
-            raise NotFound("no such issuer")
+            raise not_found("Issuer")
     row = sites.create_site(
         s,
         current_context(),

@@ -21,6 +21,8 @@ from typing import Any
 import requests
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential, wait_random
 
+from hub.i18n import joined
+from hub.i18n import lazy as _l
 from moodle_bridge.errors import (
     MoodleAccessDenied,
     MoodleError,
@@ -251,25 +253,45 @@ class MoodleClient:
             response = retrying(self._post, fields)
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise MoodleUnavailable(
-                f"{wsfunction}: {self.site_url} did not answer ({type(exc).__name__})", wsfunction=wsfunction
+                _l(
+                    "%(function)s: %(site)s did not answer (%(error)s)",
+                    function=wsfunction,
+                    site=self.site_url,
+                    error=type(exc).__name__,
+                ),
+                wsfunction=wsfunction,
             ) from None
         except _RetryableHTTP as exc:
             raise MoodleUnavailable(
-                f"{wsfunction}: {self.site_url} answered HTTP {exc.status}", wsfunction=wsfunction
+                _l(
+                    "%(function)s: %(site)s answered HTTP %(status)s",
+                    function=wsfunction,
+                    site=self.site_url,
+                    status=exc.status,
+                ),
+                wsfunction=wsfunction,
             ) from None
         except requests.RequestException as exc:
-            raise MoodleProtocolError(f"{wsfunction}: {type(exc).__name__}", wsfunction=wsfunction) from None
+            raise MoodleProtocolError(
+                _l("%(function)s: %(message)s", function=wsfunction, message=type(exc).__name__), wsfunction=wsfunction
+            ) from None
         if response.status_code != 200:
             raise MoodleProtocolError(
-                f"{wsfunction}: HTTP {response.status_code} from {self.endpoint} (wrong site URL, or web "
-                "services / the REST protocol disabled?)",
+                _l(
+                    "%(function)s: HTTP %(status)s from %(endpoint)s (wrong site URL, or web services or the REST "
+                    "protocol disabled?)",
+                    function=wsfunction,
+                    status=response.status_code,
+                    endpoint=self.endpoint,
+                ),
                 wsfunction=wsfunction,
             )
         try:
             body = response.json()
         except ValueError:
             raise MoodleProtocolError(
-                f"{wsfunction}: the answer is not JSON (is the REST protocol enabled?)", wsfunction=wsfunction
+                _l("%(function)s: the answer is not JSON (is the REST protocol enabled?)", function=wsfunction),
+                wsfunction=wsfunction,
             ) from None
         if is_error_body(body):
             raise error_from_body(body, wsfunction)
@@ -309,7 +331,9 @@ class MoodleClient:
         needed = REQUIRED_FUNCTIONS + (COMPETENCY_FUNCTIONS if competencies else ())
         missing = [f for f in needed if f not in info.functions]
         if missing:
-            raise MoodleAccessDenied(f"the web service of this token lacks: {', '.join(missing)}", missing=missing)
+            raise MoodleAccessDenied(
+                _l("the web service of this token lacks: %(functions)s", functions=joined(missing)), missing=missing
+            )
         return info
 
     def get_courses(self, ids: Iterable[int]) -> list[Course]:

@@ -26,6 +26,8 @@ import moodle_bridge.models  # noqa: F401  (the bridge's tables join the hub's m
 from connectors.base import Connector
 from connectors.types import LearningEvent
 from hub.errors import ConfigurationError, EventNotProcessable, HubError
+from hub.i18n import lazy as _l
+from hub.i18n import number
 from moodle_bridge.events import completion_event
 
 
@@ -65,20 +67,31 @@ class MoodleConnector(Connector):
         """
         out = dict(config)
         site_url = str(config.get("site_url") or "").rstrip("/")
-        parts = urlsplit(site_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-            raise ConfigurationError(f"site_url must be the Moodle site's http(s) address, got {site_url!r}")
+        try:
+            parts = urlsplit(site_url)
+            bad = parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment
+        except ValueError:  # e.g. an unclosed IPv6 bracket, or a port that is not a number
+            bad = True
+        if bad or any(c.isspace() for c in site_url):
+            raise ConfigurationError(
+                _l('the site address must be the Moodle site\'s http(s) address, not "%(value)s"', value=site_url),
+                field="site_url",
+            )
         out["site_url"] = site_url
         try:
             out["course_ids"] = [int(i) for i in config.get("course_ids") or []]
         except (TypeError, ValueError):
-            raise ConfigurationError("course_ids must be a list of Moodle course ids (numbers)") from None
+            raise ConfigurationError(
+                _l("course ids must be a list of Moodle course ids (numbers)"), field="course_ids"
+            ) from None
         out["course_idnumbers"] = [str(i) for i in config.get("course_idnumbers") or [] if str(i).strip()]
         if not out["course_ids"] and not out["course_idnumbers"]:
-            raise ConfigurationError("map at least one course: course_ids or course_idnumbers")
+            raise ConfigurationError(_l("map at least one course: its id or its ID number"), field="course_ids")
         page_size = config.get("page_size", 200)
         if not isinstance(page_size, int) or not 1 <= page_size <= 5000:
-            raise ConfigurationError("page_size must be a whole number from 1 to 5000")
+            raise ConfigurationError(
+                _l("learners per page must be a whole number from 1 to %(max)s", max=number(5000)), field="page_size"
+            )
         out["competencies"] = bool(config.get("competencies", True))
         return out
 
@@ -91,7 +104,7 @@ class MoodleConnector(Connector):
         try:
             return completion_event(connector_slug, json.loads(body))
         except (ValueError, KeyError, TypeError) as exc:
-            raise EventNotProcessable(f"not a Moodle completion payload: {exc}") from None
+            raise EventNotProcessable(_l("not a Moodle completion payload: %(error)s", error=str(exc))) from None
 
 
 moodle_cli = AppGroup("moodle", help="Moodle sites: check connections and sync course completions.")
@@ -117,7 +130,7 @@ def check_command(site: str) -> None:
     try:
         info = client.check_connection(competencies=competencies)
     except HubError as exc:
-        raise click.ClickException(exc.detail) from None
+        raise click.ClickException(str(exc)) from None
     finally:
         client.close()
     click.echo(f"{info.sitename} ({info.siteurl}), Moodle {info.release}, token user {info.username}: OK")
@@ -145,7 +158,7 @@ def sync_command(site: str | None, all_sites: bool) -> None:
         kwargs = {"should_stop": lambda: stop["requested"]}
         reports = sync_all(ctx, **kwargs) if all_sites else [sync_connector(ctx, site, **kwargs)]
     except HubError as exc:
-        raise click.ClickException(exc.detail) from None
+        raise click.ClickException(str(exc)) from None
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)

@@ -15,11 +15,12 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from hub.accounts.access import CONFIGURE, current_principal
+from hub.accounts.access import CONFIGURE, current_principal, not_found
 from hub.badges import services as badges
 from hub.badges.models import BadgeClass
 from hub.context import current_context
 from hub.errors import HubError, NotFound, ValidationError
+from hub.i18n import lazy as _l
 from hub.rules import services as rules
 from moodle_bridge import sites
 from moodle_bridge.client import COMPETENCY_FUNCTIONS, REQUIRED_FUNCTIONS
@@ -70,15 +71,19 @@ def _read_form(*, creating: bool) -> tuple[dict, dict[str, str]]:
     return values, errors
 
 
+#: Form fields a service's refusal can be shown next to (others go under the whole form).
+FORM_FIELDS = ("name", "slug", "token", "site_url", "course_ids", "course_idnumbers", "page_size")
+
+
 def _field_error(exc: HubError) -> dict[str, str]:
-    """A service's refusal as a field message (translated where the field says enough)."""
+    """A service's refusal as a message next to its field, in the reader's language."""
     field = exc.extra.get("field") if isinstance(exc, ValidationError) else None
     known = {
         "slug": _("This short name is taken; choose another."),
         "token": _("A token has no spaces and at most 255 characters."),
     }
     message = known.get(field) or _("Moodle settings refused: %(detail)s", detail=exc.detail)
-    return {field if field in ("name", "slug", "token") else "config": message}
+    return {field if field in FORM_FIELDS else "config": message}
 
 
 def _issuer_choices():
@@ -108,7 +113,7 @@ def new():
         issuer_id = request.form.get("issuer") or ""
         issuer = next((i for i in choices if i.public_id == issuer_id), None)
         if issuer_id and issuer is None:
-            raise NotFound("no such issuer")
+            raise not_found("Issuer")
         if not errors:
             try:
                 row = sites.create_site(
@@ -235,7 +240,7 @@ def sync(connector_id: str):
             "moodle-sync-running": _("A sync of this site is already running."),
             "moodle-site-not-ready": _("The site cannot sync yet: %(detail)s", detail=exc.detail),
         }
-        flash(messages.get(exc.slug, exc.detail), "error")
+        flash(messages.get(exc.slug) or str(exc.detail), "error")
         return _back(row)
     sites.launch(current_context(), run.id, jobs_enqueue())
     flash(_("Sync started."), "info")
@@ -292,7 +297,7 @@ def push_rules(connector_id: str):
     row = _site(connector_id, write=True)
     target = sites.push_connector(s, row)
     if target is None:
-        raise NotFound("the site has no push connector")
+        raise NotFound(_l("the site has no push connector"))
     added = sites.copy_rules(s, p, row, target)
     s.commit()
     flash(_("%(n)s rules copied to the push connector.", n=added), "info")

@@ -5,6 +5,10 @@ Moodle answers every web-service error with HTTP 200 and a JSON body
 (https://moodledev.io/docs/apis/subsystems/external/writing-a-service, recorded from Moodle 5.1).
 :func:`error_from_body` turns such a body into the matching class below, so callers catch
 ``MoodleNotEnrolled`` rather than comparing error codes, and the hub core never sees ``requests``.
+
+Titles are English message ids (``N_``) and the bridge's own details lazy texts (:mod:`hub.i18n`),
+shown in the reader's language; Moodle's ``message`` is passed on as Moodle wrote it (in the site's
+language).
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from hub.errors import HubError
+from hub.i18n import N_
+from hub.i18n import lazy as _l
 
 
 class MoodleError(HubError):
@@ -19,7 +25,7 @@ class MoodleError(HubError):
 
     status = 502
     slug = "moodle-error"
-    title = "Moodle web service error"
+    title = N_("Moodle web service error")
 
     def __init__(self, detail: str = "", *, errorcode: str | None = None, exception: str | None = None, **extra):
         super().__init__(detail, errorcode=errorcode, exception=exception, **extra)
@@ -33,28 +39,28 @@ class MoodleUnavailable(MoodleError):
 
     status = 504
     slug = "moodle-unavailable"
-    title = "Moodle site unavailable"
+    title = N_("Moodle site unavailable")
 
 
 class MoodleProtocolError(MoodleError):
     """The answer is not Moodle's JSON: wrong site URL, web services or the REST protocol disabled."""
 
     slug = "moodle-protocol-error"
-    title = "Unexpected answer from Moodle"
+    title = N_("Unexpected answer from Moodle")
 
 
 class MoodleInvalidToken(MoodleError):
     """``invalidtoken``: the token does not exist (mistyped, deleted, or already removed on expiry)."""
 
     slug = "moodle-invalid-token"
-    title = "Moodle rejected the web service token"
+    title = N_("Moodle rejected the web service token")
 
 
 class MoodleTokenExpired(MoodleInvalidToken):
     """The token's ``validuntil`` passed. Moodle says ``accessexception`` once, then deletes the token."""
 
     slug = "moodle-token-expired"
-    title = "Moodle web service token expired"
+    title = N_("Moodle web service token expired")
 
 
 class MoodleAccessDenied(MoodleError):
@@ -62,35 +68,35 @@ class MoodleAccessDenied(MoodleError):
     service, a capability is missing, or the token is IP-restricted (see the README's capability list)."""
 
     slug = "moodle-access-denied"
-    title = "Moodle denied access"
+    title = N_("Moodle denied access")
 
 
 class MoodleNotEnrolled(MoodleError):
     """``notenroled`` / ``usernotenroled``: the user is not tracked for completion in that course."""
 
     slug = "moodle-not-enrolled"
-    title = "User not enrolled in the Moodle course"
+    title = N_("User not enrolled in the Moodle course")
 
 
 class MoodleNoCompletionCriteria(MoodleError):
     """``nocriteriaset``: the course has completion enabled but no criteria, so nobody can complete it."""
 
     slug = "moodle-no-completion-criteria"
-    title = "Moodle course has no completion criteria"
+    title = N_("Moodle course has no completion criteria")
 
 
 class MoodleInvalidParameter(MoodleError):
     """``invalidparameter``: a parameter was refused (a bug in the caller, or an unknown course id)."""
 
     slug = "moodle-invalid-parameter"
-    title = "Moodle refused a parameter"
+    title = N_("Moodle refused a parameter")
 
 
 class MoodleCompetenciesDisabled(MoodleError):
     """``competenciesarenotenabled``: the site has competencies switched off."""
 
     slug = "moodle-competencies-disabled"
-    title = "Competencies are disabled on the Moodle site"
+    title = N_("Competencies are disabled on the Moodle site")
 
 
 _BY_CODE: dict[str, type[MoodleError]] = {
@@ -120,7 +126,7 @@ def error_from_body(body: dict[str, Any], wsfunction: str) -> MoodleError:
     ``webservice_access_exception`` on a token past ``validuntil``) becomes :class:`MoodleTokenExpired`.
     """
     code = str(body.get("errorcode") or "")
-    message = str(body.get("message") or code or "unknown Moodle error")
+    message = str(body.get("message") or code or "") or _l("unknown Moodle error")
     debuginfo = body.get("debuginfo")
     cls = _BY_CODE.get(code, MoodleError)
     if code == "accessexception" and "token expired" in f"{message} {debuginfo or ''}".lower():
@@ -128,4 +134,5 @@ def error_from_body(body: dict[str, Any], wsfunction: str) -> MoodleError:
     extra = {"wsfunction": wsfunction}
     if debuginfo:
         extra["debuginfo"] = str(debuginfo)
-    return cls(f"{wsfunction}: {message}", errorcode=code, exception=body.get("exception"), **extra)
+    detail = _l("%(function)s: %(message)s", function=wsfunction, message=message)
+    return cls(detail, errorcode=code, exception=body.get("exception"), **extra)

@@ -32,6 +32,8 @@ from hub.connections import services as connections
 from hub.connections.models import ConnectorConfig
 from hub.db import utcnow
 from hub.errors import ConfigurationError, Forbidden, HubError, NotFound, ValidationError
+from hub.i18n import N_
+from hub.i18n import lazy as _l
 from hub.inbox.models import InboundEvent
 from hub.rules import services as rules
 from hub.timefmt import isoformat_z
@@ -51,6 +53,7 @@ ABANDONED_AFTER = timedelta(minutes=15)
 #: The connection check answers within about this many seconds (one retry) even for a dead site.
 CHECK_TIMEOUT = (5.0, 15.0)
 _TOKEN = re.compile(r"^[^\s\x00]{1,255}$")
+NO_TOKEN = _l("the site has no web service token; set one first")
 
 
 class SiteNotReady(HubError):
@@ -58,7 +61,7 @@ class SiteNotReady(HubError):
 
     status = 409
     slug = "moodle-site-not-ready"
-    title = "The Moodle site cannot be used yet"
+    title = N_("The Moodle site cannot be used yet")
 
 
 class SyncAlreadyRunning(HubError):
@@ -66,7 +69,7 @@ class SyncAlreadyRunning(HubError):
 
     status = 409
     slug = "moodle-sync-running"
-    title = "A sync of this Moodle site is already running"
+    title = N_("A sync of this Moodle site is already running")
 
 
 # ---- access --------------------------------------------------------------------------------------------
@@ -90,9 +93,9 @@ def list_sites(session: Session, p: Principal, *, limit: int | None = None, afte
 
 def _require(p: Principal, issuer_id: int | None, *, write: bool) -> None:
     if not p.may(issuer_id, CONFIGURE):
-        raise NotFound("no such Moodle site")
+        raise NotFound(_l("no such Moodle site"))
     if write and not p.may(issuer_id, CONFIGURE, write=True):
-        raise Forbidden("your API token's scope does not allow changes (manage)")
+        raise Forbidden(_l("your API token's scope does not allow changes (manage)"))
 
 
 def load_site(session: Session, p: Principal, public_id: str, *, write: bool = False) -> ConnectorConfig:
@@ -108,7 +111,7 @@ def load_site(session: Session, p: Principal, public_id: str, *, write: bool = F
             select(ConnectorConfig).where(ConnectorConfig.public_id == public_id, ConnectorConfig.kind == KIND)
         )
     if row is None:
-        raise NotFound("no such Moodle site")
+        raise NotFound(_l("no such Moodle site"))
     _require(p, row.issuer_id, write=write)
     return row
 
@@ -124,7 +127,7 @@ def issuers_to_configure(session: Session, p: Principal) -> list[Issuer]:
 def _clean_token(token: str | None) -> str:
     token = (token or "").strip()
     if not _TOKEN.match(token):
-        raise ValidationError("the web service token must be 1-255 characters without spaces", field="token")
+        raise ValidationError(_l("the web service token must be 1-255 characters without spaces"), field="token")
     return token
 
 
@@ -144,8 +147,8 @@ def _checked_config(config: dict) -> dict:
 
     try:
         return registry.get(KIND).validate_config(config)
-    except ConfigurationError as exc:  # a person's input: a client error, shown with the form
-        raise ValidationError(exc.detail, field="config") from None
+    except ConfigurationError as exc:  # a person's input: a client error, shown with the form (at its field)
+        raise ValidationError(exc.detail, field=exc.extra.get("field") or "config") from None
 
 
 def _record(session: Session, p: Principal, action: str, row: ConnectorConfig, *, before=None, after=None) -> None:
@@ -173,11 +176,11 @@ def create_site(
         ValidationError: ``field`` names the bad input (``name``, ``token``, ``slug``, ``config``).
     """
     if issuer is None and not p.site_admin:
-        raise Forbidden("only site administrators add site-level Moodle sites; name an issuer")
+        raise Forbidden(_l("only site administrators add site-level Moodle sites; name an issuer"))
     _require(p, issuer.id if issuer else None, write=True)
     name = (name or "").strip()
     if not name or len(name) > 255:
-        raise ValidationError("the name must be 1-255 characters", field="name")
+        raise ValidationError(_l("the name must be 1-255 characters"), field="name")
     token = _clean_token(token)
     checked = _checked_config({k: config.get(k) for k in EDITABLE if config.get(k) is not None})
     row = connections.create_connector(
@@ -214,7 +217,7 @@ def update_site(
     _require(p, row.issuer_id, write=True)
     before = audit.snapshot(row, SITE_FIELDS)
     if name is not None and not (name.strip() and len(name.strip()) <= 255):
-        raise ValidationError("the name must be 1-255 characters", field="name")
+        raise ValidationError(_l("the name must be 1-255 characters"), field="name")
     merged = None
     if config:
         merged = _checked_config({**row.config, **{k: v for k, v in config.items() if k in EDITABLE}})
@@ -275,7 +278,7 @@ def _token(ctx, row: ConnectorConfig) -> str:
     try:
         return load_token(ctx, row)
     except ConfigurationError:
-        raise SiteNotReady("the site has no web service token; set one first") from None
+        raise SiteNotReady(NO_TOKEN) from None
 
 
 @dataclass(frozen=True)
@@ -356,13 +359,13 @@ def start_sync(session: Session, p: Principal, row: ConnectorConfig) -> MoodleSy
     _require(p, row.issuer_id, write=True)
     session.execute(select(ConnectorConfig.id).where(ConnectorConfig.id == row.id).with_for_update())
     if not row.enabled:
-        raise SiteNotReady("the site is switched off; switch it on to sync")
+        raise SiteNotReady(_l("the site is switched off; switch it on to sync"))
     if not row.secrets_encrypted:
-        raise SiteNotReady("the site has no web service token; set one first")
+        raise SiteNotReady(NO_TOKEN)
     current = latest_run(session, row)
     if current is not None and current.status in (QUEUED, RUNNING):
         if not is_abandoned(current):
-            raise SyncAlreadyRunning("wait for it to finish, or stop it", run=current.public_id)
+            raise SyncAlreadyRunning(_l("wait for it to finish, or stop it"), run=current.public_id)
         current.status, current.finished_at = FAILED, utcnow()
         current.error, current.error_slug = "abandoned: its process stopped", "abandoned"
     now = utcnow()
@@ -395,7 +398,8 @@ def run_sync(ctx, run_id: int, enqueue: Callable[[int], None] | None = None) -> 
 
     ``enqueue(event_id)`` is called for each new inbox event once its page has committed (the hub's
     job dispatcher, so completions become awards while the sync goes on). Never raises: a hub error
-    ends the run ``failed`` with its detail and problem slug; a stop request ends it ``stopped``.
+    ends the run ``failed`` with its detail (in English, as stored records are) and problem slug, which
+    the console explains in the reader's language; a stop request ends it ``stopped``.
     """
     from hub.inbox.services import submit_learning_event
 
@@ -436,7 +440,7 @@ def run_sync(ctx, run_id: int, enqueue: Callable[[int], None] | None = None) -> 
         report = sync_connector(ctx, site, submit=submit, should_stop=lambda: stop["requested"], on_page=on_page)
         status = STOPPED if report.stopped else DONE
     except HubError as exc:
-        status, error, slug = FAILED, exc.detail, exc.slug
+        status, error, slug = FAILED, str(exc), exc.slug  # stored in English; the console explains the slug
         log.warning("moodle sync failed", extra={"run": run_id, "problem": exc.slug})
     except Exception as exc:  # noqa: BLE001 - the run must end with a state a person can read
         status, error, slug = FAILED, f"internal error: {type(exc).__name__}", "internal-error"
@@ -592,7 +596,7 @@ def link_push_connector(session: Session, p: Principal, row: ConnectorConfig, co
     if connector_id:
         found = next((c for c in push_candidates(session, row) if c.public_id == connector_id), None)
         if found is None:
-            raise NotFound("no such webhook connector for this site")
+            raise NotFound(_l("no such webhook connector for this site"))
         slug = found.slug
     _link(session, p, row, slug)
 

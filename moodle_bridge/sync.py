@@ -27,6 +27,7 @@ from connectors.types import LearningEvent
 from hub.connections.models import ConnectorConfig
 from hub.db import utcnow
 from hub.errors import ConfigurationError, NotFound
+from hub.i18n import lazy as _l
 from moodle_bridge.client import Competency, Course, MoodleClient
 from moodle_bridge.errors import MoodleCompetenciesDisabled, MoodleNoCompletionCriteria, MoodleNotEnrolled
 from moodle_bridge.events import completion_event, completion_key, completion_payload
@@ -83,10 +84,10 @@ def load_token(ctx, connector: ConnectorConfig) -> str:
         ConfigurationError: no token stored, or it cannot be decrypted.
     """
     if not connector.secrets_encrypted:
-        raise ConfigurationError(f"Moodle connector {connector.slug!r} has no web service token")
+        raise ConfigurationError(_l('Moodle connector "%(slug)s" has no web service token', slug=connector.slug))
     secrets = json.loads(ctx.box.decrypt(connector.secrets_encrypted))
     if not secrets:
-        raise ConfigurationError(f"Moodle connector {connector.slug!r} has no web service token")
+        raise ConfigurationError(_l('Moodle connector "%(slug)s" has no web service token', slug=connector.slug))
     return secrets[0]
 
 
@@ -105,7 +106,7 @@ def find_connector(session: Session, site: str) -> ConnectorConfig:
     for row in rows:
         if site in (row.slug, (row.config or {}).get("site_url", "").rstrip("/"), row.public_id):
             return row
-    raise NotFound(f"no Moodle connector named {site!r}")
+    raise NotFound(_l('no Moodle connector named "%(site)s"', site=site))
 
 
 def resolve_courses(client: MoodleClient, config: dict[str, Any]) -> list[Course]:
@@ -124,7 +125,7 @@ def resolve_courses(client: MoodleClient, config: dict[str, Any]) -> list[Course
     for idnumber in config.get("course_idnumbers") or []:
         found = client.get_courses_by_field("idnumber", idnumber)
         if not found:
-            raise ConfigurationError(f"no Moodle course has idnumber {idnumber!r}")
+            raise ConfigurationError(_l('no Moodle course has the ID number "%(idnumber)s"', idnumber=idnumber))
         courses.update((c.id, c) for c in found)
     return [courses[k] for k in sorted(courses)]
 
@@ -290,7 +291,7 @@ def sync_connector(
         connector = find_connector(session, site)
         session.expunge(connector)
     if not connector.enabled:
-        raise ConfigurationError(f"Moodle connector {connector.slug!r} is disabled")
+        raise ConfigurationError(_l('Moodle connector "%(slug)s" is switched off', slug=connector.slug))
     submit = submit or _default_submit
     own_client = client is None
     client = client or client_for(ctx, connector)

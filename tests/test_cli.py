@@ -25,7 +25,7 @@ def test_serve_answers_requests(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    env.update(HUB_INSTANCE_PATH=str(tmp_path / "instance"), HUB_BASE_URL=f"http://127.0.0.1:{port}")
+    env.update(HUB_INSTANCE_PATH=str(tmp_path / "instance"))  # no HUB_BASE_URL: the served address is used
     proc = subprocess.Popen(
         [sys.executable, "-m", "hub.cli", "serve", "--port", str(port)],
         env=env,
@@ -46,6 +46,7 @@ def test_serve_answers_requests(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+    assert f"serving http://127.0.0.1:{port} (console: http://127.0.0.1:{port}/admin/login)" in proc.stdout.read()
 
 
 def test_database_not_initialised_is_one_readable_line(tmp_path):

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from connectors.base import Connector
 from connectors.types import LearningEvent
 from hub.errors import EventNotProcessable
+from hub.i18n import lazy as _l
 
 from . import models  # noqa: F401  (the tool's tables join the hub's metadata for migrations)
 
@@ -68,4 +69,6 @@ class LtiConnector(Connector):
             kind = type(json.loads(body)).__name__
         except ValueError:
             kind = "text"
-        raise EventNotProcessable(f"the lti connector stores normalised events only, got a raw {kind} body")
+        raise EventNotProcessable(
+            _l("the lti connector stores normalised events only, got a raw %(kind)s body", kind=kind)
+        )

@@ -19,6 +19,7 @@ from hub.accounts import audit
 from hub.accounts.access import CONFIGURE, Principal
 from hub.context import HubContext
 from hub.errors import NotFound
+from hub.i18n import lazy as _l
 
 from . import registrations as regs
 from . import services as svc
@@ -51,19 +52,19 @@ def load_registration(session: Session, p: Principal, public_id: str, *, write: 
         NotFound: not a site administrator (existence is not revealed), or no such registration.
         Forbidden: a site administrator's token without the ``manage`` scope, for a ``write``.
     """
-    p.require(None, CONFIGURE, write=write, what="LTI registration")
+    p.require(None, CONFIGURE, write=write, what=_l("LTI registration"))
     if not regs.is_public_id(public_id):
-        raise NotFound(f"no LTI registration {public_id}")
+        raise NotFound(_l("no LTI registration %(id)s", id=public_id))
     return regs.get_registration(session, public_id)
 
 
 def load_deployment(session: Session, p: Principal, public_id: str, *, write: bool = False) -> LtiDeployment:
     """A deployment by its public id, for a site administrator (errors as :func:`load_registration`)."""
-    p.require(None, CONFIGURE, write=write, what="LTI deployment")
+    p.require(None, CONFIGURE, write=write, what=_l("LTI deployment"))
     found = regs.is_public_id(public_id)
     dep = session.scalar(select(LtiDeployment).where(LtiDeployment.public_id == public_id)) if found else None
     if dep is None:
-        raise NotFound(f"no LTI deployment {public_id}")
+        raise NotFound(_l("no LTI deployment %(id)s", id=public_id))
     return dep
 
 
@@ -75,7 +76,9 @@ def find_deployment(session: Session, reg: LtiRegistration, deployment_id: str) 
     """
     dep = regs.find_deployment(session, reg, deployment_id) if "\x00" not in deployment_id else None
     if dep is None:
-        raise NotFound(f"registration {reg.public_id} has no deployment {deployment_id!r}")
+        raise NotFound(
+            _l('registration %(id)s has no deployment "%(deployment)s"', id=reg.public_id, deployment=deployment_id)
+        )
     return dep
 
 

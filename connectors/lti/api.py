@@ -18,6 +18,7 @@ from connectors.types import PlatformUser
 from hub.accounts.access import current_principal
 from hub.context import current_context, request_session
 from hub.errors import ValidationError
+from hub.i18n import lazy as _l
 from hub.timefmt import isoformat_z
 
 from . import actions, framing
@@ -286,7 +287,7 @@ def completion(body):
     p.require_site_admin(write=True)
     context = svc.find_context(session, body["registration"], body["context_id"])
     if context is None:
-        raise ValidationError("unknown registration or context", field="context_id")
+        raise ValidationError(_l("unknown registration or context"), field="context_id")
     user = PlatformUser(email=body["email"], name=body["name"], platform_user_id=body["sub"])
     event, created = actions.report_completion(session, ctx, p, context, user)
     event_id, public_id = event.id, event.public_id

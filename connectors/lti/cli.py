@@ -44,7 +44,7 @@ def _set_status(registration: str, deployment: str | None, status: str) -> None:
             else:
                 actions.set_registration_status(session, actions.CLI, reg, status)
     except HubError as exc:
-        raise click.ClickException(exc.detail) from None
+        raise click.ClickException(str(exc)) from None
 
 
 @lti_cli.command("approve")

@@ -17,8 +17,9 @@ import requests
 from sqlalchemy.orm import Session
 
 from hub.context import HubContext
+from hub.i18n import lazy as _l
 
-from .errors import RegistrationError, _
+from .errors import RegistrationError
 from .models import PENDING, LtiRegistration
 from .registrations import create_registration
 
@@ -95,7 +96,7 @@ def register(
         RegistrationError: unreadable configuration, issuer/URL origin mismatch, missing endpoints, or
             the platform refused the registration (the precise cause is in ``reason``).
     """
-    sorry = _("Badge Hub could not register with this platform. The administrator can find the cause in the log.")
+    sorry = _l("Badge Hub could not register with this platform. The administrator can find the cause in the log.")
     if _origin(openid_configuration)[0] not in ("http", "https"):
         raise RegistrationError(sorry, reason=f"openid_configuration is not an http(s) URL: {openid_configuration!r}")
     try:

@@ -1,22 +1,16 @@
 """Errors of the LTI tool, as :class:`hub.errors.HubError` subclasses.
 
-``detail`` is written for the person in front of the LMS (shown on the error page); ``reason`` is the
-precise cause for the administrator's log line (never shown, never holding a token or a key).
+``detail`` is written for the person in front of the LMS (shown on the error page): a lazy text
+(``_l(...)``, :mod:`hub.i18n`) rendered in the page's language (the launch's ``locale`` claim once the
+launch is valid, else ``Accept-Language``). ``reason`` is the precise cause for the administrator's log
+line, in English (never shown, never holding a token or a key); it defaults to the detail in English.
+Titles are English message ids (``N_``), translated where they are shown.
 """
 
 from __future__ import annotations
 
 from hub.errors import HubError
-
-
-def _(text: str) -> str:
-    """Translate ``text`` for the current request (Flask-Babel); English outside a request (CLI, jobs)."""
-    from flask_babel import gettext
-
-    try:
-        return gettext(text)
-    except (RuntimeError, KeyError):
-        return text
+from hub.i18n import N_
 
 
 class LtiError(HubError):
@@ -24,11 +18,11 @@ class LtiError(HubError):
 
     status = 400
     slug = "lti-error"
-    title = "The course tool could not open"
+    title = N_("The course tool could not open")
 
-    def __init__(self, detail: str = "", *, reason: str = "", **extra):
+    def __init__(self, detail="", *, reason: str = "", **extra):
         super().__init__(detail, **extra)
-        self.reason = reason or self.detail
+        self.reason = reason or str(self)  # str(): the detail in English
 
 
 class LaunchRefused(LtiError):
@@ -38,6 +32,9 @@ class LaunchRefused(LtiError):
 
     status = 401
     slug = "lti-launch-refused"
+    #: The language of the launch's ``locale`` claim, once its signature is verified (the refusal page
+    #: then speaks it); None: the request's language (``Accept-Language``).
+    locale: str | None = None
 
 
 class SessionExpired(LtiError):
@@ -45,7 +42,7 @@ class SessionExpired(LtiError):
 
     status = 403
     slug = "lti-session-expired"
-    title = "This page has expired"
+    title = N_("This page has expired")
 
 
 class NotAllowed(LtiError):
@@ -53,7 +50,7 @@ class NotAllowed(LtiError):
 
     status = 403
     slug = "lti-forbidden"
-    title = "Not allowed"
+    title = N_("Not allowed")
 
 
 class PlatformServiceError(LtiError):
@@ -61,7 +58,7 @@ class PlatformServiceError(LtiError):
 
     status = 502
     slug = "lti-platform-error"
-    title = "The learning platform did not answer as expected"
+    title = N_("The learning platform did not answer as expected")
 
 
 class RegistrationError(LtiError):
@@ -69,4 +66,4 @@ class RegistrationError(LtiError):
 
     status = 400
     slug = "lti-registration-error"
-    title = "Registration failed"
+    title = N_("Registration failed")

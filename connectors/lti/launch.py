@@ -25,8 +25,9 @@ from pylti1p3.message_launch import MessageLaunch
 
 from hub.context import HubContext
 from hub.db import utcnow
+from hub.i18n import lazy as _l
 
-from .errors import LaunchRefused, SessionExpired, _
+from .errors import LaunchRefused, SessionExpired
 from .models import ACTIVE
 from .registrations import DatabaseToolConf, find_deployment, find_registration
 from .store import Store
@@ -43,6 +44,8 @@ JWKS_TTL = 600  # seconds a platform's JWKS is cached (refetched at once on an u
 FUTURE_LEEWAY = 60  # seconds a platform clock may run ahead (iat/nbf in the future)
 STATE_COOKIE = "lti1p3-{state}"
 LOGIN_PARAMS = ("iss", "login_hint", "target_link_uri", "lti_message_hint", "lti_deployment_id", "client_id")
+#: What a person reads when a launch fails a check (the log says which).
+SORRY = _l("The course tool could not verify this launch. Open it again from your course.")
 _INSTRUCTOR = re.compile(r"(?:^|[#/])(Instructor|Administrator|SysAdmin)(?:$|#)")
 
 
@@ -74,19 +77,21 @@ def start_login(
     iss, hint, client_id = params.get("iss"), params.get("login_hint"), params.get("client_id") or None
     if not iss or not hint:
         raise LaunchRefused(
-            _("The course tool was opened without the data it needs."), reason="login without iss or login_hint"
+            _l("The course tool was opened without the data it needs."), reason="login without iss or login_hint"
         )
     target = params.get("target_link_uri") or ""
     if target and _host(target) != tool_host:
         raise LaunchRefused(
-            _("The course tool was opened without the data it needs."),
+            _l("The course tool was opened without the data it needs."),
             reason=f"login target_link_uri {target!r} is not on this tool's host {tool_host}",
         )
     with ctx.db.session_scope() as session:  # closed before the store is used (SQLite has one writer)
         reg = find_registration(session, iss, client_id)
     if reg is None or reg.status != ACTIVE:
         raise LaunchRefused(
-            _("This learning platform is not registered with Badge Hub (or not yet approved). Ask your administrator."),
+            _l(
+                "This learning platform is not registered with Badge Hub (or not yet approved). Ask your administrator."
+            ),
             reason=f"login from unknown or inactive registration iss={iss} client_id={client_id} "
             f"({'pending' if reg else 'unknown'})",
         )
@@ -214,7 +219,10 @@ class Launch:
 
     @property
     def locale(self) -> str | None:
-        return (self.claims.get(CLAIM + "launch_presentation") or {}).get("locale")
+        """The ``launch_presentation.locale`` claim (e.g. ``pl-PL``), or None."""
+        presentation = self.claims.get(CLAIM + "launch_presentation")
+        locale = presentation.get("locale") if isinstance(presentation, dict) else None
+        return locale if isinstance(locale, str) else None
 
     @property
     def email(self) -> str | None:
@@ -234,13 +242,13 @@ def validate_launch(ctx: HubContext, store: Store, form: dict[str, str], cookies
         LaunchRefused: any failed check; ``reason`` names it precisely for the log.
     """
     id_token, state = form.get("id_token") or "", form.get("state") or ""
-    sorry = _("The course tool could not verify this launch. Open it again from your course.")
+    sorry = SORRY
     if not id_token or not state:
         raise LaunchRefused(sorry, reason="launch without id_token or state")
     pending = store.take(f"state:{state}")
     if pending is None:
         raise LaunchRefused(
-            _("This launch has expired or was already used. Open the tool again from your course."),
+            _l("This launch has expired or was already used. Open the tool again from your course."),
             reason="unknown, expired or already used state (replayed launch?)",
         )
     if cookies.get(STATE_COOKIE.format(state=state)) != state:
@@ -284,11 +292,42 @@ def validate_launch(ctx: HubContext, store: Store, form: dict[str, str], cookies
         )
     except jwt.ExpiredSignatureError:
         raise LaunchRefused(
-            _("This launch has expired. Open the tool again from your course."),
+            _l("This launch has expired. Open the tool again from your course."),
             reason=f"expired id_token (exp={body.get('exp')}, now={int(time.time())}) ({where})",
         ) from None
     except jwt.InvalidTokenError as exc:
         raise LaunchRefused(sorry, reason=f"bad id_token signature or claims: {exc} ({where})") from None
+    try:
+        deployment_id = _check_signed_launch(ctx, store, v, body, pending, where)
+    except LaunchRefused as exc:
+        # The platform signed these claims: refuse in the language the person uses there.
+        exc.locale = Launch("", body).locale
+        raise
+
+    launch_id = secrets.token_urlsafe(32)
+    claims = {**body, "badgehub_client_id": client_id, "badgehub_registration": reg_public_id}
+    store.put(f"launch:{launch_id}", claims, LAUNCH_TTL)
+    log.info(
+        "LTI launch %s: %s sub=%s deployment=%s context=%s (%s)",
+        launch_id[:8],
+        claims.get(CLAIM + "message_type"),
+        body.get("sub"),
+        deployment_id,
+        (body.get(CLAIM + "context") or {}).get("id"),
+        where,
+    )
+    return Launch(launch_id, claims)
+
+
+def _check_signed_launch(ctx: HubContext, store: Store, v: _Validator, body: dict, pending: dict, where: str) -> str:
+    """The checks after the id_token's signature: times, nonce, deployment, message claims. Returns the
+    deployment id.
+
+    Raises:
+        LaunchRefused: a check failed (``pending_deployment`` set for an unknown or pending deployment).
+    """
+    sorry = SORRY
+    client_id = pending["client_id"]
     now = time.time()
     for claim in ("iat", "nbf"):
         value = body.get(claim)
@@ -313,7 +352,7 @@ def validate_launch(ctx: HubContext, store: Store, form: dict[str, str], cookies
             dep.last_seen_at = utcnow()
     if not dep_ok:
         refused = LaunchRefused(
-            _("This course tool placement is not yet approved by the Badge Hub administrator."),
+            _l("This course tool placement is not yet approved by the Badge Hub administrator."),
             reason=f"unknown or pending deployment_id {deployment_id!r} ({where}); recorded for approval",
         )
         # The caller's unit of work rolls back with the refusal; it records this in a new one.
@@ -323,20 +362,7 @@ def validate_launch(ctx: HubContext, store: Store, form: dict[str, str], cookies
         v.validate_message()
     except LtiException as exc:
         raise LaunchRefused(sorry, reason=f"invalid launch message: {exc} ({where})") from None
-
-    launch_id = secrets.token_urlsafe(32)
-    claims = {**body, "badgehub_client_id": client_id, "badgehub_registration": reg_public_id}
-    store.put(f"launch:{launch_id}", claims, LAUNCH_TTL)
-    log.info(
-        "LTI launch %s: %s sub=%s deployment=%s context=%s (%s)",
-        launch_id[:8],
-        claims.get(CLAIM + "message_type"),
-        body.get("sub"),
-        deployment_id,
-        (body.get(CLAIM + "context") or {}).get("id"),
-        where,
-    )
-    return Launch(launch_id, claims)
+    return deployment_id
 
 
 def load_launch(store: Store, launch_id: str | None) -> Launch:
@@ -348,6 +374,6 @@ def load_launch(store: Store, launch_id: str | None) -> Launch:
     claims = store.get(f"launch:{launch_id}") if launch_id else None
     if claims is None:
         raise SessionExpired(
-            _("This page has expired. Open the tool again from your course."), reason="unknown or expired launch id"
+            _l("This page has expired. Open the tool again from your course."), reason="unknown or expired launch id"
         )
     return Launch(launch_id, claims)

@@ -22,6 +22,8 @@ from hub.context import HubContext
 from hub.credentials.signing import generate_rsa_key
 from hub.db import utcnow
 from hub.errors import NotFound, ValidationError
+from hub.i18n import joined
+from hub.i18n import lazy as _l
 from hub.timefmt import isoformat_z
 
 from .models import ACTIVE, PENDING, STATUSES, LtiDeployment, LtiRegistration, LtiToolKey
@@ -88,11 +90,11 @@ def _url(value: str | None, field: str, *, required: bool = True) -> str | None:
     value = (value or "").strip()
     if not value:
         if required:
-            raise ValidationError(f"{field} is required", field=field)
+            raise ValidationError(_l("%(field)s is required", field=field), field=field)
         return None
     parts = urlsplit(value)
     if parts.scheme not in ("https", "http") or not parts.netloc:
-        raise ValidationError(f"{field} must be an http(s) URL", field=field)
+        raise ValidationError(_l("%(field)s must be an http(s) URL", field=field), field=field)
     return value
 
 
@@ -120,12 +122,15 @@ def create_registration(
     issuer = _url(issuer, "issuer")
     client_id = (client_id or "").strip()
     if not client_id:
-        raise ValidationError("client_id is required", field="client_id")
+        raise ValidationError(_l("%(field)s is required", field="client_id"), field="client_id")
     taken = session.scalar(
         select(LtiRegistration.id).where(LtiRegistration.issuer == issuer, LtiRegistration.client_id == client_id)
     )
     if taken:
-        raise ValidationError(f"a registration for {issuer} / {client_id} exists", field="client_id")
+        raise ValidationError(
+            _l("a registration for %(issuer)s / %(client_id)s exists", issuer=issuer, client_id=client_id),
+            field="client_id",
+        )
     reg = LtiRegistration(
         issuer=issuer,
         client_id=client_id,
@@ -166,7 +171,7 @@ def keyset_page(session: Session, query, model, *, limit: int, cursor: str | Non
     if cursor:
         anchor = is_public_id(cursor) and session.scalar(select(model.id).where(model.public_id == cursor))
         if not anchor:
-            raise ValidationError("cursor does not name a row of this list", field="cursor")
+            raise ValidationError(_l("cursor does not name a row of this list"), field="cursor")
         query = query.where(model.id < anchor)
     rows = list(session.scalars(query.limit(limit + 1)))
     return rows[:limit], (rows[limit - 1].public_id if len(rows) > limit else None)
@@ -200,7 +205,7 @@ def get_registration(session: Session, public_id: str) -> LtiRegistration:
     """A registration by its public id. Raises NotFound."""
     reg = session.scalar(select(LtiRegistration).where(LtiRegistration.public_id == public_id))
     if reg is None:
-        raise NotFound(f"no LTI registration {public_id}")
+        raise NotFound(_l("no LTI registration %(id)s", id=public_id))
     return reg
 
 
@@ -226,7 +231,9 @@ def record_unknown_deployment(session: Session, reg: LtiRegistration, deployment
 
 def _status(status: str) -> str:
     if status not in STATUSES:
-        raise ValidationError(f"status must be one of {', '.join(STATUSES)}", field="status")
+        raise ValidationError(
+            _l("%(field)s must be one of %(choices)s", field="status", choices=joined(STATUSES)), field="status"
+        )
     return status
 
 
@@ -262,7 +269,7 @@ def delete_pending_registration(session: Session, reg: LtiRegistration) -> None:
             courses and awards refer to it).
     """
     if reg.status != PENDING:
-        raise ValidationError("only a pending registration can be rejected; deactivate it instead", field="status")
+        raise ValidationError(_l("only a pending registration can be rejected; deactivate it instead"), field="status")
     session.delete(reg)
     session.flush()
     log.info("LTI registration %s (%s) rejected", reg.public_id, reg.issuer)

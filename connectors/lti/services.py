@@ -38,11 +38,13 @@ from hub.connections.services import create_connector
 from hub.context import HubContext
 from hub.credentials.ob3 import record_lms_identity
 from hub.errors import ValidationError
+from hub.i18n import joined
+from hub.i18n import lazy as _l
 from hub.inbox.services import submit_learning_event
 from hub.rules.models import AwardRule
 from hub.rules.services import create_rule, set_rule_enabled
 
-from .errors import PlatformServiceError, _
+from .errors import PlatformServiceError
 from .launch import AGS_CLAIM, NRPS_CLAIM, Launch
 from .models import AWARD_RULES, RULE_COMPLETION, RULE_GRADE, LtiContext, LtiContextBadge, LtiRegistration
 from .registrations import pylti_registration
@@ -107,7 +109,7 @@ class CachedServiceConnector(ServiceConnector):
             token, expires_in = doc["access_token"], int(doc.get("expires_in") or 3600)
         except (requests.RequestException, ValueError, KeyError) as exc:
             raise PlatformServiceError(
-                _("The learning platform refused the tool's access request."),
+                _l("The learning platform refused the tool's access request."),
                 reason=f"token request to {reg.get_auth_token_url()} failed: {exc}",
             ) from None
         ttl = expires_in - TOKEN_MARGIN
@@ -134,13 +136,15 @@ class CachedServiceConnector(ServiceConnector):
                 else:
                     r = self._requests_session.get(url, headers=headers, timeout=HTTP_TIMEOUT)
             except requests.RequestException as exc:
-                raise PlatformServiceError(_("The learning platform did not answer."), reason=f"{url}: {exc}") from None
+                raise PlatformServiceError(
+                    _l("The learning platform did not answer."), reason=f"{url}: {exc}"
+                ) from None
             if r.status_code == 401 and attempt == 1:
                 self._store.take(self._token_key(scopes))  # revoked or expired early: get a new one
                 continue
             if not r.ok:
                 raise PlatformServiceError(
-                    _("The learning platform did not answer as expected."),
+                    _l("The learning platform did not answer as expected."),
                     reason=f"{'POST' if is_post else 'GET'} {url} -> HTTP {r.status_code}: {r.text[:200]}",
                 )
             try:
@@ -204,7 +208,7 @@ def roster(ctx: HubContext, store: Store, course: CourseServices) -> list[Member
     """
     if not course.nrps_url:
         raise PlatformServiceError(
-            _("The learning platform does not share the course roster with this tool."),
+            _l("The learning platform does not share the course roster with this tool."),
             reason=f"context {course.context_id} has no NRPS endpoint",
         )
     nrps = NamesRolesProvisioningService(course.connector(ctx, store), {"context_memberships_url": course.nrps_url})
@@ -223,7 +227,7 @@ def roster(ctx: HubContext, store: Store, course: CourseServices) -> list[Member
 def _ags(ctx: HubContext, store: Store, course: CourseServices) -> AssignmentsGradesService:
     if not course.ags_endpoint:
         raise PlatformServiceError(
-            _("The learning platform does not share grades with this tool."),
+            _l("The learning platform does not share grades with this tool."),
             reason=f"context {course.context_id} has no AGS endpoint",
         )
     return AssignmentsGradesService(course.connector(ctx, store), course.ags_endpoint)
@@ -262,7 +266,7 @@ def post_badge_score(
         )
         ags.put_grade(grade, item)
     except LtiException as exc:
-        raise PlatformServiceError(_("The learning platform did not accept the score."), reason=str(exc)) from None
+        raise PlatformServiceError(_l("The learning platform did not accept the score."), reason=str(exc)) from None
     return item.get_id()
 
 
@@ -271,7 +275,7 @@ def results(ctx: HubContext, store: Store, course: CourseServices, lineitem_url:
     ags = _ags(ctx, store, course)
     if not ags.can_read_grades():
         raise PlatformServiceError(
-            _("The learning platform does not let this tool read grades."), reason="no result.readonly scope"
+            _l("The learning platform does not let this tool read grades."), reason="no result.readonly scope"
         )
     url = AssignmentsGradesService._add_url_path_ending(lineitem_url, "results")
     found: list[dict] = []
@@ -281,7 +285,7 @@ def results(ctx: HubContext, store: Store, course: CourseServices, lineitem_url:
         )
         if not isinstance(page["body"], list):
             raise PlatformServiceError(
-                _("The learning platform did not answer as expected."), reason="results not a list"
+                _l("The learning platform did not answer as expected."), reason="results not a list"
             )
         found.extend(page["body"])
         url = page["next_page_url"]
@@ -371,13 +375,18 @@ def set_award_rule(
         ValidationError: unknown rule, threshold out of range, or no line item for ``grade``.
     """
     if rule not in AWARD_RULES:
-        raise ValidationError(f"award rule must be one of {', '.join(AWARD_RULES)}", field="rule")
+        raise ValidationError(
+            _l("%(field)s must be one of %(choices)s", field=_l("award rule"), choices=joined(AWARD_RULES)),
+            field="rule",
+        )
     if rule == RULE_GRADE:
         if grade_threshold is None or not 0 < grade_threshold <= 1:
-            raise ValidationError("the grade threshold must be above 0 % and at most 100 %", field="threshold")
+            raise ValidationError(
+                _l("the grade threshold must be more than 0 and at most 100 percent"), field="threshold"
+            )
         grade_lineitem_url = grade_lineitem_url or (context.ags_endpoint or {}).get("lineitem")
         if not grade_lineitem_url:
-            raise ValidationError("choose the grade item whose results decide the award", field="lineitem")
+            raise ValidationError(_l("choose the grade item whose results decide the award"), field="lineitem")
     context.award_rule = rule
     context.grade_threshold = grade_threshold if rule == RULE_GRADE else None
     context.grade_lineitem_url = grade_lineitem_url if rule == RULE_GRADE else None
@@ -432,7 +441,7 @@ def report_completion(session: Session, ctx: HubContext, context: LtiContext, us
     caller enqueues ``process_event`` after committing. Returns ``(InboundEvent, created)``.
     """
     if not user.platform_user_id:
-        raise ValidationError("the learner's LTI user id (sub) is required", field="sub")
+        raise ValidationError(_l("the learner's LTI user id (sub) is required"), field="sub")
     reg = context.registration
     connector = registration_connector(session, ctx, reg)
     event = LearningEvent(
@@ -473,10 +482,11 @@ def award_in_context(
             linked to this course.
     """
     if find_link(context, badge) is None:
-        raise ValidationError("this badge is not linked to the course", field="badge")
+        raise ValidationError(_l("this badge is not linked to the course"), field="badge")
     if not member.email:
         raise ValidationError(
-            f"the platform shares no e-mail address for {member.name or member.user_id}", field="email"
+            _l("the platform shares no e-mail address for %(person)s", person=member.name or member.user_id),
+            field="email",
         )
     iss = context.registration.issuer
     result = badges.award(
@@ -508,7 +518,7 @@ def assertion_in_context(session: Session, context: LtiContext, public_id: str) 
     """An assertion issued through this course. Raises ValidationError otherwise."""
     found = next((a for a in issued_in_context(session, context) if a.public_id == public_id), None)
     if found is None:
-        raise ValidationError("no such award in this course", field="assertion")
+        raise ValidationError(_l("no such award in this course"), field="assertion")
     return found
 
 
@@ -557,7 +567,7 @@ def sync_grades(ctx: HubContext, store: Store, context_pk: int) -> GradeSync:
     with ctx.db.session_scope() as session:
         context = session.get(LtiContext, context_pk)
         if context is None or context.award_rule != RULE_GRADE or not context.grade_lineitem_url:
-            raise ValidationError(_("This course does not award badges on grades."), field="rule")
+            raise ValidationError(_l("This course does not award badges on grades."), field="rule")
         course, lineitem, threshold = course_services(ctx, context), context.grade_lineitem_url, context.grade_threshold
     members = {m.user_id: m for m in roster(ctx, store, course)}
     passed, outcome = [], GradeSync()

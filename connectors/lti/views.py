@@ -18,18 +18,20 @@ import logging
 from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, current_app, g, jsonify, make_response, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from hub.badges.models import BadgeClass
 from hub.badges.services import get_by_public_id, revoke
 from hub.context import HubContext, current_context
 from hub.errors import HubError, ValidationError
+from hub.i18n import lazy as _l
 from hub.i18n import set_locale
 
 from . import framing
 from . import services as svc
 from .dynreg import register, tool_urls
-from .errors import NotAllowed, PlatformServiceError, _
+from .errors import NotAllowed, PlatformServiceError
 from .launch import (
     STATE_COOKIE,
     STATE_TTL,
@@ -173,6 +175,8 @@ def launch():
                 if reg is not None:
                     record_unknown_deployment(session, reg, pending[2])
                     _framed_by(framing.registration_origins(reg))  # its own platform shows the refusal
+        if exc.locale:
+            _use_locale(exc.locale)
         _refused(exc)
     _use_locale(done.locale)
     if done.is_deep_link:
@@ -200,13 +204,13 @@ def dynamic_registration():
     # The platform opens this page in its own frame or window; it has no buttons to hijack.
     _framed_by(tuple(filter(None, [framing.origin(config_url)])))
     if not config_url:
-        raise ValidationError(_("Open this address from your learning platform's tool registration page."))
+        raise ValidationError(_l("Open this address from your learning platform's tool registration page."))
     try:
         with ctx.db.session_scope() as session:
             reg = register(session, ctx, config_url, request.args.get("registration_token"))
             info = registration_json(reg)
     except HubError as exc:
-        log.warning("LTI dynamic registration from %s failed: %s", config_url, getattr(exc, "reason", exc.detail))
+        log.warning("LTI dynamic registration from %s failed: %s", config_url, getattr(exc, "reason", None) or exc)
         raise
     return _page(render_template("lti/registered.html", registration=info))
 
@@ -226,16 +230,16 @@ def _instructor() -> tuple[Launch, HubContext]:
     done, ctx = _current()
     if not done.is_instructor:
         log.warning("LTI learner sub=%s tried an instructor action %s", done.sub, request.path)
-        raise NotAllowed(_("Only teachers of this course can do this."))
+        raise NotAllowed(_l("Only teachers of this course can do this."))
     if not done.context_id:
-        raise NotAllowed(_("Open the tool from inside a course."))
+        raise NotAllowed(_l("Open the tool from inside a course."))
     return done, ctx
 
 
 def _context(session, done: Launch) -> LtiContext:
     context = svc.find_context(session, done.claims["badgehub_registration"], done.context_id)
     if context is None:
-        raise NotAllowed(_("Open the tool from inside a course."))
+        raise NotAllowed(_l("Open the tool from inside a course."))
     return context
 
 
@@ -306,7 +310,7 @@ def _share_links(public_url: str) -> dict[str, str]:
 
 def _deep_link_page(done: Launch):
     if not done.is_instructor:
-        raise NotAllowed(_("Only teachers of this course can do this."))
+        raise NotAllowed(_l("Only teachers of this course can do this."))
     with _ctx().db.session_scope() as session:
         all_badges = session.scalars(select(BadgeClass).order_by(BadgeClass.name)).all()
         html = render_template("lti/deep_link.html", launch=done, badges=all_badges, urls=_ctx().urls)
@@ -329,7 +333,7 @@ def _badge(session, public_id: str | None) -> BadgeClass:
     try:
         return get_by_public_id(session, BadgeClass, public_id or "")
     except HubError:
-        raise ValidationError(_("Choose a badge.")) from None
+        raise ValidationError(_l("Choose a badge.")) from None
 
 
 def _form_action(action, *, in_session: bool = True):
@@ -377,7 +381,7 @@ def rule():
         try:
             value = float(threshold) / 100 if threshold else None
         except ValueError:
-            raise ValidationError(_("The grade threshold must be a number of percent.")) from None
+            raise ValidationError(_l("The grade threshold must be a number of percent.")) from None
         svc.set_award_rule(
             session,
             ctx,
@@ -399,7 +403,7 @@ def award():
     def action(ctx, done):
         chosen = set(request.form.getlist("member"))
         if not chosen:
-            raise ValidationError(_("Choose at least one learner."))
+            raise ValidationError(_l("Choose at least one learner."))
         course = _course_services(done)
         # Identities come from the platform's roster, never from the form.
         members = [m for m in svc.roster(ctx, _store(), course) if m.user_id in chosen]
@@ -453,7 +457,7 @@ def deep_link():
     """Answer a deep-linking request with the chosen badge class (auto-posted to the platform)."""
     done, ctx = _current()
     if not done.is_deep_link or not done.is_instructor:
-        raise NotAllowed(_("Only teachers of this course can do this."))
+        raise NotAllowed(_l("Only teachers of this course can do this."))
     with ctx.db.session_scope() as session:
         badge = _badge(session, request.form.get("badge"))
         reg = get_registration(session, done.claims["badgehub_registration"])

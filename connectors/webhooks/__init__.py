@@ -8,6 +8,7 @@ from typing import Any
 from connectors.base import Connector
 from connectors.types import LearningEvent
 from hub.errors import EventNotProcessable
+from hub.i18n import lazy as _l
 
 from .mapping import apply_mapping, validate_mapping
 
@@ -29,5 +30,5 @@ class WebhookConnector(Connector):
         try:
             payload = json.loads(body)
         except ValueError:
-            raise EventNotProcessable("the stored body is not JSON") from None
+            raise EventNotProcessable(_l("the stored body is not JSON")) from None
         return apply_mapping(connector_slug, config.get("mapping", {}), payload)

@@ -12,6 +12,8 @@ from typing import Any
 
 from connectors.types import LearningEvent, PlatformUser
 from hub.errors import ConfigurationError, EventNotProcessable, ValidationError
+from hub.i18n import joined
+from hub.i18n import lazy as _l
 from hub.rules.services import compile_expression
 from hub.timefmt import parse_timestamp
 
@@ -37,20 +39,22 @@ def validate_mapping(mapping: dict[str, Any]) -> dict[str, str]:
         ConfigurationError: naming the field at fault.
     """
     if not isinstance(mapping, dict):
-        raise ConfigurationError("the mapping must be an object of field -> JMESPath expression")
+        raise ConfigurationError(_l("the mapping must be an object of field -> JMESPath expression"))
     unknown = set(mapping) - set(REQUIRED) - set(OPTIONAL)
     if unknown:
-        raise ConfigurationError(f"unknown mapping fields: {', '.join(sorted(unknown))}")
+        raise ConfigurationError(_l("unknown mapping fields: %(fields)s", fields=joined(sorted(unknown))))
     for name in REQUIRED:
         if not mapping.get(name):
-            raise ConfigurationError(f"the mapping needs {name!r}")
+            raise ConfigurationError(_l('the mapping needs "%(field)s"', field=name))
     for name, expr in mapping.items():
         if not isinstance(expr, str):
-            raise ConfigurationError(f"mapping field {name!r} must be a JMESPath expression string")
+            raise ConfigurationError(_l('mapping field "%(field)s" must be a JMESPath expression string', field=name))
         try:
             compile_expression(expr)
         except ValidationError as exc:
-            raise ConfigurationError(f"mapping field {name!r}: {exc.detail}") from None
+            raise ConfigurationError(
+                _l('mapping field "%(field)s": %(detail)s', field=name, detail=exc.detail)
+            ) from None
     return dict(mapping)
 
 
@@ -68,10 +72,13 @@ def _text(value: Any) -> str | None:
 def _one(value: Any, name: str, mapping: dict[str, str]) -> str | None:
     """A field that must be one value (text, a number): a list or an object found there is refused
     rather than stored as its JSON text (an ``event_type`` of ``["a"]`` would match no rule)."""
-    if isinstance(value, dict | list):
+    if isinstance(value, list):
         raise EventNotProcessable(
-            f"{name} at {mapping[name]!r} must be text, not a JSON {'list' if isinstance(value, list) else 'object'}",
-            field=name,
+            _l('the value at "%(path)s" must be text, not a JSON list', path=mapping[name]), field=name
+        )
+    if isinstance(value, dict):
+        raise EventNotProcessable(
+            _l('the value at "%(path)s" must be text, not a JSON object', path=mapping[name]), field=name
         )
     return _text(value)
 
@@ -86,16 +93,22 @@ def apply_mapping(connector_slug: str, mapping: dict[str, str], payload: Any) ->
     email = _text(_get(mapping, "recipient_email", payload))
     if not email:
         raise EventNotProcessable(
-            f"the payload has no recipient e-mail at {mapping['recipient_email']!r}", field="recipient_email"
+            _l('the payload has no recipient e-mail at "%(path)s"', path=mapping["recipient_email"]),
+            field="recipient_email",
         )
     event_type = _one(_get(mapping, "event_type", payload), "event_type", mapping)
     if not event_type:
-        raise EventNotProcessable(f"the payload has no event type at {mapping['event_type']!r}", field="event_type")
+        raise EventNotProcessable(
+            _l('the payload has no event type at "%(path)s"', path=mapping["event_type"]), field="event_type"
+        )
     occurred = _get(mapping, "occurred_at", payload)
     try:
         occurred_at = parse_timestamp(occurred) if occurred not in (None, "") else None
     except (ValueError, OverflowError, OSError):
-        raise EventNotProcessable(f"occurred_at is not a timestamp: {occurred!r}", field="occurred_at") from None
+        raise EventNotProcessable(
+            _l("occurred_at is not a timestamp: %(value)s", value=json.dumps(occurred, ensure_ascii=False)),
+            field="occurred_at",
+        ) from None
     evidence_url, narrative = (
         _text(_get(mapping, "evidence_url", payload)),
         _text(_get(mapping, "evidence_narrative", payload)),

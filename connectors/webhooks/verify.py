@@ -14,6 +14,8 @@ import binascii
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from hub.errors import BadRequest, SignatureError
+from hub.i18n import joined
+from hub.i18n import lazy as _l
 
 HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 
@@ -34,14 +36,14 @@ def verify_signature(body: bytes, headers, secrets: list[str]) -> str:
     values = {name: (headers.get(name) or "").strip() for name in HEADERS}
     missing = [name for name, value in values.items() if not value]
     if missing:
-        raise SignatureError(f"missing header(s): {', '.join(missing)}", headers=missing)
+        raise SignatureError(_l("missing header(s): %(headers)s", headers=joined(missing)), headers=missing)
     if not secrets:
-        raise SignatureError("this connector has no secret configured")
+        raise SignatureError(_l("this connector has no secret configured"))
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        raise BadRequest("the body is not UTF-8 text") from None
-    last = "no matching signature found"
+        raise BadRequest(_l("the body is not UTF-8 text")) from None
+    last = _l("no matching signature found")
     for secret in secrets:
         try:
             Webhook(secret).verify(text, values, json_parse=False)
@@ -50,15 +52,15 @@ def verify_signature(body: bytes, headers, secrets: list[str]) -> str:
             message = str(exc)
             if "timestamp" in message.lower() or "Invalid Signature Headers" in message:
                 raise SignatureError(_timestamp_reason(message), header="webhook-timestamp") from None
-            last = "no signature matches (check the secret and that the body is signed byte for byte)"
+            last = _l("no signature matches (check the secret and that the body is signed byte for byte)")
         except (ValueError, binascii.Error):
-            raise SignatureError("webhook-signature is malformed (expected 'v1,<base64>' entries)") from None
+            raise SignatureError(_l("webhook-signature is malformed (expected 'v1,<base64>' entries)")) from None
     raise SignatureError(last)
 
 
-def _timestamp_reason(message: str) -> str:
+def _timestamp_reason(message: str):
     if "too old" in message:
-        return "webhook-timestamp is more than 5 minutes in the past (stale or replayed delivery)"
+        return _l("webhook-timestamp is more than 5 minutes in the past (stale or replayed delivery)")
     if "too new" in message:
-        return "webhook-timestamp is more than 5 minutes in the future (check the sender's clock)"
-    return "webhook-timestamp is not a Unix time in seconds"
+        return _l("webhook-timestamp is more than 5 minutes in the future (check the sender's clock)")
+    return _l("webhook-timestamp is not a Unix time in seconds")

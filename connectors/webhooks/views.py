@@ -10,6 +10,8 @@ from flask import Blueprint, current_app, jsonify, request
 from hub.connections.services import intake_connector
 from hub.context import current_context
 from hub.errors import BadRequest, EventNotProcessable, UnsupportedMediaType
+from hub.i18n import lazy
+from hub.i18n import lazy as _l
 from hub.inbox.services import record_event
 
 from .mapping import apply_mapping
@@ -36,7 +38,7 @@ def receive(slug: str):
     ctx = current_context()
     if not _is_json(request.mimetype):
         raise UnsupportedMediaType(
-            f"send the event as application/json (Content-Type was {request.mimetype or 'missing'})"
+            _l("send the event as application/json (Content-Type was %(type)s)", type=request.mimetype or _l("missing"))
         )
     body = request.get_data(cache=False)  # MAX_CONTENT_LENGTH refuses >1 MiB bodies with 413
 
@@ -44,10 +46,12 @@ def receive(slug: str):
     webhook_id = verify_signature(body, request.headers, connector.secrets)
     try:
         payload = json.loads(body)
+    except RecursionError:  # the decoder recurses per nesting level
+        raise BadRequest(_l("the JSON body is nested too deeply")) from None
     except ValueError as exc:
-        raise BadRequest(f"the body is not JSON: {exc}") from None
+        raise BadRequest(_l("the body is not JSON: %(error)s", error=str(exc))) from None
     if not isinstance(payload, dict):
-        raise BadRequest("the body must be a JSON object")
+        raise BadRequest(_l("the body must be a JSON object"))
     problem = None
     try:
         apply_mapping(slug, connector.config.get("mapping", {}), payload)
@@ -60,12 +64,15 @@ def receive(slug: str):
             connector,
             webhook_id,
             body.decode("utf-8"),
-            failed_reason=f"{problem.title}: {problem.detail}" if problem else None,
+            # Stored in English, and as a message the console shows in the reader's language.
+            failed_reason=_l("%(title)s: %(detail)s", title=lazy(problem.title), detail=problem.detail)
+            if problem
+            else None,
         )
         event_id, public_id, status = event.id, event.public_id, event.status
 
     if problem is not None and created:
-        log.warning("webhook %s: event %s stored as failed: %s", slug, public_id, problem.detail)
+        log.warning("webhook %s: event %s stored as failed: %s", slug, public_id, problem)  # English
         problem.extra.update(event=public_id, event_status=status)
         raise problem
     if not created:

@@ -7,9 +7,13 @@
 - Resources: every image goes in as a ``data:`` URI and xhtml2pdf renders under
   ``ResourceAccessPolicy.server(None, allow_remote=False)``: no network, no local file reads, with
   size and time limits, whatever a template says.
-- Uploaded templates: the Jinja body runs in :class:`jinja2.sandbox.SandboxedEnvironment`, its output
-  is cleaned with nh3 (Ammonia) to an allow-list of layout tags, and its CSS is checked by
-  :func:`check_css` (tinycss2): no ``@import``, no ``url()``.
+- Uploaded templates: the Jinja body runs in :class:`hub.certificates.sandbox.CertificateSandbox`
+  (Jinja's immutable sandbox with limits on loop steps, text built, output and time), its output is
+  cleaned with nh3 (Ammonia) to an allow-list of layout tags and may be at most :data:`MAX_BODY`
+  characters without its images; its CSS is checked by :func:`check_css` (tinycss2): no ``@import``,
+  no ``url()``. :func:`check_template` fills a template in with sample content before it is saved;
+  :func:`render_pdf` falls back to the default template (and logs why) when an issuer's template
+  still fails, so a learner always gets a certificate.
 - Language: ``_()`` in templates gives one language or, for a bilingual certificate, "pl / en".
 - Speed (bench/pdf.py): the default template's raster images go in as JPEG at print size
   (:func:`print_image`), which ReportLab embeds as they are; a PNG it would decode, re-compress and
@@ -26,6 +30,8 @@ import io
 import logging
 import re
 import threading
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
@@ -35,7 +41,7 @@ import qrcode
 import qrcode.constants
 import tinycss2
 from babel.dates import format_date
-from jinja2.sandbox import SandboxedEnvironment
+from babel.numbers import format_decimal
 from markupsafe import Markup
 from PIL import Image, UnidentifiedImageError
 from reportlab import rl_config
@@ -46,9 +52,10 @@ from xhtml2pdf import default as xhtml2pdf_default
 from xhtml2pdf import pisa
 from xhtml2pdf.config.resources import ResourceAccessPolicy
 
-from hub.certificates.content import CertificateContent
+from hub.certificates import sandbox
+from hub.certificates.content import CertificateContent, Outcome, certificate_number
 from hub.errors import HubError, ValidationError
-from hub.i18n import N_, translations
+from hub.i18n import N_, number, translations
 from hub.i18n import lazy as _l
 
 log = logging.getLogger(__name__)
@@ -200,22 +207,95 @@ def clean_html(html: str) -> str:
     return nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes={"data"}, link_rel=None)
 
 
-_sandbox = SandboxedEnvironment(autoescape=True, undefined=jinja2.ChainableUndefined)
+MAX_BODY = 50_000  # characters of an issuer template's cleaned output, its data: images not counted
+TemplateFailed = sandbox.TemplateFailed
 
 
-def check_template(html: str) -> str:
-    """Compile an uploaded template body in the sandbox; return it.
+SAMPLE_MICRO = {
+    "achievement_type": "Certificate",
+    "credits": 2.5,
+    "field_of_study": "Zdrowie",
+    "human_code": "PP-1",
+    "in_language": "pl",
+}
+
+
+@cache
+def _sample_image() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), (20, 54, 93)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def sample_content(languages: tuple[str, ...], *, full: bool = True) -> CertificateContent:
+    """Made-up certificate content to try a template on: ``full`` has every optional part (recipient,
+    logo, expiry, outcomes, micro-credential elements, Polish letters); otherwise a revoked award to
+    an unnamed recipient with none of them."""
+    public_id = "0d5e7a1c-3b2f-4c8e-9a61-5f0b2d7c4e93"
+    issued = datetime(2025, 6, 30, 12, 0, tzinfo=UTC)
+    image = _sample_image()
+    return CertificateContent(
+        assertion_public_id=public_id,
+        number=certificate_number(public_id),
+        verify_url=f"https://badges.example.org/assertions/{public_id}",
+        languages=languages,
+        recipient_name="Zofia Gęślą-Żółkiewska" if full else None,
+        badge_name="Pierwsza pomoc – poziom „podstawowy”",
+        badge_description="Udziela pierwszej pomocy zgodnie z wytycznymi ERC 2021.",
+        badge_image=image,
+        badge_image_type="image/png",
+        issuer_name="Uniwersytet Przykładowy",
+        issuer_url="https://uni.example.edu",
+        issuer_image=image if full else None,
+        issuer_image_type="image/png" if full else None,
+        issued_on=issued,
+        expires=issued + timedelta(days=730) if full else None,
+        criteria_narrative="Zaliczony egzamin praktyczny." if full else None,
+        criteria_url="https://uni.example.edu/criteria",
+        outcomes=(
+            Outcome("Ocenia stan poszkodowanego", "PRK", "5", "5", "Poziom 5 PRK", "https://prk.example.pl/5"),
+            Outcome("Prowadzi resuscytację", "ESCO", "S1.2"),
+        )
+        if full
+        else (),
+        micro=SAMPLE_MICRO if full else {},
+        revoked=not full,
+        revocation_reason=None if full else "Wydany omyłkowo",
+        revoked_at=None if full else issued + timedelta(days=1),
+    )
+
+
+SAMPLES = ((True, ("pl",)), (True, ("en",)), (True, ("pl", "en")), (False, ("en", "pl")))
+
+
+def check_template(body: str, css: str | None = None, instance_path: Path | None = None) -> str:
+    """Try an issuer's template body before it is saved; return it.
+
+    It is filled in with :func:`sample_content` in Polish, in English, bilingually, and for a revoked
+    award with no optional parts, within the sandbox's limits (:mod:`hub.certificates.sandbox`); the
+    bilingual one is also laid out as a PDF with ``css``. ``instance_path`` gives the translations
+    (without it, the English texts stand in for both languages).
 
     Raises:
-        ValidationError: a Jinja syntax error.
+        ValidationError: (field ``html``) a syntax error, an error while filling it in (``{{ 1/0 }}``,
+            an unsafe attribute), a limit passed, or a layout xhtml2pdf cannot render; the message
+            names the problem and, when known, the template line.
     """
+    sandbox.compile_template(body)
+    laid_out = None
+    for full, languages in SAMPLES:
+        content = replace(sample_content(languages, full=full), template_html=body, template_css=css)
+        document = html(content, instance_path)
+        if laid_out is None and len(languages) > 1:
+            laid_out = document
     try:
-        _sandbox.from_string(html)
-    except jinja2.TemplateSyntaxError as exc:
+        html_to_pdf(laid_out)
+    except Exception as exc:  # noqa: BLE001 - xhtml2pdf's errors and its resource policy's limits alike
+        problem = exc.detail if isinstance(exc, HubError) else (str(exc) or type(exc).__name__)
         raise ValidationError(
-            _l("template error on line %(line)s: %(error)s", line=exc.lineno, error=exc.message), field="html"
+            _l("the certificate cannot be laid out with this template: %(error)s", error=problem), field="html"
         ) from None
-    return html
+    return body
 
 
 @cache
@@ -223,14 +303,18 @@ def _environment() -> jinja2.Environment:
     return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)), autoescape=True)
 
 
-def _gettext(instance_path: Path, languages: tuple[str, ...]):
-    cats = [translations(instance_path, lang) for lang in languages]
+def _gettext(instance_path: Path | None, languages: tuple[str, ...]):
+    from babel.support import NullTranslations
+
+    cats = [translations(instance_path, lang) if instance_path else NullTranslations() for lang in languages]
 
     def gettext(message: str, **kw) -> str:
         out = []
         for cat in cats:
             text = cat.gettext(message)
-            text = text % kw if kw else text
+            if kw:
+                sandbox.check_printf(text)  # an issuer's template may pass its own message
+                text = text % kw
             if text not in out:
                 out.append(text)
         return " / ".join(out)
@@ -244,7 +328,17 @@ def _dates(value, languages):
     return " / ".join(dict.fromkeys(format_date(value.date(), format="long", locale=lang) for lang in languages))
 
 
-def template_context(content: CertificateContent, instance_path: Path) -> dict:
+def _decimals(langs: tuple[str, ...]):
+    def decimal(value) -> str:
+        """A number written each language's way (``2,5 / 2.5`` on a bilingual certificate)."""
+        if value is None:
+            return ""
+        return " / ".join(dict.fromkeys(format_decimal(value, locale=lang) for lang in langs))
+
+    return decimal
+
+
+def template_context(content: CertificateContent, instance_path: Path | None) -> dict:
     """The variables a certificate template sees (documented in README.md, "PDF certificate")."""
     langs = content.languages
     badge, badge_type = content.badge_image, content.badge_image_type
@@ -261,17 +355,29 @@ def template_context(content: CertificateContent, instance_path: Path) -> dict:
         "issued_on": _dates(content.issued_on, langs),
         "expires": _dates(content.expires, langs),
         "revoked_at": _dates(content.revoked_at, langs),
+        "decimal": _decimals(langs),
         "badge_image": data_uri(badge, badge_type),
         "issuer_image": data_uri(logo, logo_type) if logo else None,
         "qr": data_uri(qr_png(content.verify_url), "image/png"),
     }
 
 
-def html(content: CertificateContent, instance_path: Path) -> str:
-    """The certificate as one HTML document (default body, or the issuer's sanitised template)."""
+def html(content: CertificateContent, instance_path: Path | None) -> str:
+    """The certificate as one HTML document (default body, or the issuer's sanitised template).
+
+    Raises:
+        TemplateFailed: the issuer's template failed or passed a limit (see :mod:`.sandbox`).
+    """
     ctx = template_context(content, instance_path)
     if content.template_html:
-        body = clean_html(_sandbox.from_string(content.template_html).render(ctx))
+        body = clean_html(sandbox.render(content.template_html, ctx))
+        if len(_DATA_SRC.sub("", body)) > MAX_BODY:
+            raise TemplateFailed(
+                _l(
+                    "the filled-in template is longer than %(limit)s characters (images not counted)",
+                    limit=number(MAX_BODY),
+                )
+            )
         ctx["body"] = Markup(body)
         ctx["extra_css"] = check_css(content.template_css or "")
     return _environment().get_template("certificates/page.html").render(ctx)
@@ -319,6 +425,24 @@ def html_to_pdf(document: str) -> bytes:
     return out.getvalue()
 
 
-def render_pdf(content: CertificateContent, instance_path: Path) -> bytes:
-    """The unsigned certificate PDF of ``content`` (A4, one page)."""
+def render_pdf(content: CertificateContent, instance_path: Path, *, issuer_id: str | None = None) -> bytes:
+    """The unsigned certificate PDF of ``content`` (A4, one page).
+
+    When the issuer's template fails (saved before templates were checked, or an error that depends on
+    this award's data), the certificate is made with the default template instead and a warning naming
+    the issuer (``issuer_id``, its public id) and the problem is logged: a learner always gets a
+    certificate.
+    """
+    if content.template_html:
+        try:
+            return html_to_pdf(html(content, instance_path))
+        except Exception as exc:  # noqa: BLE001 - any failure of an issuer's template falls back
+            log.warning(
+                "certificate template of issuer %s failed for award %s, used the default template: %s",
+                issuer_id,
+                content.assertion_public_id,
+                exc,
+                exc_info=not isinstance(exc, (TemplateFailed, RenderError)),
+            )
+            content = replace(content, template_html=None, template_css=None)
     return html_to_pdf(html(content, instance_path))

@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -48,17 +49,30 @@ def layout_for(session: Session, issuer: Issuer) -> CertificateLayout | None:
 
 
 def set_layout(
-    session: Session, issuer: Issuer, *, html: str | None = None, css: str | None = None, bilingual: bool = False
+    session: Session,
+    issuer: Issuer,
+    *,
+    html: str | None = None,
+    css: str | None = None,
+    bilingual: bool = False,
+    instance_path: Path | None = None,
 ) -> CertificateLayout:
     """Set the issuer's certificate template (``html``: a Jinja body, see README; ``css``) and whether
     certificates are bilingual. ``html=None`` goes back to the default template.
 
+    A template is tried first (:func:`hub.certificates.render.check_template`: filled in with sample
+    content in both languages and bilingually, within the sandbox's limits, and laid out as a PDF);
+    ``instance_path`` gives it the translations (English stands in without it).
+
     Raises:
-        ValidationError: a template syntax error, or CSS that loads resources.
+        ValidationError: CSS that loads resources (field ``css``); a template with a syntax error, one
+            that fails while being filled in (``{{ 1/0 }}``, an unsafe attribute) or passes a limit
+            (field ``html``, naming the problem and the line).
     """
     layout = layout_for(session, issuer) or CertificateLayout(issuer_id=issuer.id)
-    layout.template_html = render.check_template(html) if html else None
-    layout.template_css = render.check_css(css) if html and css else None
+    css = render.check_css(css) if html and css else None
+    layout.template_html = render.check_template(html, css, instance_path) if html else None
+    layout.template_css = css
     layout.bilingual = bilingual
     session.add(layout)
     session.flush()
@@ -139,7 +153,7 @@ def build_pdf(
     it already. See :func:`certificate_pdf`."""
     issuer = assertion.badge_class.issuer
     material = keys.load_material(ctx, signer or keys.signing_row(session, ctx, issuer))
-    pdf = render.render_pdf(content, ctx.settings.instance_path)
+    pdf = render.render_pdf(content, ctx.settings.instance_path, issuer_id=issuer.public_id)
     return sign_pdf(
         pdf,
         material,
@@ -153,9 +167,12 @@ def certificate_pdf(session: Session, ctx: HubContext, assertion: Assertion) -> 
     """The award's signed PDF certificate (A4), from the cache when its content is unchanged.
 
     A revoked award's certificate carries a REVOKED banner (the revocation changes the fingerprint).
+    An issuer template that fails is replaced by the default template (see
+    :func:`hub.certificates.render.render_pdf`); that certificate is cached like any other until the
+    layout changes.
 
     Raises:
-        RenderError: xhtml2pdf failed (e.g. a broken uploaded template).
+        RenderError: xhtml2pdf failed on the default template.
     """
     content = content_for(session, ctx, assertion)
     signer = keys.signing_row(session, ctx, assertion.badge_class.issuer)

@@ -425,5 +425,9 @@ def import_custom_json(session: Session, stream: BinaryIO) -> ImportResult:
             _l("the file is not JSON"),
             [RowError(f"line {exc.lineno}", _l("column %(column)s: %(error)s", column=exc.colno, error=exc.msg))],
         ) from None
+    except RecursionError:  # the decoder recurses per nesting level
+        raise ImportRefused(
+            _l("the file is not JSON"), [RowError("line 1", _l("the JSON body is nested too deeply"))]
+        ) from None
     framework, n = fw.load_framework_document(session, doc, where="JSON")
     return ImportResult(framework.identifier, n)

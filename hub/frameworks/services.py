@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from hub.badges.models import Assertion, BadgeClass
@@ -155,8 +155,11 @@ def get_descriptor(session: Session, framework: str, code: str) -> Descriptor:
 def descriptor_ref(session: Session, ref: str | dict) -> Descriptor:
     """Resolve ``"framework:code"`` (``"eqf:4"``, ``"esco-skills:<uuid>"``) or ``{"framework", "code"}``.
 
+    References come from input (a request body, a form, a CSV), so an unknown one is bad input, not a
+    missing resource.
+
     Raises:
-        ValidationError: malformed reference; NotFound: no such descriptor.
+        ValidationError: malformed reference, or no such descriptor.
     """
     if isinstance(ref, dict):
         fw, code = ref.get("framework"), ref.get("code")
@@ -166,7 +169,10 @@ def descriptor_ref(session: Session, ref: str | dict) -> Descriptor:
         raise ValidationError(
             _l("the descriptor reference \"%(ref)s\" must be 'framework:code'", ref=str(ref)), field="descriptor"
         )
-    return get_descriptor(session, str(fw).strip().lower(), str(code).strip())
+    try:
+        return get_descriptor(session, str(fw).strip().lower(), str(code).strip())
+    except NotFound as exc:
+        raise ValidationError(exc.detail, field="descriptor") from None
 
 
 def upsert_descriptors(session: Session, framework: Framework, rows: Sequence[dict], columns: Iterable[str]) -> None:
@@ -339,11 +345,19 @@ def level_descriptor(session: Session, framework: str, level: int) -> Descriptor
     return d
 
 
+#: Names people type for a framework, beyond its identifier: ERK is the Polish acronym of the EQF.
+FRAMEWORK_ALIASES = {"erk": "eqf"}
+
+
 def search_descriptors(
     session: Session, query: str, *, framework: str | None = None, limit: int = 20, offset: int = 0
 ) -> list[Descriptor]:
-    """Descriptors whose code, or label in English or Polish, contains ``query`` (case-insensitive,
-    Unicode-aware); exact code matches first, then by label. ``limit`` 1-200.
+    """Descriptors matching ``query``, exact code matches first, then by label. ``limit`` 1-200.
+
+    The query is ``framework:code`` (``eqf:4``, as descriptors are referenced elsewhere), or words that
+    must all match (case-insensitive, Unicode-aware): a word naming a framework (its identifier, or an
+    alias such as ``ERK``) narrows the search to it, any other word must be in the code or the English
+    or Polish label. So ``EQF 4``, ``ERK 4``, ``level 4`` and ``poziom 4`` find EQF level 4.
 
     Raises:
         ValidationError: empty query.
@@ -351,18 +365,32 @@ def search_descriptors(
     q = folded(text(query))
     if not q:
         raise ValidationError(_l("a search query is required"), field="q")
-    like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    identifiers = set(session.scalars(select(Framework.identifier)))
     stmt = select(Descriptor).join(Framework)
     if framework:
         stmt = stmt.where(Framework.identifier == framework)
-    stmt = stmt.where(
-        or_(
-            Descriptor.code == text(query),
-            Descriptor.search_en.like(like, escape="\\"),
-            Descriptor.search_pl.like(like, escape="\\"),
+    prefix, _, code = q.partition(":")
+    if code and FRAMEWORK_ALIASES.get(prefix, prefix) in identifiers:
+        stmt = stmt.where(
+            Framework.identifier == FRAMEWORK_ALIASES.get(prefix, prefix), func.lower(Descriptor.code) == code
         )
-    )
-    stmt = stmt.order_by((Descriptor.code == text(query)).desc(), Descriptor.name_en, Descriptor.id)
+        return list(session.scalars(stmt.order_by(Descriptor.id).limit(min(max(limit, 1), 200))))
+    words = q.split()
+    for word in words:
+        named = FRAMEWORK_ALIASES.get(word, word)
+        if named in identifiers and len(words) > 1:
+            stmt = stmt.where(Framework.identifier == named)
+            continue
+        like = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(
+            or_(
+                func.lower(Descriptor.code) == word,
+                Descriptor.search_en.like(like, escape="\\"),
+                Descriptor.search_pl.like(like, escape="\\"),
+            )
+        )
+    exact = func.lower(Descriptor.code).in_(words)
+    stmt = stmt.order_by(exact.desc(), Descriptor.name_en, Descriptor.id)
     return list(session.scalars(stmt.limit(min(max(limit, 1), 200)).offset(max(offset, 0))))
 
 

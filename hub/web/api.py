@@ -31,6 +31,7 @@ from hub.connections import services as connections
 from hub.connections.models import ConnectorConfig
 from hub.context import current_context
 from hub.errors import HubError, Unauthorized, ValidationError
+from hub.i18n import lazy as _l
 from hub.inbox import services as inbox
 from hub.inbox.models import STATUSES, InboundEvent
 from hub.learners import notifications
@@ -94,13 +95,14 @@ def mount(app, api: HubApi, blueprint: ApiBlueprint) -> None:
 
 def _authenticate_api_request():
     if request.blueprint in current_app.extensions["hub.api_blueprints"]:
+        request.max_content_length = current_context().settings.max_upload_bytes  # an image in base64
         _authenticate()
 
 
 def _authenticate():
     given = request.headers.get("Authorization", "")
     if not given.startswith("Bearer ") or not given[7:].strip():
-        raise Unauthorized("send Authorization: Bearer <API token>")
+        raise Unauthorized(_l("send Authorization: Bearer <API token>"))
     token = given[7:].strip()
     bootstrap = current_context().settings.admin_token
     if bootstrap and hmac.compare_digest(token.encode(), bootstrap.encode()):
@@ -109,7 +111,7 @@ def _authenticate():
     session = db_session()
     row = accounts.resolve_api_token(session, token)
     if row is None:
-        raise Unauthorized("the API token is unknown, revoked, or its user is inactive")
+        raise Unauthorized(_l("the API token is unknown, revoked, or its user is inactive"))
     session.commit()  # last_used_at
     g.hub_principal = Principal.for_user(row.user, scope=row.scope, via="api")
 
@@ -125,7 +127,7 @@ def _decode_image(value: str | None) -> bytes | None:
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise ValidationError("image must be base64 (PNG or SVG bytes)", field="image") from None
+        raise ValidationError(_l("image must be base64 (PNG or SVG bytes)"), field="image") from None
 
 
 def _committed(status: int = 200):

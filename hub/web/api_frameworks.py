@@ -42,6 +42,7 @@ from hub.errors import NotFound
 from hub.frameworks import importers, microcredentials
 from hub.frameworks import services as fw
 from hub.frameworks.models import Descriptor, Framework, OutcomeMapping
+from hub.i18n import lazy as _l
 from hub.web import db_session
 from hub.web.admin import actions
 from hub.web.admin.scoping import load, scope
@@ -371,7 +372,7 @@ def search(args):
 def descriptor(identifier: str, code: str):
     """One descriptor by framework identifier and code (`eqf/descriptors/4`)."""
     if "\x00" in identifier + code:  # PostgreSQL text cannot hold NUL: no such descriptor
-        raise NotFound(f"no descriptor {code!r} in framework {identifier!r}")
+        raise NotFound(_l('no descriptor "%(code)s" in framework "%(framework)s"', code=code, framework=identifier))
     return fw.descriptor_json(fw.get_descriptor(db_session(), identifier, code))
 
 
@@ -441,7 +442,7 @@ def _connector(session, slug: str | None, ability: str = CONFIGURE) -> Connector
         return None
     row = session.scalar(select(ConnectorConfig).where(ConnectorConfig.slug == slug))
     if row is None or not (me().site_admin or me().may(row.issuer_id, ability)):
-        raise NotFound(f"no connector {slug!r}")
+        raise NotFound(_l('no connector "%(slug)s"', slug=slug))
     return row
 
 

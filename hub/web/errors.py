@@ -13,6 +13,7 @@ RFC 9457 section 3.1.4 allows a title to change for localisation.
 
 from __future__ import annotations
 
+import json
 import logging
 
 from flask import Flask, jsonify, make_response, render_template, request
@@ -23,8 +24,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from hub.context import current_context
-from hub.errors import HubError, ServiceUnavailable, ValidationError
-from hub.i18n import N_, lazy, plain
+from hub.errors import BadRequest, HubError, ServiceUnavailable, ValidationError
+from hub.i18n import N_, lazy, number, plain
 from hub.i18n import lazy as _l
 from hub.web.negotiation import wants_problem_json
 
@@ -44,6 +45,43 @@ HTTP_TEXTS = {
     429: (N_("Too many requests"), N_("Too many attempts. Wait a moment and try again.")),
     500: (N_("Internal error"), N_("An unexpected error occurred; it has been logged.")),
 }
+
+
+# marshmallow's fixed field messages (webargs answers them per field in a 422's ``errors``), marked for
+# translation; messages with values in them ("Length must be between 1 and 255.") stay as marshmallow
+# wrote them.
+FIELD_MESSAGES = frozenset(
+    {
+        N_("Missing data for required field."),
+        N_("Unknown field."),
+        N_("Field may not be null."),
+        N_("Invalid input type."),
+        N_("Invalid type."),
+        N_("Invalid value."),
+        N_("Not a valid string."),
+        N_("Not a valid integer."),
+        N_("Not a valid number."),
+        N_("Not a valid boolean."),
+        N_("Not a valid list."),
+        N_("Not a valid mapping type."),
+        N_("Not a valid email address."),
+        N_("Not a valid URL."),
+        N_("Not a valid UUID."),
+        N_("Not a valid date."),
+        N_("Not a valid datetime."),
+        N_("Number too large."),
+        N_("Invalid JSON body."),
+    }
+)
+
+
+def _field_messages(value):
+    """webargs' ``{location: {field: [message, ...]}}`` with the known messages translated."""
+    if isinstance(value, dict):
+        return {k: _field_messages(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_field_messages(v) for v in value]
+    return lazy(value) if isinstance(value, str) and value in FIELD_MESSAGES else value
 
 
 def problem(status: int, slug: str, title: str, detail, extra: dict | None = None, headers=None):
@@ -112,14 +150,35 @@ def register_error_handlers(app: Flask) -> None:
         messages = (getattr(exc, "data", None) or {}).get("messages")
         if exc.code == 422:
             err = ValidationError(_l("the parameters or body are invalid"))
-            return problem(err.status, err.slug, err.title, err.detail, {"errors": messages} if messages else None)
+            extra = {"errors": _field_messages(messages)} if messages else None
+            return problem(err.status, err.slug, err.title, err.detail, extra)
         slug = (exc.name or "error").lower().replace(" ", "-")
         title, detail = exc.name, exc.description or exc.name
         if exc.code in HTTP_TEXTS:
             title = HTTP_TEXTS[exc.code][0]
-            if exc.description == type(exc).description:  # Werkzeug's stock text, not one given by the code
+            # Werkzeug's stock text, not one given by the code; Flask-Limiter's is the limit ("5 per 1 minute")
+            if exc.description == type(exc).description or exc.code == 429:
                 detail = lazy(HTTP_TEXTS[exc.code][1])
+        limit = request.max_content_length
+        if exc.code == 413 and limit:
+            megabytes = number(round(limit / 1048576, 1))
+            detail = _l("The request is larger than %(limit)s MB, the most this address accepts.", limit=megabytes)
         return problem(exc.code or 500, slug, title, detail)
+
+    @app.errorhandler(RecursionError)
+    def too_deep(exc: RecursionError):
+        # Python's JSON decoder recurses once per nesting level, so a small body of 5,000 nested arrays
+        # ends here from whichever parser read it (Flask, webargs). Blame the body only when it alone
+        # reproduces the error; any other recursion is a bug and stays a logged 500.
+        try:
+            json.loads(request.get_data(cache=True) or b"null")
+        except RecursionError:
+            err = BadRequest(_l("the JSON body is nested too deeply"))
+            log.warning("%s %s -> 400: JSON nested too deeply", request.method, request.path)
+            return problem(err.status, err.slug, err.title, err.detail)
+        except ValueError:
+            pass
+        return unexpected(exc)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

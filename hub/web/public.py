@@ -6,9 +6,13 @@ URL shapes come from :class:`hub.urls.Urls`. JSON-LD is served as ``application/
 
 from __future__ import annotations
 
+import io
 import json
+from functools import cache
 
 from flask import Blueprint, Response, render_template, request
+from markupsafe import Markup
+from PIL import Image, ImageDraw
 from sqlalchemy import select
 
 from hub.badges.models import Assertion, BadgeClass, Issuer, IssuerKey
@@ -37,6 +41,44 @@ def _vary_on_accept(response):
 def jsonld(doc: dict, status: int = 200) -> Response:
     body = json.dumps(doc, ensure_ascii=False, indent=2)
     return Response(body, status=status, content_type="application/ld+json; charset=utf-8")
+
+
+@bp.app_template_global()
+def bdi(text) -> Markup:
+    """``text`` (escaped) in ``<bdi>``: for names and reasons people typed that sit inside a sentence,
+    so a bidi control in them (U+202E RIGHT-TO-LEFT OVERRIDE…) cannot reorder the text around them."""
+    return Markup("<bdi>%s</bdi>") % ("" if text is None else text)
+
+
+@bp.app_template_filter("isolate")
+def isolate(text) -> str:
+    """``text`` between U+2068 FIRST STRONG ISOLATE and U+2069 POP DIRECTIONAL ISOLATE, the plain-text
+    ``<bdi>`` for places that take no markup (``<title>``, ``og:title``)."""
+    return f"\u2068{text}\u2069" if text else ""
+
+
+@cache
+def favicon_ico() -> bytes:
+    """The hub's icon (a medal in the public pages' navy), 16, 32 and 48 px in one ICO file."""
+    size = 192
+    image = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    navy, gold = (20, 54, 93, 255), (233, 180, 40, 255)
+    draw.polygon([(60, 100), (40, 186), (74, 166), (96, 190), (96, 110)], fill=navy)  # ribbon tails
+    draw.polygon([(132, 100), (152, 186), (118, 166), (96, 190), (96, 110)], fill=navy)
+    draw.ellipse((28, 4, 164, 140), fill=navy)
+    draw.ellipse((52, 28, 140, 116), fill=gold)
+    buf = io.BytesIO()
+    image.save(buf, "ICO", sizes=[(16, 16), (32, 32), (48, 48)])
+    return buf.getvalue()
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """The icon browsers ask for on every page (public pages and the console)."""
+    resp = _image(favicon_ico(), "image/vnd.microsoft.icon")
+    resp.headers["Cache-Control"] = "public, max-age=86400"
+    return resp
 
 
 @bp.get("/health")

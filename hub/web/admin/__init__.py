@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, Flask, abort, current_app, g, request, session, url_for
+from flask import Blueprint, Flask, current_app, g, request, session, url_for
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user
 
 from hub.accounts.access import Principal
+from hub.errors import BadRequest
+from hub.i18n import lazy as _l
 from hub.web import csrf
 
 bp = Blueprint(
@@ -34,6 +36,9 @@ CONSOLE_CSP = (
     "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; object-src 'none'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
+
+
+NUL_REFUSED = _l("The form contains a NUL character (U+0000), which no field accepts. Remove it and try again.")
 
 
 def principal() -> Principal:
@@ -105,13 +110,16 @@ def _console_request():
 
     if not is_console_request():
         return
+    request.max_content_length = current_app.extensions["hub"].settings.max_upload_bytes  # room for an image
     if current_user.is_authenticated:
         principal()
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         csrf.protect()
     # PostgreSQL text cannot hold NUL; no console input needs it.
     if any("\x00" in v for v in (*request.args.values(), *request.form.values())):
-        abort(400)
+        raise BadRequest(
+            _l("The form contains a NUL character (U+0000), which no field accepts. Remove it and try again.")
+        )
     if not request.args.get("lang"):
         chosen = session.get("lang") or (current_user.user.locale if current_user.is_authenticated else None)
         if chosen:

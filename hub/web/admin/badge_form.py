@@ -30,6 +30,7 @@ from hub.errors import HubError, ImageError, NotFound, ValidationError
 from hub.frameworks import microcredentials
 from hub.frameworks import services as fw
 from hub.frameworks.models import Descriptor
+from hub.i18n import lazy as _l
 from hub.web.admin import actions
 
 FORM_ACTION = "form_action"
@@ -384,7 +385,7 @@ class BadgeForm:
         """
         fields, outcomes, micro = self.badge_fields(), self.outcomes_input(), self.micro_input()
         if self.errors:
-            raise ValidationError(_("Some fields need correcting: see the messages next to them."))
+            raise ValidationError(_l("Some fields need correcting: see the messages next to them."))
         return fields, outcomes, micro
 
     @staticmethod

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import login_required
 from sqlalchemy import func, select
 
@@ -29,6 +30,7 @@ from hub.connections.models import ConnectorConfig
 from hub.context import current_context
 from hub.db import utcnow
 from hub.errors import HubError, ValidationError
+from hub.i18n import lazy as _l
 from hub.inbox import services as inbox
 from hub.inbox.models import FAILED, STATUSES, InboundEvent
 from hub.learners import notifications
@@ -69,14 +71,15 @@ def _failed(exc: HubError, status: int = 422):
 def _saving(message: str | None = None):
     """The console's unit of work for one form: commit and flash ``message`` when the block succeeds;
     on a :class:`HubError` roll back, flash the reason and set ``saved.status`` to 422 (the error is
-    handled here, so the page renders again with the form). Other errors propagate."""
-    saved = SimpleNamespace(status=200, failed=False)
+    handled here, so the page renders again with the form; ``saved.error`` is the error, for forms that
+    show it next to a field). Other errors propagate."""
+    saved = SimpleNamespace(status=200, failed=False, error=None)
     session = db_session()
     try:
         yield saved
     except HubError as exc:
         session.rollback()
-        saved.status, saved.failed = _failed(exc), True
+        saved.status, saved.failed, saved.error = _failed(exc), True, exc
         return
     session.commit()
     if message:
@@ -191,7 +194,7 @@ def issuer(issuer_id: str):
     return _issuer_page(row, form=request.form if status != 200 else None, status=status)
 
 
-def _issuer_page(row: Issuer, *, form=None, status: int = 200):
+def _issuer_page(row: Issuer, *, form=None, status: int = 200, layout_error=None):
     s, p, urls = db_session(), principal(), current_context().urls
     members = s.scalars(select(Membership).where(Membership.issuer_id == row.id).order_by(Membership.id)).all()
     signing = certificate_keys.active_rows(s, row)
@@ -214,6 +217,7 @@ def _issuer_page(row: Issuer, *, form=None, status: int = 200):
         endpoints=endpoints,
         signing=certificate_keys.summary(signing[-1]) if signing else None,
         layout=layout,
+        layout_error=layout_error,
     ), status
 
 
@@ -250,7 +254,7 @@ def issuer_certificate_layout(issuer_id: str):
             bilingual=bool(request.form.get("bilingual")),
         )
         return redirect(url_for("admin.issuer", issuer_id=row.public_id))
-    return _issuer_page(row, form=request.form, status=saved.status)
+    return _issuer_page(row, form=request.form, status=saved.status, layout_error=saved.error)
 
 
 @bp.post("/issuers/<issuer_id>/rotate-key")
@@ -323,7 +327,7 @@ def badge_new():
             issuer = load(s, p, Issuer, request.form.get("issuer", ""), CONFIGURE, write=True)
             image = forms.upload("image")
             if image is None:
-                raise ValidationError(_("Choose an image (PNG or SVG)."), field="image")
+                raise ValidationError(_l("Choose an image (PNG or SVG)."), field="image")
             badge = actions.create_badge_class(s, current_context(), p, issuer, image=image, **fields)
             form.save(s, p, badge, outcomes, micro)
         except HubError as exc:
@@ -637,7 +641,10 @@ def events_replay():
     s.commit()
     for event_id in done:
         _jobs().enqueue(event_id)
-    flash(_("%(n)s events queued again.", n=len(done)), "info")
+    if not ids:
+        flash(_("Tick the events to replay first."), "error")
+    elif done:
+        flash(ngettext("%(num)s event queued again.", "%(num)s events queued again.", len(done)), "info")
     if len(ids) == 1:
         return redirect(url_for("admin.event", event_id=ids[0]))
     return redirect(

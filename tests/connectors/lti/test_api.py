@@ -114,8 +114,14 @@ def test_validation_and_lookups_answer_problem_json(world, people):
         r = requests.request(method, f"{api}{path}", headers=site, timeout=10, **kw)
         assert r.status_code == status, (path, kw, r.status_code, r.text)
         assert r.headers["content-type"].startswith("application/problem+json"), path
-    dup = requests.post(f"{api}/registrations", json=world.platform.hub_registration(), headers=site, timeout=10)
-    assert dup.status_code == 422 and "exists" in dup.json()["detail"]
+    reg = world.platform.hub_registration()
+    dup = requests.post(f"{api}/registrations", json=reg, headers={**site, "Accept-Language": "en"}, timeout=10)
+    assert dup.status_code == 422 and dup.json()["detail"].endswith(f"/ {reg['client_id']} exists")
+    dup = requests.post(f"{api}/registrations", json=reg, headers={**site, "Accept-Language": "pl"}, timeout=10)
+    assert dup.json()["detail"] == f"rejestracja dla {reg['issuer']} / {reg['client_id']} już istnieje"
+    assert dup.json()["field"] == "client_id" and dup.headers["Content-Language"] == "pl"
+    missing = requests.get(f"{api}/registrations/{UNKNOWN}", headers={**site, "Accept-Language": "pl"}, timeout=10)
+    assert missing.json()["detail"] == f"nie ma rejestracji LTI {UNKNOWN}"
 
 
 def test_read_scope_reads_but_cannot_write(world, people):

@@ -302,3 +302,24 @@ def test_cli_changes_are_audited_too(world):
         ("lti_deployment.approve", "cli", "cli"),
         ("lti_tool_key.rotate", "cli", "cli"),
     ]
+
+
+def test_a_refused_change_and_numbers_in_the_readers_language(world, people):
+    """A service's refusal is flashed in the reader's language; a course's grade threshold is a localised
+    percentage."""
+    from .test_flow import _post
+
+    teacher = world.browser()
+    page = teacher.launch(world.platform, "10")
+    _post(teacher, page, "/lti/course/rule", rule="grade", threshold="62,5")
+    reg_id = world.registration_id()
+    polish = Console(world.hub, people["site"], lang="pl")
+    refused = _text(polish.post(f"/admin/lti/registrations/{reg_id}/reject"))
+    assert "Nie udało się zapisać: odrzucić można tylko oczekującą rejestrację; tę zamiast tego dezaktywuj" in refused
+    courses = polish.get(f"/admin/lti/registrations/{reg_id}").text.split('id="courses"')[1]
+    assert "(62,5%)" in courses
+    english = Console(world.hub, people["site"])
+    refused = _text(english.post(f"/admin/lti/registrations/{reg_id}/reject"))
+    assert "Could not save: only a pending registration can be rejected; deactivate it instead" in refused
+    assert "(62.5%)" in english.get(f"/admin/lti/registrations/{reg_id}").text
+    assert not _audit(world.app, "lti_registration.reject")

@@ -157,3 +157,42 @@ def test_pages_follow_the_locale_claim(world):
     page = world.browser().launch(world.platform, "10")
     assert "Odznaki w tym kursie" in page.text
     assert '<html lang="pl">' in page.text
+
+
+def test_pages_in_the_lms_speak_polish_and_english_errors_and_dates_included(world, caplog):
+    """The course page shows a refused form (a service's message) and the award dates in the language
+    of the launch's ``locale`` claim, whatever the browser asks for; the log stays English."""
+    import logging
+    import re
+
+    world.platform.locale = "pl-PL"
+    teacher = world.browser()  # Accept-Language: en
+    page = teacher.launch(world.platform, "10")
+    page = _post(teacher, page, "/lti/course/link", badge=world.badges["safe"])
+    assert "Odznakę powiązano z kursem." in page.text
+    caplog.set_level(logging.INFO)
+    refused = _post(teacher, page, "/lti/course/rule", rule="grade", threshold="0")
+    assert refused.status_code == 422
+    assert "próg oceny musi wynosić więcej niż 0 i najwyżej 100 procent" in refused.text
+    refused = _post(teacher, page, "/lti/course/rule", rule="grade", threshold="dużo")
+    assert "Próg oceny musi być liczbą procent." in refused.text
+    assert not any("próg" in r.getMessage().lower() for r in caplog.records)
+
+    form = _form(page, "/lti/course/award")
+    awarded = teacher.http.post(
+        form["action"], data={"launch": form["fields"]["launch"], "badge": world.badges["safe"], "member": "4"}
+    )
+    assert "Przyznane odznaki: 1." in awarded.text
+    issued = awarded.text.split('class="lti-issued"')[1]
+    assert re.search(r'\(<time datetime="\d{4}-\d\d-\d\dT[^"]+">\d{1,2} [a-ząćęłńóśźż]+ \d{4}</time>\)', issued)
+    mine = world.browser().launch(world.platform, "4")
+    assert re.search(r"Wydana \d{1,2} [a-ząćęłńóśźż]+ \d{4}<", mine.text), mine.text
+
+    world.platform.locale = "en-GB"
+    mine = world.browser().launch(world.platform, "4")
+    assert re.search(r"Issued on [A-Z][a-z]+ \d{1,2}, \d{4}<", mine.text)
+    teacher = world.browser()
+    page = teacher.launch(world.platform, "10")
+    assert re.search(r'\(<time datetime="[^"]+">[A-Z][a-z]{2} \d{1,2}, \d{4}</time>\)', page.text)
+    refused = _post(teacher, page, "/lti/course/rule", rule="grade", threshold="0")
+    assert "the grade threshold must be more than 0 and at most 100 percent" in refused.text

@@ -204,3 +204,51 @@ def test_learner_role_and_sub_roles(world):
     ):
         assert Launch("x", {c: [role]}).is_instructor, role
     assert time.time()
+
+
+PL = "pl-PL,pl;q=0.9"
+
+
+def _messages(caplog) -> list[str]:
+    return [rec.getMessage() for rec in caplog.records if rec.name.startswith(("connectors.lti", "hub.web.errors"))]
+
+
+def test_refusal_pages_speak_polish_and_english_and_the_log_stays_english(world, caplog):
+    """Before the id_token's signature is checked, the refusal page follows the browser's language."""
+    caplog.set_level(logging.WARNING)
+    world.platform.registration.clock_offset = -3600  # an expired id_token
+    polish = world.browser()
+    polish.http.headers["Accept-Language"] = PL
+    r = polish.launch(world.platform, "4")
+    assert r.status_code == 401 and r.headers["Content-Language"] == "pl" and '<html lang="pl">' in r.text
+    assert "<h1>Nie udało się otworzyć narzędzia kursu</h1>" in r.text
+    assert "To uruchomienie wygasło. Otwórz narzędzie ponownie z kursu." in r.text
+    english = world.browser().launch(world.platform, "4")
+    assert english.status_code == 401 and english.headers["Content-Language"] == "en"
+    assert "<h1>The course tool could not open</h1>" in english.text
+    assert "This launch has expired. Open the tool again from your course." in english.text
+    logged = _messages(caplog)
+    assert sum("expired id_token" in m for m in logged) == 2
+    assert not any("wygasło" in m or "narzędzia" in m for m in logged)  # English whatever the page said
+
+    unknown = requests.get(
+        f"{world.hub}/lti/login",
+        params={"iss": "https://unknown.example.edu", "login_hint": "4"},
+        headers={"Accept": "text/html", "Accept-Language": PL},
+        timeout=10,
+    )
+    assert unknown.status_code == 401 and "nie jest zarejestrowana w Badge Hub" in unknown.text
+
+
+def test_a_signed_launch_is_refused_in_the_language_of_its_locale_claim(world, caplog):
+    """Once the platform's signature is verified, its ``locale`` claim decides, as on the tool's pages."""
+    caplog.set_level(logging.WARNING)
+    world.platform.locale = "pl-PL"
+    _tamper(world, lambda p: {**p, "https://purl.imsglobal.org/spec/lti/claim/deployment_id": "77"})
+    r = world.browser().launch(world.platform, "4")  # the browser asks for English
+    assert r.status_code == 401 and r.headers["Content-Language"] == "pl"
+    assert "To umieszczenie narzędzia nie zostało jeszcze zatwierdzone przez administratora Badge Hub." in r.text
+    assert any("unknown or pending deployment_id '77'" in m for m in _messages(caplog))
+    world.platform.locale = "en-GB"
+    r = world.browser().launch(world.platform, "4")
+    assert "This course tool placement is not yet approved" in r.text

@@ -110,8 +110,9 @@ def test_body_changed_after_signing(client, factory):
 def test_stale_and_future_timestamps(client, ctx, factory):
     factory.setup()
     body = json.dumps(completion())
-    old = signed_headers(body, when=datetime.now(UTC) - timedelta(minutes=6))
-    new = signed_headers(body, when=datetime.now(UTC) + timedelta(minutes=6))
+    en = {"Accept-Language": "en"}
+    old = {**signed_headers(body, when=datetime.now(UTC) - timedelta(minutes=6)), **en}
+    new = {**signed_headers(body, when=datetime.now(UTC) + timedelta(minutes=6)), **en}
     assert (
         "past" in assert_problem(client.post("/hooks/lms", data=body, headers=old), 401, "invalid-signature")["detail"]
     )

@@ -56,6 +56,12 @@ def test_bundled_eqf_and_prk(ctx):
         assert four.description_pl.startswith("Wiedza: Wiedza faktograficzna")
         assert fw.alignment(four)["targetType"] == "ext:EQFLevel"
         assert fw.alignment(fw.level_descriptor(s, "prk", 4), "pl")["targetName"] == "Poziom 4 PRK"
+    with ctx.db.read_scope() as s:
+        found = lambda q: [f"{d.framework.identifier}:{d.code}" for d in fw.search_descriptors(s, q)]  # noqa: E731
+        assert found("eqf:4") == ["eqf:4"] and found("EQF:4") == ["eqf:4"] and found("erk:4") == ["eqf:4"]
+        assert found("EQF 4") == ["eqf:4"] and found("ERK 4") == ["eqf:4"] and found("PRK 6") == ["prk:6"]
+        assert found("level 4")[:2] == ["eqf:4", "prk:4"] and "prk:4" in found("poziom 4")
+        assert found("eqf") and found("nope:4") == [] and found("level 99") == []
     for name in ("eqf.json", "prk.json"):
         doc = json.loads((fw.BUNDLED_DIR / name).read_text("utf-8"))
         assert doc["sources"], f"{name} must cite its sources"

@@ -295,7 +295,7 @@ def test_description_is_validated(client, micro):
         assert r.status_code == 422, (body, r.get_json())
         assert r.get_json()["field"] == field
     r = client.put(url, json={"learning_outcomes": [{"text": "x", "descriptors": ["esco-skills:nope"]}]}, headers=AUTH)
-    assert r.status_code == 404
+    assert r.status_code == 422 and r.get_json()["field"] == "descriptor"  # an unknown reference is bad input
     got = client.get(url, headers={**AUTH, "Accept-Language": "pl"}).get_json()
     assert got["missing"] == [] and got["eqf_level"] == 4
 

@@ -115,7 +115,7 @@ def test_settings_curation_and_portfolio(client, ctx, factory):
     client.post("/me/badges", data={"csrf_token": csrf, "order": list(reversed(ids)), "public": ids})
     page = client.application.test_client().get(f"/portfolio/{learner}", headers={"Accept-Language": "en"})
     html = page.get_data(as_text=True)
-    assert "Badges of Zofia Źdźbło" in html and 'content="noindex, nofollow"' in html
+    assert "Badges of <bdi>Zofia Źdźbło</bdi>" in html and 'content="noindex, nofollow"' in html
     assert html.index(f"/assertions/{ids[1]}") < html.index(f"/assertions/{ids[0]}")  # the learner's order
     client.post("/me/badges", data={"csrf_token": csrf, "order": ids, "public": [ids[1]]})
     html = client.application.test_client().get(f"/portfolio/{learner}").get_data(as_text=True)

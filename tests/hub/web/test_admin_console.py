@@ -43,8 +43,11 @@ def test_forms_without_csrf_token_are_refused(client, world):
 
 
 def test_login_is_rate_limited(client, world):
-    statuses = [sign_in(client, "admin-a@example.org", "wrong password").status_code for _ in range(7)]
-    assert statuses[:5] == [401] * 5 and statuses[-1] == 429
+    answers = [sign_in(client, "admin-a@example.org", "wrong password") for _ in range(7)]
+    assert [a.status_code for a in answers[:5]] == [401] * 5 and answers[-1].status_code == 429
+    page = answers[-1].get_data(as_text=True)
+    assert "Wait a moment and try again" in page or "Odczekaj" in page
+    assert "per 1 minute" not in page  # Flask-Limiter's own description is not shown to people
 
 
 def test_totp_setup_shows_a_qr_code(client, world):
@@ -227,3 +230,13 @@ def test_cli_creates_the_first_site_admin(app, ctx):
         assert accounts.authenticate(s, "root@example.org", PASSWORD).is_site_admin
     again = runner.invoke(args=["users", "create-admin", "root@example.org", "--password-stdin"], input=PASSWORD + "\n")
     assert again.exit_code == 1 and "exists" in again.output
+
+
+def test_replay_from_the_events_list(client, world):
+    from tests.hub.web.conftest import post_form
+
+    sign_in(client, "admin-a@example.org")
+    nothing = post_form(client, "/admin/events/replay?lang=en", {}, follow_redirects=True)
+    assert "Tick the events to replay first." in nothing.get_data(as_text=True)
+    one = post_form(client, "/admin/events/replay?lang=en", {"event": world["a"]["event"]}, follow_redirects=True)
+    assert "1 event queued again." in one.get_data(as_text=True)

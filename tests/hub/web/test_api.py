@@ -4,6 +4,7 @@ and the OpenAPI document."""
 from __future__ import annotations
 
 import base64
+import io
 
 from hub.accounts import services as accounts
 from hub.accounts.models import User
@@ -27,6 +28,10 @@ def test_tokens_scopes_and_errors(client, ctx, world):
     assert refused.get_json()["type"].endswith("/problems/forbidden")
     bad = client.post("/api/v1/awards", headers=award, json={"badge_class": a["badge"], "email": "nope"})
     assert bad.status_code == 422 and "email" in str(bad.get_json()["errors"])
+    missing = client.post("/api/v1/awards", headers={**award, "Accept-Language": "pl"}, json={"email": "a@b.pl"})
+    assert missing.get_json()["errors"]["json"]["badge_class"] == ["Brak danych w wymaganym polu."]
+    missing = client.post("/api/v1/awards?lang=en", headers=award, json={"email": "a@b.pl"})
+    assert missing.get_json()["errors"]["json"]["badge_class"] == ["Missing data for required field."]
     made = client.post(
         "/api/v1/awards",
         headers=award,
@@ -120,3 +125,61 @@ def test_nul_characters_are_refused_not_stored(client, world):
     assert client.get("/api/v1/issuers/a%00b", headers=auth).status_code == 404
     body = {"badge_class": world["a"]["badge"], "email": "x@example.org", "source_key": "a\x00b"}
     assert client.post("/api/v1/awards", headers=auth, json=body).status_code == 422
+
+
+def test_nul_characters_in_a_console_form_get_a_readable_refusal(client, world):
+    from tests.hub.web.conftest import post_form, sign_in
+
+    sign_in(client, "admin-a@example.org")
+    refused = post_form(client, f"/admin/issuers/{world['a']['issuer_pid']}?lang=en", {"name": "a\x00b"})
+    assert refused.status_code == 400 and "NUL character (U+0000)" in refused.get_data(as_text=True)
+
+
+def test_json_nested_too_deeply_is_a_400_not_a_500(client, factory):
+    """Python's JSON decoder recurses per nesting level: 5,000 levels (a 10 KB body) exhaust it. The API
+    and webhook intake answer 400 problem JSON, a framework import 422 with the reason, and nothing is
+    stored."""
+    from tests.conftest import signed_headers
+
+    factory.setup()
+    deep = "[" * 5000 + "1" + "]" * 5000
+    auth = {"Authorization": "Bearer admin-token", "Content-Type": "application/json"}
+    for path in ("/api/v1/badge-classes", "/api/v1/awards", "/api/v1/issuers"):
+        response = client.post(path, headers=auth, data=deep)
+        assert response.status_code == 400, path
+        assert response.mimetype == "application/problem+json"
+    body = '{"a":' * 5000 + "1" + "}" * 5000
+    imported = client.post(
+        "/api/v1/frameworks/import?identifier=x&name_en=X&name_pl=X&lang=en", headers=auth, data=body
+    )
+    assert imported.status_code == 422 and "nested too deeply" in str(imported.get_json()["errors"])
+    headers = {**signed_headers(body), "Content-Type": "application/json", "Accept-Language": "en"}
+    hook = client.post("/hooks/lms", data=body, headers=headers)
+    assert hook.status_code == 400 and "nested too deeply" in hook.get_json()["detail"]
+
+
+def test_an_image_up_to_the_image_limit_fits_in_console_and_api_requests(client, world):
+    """HUB_MAX_IMAGE_BYTES is larger than HUB_MAX_BODY_BYTES: a console upload or an API body carrying
+    such an image (base64) is accepted up to the image limit; beyond it the 413 names the limit."""
+    from tests.hub.web.conftest import post_form, sign_in
+
+    settings = client.application.extensions["hub"].settings
+    padding = b"\x00" * (settings.max_body_bytes + 1000)  # over the webhook limit, under the image limit
+    big = badge_png()[:-12] + padding + badge_png()[-12:]  # trailing bytes after IEND are not an image part
+    sign_in(client, "admin-a@example.org")
+    page = post_form(
+        client,
+        f"/admin/issuers/{world['a']['issuer_pid']}?lang=en",
+        {"name": "Szkoła", "url": "https://szkola.example", "image": (io.BytesIO(big), "logo.png")},
+        content_type="multipart/form-data",
+    )
+    assert page.status_code != 413
+    huge = b"\x00" * (settings.max_upload_bytes + 1)
+    too_big = post_form(
+        client,
+        f"/admin/issuers/{world['a']['issuer_pid']}?lang=en",
+        {"image": (io.BytesIO(huge), "logo.png")},
+        content_type="multipart/form-data",
+    )
+    assert too_big.status_code == 413
+    assert f"larger than {round(settings.max_upload_bytes / 1048576, 1)} MB" in too_big.get_data(as_text=True)

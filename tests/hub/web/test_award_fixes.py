@@ -108,8 +108,8 @@ def test_console_tells_an_expired_award_as_the_public_page_does(client, ctx, wor
     assert '<span class="status status-expired">expired</span>' in event  # the event's awards too
     polish = client.get(f"/admin/awards/{aid}?lang=pl").get_data(as_text=True)
     assert 'status-expired">wygasła</span>' in polish and "ważna" not in polish.split('id="award-state"')[1][:80]
-    assert "&lt;a@example.org&gt;" in client.get("/admin/awards?state=expired").get_data(as_text=True)
-    assert "&lt;a@example.org&gt;" not in client.get("/admin/awards?state=valid").get_data(as_text=True)
+    assert "&lt;<bdi>a@example.org</bdi>&gt;" in client.get("/admin/awards?state=expired").get_data(as_text=True)
+    assert "&lt;<bdi>a@example.org</bdi>&gt;" not in client.get("/admin/awards?state=valid").get_data(as_text=True)
     assert [r["status"] for r in _csv(client)[1]] == ["expired"]
     assert _csv(client, "?state=valid")[1] == []
 
@@ -208,7 +208,7 @@ def test_award_search_is_unicode_case_insensitive_and_literal(client, ctx, world
 
     def found(q: str) -> set[str]:
         html = client.get("/admin/awards", query_string={"q": q}).get_data(as_text=True)
-        return set(re.findall(r"&lt;([^&]+)&gt;", html))
+        return set(re.findall(r"&lt;<bdi>([^<]+)</bdi>&gt;", html))
 
     for q in ("Żółć", "żółć", "ŻÓŁĆ"):  # the world's award is to "Zażółć Gęślą Jaźń"
         assert found(q) == {"a@example.org", "ola@example.org"}, q
@@ -379,7 +379,7 @@ def test_webhook_events_with_unusable_recipient_or_event_type_fail_readably(clie
     assert post_event(client, bad["nul"], slug="lms-a").status_code == 202
     listed = post_event(client, bad["list"], slug="lms-a")
     assert listed.status_code == 422 and listed.get_json()["field"] == "event_type"
-    assert "must be text, not a JSON list" in listed.get_json()["detail"]
+    assert "JSON" in listed.get_json()["detail"]  # "must be text, not a JSON list", in the reader's language
     with ctx.db.session_scope() as s:
         rows = s.query(InboundEvent).order_by(InboundEvent.id).all()[-3:]
         outcome = [(e.status, e.reason) for e in rows]

@@ -9,6 +9,7 @@ import re
 from hub.accounts.models import AuditEntry
 from hub.badges.models import Issuer
 from hub.certificates import keys
+from hub.certificates.models import CertificateLayout
 from tests.hub.certificates.test_render_and_sign import _pkcs12_with_chain
 from tests.hub.web.conftest import post_form, sign_in
 
@@ -83,6 +84,22 @@ def test_certificate_layout_is_validated_and_saved(client, ctx, world):
     with ctx.db.session_scope() as s:
         entry = s.query(AuditEntry).filter_by(action="issuer.certificate_layout").one()
         assert entry.after["bilingual"] is True and entry.before is None
+
+
+def test_console_shows_the_problem_next_to_the_template(client, ctx, world):
+    a = world["a"]
+    sign_in(client, "admin-a@example.org")
+    url = f"/admin/issuers/{a['issuer_pid']}/certificate-layout"
+    page = post_form(client, url + "?lang=pl", {"template_html": "<h1>{{ c.badge_name }}</h1>\n{{ 1/0 }}"})
+    body = page.get_data(as_text=True)
+    assert page.status_code == 422
+    assert 'aria-invalid="true" aria-describedby="template_html-error"' in body
+    assert '<p class="field-error" id="template_html-error">błąd szablonu w wierszu 2: division by zero' in body
+    assert "{{ 1/0 }}</textarea>" in body  # the input is kept
+    css = post_form(client, url + "?lang=en", {"template_html": "<p>x</p>", "template_css": "@import 'x.css';"})
+    assert 'id="template_css-error">@import is not allowed' in css.get_data(as_text=True)
+    with ctx.db.session_scope() as s:
+        assert s.query(CertificateLayout).count() == 0
 
 
 def test_issuer_staff_see_the_settings_but_cannot_change_them(client, world):

@@ -241,3 +241,24 @@ def test_sync_runs_in_a_background_thread(settings, world, moodle):
     finally:
         app.extensions["hub.jobs"].shutdown()
         app.extensions["hub"].db.dispose()
+
+
+def test_problems_follow_the_callers_language(client, world, moodle, admin_a):
+    """The connector's ``validate_config`` refusal names its field; title and detail are translated."""
+    pl = _create(client, {**admin_a, "Accept-Language": "pl"}, moodle, world, course_ids=[])
+    doc = pl.get_json()
+    assert pl.status_code == 422 and doc["field"] == "course_ids" and pl.headers["Content-Language"] == "pl"
+    assert (
+        doc["title"] == "Nieprawidłowe dane"
+        and doc["detail"] == "przypisz co najmniej jeden kurs: jego id albo numer ID"
+    )
+    en = _create(client, {**admin_a, "Accept-Language": "en"}, moodle, world, course_ids=[]).get_json()
+    assert en["detail"] == "map at least one course: its id or its ID number" and en["type"] == doc["type"]
+    missing = client.get(
+        "/api/v1/moodle/sites/00000000-0000-4000-8000-000000000000", headers={**admin_a, "Accept-Language": "pl"}
+    )
+    assert missing.status_code == 404 and missing.get_json()["detail"] == "nie ma takiej witryny Moodle"
+    dead = _create(client, admin_a, moodle, world, site_url=_dead_url(), name="Dead").get_json()
+    r = client.post(f"/api/v1/moodle/sites/{dead['id']}/check", headers={**admin_a, "Accept-Language": "pl"})
+    assert r.status_code == 504 and r.get_json()["title"] == "Witryna Moodle jest niedostępna"
+    assert "nie odpowiedziała" in r.get_json()["detail"]

@@ -252,3 +252,68 @@ def test_forms_need_the_csrf_token(client, world, moodle):
     site_id = add_site(client, moodle, world)
     for path in ("", "/check", "/sync", "/sync/stop", "/push"):
         assert client.post(f"/admin/moodle/{site_id}{path}").status_code == 400, path
+
+
+PL = {"Accept-Language": "pl-PL,pl;q=0.9"}
+EN = {"Accept-Language": "en-GB,en;q=0.8"}
+
+
+def _field_errors(page: str) -> dict[str, str]:
+    import html
+    import re
+
+    return {k: html.unescape(v) for k, v in re.findall(r'<p class="flash error" id="err-([a-z_]+)">([^<]+)</p>', page)}
+
+
+def test_site_form_errors_in_polish_and_english(client, ctx, world, moodle, caplog):
+    """A bad site address is refused next to its field in the reader's language: by the form's own check,
+    and by the connector's ``validate_config`` for an address only a URL parser can refuse."""
+    sign_in(client, "admin-a@example.org")
+    pl = post_form(client, "/admin/moodle/new", site_form(moodle, world, site_url="moodle.example.edu"), headers=PL)
+    assert pl.status_code == 422
+    page = pl.get_data(as_text=True)
+    assert _field_errors(page)["site_url"] == "Podaj adres witryny, np. https://moodle.example.edu"
+    assert 'value="moodle.example.edu"' in page and 'value="Moodle Szkoły Łódź"' in page  # the input is kept
+    en = post_form(client, "/admin/moodle/new", site_form(moodle, world, site_url="moodle.example.edu"), headers=EN)
+    assert (
+        _field_errors(en.get_data(as_text=True))["site_url"]
+        == "Enter the site's address, e.g. https://moodle.example.edu"
+    )
+
+    caplog.set_level(logging.INFO)
+    unparsable = site_form(moodle, world, site_url="http://[moodle.example.edu")
+    pl = post_form(client, "/admin/moodle/new", unparsable, headers=PL)
+    assert pl.status_code == 422
+    assert _field_errors(pl.get_data(as_text=True))["site_url"] == (
+        "Ustawienia Moodle odrzucone: adres witryny musi być adresem http(s) witryny Moodle, "
+        "a nie „http://[moodle.example.edu”"
+    )
+    en = post_form(client, "/admin/moodle/new", unparsable, headers=EN)
+    assert _field_errors(en.get_data(as_text=True))["site_url"] == (
+        "Moodle settings refused: the site address must be the Moodle site's http(s) address, "
+        'not "http://[moodle.example.edu"'
+    )
+    assert not any("witryny" in r.getMessage() for r in caplog.records)  # logs stay English
+    with ctx.db.session_scope() as s:
+        assert s.query(ConnectorConfig).filter_by(kind="moodle").count() == 0
+
+
+def test_check_and_sync_failures_in_polish_and_english(client, ctx, world, moodle):
+    sign_in(client, "admin-a@example.org")
+    site_id = add_site(client, moodle, world, site_url=closed_port_url())
+    pl = post_form(client, f"/admin/moodle/{site_id}/check", headers=PL).get_data(as_text=True)
+    result = pl.split('id="check-result"')[1].split("</div>")[0]
+    assert "Sprawdzenie nie powiodło się. Witryna nie odpowiedziała" in result
+    assert "core_webservice_get_site_info: witryna http://127.0.0.1:" in result and "nie odpowiedziała (" in result
+    en = post_form(client, f"/admin/moodle/{site_id}/check", headers=EN).get_data(as_text=True)
+    assert "did not answer (" in en.split('id="check-result"')[1].split("</div>")[0]
+
+    post_form(client, f"/admin/moodle/{site_id}/sync")
+    with ctx.db.session_scope() as s:
+        run = s.query(MoodleSyncRun).one()
+        assert run.error_slug == "moodle-unavailable" and " did not answer (" in run.error  # stored in English
+    pl = client.get(f"/admin/moodle/{site_id}", headers=PL).get_data(as_text=True)
+    error = pl.split('id="sync-error"')[1].split("</div>")[0]
+    assert "Witryna nie odpowiedziała (adres, sieć albo prace konserwacyjne)." in error and "did not answer" in error
+    en = client.get(f"/admin/moodle/{site_id}", headers=EN).get_data(as_text=True)
+    assert "The site did not answer (address, network, or maintenance)." in en.split('id="sync-error"')[1]
