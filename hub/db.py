@@ -14,9 +14,11 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from functools import cache
 
-from sqlalchemy import DateTime, MetaData, String, create_engine, event
+from sqlalchemy import ColumnElement, DateTime, MetaData, String, create_engine, event, literal
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.sql.functions import GenericFunction
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -88,7 +90,42 @@ def normalise_url(url: str) -> str:
     return u.render_as_string(hide_password=False)
 
 
+class casefold(GenericFunction):  # noqa: N801 - an SQL function's name
+    """``casefold(text)``: the text case-folded for case-insensitive comparison, Unicode-aware on both
+    databases. SQLite's own ``lower()``/``LIKE`` fold ASCII only (``Ż`` would not find ``ż``), so on SQLite
+    it is Python's :meth:`str.casefold`, registered on every connection (:func:`_sqlite_pragmas`); on
+    PostgreSQL it compiles to ``lower()``, which folds by the database's ``LC_CTYPE`` (a UTF-8 locale,
+    as ``initdb`` makes by default). Apply it to both sides of a comparison (see :func:`folded_contains`)."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(casefold, "postgresql")
+def _casefold_postgresql(element, compiler, **kw) -> str:
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+def _casefold(value):
+    return value.casefold() if isinstance(value, str) else value
+
+
+def like_escape(text: str, escape: str = "\\") -> str:
+    """``text`` with the LIKE wildcards ``%`` and ``_`` (and the escape character) escaped, so it matches
+    itself only; use with ``like(..., escape="\\")``."""
+    return text.replace(escape, escape * 2).replace("%", escape + "%").replace("_", escape + "_")
+
+
+def folded_contains(column, text: str) -> ColumnElement[bool]:
+    """``column`` contains ``text``, case-insensitively for any script (``żółć`` finds ``Ola Żółć``);
+    ``%`` and ``_`` in ``text`` are matched literally. Both sides go through :class:`casefold`."""
+    pattern = literal("%" + like_escape(text) + "%", String)
+    return casefold(column).like(casefold(pattern), escape="\\")
+
+
 def _sqlite_pragmas(dbapi_conn, _record):
+    # Unicode-aware case folding for searches (see casefold above).
+    dbapi_conn.create_function("casefold", 1, _casefold, deterministic=True)
     # Let SQLAlchemy, not the sqlite3 module, issue BEGIN, so SAVEPOINTs work
     # (https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#serializable-isolation-savepoints-transactional-ddl).
     dbapi_conn.isolation_level = None

@@ -69,6 +69,20 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else json.dumps(value) if isinstance(value, dict | list) else str(value)
 
 
+def _one(value: Any, name: str, mapping: dict[str, str]) -> str | None:
+    """A field that must be one value (text, a number): a list or an object found there is refused
+    rather than stored as its JSON text (an ``event_type`` of ``["a"]`` would match no rule)."""
+    if isinstance(value, list):
+        raise EventNotProcessable(
+            _l('the value at "%(path)s" must be text, not a JSON list', path=mapping[name]), field=name
+        )
+    if isinstance(value, dict):
+        raise EventNotProcessable(
+            _l('the value at "%(path)s" must be text, not a JSON object', path=mapping[name]), field=name
+        )
+    return _text(value)
+
+
 def apply_mapping(connector_slug: str, mapping: dict[str, str], payload: Any) -> LearningEvent:
     """Evaluate ``mapping`` on ``payload`` (parsed JSON).
 
@@ -82,7 +96,7 @@ def apply_mapping(connector_slug: str, mapping: dict[str, str], payload: Any) ->
             _l('the payload has no recipient e-mail at "%(path)s"', path=mapping["recipient_email"]),
             field="recipient_email",
         )
-    event_type = _text(_get(mapping, "event_type", payload))
+    event_type = _one(_get(mapping, "event_type", payload), "event_type", mapping)
     if not event_type:
         raise EventNotProcessable(
             _l('the payload has no event type at "%(path)s"', path=mapping["event_type"]), field="event_type"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.db import Base, PublicIdMixin, TimestampMixin, UTCDateTime, utcnow
@@ -98,7 +98,9 @@ class BulkJob(PublicIdMixin, TimestampMixin, Base):
     """A bulk award from a CSV upload: validated ``rows`` (dicts), run in the background.
 
     ``status`` is ``queued`` -> ``running`` -> ``done`` | ``failed``; ``done`` counts rows handled,
-    ``created`` new assertions; ``errors`` lists ``{"line", "error"}`` met while awarding.
+    ``created`` new assertions; ``errors`` lists ``{"line", "error"}`` met while awarding (in the preview
+    also ``"warning": True`` rows, repeats that are skipped). ``notify``: the recipients get the award
+    e-mail (chosen when the job is started).
     """
 
     __tablename__ = "bulk_job"
@@ -112,3 +114,4 @@ class BulkJob(PublicIdMixin, TimestampMixin, Base):
     done: Mapped[int] = mapped_column(Integer, default=0)
     created: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[list] = mapped_column(JSON, default=list)
+    notify: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())

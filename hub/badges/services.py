@@ -10,7 +10,7 @@ import hashlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
@@ -26,7 +26,7 @@ from hub.credentials import ob2
 from hub.credentials.ob3 import clean_text
 from hub.credentials.signing import generate_rsa_key, sign_jws
 from hub.credentials.status import allocate_status
-from hub.db import new_public_id, utcnow
+from hub.db import folded_contains, new_public_id, utcnow
 from hub.errors import NotFound, ValidationError
 from hub.frameworks import microcredentials
 from hub.frameworks import services as frameworks
@@ -49,6 +49,7 @@ FIELD_NAMES = {
     "description": _l("description"),
     "criteria_url": _l("criteria web page"),
     "reason": _l("reason"),
+    "recipient.name": _l("the recipient's name"),
 }
 
 
@@ -174,6 +175,40 @@ def create_badge_class(
     return badge
 
 
+#: How far ahead of the hub's clock an issue date may be: a sender's clock may run a little fast, as the
+#: webhook timestamps' tolerance allows. Anything later is a mistake (``2999-01-01``), never issued.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def check_issued_on(issued_on: datetime | None) -> datetime:
+    """The issue date of a new award: ``issued_on`` (an aware datetime), or now when None.
+
+    One rule for every way of awarding (events, the console, bulk CSV, the API), also used by the bulk
+    upload's preview: a badge is not issued with a date in the future.
+
+    Raises:
+        ValidationError: ``issued_on`` is later than now + :data:`CLOCK_SKEW` (field ``issued_on``).
+    """
+    now = utcnow()
+    if issued_on is None:
+        return now
+    if issued_on > now + CLOCK_SKEW:
+        when = issued_on.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        raise ValidationError(_l("the issue date %(date)s is in the future", date=when), field="issued_on")
+    return issued_on
+
+
+def recipient_name(name: str | None) -> str | None:
+    """A recipient's display name as an award stores it: trimmed, without control characters, None when
+    empty (also used by the bulk upload's preview).
+
+    Raises:
+        ValidationError: longer than 255 characters (field ``recipient.name``).
+    """
+    text = _clean(name)
+    return _require_text(text, "recipient.name") if text else None
+
+
 @dataclass(frozen=True)
 class AwardResult:
     """What :func:`award` did: the assertion, and whether this call created it."""
@@ -222,7 +257,7 @@ def award(
 
     Args:
         recipient: ``email`` required (trimmed, lower-cased before hashing); ``name`` optional.
-        issued_on: aware datetime, default now (UTC).
+        issued_on: aware datetime, default now (UTC); at most :data:`CLOCK_SKEW` in the future.
         evidence: OB 2.0 Evidence dicts (``id`` URL and/or ``narrative``).
         outcomes: platform outcome keys achieved (``LearningEvent.outcomes``); those mapped to
             descriptors for the source event's connector become the award's achieved alignments.
@@ -231,7 +266,8 @@ def award(
             a whole batch at once (:func:`hub.credentials.status.allocate_statuses`) before committing.
 
     Raises:
-        ValidationError: no or malformed e-mail.
+        ValidationError: no or malformed e-mail; a name over 255 characters; an issue date in the future
+            (:func:`check_issued_on`).
         MicroCredentialIncomplete: the badge class is a micro-credential lacking mandatory elements
             (:func:`hub.frameworks.microcredentials.check_issuable`).
     """
@@ -240,7 +276,7 @@ def award(
     once_key = None if badge_class.allow_multiple else _once_key(badge_class, email)
     # No look-up first: a repeat is rare, and the unique constraints (plus the savepoint below) detect
     # it in the INSERT itself, which saves two queries on every new award.
-    issued_on = issued_on or utcnow()
+    issued_on = check_issued_on(issued_on)
     salt = new_salt()
     key = active_key(badge_class.issuer)
     assertion = Assertion(
@@ -250,7 +286,7 @@ def award(
         recipient_plain=email,
         recipient_salt=salt,
         recipient_identity=hash_identity(email, salt),
-        recipient_name=_clean(recipient.name),
+        recipient_name=recipient_name(recipient.name),
         issued_on=issued_on,
         expires=issued_on + timedelta(days=badge_class.expires_after_days) if badge_class.expires_after_days else None,
         evidence=[{k: _clean(v) if isinstance(v, str) else v for k, v in e.items()} for e in evidence],
@@ -420,23 +456,42 @@ def list_badge_classes(where=None, *, issuer_id: int | None = None) -> Select:
     return query.where(where) if where is not None else query
 
 
+#: Award states as people see them; :func:`hub.certificates.sharing.live_status` tells one award's.
+AWARD_STATES = ("valid", "expired", "revoked")
+
+
 def search_assertions(
-    where=None, *, recipient: str | None = None, badge_class_id: int | None = None, revoked: bool | None = None
+    where=None,
+    *,
+    recipient: str | None = None,
+    badge_class_id: int | None = None,
+    revoked: bool | None = None,
+    state: str | None = None,
 ) -> Select:
     """Assertions, newest first, joined to their badge class (so ``where`` may use ``BadgeClass.issuer_id``).
 
-    ``recipient`` matches a part of the recipient's e-mail or name, case-insensitively.
+    ``recipient`` matches a part of the recipient's e-mail or name, case-insensitively in any script
+    (``Żółć`` finds ``Ola Żółć`` on SQLite too); ``%`` and ``_`` in it match themselves
+    (:func:`hub.db.folded_contains`). ``state`` (one of :data:`AWARD_STATES`) keeps the awards in that
+    state now, as the public page tells it: revoked wins, then expired (``expires`` past), else valid.
     """
     query = select(Assertion).join(BadgeClass, Assertion.badge_class_id == BadgeClass.id).order_by(Assertion.id.desc())
     if where is not None:
         query = query.where(where)
-    if recipient:
-        needle = f"%{recipient.strip().lower()}%"
-        query = query.where(Assertion.recipient_plain.like(needle) | Assertion.recipient_name.ilike(needle))
+    if recipient and recipient.strip():
+        needle = recipient.strip()
+        query = query.where(
+            folded_contains(Assertion.recipient_plain, needle) | folded_contains(Assertion.recipient_name, needle)
+        )
     if badge_class_id is not None:
         query = query.where(Assertion.badge_class_id == badge_class_id)
     if revoked is not None:
         query = query.where(Assertion.revoked.is_(revoked))
+    if state == "revoked":
+        query = query.where(Assertion.revoked.is_(True))
+    elif state in ("valid", "expired"):
+        past = Assertion.expires.is_not(None) & (Assertion.expires < utcnow())
+        query = query.where(Assertion.revoked.is_(False), past if state == "expired" else ~past)
     return query
 
 

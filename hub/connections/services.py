@@ -18,6 +18,7 @@ from hub.connections.models import ConnectorConfig
 from hub.context import HubContext
 from hub.errors import NotFound, ValidationError
 from hub.i18n import lazy as _l
+from hub.i18n import number
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 MAX_SECRETS = 3  # current + two older ones accepted during rotation
@@ -27,6 +28,24 @@ def new_webhook_secret() -> str:
     """A Standard Webhooks secret: ``whsec_`` + base64 of 32 random bytes
     (https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md)."""
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+
+
+#: Longest connector name (the column's size; the API and the issuer form cap names the same).
+MAX_NAME = 255
+
+
+def _name(name: str | None, slug: str) -> str:
+    """The connector's display name: trimmed, the slug when empty.
+
+    Raises:
+        ValidationError: longer than :data:`MAX_NAME` characters (field ``name``).
+    """
+    text = (name or "").strip()
+    if len(text) > MAX_NAME:
+        raise ValidationError(
+            _l("%(field)s is longer than %(limit)s characters", field=_l("name"), limit=number(MAX_NAME)), field="name"
+        )
+    return text or slug
 
 
 def create_connector(
@@ -45,7 +64,8 @@ def create_connector(
     ``issuer_id`` names the issuer whose people manage it (None: site-level).
 
     Raises:
-        ValidationError: bad or taken slug; ConfigurationError: unknown kind or invalid config.
+        ValidationError: bad or taken slug, a name over :data:`MAX_NAME` characters; ConfigurationError:
+            unknown kind or invalid config.
     """
     if not SLUG.match(slug or ""):
         raise ValidationError(
@@ -57,7 +77,7 @@ def create_connector(
     row = ConnectorConfig(
         slug=slug,
         kind=kind,
-        name=name.strip() or slug,
+        name=_name(name, slug),
         config=connector.validate_config(config or {}),
         issuer_id=issuer_id,
     )
@@ -176,10 +196,11 @@ def update_connector(
     """Change a connector's name, configuration (checked by its kind) or enabled flag.
 
     Raises:
-        ConfigurationError: the configuration is invalid for the kind.
+        ValidationError: a name over :data:`MAX_NAME` characters; ConfigurationError: the configuration
+            is invalid for the kind.
     """
     if name is not None:
-        row.name = name.strip() or row.slug
+        row.name = _name(name, row.slug)
     if config is not None:
         row.config = registry.get(row.kind).validate_config(config)
     if enabled is not None:

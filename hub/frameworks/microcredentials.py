@@ -35,6 +35,8 @@ outcomes' and levels' alignments, the assertion the learner and the date.
 
 from __future__ import annotations
 
+import functools
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -74,6 +76,54 @@ MANDATORY = {
     "participation_form": _l("form of participation in the learning activity"),
     "quality_assurance": _l("type of quality assurance"),
 }
+
+
+#: Two-letter codes in CLDR's territory list (Babel) that are not officially assigned ISO 3166-1 alpha-2
+#: codes: exceptionally reserved (AC, CP, CQ, DG, EA, EU, EZ, IC, TA, UN) or user-assigned (QO, XA, XB,
+#: XK, ZZ).
+_NOT_ISO = frozenset({"AC", "CP", "CQ", "DG", "EA", "EU", "EZ", "IC", "TA", "UN", "QO", "XA", "XB", "XK", "ZZ"})
+
+
+@functools.cache
+def _countries() -> tuple[frozenset[str], dict[str, str]]:
+    """ISO 3166-1 alpha-2 codes, and ``{case-folded English or Polish name: code}`` to suggest a code."""
+    from babel import Locale
+
+    codes = frozenset(
+        code for code in Locale("en").territories if len(code) == 2 and code.isalpha() and code not in _NOT_ISO
+    )
+    names = {
+        name.casefold(): code
+        for lang in ("en", "pl")
+        for code, name in Locale(lang).territories.items()
+        if code in codes
+    }
+    return codes, names
+
+
+def country_code(value, field: str = "issuer_country") -> str | None:
+    """``value`` as an ISO 3166-1 alpha-2 country code (``pl`` -> ``PL``), None when empty. The codes
+    are Babel's (CLDR) territory list without the reserved and user-assigned ones.
+
+    Raises:
+        ValidationError: not such a code (``field`` names the element); a country's English or Polish
+            name (``Polska``) is answered with its code.
+    """
+    text = fw.text(value)
+    if not text:
+        return None
+    codes, names = _countries()
+    if text.upper() in codes:
+        return text.upper()
+    if text.casefold() in names:
+        code = names[text.casefold()]
+        raise ValidationError(
+            _l('"%(value)s" is a country name: write its two-letter code, %(code)s', value=text, code=code), field=field
+        )
+    raise ValidationError(
+        _l('"%(value)s" is not an ISO 3166-1 alpha-2 country code (two letters, e.g. PL)', value=text[:60]),
+        field=field,
+    )
 
 
 class MicroCredentialIncomplete(ValidationError):
@@ -161,19 +211,13 @@ def _bodies(value) -> list[dict]:
             raise ValidationError(
                 _l("awarding body %(n)s: the url must be http(s)", n=i + 1), field=f"awarding_bodies[{i}]"
             )
-        country = fw.text(body.get("country"))
-        if country and not (len(country) == 2 and country.isalpha() and country.isascii()):
+        try:
+            country = country_code(body.get("country"), f"awarding_bodies[{i}]")
+        except ValidationError as exc:
             raise ValidationError(
-                _l("awarding body %(n)s: the country must be an ISO 3166-1 alpha-2 code", n=i + 1),
-                field=f"awarding_bodies[{i}]",
-            )
-        out.append(
-            {
-                k: v
-                for k, v in {"name": fw.text(body["name"]), "url": url, "country": country and country.upper()}.items()
-                if v
-            }
-        )
+                _l("awarding body %(n)s: %(detail)s", n=i + 1, detail=exc.detail), field=f"awarding_bodies[{i}]"
+            ) from None
+        out.append({k: v for k, v in {"name": fw.text(body["name"]), "url": url, "country": country}.items() if v})
     return out
 
 
@@ -207,10 +251,7 @@ def describe(session: Session, badge: BadgeClass, data: dict) -> MicroCredential
         mc = MicroCredentialDescription(badge_class_id=badge.id, awarding_bodies=[])
         session.add(mc)
     if "issuer_country" in data:
-        country = fw.text(data["issuer_country"])
-        if country and not (len(country) == 2 and country.isalpha() and country.isascii()):
-            raise ValidationError(_l("issuer_country must be an ISO 3166-1 alpha-2 code (PL)"), field="issuer_country")
-        mc.issuer_country = country.upper() if country else None
+        mc.issuer_country = country_code(data["issuer_country"])
     if "issuer_region" in data:
         mc.issuer_region = fw.text(data["issuer_region"])
     if "awarding_bodies" in data:

@@ -36,6 +36,18 @@ class JobDispatcher:
         elif self._pool is not None:
             self._pool.submit(self._run, event_id)
 
+    def deliver(self, notification_ids) -> None:
+        """Send award e-mails a committed transaction queued (outbox rows, e.g. of a console or API
+        award): inline (``sync``), in the job threads (``thread``), or by ``badgehub worker``'s loop,
+        which sends pending rows (``worker``). Never raises (:func:`hub.learners.notifications.deliver`)."""
+        ids = list(notification_ids)
+        if not ids:
+            return
+        if self.mode == "sync":
+            notifications.deliver(self.ctx, ids)
+        elif self._pool is not None:
+            self._pool.submit(notifications.deliver, self.ctx, ids)
+
     def _run(self, event_id: int) -> None:
         try:
             process_event(self.ctx, event_id)

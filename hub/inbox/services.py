@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import unicodedata
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from connectors.types import LearningEvent, PlatformUser
 from hub.badges import services as badges
+from hub.badges.recipient import normalise_email
 from hub.connections import registry
 from hub.connections.models import ConnectorConfig
 from hub.connections.services import IntakeConnector
@@ -134,14 +136,47 @@ def submit_learning_event(
 
 
 def normalise(connector: ConnectorConfig, event: InboundEvent) -> LearningEvent:
-    """The stored event as a LearningEvent (through its connector for raw bodies).
+    """The stored event as a LearningEvent (through its connector for raw bodies), checked by
+    :func:`check_learning_event`, so processing and the dry run refuse the same events.
 
     Raises:
-        EventNotProcessable: the connector cannot map it (e.g. recipient missing).
+        EventNotProcessable: the connector cannot map it (e.g. recipient missing), or the mapped
+            recipient e-mail or event type is not usable.
     """
     if event.body_format == "learning_event":
-        return _event_from_json(event.body)
-    return registry.get(connector.kind).normalise(connector.slug, connector.config, event.body)
+        learning = _event_from_json(event.body)
+    else:
+        learning = registry.get(connector.kind).normalise(connector.slug, connector.config, event.body)
+    return check_learning_event(learning)
+
+
+def check_learning_event(learning: LearningEvent) -> LearningEvent:
+    """Refuse a normalised event the hub cannot award from, whatever connector made it: the recipient's
+    e-mail must be an address (:func:`hub.badges.recipient.normalise_email`: ``123`` or an address with a
+    NUL in it is not), and the event type a name: text of 1-255 characters without control characters
+    (not a list or an object the mapping found). Returns ``learning`` unchanged.
+
+    Raises:
+        EventNotProcessable: naming the field (``recipient_email`` or ``event_type``) and the reason.
+    """
+    try:
+        normalise_email(learning.recipient.email)
+    except ValidationError as exc:
+        raise EventNotProcessable(
+            _l("the recipient's e-mail is not usable: %(detail)s", detail=exc.detail), field="recipient_email"
+        ) from None
+    kind = learning.event_type
+    if not isinstance(kind, str) or not kind.strip():
+        raise EventNotProcessable(
+            _l("the event type must be text, not %(value)s", value=json.dumps(kind, ensure_ascii=False)[:100]),
+            field="event_type",
+        )
+    if len(kind) > 255 or any(unicodedata.category(c) == "Cc" for c in kind):
+        raise EventNotProcessable(
+            _l("the event type must be a name of at most 255 characters without control characters"),
+            field="event_type",
+        )
+    return learning
 
 
 def _claimable(stale):

@@ -69,9 +69,10 @@ def enqueue_awards(session: Session, results) -> list[int]:
 
 
 def resend_award(session: Session, assertion: Assertion) -> Notification:
-    """Queue the award e-mail of ``assertion`` again: a new ``resend`` outbox row in the caller's
-    transaction; after the commit :func:`deliver` sends it with a fresh claim link (earlier links stay
-    valid until used or expired). Concurrent re-sends of one award are serialised by a row lock on the
+    """Queue the award e-mail of ``assertion`` again: a new ``resend`` outbox row (``award`` when none
+    was queued before, e.g. the award was made with ``notify`` off) in the caller's transaction; after
+    the commit :func:`deliver` sends it with a fresh claim link (earlier links stay valid until used or
+    expired). Concurrent re-sends of one award are serialised by a row lock on the
     assertion (PostgreSQL; SQLite has one writer at a time).
 
     Raises:
@@ -109,7 +110,11 @@ def resend_award(session: Session, assertion: Assertion) -> Notification:
             reason="daily_limit",
             retry_after=wait,
         )
-    row = Notification(kind=RESEND, assertion_id=assertion.id, status=PENDING, created_at=now)
+    # The first e-mail about an award made without one (console, bulk or API with notify off) is the
+    # award e-mail itself; later ones are re-sends (and count towards RESEND_PER_DAY).
+    earlier = session.scalar(select(Notification.id).where(Notification.assertion_id == assertion.id).limit(1))
+    kind = RESEND if earlier is not None else AWARD
+    row = Notification(kind=kind, assertion_id=assertion.id, status=PENDING, created_at=now)
     session.add(row)
     session.flush()
     return row

@@ -240,11 +240,22 @@ class AwardIn(Base):
     name = Text(**Opt, validate=validate.Length(max=255))
     evidence_url = fields.Url(**Opt)
     narrative = Text(**Opt, validate=validate.Length(max=10_000))
-    issued_on = fields.AwareDateTime(**Opt, default_timezone=UTC)
+    issued_on = fields.AwareDateTime(
+        **Opt,
+        default_timezone=UTC,
+        metadata={"description": "default now; not in the future (5 minutes' clock skew allowed), else 422"},
+    )
     source_key = Text(
         **Opt,
         validate=validate.Length(1, 200),
         metadata={"description": "your id of this award: sending it again never awards twice"},
+    )
+    notify = fields.Boolean(
+        load_default=True,
+        metadata={
+            "description": "send the recipient the award e-mail with a claim link (default true); "
+            "only for a new award, never when the award existed already"
+        },
     )
 
 
@@ -592,18 +603,23 @@ def _award(body: dict):
 @bp.response(201, AwardOut)
 @bp.alt_response(200, schema=AwardOut, description="the award existed already (same source_key or once-only badge)")
 def create_award(body):
-    """Award a badge class to one person (idempotent on `source_key`)."""
+    """Award a badge class to one person (idempotent on `source_key`). With `notify` (default true) the
+    recipient gets the award e-mail, sent once the award is stored."""
     result = _award(body)
-    return award_json(result.assertion, result.created), _committed(201 if result.created else 200)
+    status = _committed(201 if result.created else 200)
+    current_app.extensions["hub.jobs"].deliver(result.mails)
+    return award_json(result.assertion, result.created), status
 
 
 @bp.post("/awards/batch")
 @bp.arguments(AwardBatchIn)
 @bp.response(200, AwardBatchOut)
 def create_awards(body):
-    """Award up to 500 at once, all or nothing (one transaction)."""
+    """Award up to 500 at once, all or nothing (one transaction); each item's `notify` as for one award."""
     results = [_award(item) for item in body["awards"]]
-    return {"items": [award_json(r.assertion, r.created) for r in results]}, _committed()
+    status = _committed()
+    current_app.extensions["hub.jobs"].deliver([m for r in results for m in r.mails])
+    return {"items": [award_json(r.assertion, r.created) for r in results]}, status
 
 
 @bp.get("/awards/<assertion_id>")

@@ -149,6 +149,15 @@ def connector_page_url(row) -> str:
 
 
 @bp.app_template_global()
+def award_state(assertion) -> str:
+    """An award's live state, ``valid``, ``expired`` or ``revoked``, told as on its public page and
+    ``/verify`` (:func:`hub.certificates.sharing.live_status`, the one function for it)."""
+    from hub.certificates.sharing import live_status
+
+    return live_status(assertion)
+
+
+@bp.app_template_global()
 def format_count(value) -> str:
     from flask_babel import format_decimal
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import uuid
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -488,6 +489,15 @@ def replay_event(session: Session, p: Principal, event: InboundEvent) -> Inbound
 # ---- awards -----------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class HandAward(badges.AwardResult):
+    """What :func:`award` did: :class:`hub.badges.services.AwardResult` plus ``mails``, the ids of the
+    award e-mails queued in the same transaction (outbox rows), which the caller sends after its commit
+    (:func:`hub.learners.notifications.deliver`, or the job dispatcher's ``deliver``)."""
+
+    mails: tuple[int, ...] = ()
+
+
 def award(
     session: Session,
     ctx: HubContext,
@@ -500,8 +510,15 @@ def award(
     issued_on: datetime | None = None,
     narrative: str | None = None,
     source_key: str | None = None,
-) -> badges.AwardResult:
-    """Award by hand (console, API, bulk). Idempotent as :func:`hub.badges.services.award`."""
+    notify: bool = True,
+) -> HandAward:
+    """Award by hand (console, API, bulk). Idempotent as :func:`hub.badges.services.award`. With
+    ``notify`` a new award's recipient gets the award e-mail, queued in this transaction as event
+    awards' e-mails are (:func:`hub.learners.notifications.enqueue_awards`); an existing award sends none.
+
+    Raises:
+        Forbidden: no AWARD ability at the badge's issuer; as :func:`hub.badges.services.award`.
+    """
     p.require(badge.issuer_id, AWARD, write=True, what="BadgeClass")
     evidence = [{"id": evidence_url}] if evidence_url else []
     result = badges.award(
@@ -522,9 +539,10 @@ def award(
             "assertion",
             result.assertion.public_id,
             issuer_id=badge.issuer_id,
-            after=audit.snapshot(result.assertion, ASSERTION_FIELDS),
+            after={**audit.snapshot(result.assertion, ASSERTION_FIELDS), "notify": notify},
         )
-    return result
+    mails = notifications.enqueue_awards(session, [result]) if notify else []
+    return HandAward(result.assertion, result.created, tuple(mails))
 
 
 def revoke(session: Session, ctx: HubContext, p: Principal, assertion: Assertion, reason: str) -> Assertion:

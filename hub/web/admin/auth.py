@@ -21,7 +21,7 @@ from hub.errors import HubError
 from hub.i18n import set_locale
 from hub.learners.mail import MailError, Message, mailer_for
 from hub.web import db_session
-from hub.web.admin import actions, bp, limiter, principal
+from hub.web.admin import actions, bp, limiter, once, principal
 
 log = logging.getLogger(__name__)
 TOTP_PENDING_SECONDS = 300
@@ -202,7 +202,7 @@ def reset_password(token: str):
 @bp.get("/account")
 @login_required
 def account():
-    return _account_page()
+    return _account_page(new_token=once.take("api_token"))
 
 
 def _account_page(new_token: str | None = None):
@@ -311,8 +311,10 @@ def token_create():
         flash(_("Could not save: %(detail)s", detail=exc.detail), "error")
         return redirect(url_for("admin.account"))
     s.commit()
-    # Shown in this response only (never stored in clear, never put in the cookie).
-    return _account_page(new_token=token)
+    # Shown once, on the page this redirect leads to (a reload there makes no second token); never
+    # stored in clear: hashed in the database, encrypted in the session until shown (hub.web.admin.once).
+    once.keep("api_token", token)
+    return redirect(url_for("admin.account"))
 
 
 @bp.post("/account/tokens/<token_id>/revoke")

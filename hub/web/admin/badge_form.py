@@ -347,15 +347,21 @@ class BadgeForm:
         if self.values.get("micro_credential") != "on":
             return None
         data = {"ects": self._positive("ects"), "workload_hours": self._positive("workload_hours")}
-        country = self._text("issuer_country")
-        if country and not (len(country) == 2 and country.isascii() and country.isalpha()):
-            self.errors["issuer_country"] = _("Give a two-letter country code, e.g. PL.")
+        self._country(self._text("issuer_country"), "issuer_country")
         for key in MICRO_PLAIN:
             data[key] = self._text(key)
         for key in LANG_TEXTS:
             data[key] = {lang: self.values.get(f"{key}_{lang}") or "" for lang in ("pl", "en")}
         data["awarding_bodies"] = self._awarding_bodies()
         return data
+
+    def _country(self, value: str | None, name: str) -> None:
+        """Check a country field as the service will (:func:`hub.frameworks.microcredentials.country_code`),
+        so its message shows next to the field."""
+        try:
+            microcredentials.country_code(value, name)
+        except ValidationError as exc:
+            self.errors[name] = exc.detail
 
     def _awarding_bodies(self) -> list[dict]:
         out, self._body_rows = [], []
@@ -366,9 +372,7 @@ class BadgeForm:
                 self.errors[f"body-{i}-name"] = _("Give the awarding body's name.")
             if row["url"].strip() and not row["url"].strip().startswith(HTTP):
                 self.errors[f"body-{i}-url"] = _("Give a web address starting with https:// or http://.")
-            country = row["country"].strip()
-            if country and not (len(country) == 2 and country.isascii() and country.isalpha()):
-                self.errors[f"body-{i}-country"] = _("Give a two-letter country code, e.g. PL.")
+            self._country(row["country"], f"body-{i}-country")
             self._body_rows.append(i)
             out.append({k: v.strip() for k, v in row.items() if v.strip()})
         return out

@@ -3,8 +3,11 @@ job that awards in batches and records its progress, so a page can show a progre
 
 CSV columns (header row required, UTF-8, comma or semicolon): ``email``, ``name``, ``badge`` (badge class
 id or exact name, of the chosen issuer), optional ``evidence_url`` and ``issued_on`` (ISO 8601 date or
-date-time). Each row's award has the source key ``bulk:<job id>:<line>``, so a job resumed after a crash
-never awards a row twice.
+date-time, not in the future). A row repeating an earlier one (same person and once-only badge; for a
+badge that may be earned more than once, also the same date and evidence) is skipped with a warning.
+Each row's award has the source key ``bulk:<job id>:<line>``, so a job resumed after a crash never awards
+a row twice. With ``notify`` the recipients get the award e-mail (outbox rows of each batch's
+transaction, sent after its commit, as event awards are).
 """
 
 from __future__ import annotations
@@ -25,12 +28,14 @@ from hub.accounts.access import AWARD, Principal
 from hub.accounts.models import BulkJob, User
 from hub.badges.models import BadgeClass, Issuer
 from hub.badges.recipient import normalise_email
+from hub.badges.services import check_issued_on, recipient_name
 from hub.context import HubContext
 from hub.errors import HubError, ValidationError
 from hub.i18n import dump_text, joined, number
 from hub.i18n import lazy as _l
+from hub.learners import notifications
 from hub.web import db_session
-from hub.web.admin import actions, bp, principal
+from hub.web.admin import actions, bp, forms, principal
 from hub.web.admin.scoping import load, scope
 
 log = logging.getLogger(__name__)
@@ -43,7 +48,8 @@ def parse_csv(data: bytes, badge_classes: list[BadgeClass]) -> tuple[list[dict],
     """Validate an upload. Returns ``(rows, errors)``: rows as ``{"line", "email", "name", "badge",
     "evidence_url", "issued_on"}`` (``badge`` a badge class public id, ``issued_on`` ISO 8601 or None),
     errors as ``{"line", "error"}`` (line 1 is the header; ``error`` a message stored with
-    :func:`hub.i18n.dump_text`, shown in the reader's language).
+    :func:`hub.i18n.dump_text`, shown in the reader's language), plus ``"warning": True`` for a row
+    skipped because it repeats an earlier one (:func:`_repeat_key`).
 
     Raises:
         ValidationError: not UTF-8, no header, missing columns, or more than :data:`MAX_ROWS` rows.
@@ -65,6 +71,7 @@ def parse_csv(data: bytes, badge_classes: list[BadgeClass]) -> tuple[list[dict],
     by_id = {b.public_id: b for b in badge_classes}
     by_name = {b.name.strip().casefold(): b for b in badge_classes}
     rows, errors = [], []
+    seen: dict[tuple, int] = {}  # repeat key -> line of its first row
     for record in reader:
         line = reader.line_num
         if len(rows) + len(errors) >= MAX_ROWS:
@@ -75,10 +82,26 @@ def parse_csv(data: bytes, badge_classes: list[BadgeClass]) -> tuple[list[dict],
         if not any(value.values()):
             continue
         try:
-            rows.append(_check_row(line, value, by_id, by_name))
+            row = _check_row(line, value, by_id, by_name)
         except ValidationError as exc:
             errors.append({"line": line, "error": dump_text(exc.detail)})
+            continue
+        key = _repeat_key(row, by_id[row["badge"]])
+        if key in seen:
+            repeat = _l("repeats line %(line)s (the same person and badge); skipped", line=seen[key])
+            errors.append({"line": line, "error": dump_text(repeat), "warning": True})
+            continue
+        seen[key] = line
+        rows.append(row)
     return rows, errors
+
+
+def _repeat_key(row: dict, badge: BadgeClass) -> tuple:
+    """Rows with the same key award the same thing: once-only badges once per person (the award service
+    would skip the repeat anyway), other badges when also the date and evidence are the same."""
+    if badge.allow_multiple:
+        return row["email"], row["badge"], row["issued_on"], row["evidence_url"]
+    return row["email"], row["badge"]
 
 
 def _check_row(line: int, value: dict, by_id: dict, by_name: dict) -> dict:
@@ -97,11 +120,11 @@ def _check_row(line: int, value: dict, by_id: dict, by_name: dict) -> dict:
             raise ValidationError(
                 _l("the issue date '%(value)s' is not a date like 2025-06-30", value=value["issued_on"])
             ) from None
-        issued_on = (when if when.tzinfo else when.replace(tzinfo=UTC)).isoformat()
+        issued_on = check_issued_on(when if when.tzinfo else when.replace(tzinfo=UTC)).isoformat()
     return {
         "line": line,
         "email": email,
-        "name": value["name"] or None,
+        "name": recipient_name(value["name"]),
         "badge": badge.public_id,
         "evidence_url": evidence,
         "issued_on": issued_on,
@@ -110,7 +133,8 @@ def _check_row(line: int, value: dict, by_id: dict, by_name: dict) -> dict:
 
 def run_job(ctx: HubContext, job_id: int) -> None:
     """Award a job's rows in batches of :data:`BATCH` (one transaction each), resuming at ``done``.
-    Row failures are recorded on the job; the job ends ``done`` (or ``failed`` on an unexpected error)."""
+    Row failures are recorded on the job; the job ends ``done`` (or ``failed`` on an unexpected error).
+    The award e-mails a batch queued (``job.notify``) are sent after its commit."""
     try:
         while True:
             with ctx.db.session_scope() as s:
@@ -119,20 +143,21 @@ def run_job(ctx: HubContext, job_id: int) -> None:
                     job.status = "done"
                     return
                 job.status = "running"
-                _run_batch(s, ctx, job)
+                mails = _run_batch(s, ctx, job)
+            notifications.deliver(ctx, mails)
     except Exception:
         log.exception("bulk job %s failed", job_id)
         with ctx.db.session_scope() as s:
             s.get(BulkJob, job_id).status = "failed"
 
 
-def _run_batch(s: Session, ctx: HubContext, job: BulkJob) -> None:
+def _run_batch(s: Session, ctx: HubContext, job: BulkJob) -> list[int]:
     user = s.get(User, job.user_id) if job.user_id else None
     if user is None or not user.active:
         raise HubError("the user who started the job is gone")
     p = Principal.for_user(user)
     badges = {b.public_id: b for b in s.scalars(select(BadgeClass).where(BadgeClass.issuer_id == job.issuer_id))}
-    errors, created = list(job.errors or []), 0
+    errors, created, mails = list(job.errors or []), 0, []
     for row in job.rows[job.done : job.done + BATCH]:
         try:
             with s.begin_nested():
@@ -146,14 +171,17 @@ def _run_batch(s: Session, ctx: HubContext, job: BulkJob) -> None:
                     evidence_url=row["evidence_url"],
                     issued_on=datetime.fromisoformat(row["issued_on"]) if row["issued_on"] else None,
                     source_key=f"bulk:{job.public_id}:{row['line']}",
+                    notify=job.notify,
                 )
             created += result.created
+            mails += result.mails
         except (HubError, KeyError) as exc:
             detail = exc.detail if isinstance(exc, HubError) else _l("the badge no longer exists")
             errors.append({"line": row["line"], "error": dump_text(detail)})
     job.done = min(job.done + BATCH, job.total)
     job.created += created
     job.errors = errors
+    return mails
 
 
 def start_job(app, job_id: int) -> None:
@@ -207,7 +235,14 @@ def bulk_job(job_id: str):
     job = load(db_session(), principal(), BulkJob, job_id, AWARD)
     badge_rows = db_session().scalars(select(BadgeClass).where(BadgeClass.issuer_id == job.issuer_id))
     names = {b.public_id: b.name for b in badge_rows}
-    return render_template("admin/bulk_job.html", job=job, names=names)
+    problems = job.errors or []
+    return render_template(
+        "admin/bulk_job.html",
+        job=job,
+        names=names,
+        errors=[e for e in problems if not e.get("warning")],
+        repeats=[e for e in problems if e.get("warning")],
+    )
 
 
 @bp.get("/bulk/<job_id>/progress")
@@ -224,6 +259,7 @@ def bulk_start(job_id: str):
     job = load(s, p, BulkJob, job_id, AWARD, write=True)
     if job.status == "preview" and job.total:
         job.status = "queued"
+        job.notify = forms.checked("notify")
         job.errors = []  # the preview's errors were shown; the job records its own
         actions.audit.record(
             s,
@@ -232,7 +268,7 @@ def bulk_start(job_id: str):
             "bulk_job",
             job.public_id,
             issuer_id=job.issuer_id,
-            after={"rows": job.total, "file": job.filename},
+            after={"rows": job.total, "file": job.filename, "notify": job.notify},
         )
         s.commit()
         start_job(current_app._get_current_object(), job.id)

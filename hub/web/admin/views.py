@@ -6,8 +6,6 @@ Every listing is narrowed by :func:`hub.web.admin.scoping.scope` and every objec
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 from contextlib import contextmanager
@@ -26,6 +24,7 @@ from hub.badges import services as badges
 from hub.badges.models import Assertion, BadgeClass, Issuer
 from hub.certificates import keys as certificate_keys
 from hub.certificates import services as certificates
+from hub.certificates import sharing
 from hub.connections import services as connections
 from hub.connections.models import ConnectorConfig
 from hub.context import current_context
@@ -39,7 +38,7 @@ from hub.rules import services as rules
 from hub.rules.models import AwardRule
 from hub.timefmt import parse_timestamp
 from hub.web import db_session
-from hub.web.admin import actions, bp, connector_page_url, forms, principal
+from hub.web.admin import actions, bp, connector_page_url, csvexport, forms, once, principal
 from hub.web.admin.badge_form import SAVE, BadgeForm, find_descriptors, page_language
 from hub.web.admin.paging import page
 from hub.web.admin.scoping import load, scope
@@ -412,7 +411,8 @@ def connector_new():
                 name=forms.text("name") or "",
                 config=config,
             )
-            return _connector_page(row, new_secret=secret)
+            once.keep(_secret_name(row), secret)
+            return redirect(url_for("admin.connector", connector_id=row.public_id))
         status = saved.status
     form = request.form or {
         "mapping": json.dumps(DEFAULT_MAPPING, indent=2),
@@ -456,10 +456,16 @@ def _connector(connector_id: str, *, write: bool = False) -> ConnectorConfig:
     return row
 
 
+def _secret_name(row: ConnectorConfig) -> str:
+    return f"connector-secret:{row.public_id}"
+
+
 @bp.get("/connectors/<connector_id>")
 @login_required
 def connector(connector_id: str):
-    return _connector_page(_connector(connector_id))
+    """The connector's page; shows a secret just made (on create or rotate) once (:mod:`hub.web.admin.once`)."""
+    row = _connector(connector_id)
+    return _connector_page(row, new_secret=once.take(_secret_name(row)))
 
 
 @bp.post("/connectors/<connector_id>")
@@ -482,8 +488,9 @@ def connector_rotate(connector_id: str):
     row = _connector(connector_id, write=True)
     secret = actions.rotate_connector_secret(s, current_context(), p, row)
     s.commit()
+    once.keep(_secret_name(row), secret)
     flash(_("New secret made. The previous one keeps working until you end the rotation."), "info")
-    return _connector_page(row, new_secret=secret)
+    return redirect(url_for("admin.connector", connector_id=row.public_id))
 
 
 @bp.post("/connectors/<connector_id>/end-rotation")
@@ -653,9 +660,12 @@ def _award_query():
     badge_id = None
     if request.args.get("badge"):
         badge_id = load(db_session(), p, BadgeClass, request.args["badge"], VIEW).id
-    revoked = {"valid": False, "revoked": True}.get(request.args.get("state", ""))
+    state = request.args.get("state", "")
     return badges.search_assertions(
-        scope(p, Assertion, VIEW), recipient=request.args.get("q"), badge_class_id=badge_id, revoked=revoked
+        scope(p, Assertion, VIEW),
+        recipient=request.args.get("q"),
+        badge_class_id=badge_id,
+        state=state if state in badges.AWARD_STATES else None,
     )
 
 
@@ -667,50 +677,47 @@ def awards():
     badge_choices = s.scalars(badges.list_badge_classes(scope(p, BadgeClass, VIEW))).all()
     award_choices = [b for b in badge_choices if p.may(b.issuer_id, AWARD)]
     return render_template(
-        "admin/awards.html", page=result, badge_choices=badge_choices, award_choices=award_choices, args=request.args
+        "admin/awards.html",
+        page=result,
+        badge_choices=badge_choices,
+        award_choices=award_choices,
+        args=request.args,
+        states=badges.AWARD_STATES,
     )
 
 
 @bp.get("/awards.csv")
 @login_required
 def awards_csv():
-    """The filtered awards as CSV, streamed in batches (memory stays flat for any number of rows)."""
+    """The filtered awards as CSV (:mod:`hub.web.admin.csvexport`: safe from formula injection, UTF-8
+    with a byte order mark), streamed in batches (memory stays flat for any number of rows). ``status``
+    is the award's live state as its public page tells it (``valid``, ``expired``, ``revoked``)."""
     query = _award_query()
     ctx = current_context()
     session = ctx.db.Session()  # its own session: the response outlives the request's teardown
+    header = ["assertion", "url", "badge", "recipient", "name", "issued_on", "expires", "revoked", "reason", "status"]
 
-    def rows():
+    def records():
         try:
-            buf = io.StringIO()
-            out = csv.writer(buf)
-            out.writerow(
-                ["assertion", "url", "badge", "recipient", "name", "issued_on", "expires", "revoked", "reason"]
-            )
             for a in session.scalars(query.execution_options(yield_per=500)):
-                out.writerow(
-                    [
-                        a.public_id,
-                        ctx.urls.assertion(a.public_id),
-                        a.badge_class.name,
-                        a.recipient_plain,
-                        a.recipient_name or "",
-                        a.issued_on.isoformat(),
-                        a.expires.isoformat() if a.expires else "",
-                        "yes" if a.revoked else "no",
-                        a.revocation_reason or "",
-                    ]
-                )
-                if buf.tell() > 64_000:
-                    yield buf.getvalue()
-                    buf.seek(0)
-                    buf.truncate()
-            yield buf.getvalue()
+                yield [
+                    a.public_id,
+                    ctx.urls.assertion(a.public_id),
+                    a.badge_class.name,
+                    a.recipient_plain,
+                    a.recipient_name,
+                    a.issued_on.isoformat(),
+                    a.expires.isoformat() if a.expires else "",
+                    "yes" if a.revoked else "no",
+                    a.revocation_reason,
+                    sharing.live_status(a),
+                ]
         finally:
             session.close()
 
     return Response(
-        stream_with_context(rows()),
-        mimetype="text/csv",
+        stream_with_context(csvexport.stream(header, records())),
+        mimetype=csvexport.MIMETYPE,
         headers={"Content-Disposition": 'attachment; filename="awards.csv"'},
     )
 
@@ -730,13 +737,20 @@ def award_create():
             name=forms.text("name"),
             evidence_url=forms.text("evidence_url"),
             narrative=forms.text("narrative"),
+            notify=forms.checked("notify"),
         )
         s.commit()
     except HubError as exc:
         s.rollback()
         _failed(exc)
         return redirect(url_for("admin.awards"))
-    flash(_("Badge awarded.") if result.created else _("This person already has this badge."), "info")
+    _jobs().deliver(result.mails)  # the award e-mail, queued in the award's transaction
+    if not result.created:
+        flash(_("This person already has this badge."), "info")
+    elif result.mails:
+        flash(_("Badge awarded. The recipient is notified by e-mail."), "info")
+    else:
+        flash(_("Badge awarded."), "info")
     return redirect(url_for("admin.award", assertion_id=result.assertion.public_id))
 
 
@@ -745,19 +759,22 @@ def award_create():
 def award(assertion_id: str):
     s, p = db_session(), principal()
     row = load(s, p, Assertion, assertion_id, VIEW)
+    history = notifications.history(s, row)
     return render_template(
         "admin/award.html",
         award=row,
         can_award=p.may(row.badge_class.issuer_id, AWARD),
         public_url=current_context().urls.assertion(row.public_id),
-        notifications=notifications.history(s, row),
+        notifications=history,
+        ever_sent=any(n.status == notifications.SENT for n in history),
     )
 
 
 @bp.post("/awards/<assertion_id>/notification")
 @login_required
 def award_notify(assertion_id: str):
-    """Send the award e-mail again (a fresh outbox row and claim link), then deliver it."""
+    """Send the award e-mail (again, if one went out before): a fresh outbox row and claim link, then
+    deliver it."""
     s, p = db_session(), principal()
     row = load(s, p, Assertion, assertion_id, AWARD, write=True)
     try:
@@ -779,7 +796,10 @@ def award_notify(assertion_id: str):
         flash(reasons.get(exc.extra.get("reason"), exc.detail), "error")
         return redirect(url_for("admin.award", assertion_id=row.public_id))
     if notifications.deliver(current_context(), [queued.id]):
-        flash(_("The e-mail was sent again to %(email)s.", email=row.recipient_plain), "info")
+        if queued.kind == notifications.RESEND:
+            flash(_("The e-mail was sent again to %(email)s.", email=row.recipient_plain), "info")
+        else:
+            flash(_("The e-mail was sent to %(email)s.", email=row.recipient_plain), "info")
     else:
         flash(_("The e-mail is queued; it will be sent when the mail server answers."), "info")
     return redirect(url_for("admin.award", assertion_id=row.public_id))

@@ -131,11 +131,12 @@ def test_issuer_badge_connector_rule_test_event_and_revoke(client, ctx, world):
             ' "user": {"email": "jan@example.org", "name": "Jan"}}',
         },
     )
-    page = r.get_data(as_text=True)
-    assert r.status_code == 200 and "whsec_" in page and "webhook-signature" in page
     with ctx.db.session_scope() as s:
         connector = s.query(ConnectorConfig).filter_by(slug="zawody").one()
         connector_id = connector.public_id
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/admin/connectors/{connector_id}")
+    page = client.get(r.headers["Location"]).get_data(as_text=True)  # the secret, after the redirect
+    assert "whsec_" in page and "webhook-signature" in page
     assert "whsec_" not in client.get(f"/admin/connectors/{connector_id}").get_data(as_text=True)  # shown once
     post_form(
         client,
@@ -159,13 +160,15 @@ def test_issuer_badge_connector_rule_test_event_and_revoke(client, ctx, world):
         assert s.query(Assertion).filter_by(public_id=assertion_id).one().revoked
         actions = {e.action for e in s.query(AuditEntry)}
     assert {"issuer.create", "badge_class.create", "connector.create", "rule.create", "assertion.revoke"} <= actions
-    rotated = post_form(client, f"/admin/connectors/{connector_id}/rotate").get_data(as_text=True)
-    assert "whsec_" in rotated
+    rotated = post_form(client, f"/admin/connectors/{connector_id}/rotate")
+    assert rotated.status_code == 302  # POST/redirect/GET: reloading the page rotates nothing
+    assert "whsec_" in client.get(rotated.headers["Location"]).get_data(as_text=True)
+    assert "whsec_" not in client.get(rotated.headers["Location"]).get_data(as_text=True)
 
 
 def test_awards_csv_export_and_search(client, world):
     sign_in(client, "admin-a@example.org")
-    rows = list(csv.reader(io.StringIO(client.get("/admin/awards.csv").get_data(as_text=True))))
+    rows = list(csv.reader(io.StringIO(client.get("/admin/awards.csv").get_data().decode("utf-8-sig"))))
     assert rows[0][0] == "assertion" and [r[3] for r in rows[1:]] == ["a@example.org"]
     assert "a@example.org" in client.get("/admin/awards?q=A@EXAMPLE").get_data(as_text=True)
 

@@ -1,4 +1,32 @@
 // Small progressive enhancements for the console (served from 'self' to satisfy the CSP).
+
+// Send a form once. A double click (or Enter pressed twice) while the next page loads would POST it
+// again and, e.g., create two issuers. The first submit marks the form and a later one is cancelled;
+// its submit buttons are disabled too, but only after this event, once the browser has collected the
+// form's data (a button disabled now would leave its name=value out, e.g. action=delete). Listening on
+// the document runs after the forms' own handlers, so a submit cancelled there (data-confirm) counts
+// as none. GET forms (filters) may be sent again.
+document.addEventListener("submit", (ev) => {
+  const form = ev.target;
+  if (ev.defaultPrevented || !(form instanceof HTMLFormElement) || form.method !== "post") return;
+  if (form.dataset.submitted) { ev.preventDefault(); return; }
+  form.dataset.submitted = "1";
+  setTimeout(() => {
+    Array.from(form.elements).filter((el) => el.type === "submit" && !el.disabled).forEach((el) => {
+      el.disabled = true;
+      el.dataset.submitLocked = "1";
+    });
+  }, 0);
+});
+// A page shown again from the back-forward cache gets its forms back.
+window.addEventListener("pageshow", (ev) => {
+  if (!ev.persisted) return;
+  document.querySelectorAll("form[data-submitted]").forEach((form) => {
+    delete form.dataset.submitted;
+    form.querySelectorAll("[data-submit-locked]").forEach((el) => { el.disabled = false; delete el.dataset.submitLocked; });
+  });
+});
+
 document.addEventListener("DOMContentLoaded", () => {
   // Confirm destructive actions.
   document.querySelectorAll("form[data-confirm]").forEach((form) => {
