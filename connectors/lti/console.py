@@ -141,6 +141,26 @@ def registrations():
     )
 
 
+def _save_form(session, errors: dict[str, str], save, message: str):
+    """The registration form's unit of work: unless the form already has ``errors``, call ``save()``
+    (it returns the registration), commit, forget the kept framing origins, flash ``message`` and answer
+    a redirect to the registration. Returns ``(redirect or None, errors)``; a refusal from the service
+    rolls back and becomes field errors, and any error flashes "Check the marked fields"."""
+    if not errors:
+        try:
+            reg = save()
+        except ValidationError as exc:
+            session.rollback()
+            errors = _service_error(exc)
+        else:
+            session.commit()
+            framing.forget(current_app)
+            flash(message, "info")
+            return redirect(url_for("lti_console.registration", reg_id=reg.public_id)), errors
+    flash(_("Check the marked fields."), "error")
+    return None, errors
+
+
 @console_bp.route("/new", methods=["GET", "POST"])
 @login_required
 def registration_new():
@@ -150,18 +170,14 @@ def registration_new():
     errors: dict[str, str] = {}
     if request.method == "POST":
         values, errors = _read_form(session)
-        if not errors:
-            try:
-                reg = actions.create_registration(session, current_context(), p, **values)
-            except ValidationError as exc:
-                session.rollback()
-                errors = _service_error(exc)
-            else:
-                session.commit()
-                framing.forget(current_app)
-                flash(_("Platform registered. Enter the tool's URLs in the platform if you have not yet."), "info")
-                return redirect(url_for("lti_console.registration", reg_id=reg.public_id))
-        flash(_("Check the marked fields."), "error")
+        saved, errors = _save_form(
+            session,
+            errors,
+            lambda: actions.create_registration(session, current_context(), p, **values),
+            _("Platform registered. Enter the tool's URLs in the platform if you have not yet."),
+        )
+        if saved is not None:
+            return saved
     return _render(
         "lti/console/registration_form.html",
         422 if errors else 200,
@@ -186,18 +202,14 @@ def registration_edit(reg_id: str):
     form = request.form if request.method == "POST" else _form_of(reg)
     if request.method == "POST":
         values, errors = _read_form(session, reg)
-        if not errors:
-            try:
-                actions.update_registration(session, current_context(), p, reg, **values)
-            except ValidationError as exc:
-                session.rollback()
-                errors = _service_error(exc)
-            else:
-                session.commit()
-                framing.forget(current_app)
-                flash(_("Registration saved."), "info")
-                return redirect(url_for("lti_console.registration", reg_id=reg.public_id))
-        flash(_("Check the marked fields."), "error")
+
+        def save():
+            actions.update_registration(session, current_context(), p, reg, **values)
+            return reg
+
+        saved, errors = _save_form(session, errors, save, _("Registration saved."))
+        if saved is not None:
+            return saved
     return _render(
         "lti/console/registration_form.html",
         422 if errors else 200,
