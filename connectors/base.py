@@ -30,6 +30,11 @@ class Connector:
     def init_app(self, app) -> None:
         """Register blueprints / CLI commands on the Flask ``app``. Default: nothing."""
 
+    def register_jobs(self) -> None:
+        """Register this kind's background job kinds with the hub's job system (``hub.jobs.register``),
+        e.g. a scheduled sync. Called once when the connector is loaded, in web and worker processes
+        alike. Default: nothing."""
+
     def validate_config(self, config: dict[str, Any]) -> dict[str, Any]:
         """Check a stored configuration; return it normalised.
 

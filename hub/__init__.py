@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from hub import i18n
     from hub.connections import registry
     from hub.context import HubContext
-    from hub.inbox.jobs import JobDispatcher
+    from hub.jobs.runner import Runner, load_kinds
     from hub.web import admin, api, close_db_session, init_csrf
     from hub.web.api_frameworks import bp as frameworks_api_bp
     from hub.web.certificates import admin as certificates_admin_bp
@@ -63,7 +63,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
     ctx = HubContext.from_settings(settings)
-    jobs = JobDispatcher(ctx)
+    load_kinds()
+    jobs = Runner(ctx)
     app.extensions["hub"] = ctx
     app.extensions["hub.jobs"] = jobs
 
@@ -71,6 +72,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_error_handlers(app)
     init_csrf(app)
     app.teardown_appcontext(close_db_session)
+    if settings.job_mode == "thread":
+        # The runner's threads start with the first request of each process (a gunicorn worker forked
+        # from a master that imported the app has none), and at once in serving processes (hub.wsgi).
+        app.before_request(jobs.start)
     app.register_blueprint(public_bp)
     hub_api = api.init_app(app)
     api.mount(app, hub_api, frameworks_api_bp)

@@ -103,7 +103,7 @@ def serve(host: str, port: int) -> None:
     settings = _settings(**overrides)
     click.echo(f"serving {settings.base_url} (console: {settings.base_url}/admin/login)", err=True)
     app = create_app(settings)
-    app.extensions["hub.jobs"].recover()
+    app.extensions["hub.jobs"].start()
     # run_simple, not app.run: Flask ignores app.run() inside its own CLI (FLASK_RUN_FROM_CLI).
     run_simple(host, port, app, threaded=True)
 
@@ -111,17 +111,29 @@ def serve(host: str, port: int) -> None:
 @main.command(with_appcontext=False)
 @click.option("--once", is_flag=True, help="Process what is pending, then exit.")
 def worker(once: bool) -> None:
-    """Process queued events until stopped (SIGINT/SIGTERM finish the current event first)."""
+    """Run the job runner (events, e-mails, jobs, the schedule) until stopped; SIGINT/SIGTERM finish the
+    batch at hand first. Use with HUB_JOB_MODE=worker; any number of workers share the work."""
     from hub import configure_logging
     from hub.context import HubContext
-    from hub.inbox.jobs import run_worker
+    from hub.jobs.runner import Runner, load_kinds
 
     settings = _settings()
     configure_logging(settings.log_level)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    done = run_worker(HubContext.from_settings(settings), stop, once=once)
+    load_kinds()
+    runner = Runner(HubContext.from_settings(settings))
+    if once:
+        done = runner.drain()
+    else:
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        threads = [threading.Thread(target=runner.loop, args=(stop,), daemon=True) for _ in range(runner.threads - 1)]
+        for t in threads:
+            t.start()
+        runner.loop(stop)
+        for t in threads:
+            t.join(30)
+        done = runner.events_done
     click.echo(f"worker stopped; {done} events processed")
 
 

@@ -40,9 +40,14 @@ class Settings:
             after commit; for tests and the demo) or ``worker`` (leave them for ``badgehub worker``).
         max_body_bytes: largest accepted request body (webhooks, uploads), bytes.
         max_image_bytes / max_image_pixels: limits for uploaded badge images.
-        worker_poll_seconds: how often ``badgehub worker`` looks for pending events, seconds.
-        stale_processing_seconds: an event ``processing`` longer than this is taken as abandoned by a
-            crashed process and picked up again, seconds.
+        worker_poll_seconds: how often an idle job runner (:mod:`hub.jobs.runner`) looks for work, seconds.
+        stale_processing_seconds: an event or e-mail claimed longer ago than this is taken as abandoned
+            by a crashed process and picked up again, seconds (processing is idempotent, so a slow
+            process whose claim is taken over issues nothing twice).
+        job_lease_seconds: a running job whose last heartbeat is older than this was abandoned by a
+            crashed process and is started again, seconds.
+        worker_threads: loop threads of each job runner (web process in ``thread`` mode, each
+            ``badgehub worker``).
         log_level: root log level name.
         default_locale: language when neither the user nor ``Accept-Language`` decides (``pl``/``en``).
         admin_token: bearer token for ``/api/v1`` until per-user API tokens exist; None disables the API.
@@ -71,7 +76,9 @@ class Settings:
     max_image_bytes: int = 2 * 1024 * 1024
     max_image_pixels: int = 4096 * 4096
     worker_poll_seconds: float = 1.0
-    stale_processing_seconds: int = 300
+    stale_processing_seconds: int = 60
+    job_lease_seconds: int = 60
+    worker_threads: int = 2
     log_level: str = "INFO"
     default_locale: str = "pl"
     admin_token: str | None = None
@@ -211,7 +218,9 @@ def load_settings(env: dict | None = None) -> Settings:
         max_image_bytes=_int(env, "HUB_MAX_IMAGE_BYTES", 2 * 1024 * 1024, 1024),
         max_image_pixels=_int(env, "HUB_MAX_IMAGE_PIXELS", 4096 * 4096, 1),
         worker_poll_seconds=float(_int(env, "HUB_WORKER_POLL_MS", 1000, 10)) / 1000,
-        stale_processing_seconds=_int(env, "HUB_STALE_PROCESSING_SECONDS", 300, 1),
+        stale_processing_seconds=_int(env, "HUB_STALE_PROCESSING_SECONDS", 60, 1),
+        job_lease_seconds=_int(env, "HUB_JOB_LEASE_SECONDS", 60, 1),
+        worker_threads=_int(env, "HUB_WORKER_THREADS", 2, 1),
         log_level=log_level,
         admin_token=_warn_if_short(env, "HUB_ADMIN_TOKEN"),
         redis_url=_redis_url(env.get("HUB_REDIS_URL")),

@@ -1,10 +1,11 @@
 """WSGI entry point for production servers: ``gunicorn 'hub.wsgi:app'``.
 
-Serving processes (this, ``badgehub serve``) pick up events left waiting by a crash or a restart;
+In ``HUB_JOB_MODE=thread`` (the default) each serving process (this, ``badgehub serve``) runs the job
+runner's loop threads (:mod:`hub.jobs.runner`), which also pick up work left by a crash or a restart;
 CLI commands that only build the app do not.
 """
 
 from hub import create_app
 
 app = create_app()
-app.extensions["hub.jobs"].recover()
+app.extensions["hub.jobs"].start()

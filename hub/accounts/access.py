@@ -52,7 +52,8 @@ class Principal:
         site_admin: may do everything.
         roles: ``{issuer row id: "admin" | "staff"}``.
         scope: the API token's scope (``manage`` for the console).
-        via: ``console`` | ``api`` | ``cli`` (recorded in the audit log).
+        via: ``console`` | ``api`` | ``cli`` | ``lti`` | a connector kind | ``job`` (recorded in the
+            audit log).
         locale: the user's language setting (``pl``, ``en`` or None), which the pages and error
             messages of the request follow (:func:`hub.i18n.select_locale`).
     """
@@ -64,6 +65,17 @@ class Principal:
     scope: str = "manage"
     via: str = "console"
     locale: str | None = None
+
+    @classmethod
+    def system(cls, actor: str, *, issuer_id: int | None, via: str) -> Principal:
+        """A system actor that awards on its own: a connector (``via="webhook"``, ``"moodle"``, ...) or a
+        job. It may award (never configure) the badge classes of ``issuer_id``, the issuer its
+        connector or registration belongs to; ``None`` (a site-level connector, set up by a site
+        administrator) may award any issuer's. ``actor`` names it in the audit log
+        (``connector:moodle-main``)."""
+        if issuer_id is None:
+            return cls(None, actor, site_admin=True, scope="award", via=via)
+        return cls(None, actor, roles={issuer_id: ROLE_STAFF}, scope="award", via=via)
 
     @classmethod
     def for_user(cls, user, *, scope: str = "manage", via: str = "console") -> Principal:

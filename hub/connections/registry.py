@@ -31,6 +31,7 @@ def available() -> dict[str, Connector]:
             continue
         instance = cls()
         instance.kind = ep.name
+        instance.register_jobs()
         found[ep.name] = instance
     return found
 

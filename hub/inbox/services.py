@@ -17,7 +17,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from connectors.types import LearningEvent, PlatformUser
-from hub.badges import services as badges
+from hub.accounts.access import Principal
 from hub.badges.recipient import normalise_email
 from hub.connections import registry
 from hub.connections.models import ConnectorConfig
@@ -26,11 +26,11 @@ from hub.context import HubContext
 from hub.credentials.status import allocate_statuses
 from hub.db import new_public_id, utcnow
 from hub.errors import EventNotProcessable, HubError, ValidationError
-from hub.i18n import Lazy, dump_text, english, lazy
+from hub.i18n import Lazy, dump_text, english, joined, lazy
 from hub.i18n import lazy as _l
 from hub.inbox.models import FAILED, PENDING, PROCESSED, PROCESSING, InboundEvent
-from hub.learners import notifications
-from hub.rules.services import matching_badge_classes
+from hub.operations import awards
+from hub.rules import services as rules
 from hub.timefmt import isoformat_z, parse_timestamp
 
 log = logging.getLogger(__name__)
@@ -241,19 +241,33 @@ def _history_entry(at, status: str, reason) -> dict:
     return entry
 
 
+def connector_principal(connector: ConnectorConfig) -> Principal:
+    """The system principal a connector's events award as: the connector's issuer only (any issuer
+    for a site-level connector), named ``connector:<slug>`` in the audit log."""
+    return Principal.system(f"connector:{connector.slug}", issuer_id=connector.issuer_id, via=connector.kind)
+
+
 def apply_awards(
     session: Session, ctx: HubContext, connector: ConnectorConfig, event: InboundEvent, *, defer_status: bool = False
-) -> list:
-    """Normalise ``event``, match rules and award: the event's whole effect, inside the caller's
-    transaction. Returns the list of :class:`hub.badges.services.AwardResult`. ``defer_status``: see
+) -> tuple[list, Lazy | None]:
+    """Normalise ``event``, match rules and award through the one award operation
+    (:func:`hub.operations.awards.award`, as the connector's :func:`connector_principal`): the event's
+    whole effect, inside the caller's transaction. Returns ``(outcomes, note)``: the
+    :class:`hub.operations.awards.AwardOutcome` list, and a note for an event that earns nothing because
+    every matching rule's condition is false for it (it is processed, not failed). ``defer_status``: see
     :func:`hub.badges.services.award`.
 
     Raises:
-        EventNotProcessable: nothing to award, with the reason.
+        EventNotProcessable: no rule matches the event's type and key, with the reason.
     """
     learning = normalise(connector, event)
-    earned = matching_badge_classes(session, connector, learning)
-    if not earned:
+    found = rules.match(session, connector, learning)
+    if not found.badge_classes:
+        if found.unmet:
+            return [], _l(
+                "no badge earned: condition %(condition)s is false",
+                condition=joined([f"`{c}`" for c in found.unmet]),
+            )
         raise EventNotProcessable(
             _l(
                 'no award rule matches event type "%(event_type)s" and key "%(key)s"',
@@ -262,10 +276,12 @@ def apply_awards(
             )
         )
     source_key = learning.idempotency_key or f"{connector.slug}:{event.external_id}"
+    p = connector_principal(connector)
     return [
-        badges.award(
+        awards.award(
             session,
             ctx,
+            p,
             badge_class,
             learning.recipient,
             issued_on=learning.occurred_at,
@@ -275,8 +291,8 @@ def apply_awards(
             outcomes=learning.outcomes,
             defer_status=defer_status,
         )
-        for badge_class in earned
-    ]
+        for badge_class in found.badge_classes
+    ], None
 
 
 def process_claimed(ctx: HubContext, event_ids: list[int]) -> dict[int, str]:
@@ -285,7 +301,8 @@ def process_claimed(ctx: HubContext, event_ids: list[int]) -> dict[int, str]:
     Returns ``{event_id: final status}``. Never raises for a bad event: its failure is stored as status
     + reason and its savepoint is rolled back, so no award of a failed event survives while the others
     of the batch commit together (one commit per batch, not per event). If the batch itself cannot
-    commit, each event is retried in a transaction of its own. Award e-mails are sent after the commit.
+    commit, each event is retried in a transaction of its own. Award e-mails are outbox rows of the
+    batch, delivered by the job runner after the commit.
     """
     if not event_ids:
         return {}
@@ -298,17 +315,16 @@ def process_claimed(ctx: HubContext, event_ids: list[int]) -> dict[int, str]:
                 .options(joinedload(InboundEvent.connector))
                 .order_by(InboundEvent.id)
             ).all()
-            mails: list[int] = []
             failures: list[tuple[InboundEvent, str]] = []
             issued: list = []
             for event in events:
                 try:
                     with session.begin_nested():
-                        results = apply_awards(session, ctx, event.connector, event, defer_status=True)
-                        new = sum(r.created for r in results)
-                        _finish(session, event, PROCESSED, None if new else _l("already awarded; nothing new issued"))
+                        results, note = apply_awards(session, ctx, event.connector, event, defer_status=True)
+                        if note is None and not any(r.created for r in results):
+                            note = _l("already awarded; nothing new issued")
                         # Award e-mails are outbox rows of this transaction, sent once it has committed.
-                        mails += notifications.enqueue_awards(session, results)
+                        _finish(session, event, PROCESSED, note)
                     issued += [r.assertion for r in results if r.created]
                     statuses[event.id] = PROCESSED
                 except Exception as exc:  # noqa: BLE001 - a bad event must not stop the batch
@@ -328,7 +344,6 @@ def process_claimed(ctx: HubContext, event_ids: list[int]) -> dict[int, str]:
             statuses.update(process_claimed(ctx, [event_id]))
         return statuses
     log.info("events processed", extra={"events": len(statuses), "failed": len(failures)})
-    notifications.deliver(ctx, mails)
     return statuses
 
 
@@ -387,4 +402,4 @@ def dry_run(session: Session, event: InboundEvent) -> tuple[LearningEvent, list]
         EventNotProcessable: the connector cannot map the event; ConfigurationError: a rule's condition fails.
     """
     learning = normalise(event.connector, event)
-    return learning, matching_badge_classes(session, event.connector, learning)
+    return learning, rules.matching_badge_classes(session, event.connector, learning)

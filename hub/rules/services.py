@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import jmespath
@@ -74,6 +75,25 @@ def matching_badge_classes(session: Session, connector: ConnectorConfig, event: 
     Raises:
         ConfigurationError: a stored condition fails to evaluate (a configuration error to fix and replay).
     """
+    return match(session, connector, event).badge_classes
+
+
+@dataclass(frozen=True)
+class Match:
+    """What the rules say of an event: ``badge_classes`` earned, and ``unmet``, the conditions of rules
+    that matched the event's type and key but whose condition is false for it (a 5th place under a
+    rule for ``place <= `3```: the event qualifies for nothing, which is not an error)."""
+
+    badge_classes: list[BadgeClass]
+    unmet: list[str]
+
+
+def match(session: Session, connector: ConnectorConfig, event: LearningEvent) -> Match:
+    """Evaluate ``connector``'s enabled rules for ``event`` (see :class:`Match`).
+
+    Raises:
+        ConfigurationError: a stored condition fails to evaluate (a configuration error to fix and replay).
+    """
     # Rules are read once per (connector, event type, key) per session: a worker's batch of events
     # shares one session, and the batch is one transaction, so the cached rules are as of its start.
     cache = session.info.setdefault("hub.rules", {})
@@ -93,6 +113,7 @@ def matching_badge_classes(session: Session, connector: ConnectorConfig, event: 
             .options(joinedload(AwardRule.badge_class).joinedload(BadgeClass.issuer))
         ).all()
     earned: dict[int, BadgeClass] = {}
+    unmet: list[str] = []
     for rule in rules:
         if rule.condition:
             try:
@@ -102,9 +123,10 @@ def matching_badge_classes(session: Session, connector: ConnectorConfig, event: 
                     _l("rule %(rule)s: the condition failed: %(error)s", rule=rule.public_id, error=str(exc))
                 ) from None
             if not ok:
+                unmet.append(rule.condition)
                 continue
         earned.setdefault(rule.badge_class_id, rule.badge_class)
-    return list(earned.values())
+    return Match(list(earned.values()), unmet)
 
 
 def list_rules(where=None, *, connector_id: int | None = None):

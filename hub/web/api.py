@@ -35,12 +35,12 @@ from hub.i18n import lazy as _l
 from hub.inbox import services as inbox
 from hub.inbox.models import STATUSES, InboundEvent
 from hub.learners import notifications
+from hub.operations import actions
 from hub.rules import services as rules
 from hub.rules.models import AwardRule
 from hub.schemas import ApiSchema as Base
 from hub.timefmt import isoformat_z
 from hub.web import db_session
-from hub.web.admin import actions
 from hub.web.admin.paging import MAX_LIMIT, page
 from hub.web.admin.scoping import load, scope
 

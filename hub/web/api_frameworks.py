@@ -43,8 +43,8 @@ from hub.frameworks import importers, microcredentials
 from hub.frameworks import services as fw
 from hub.frameworks.models import Descriptor, Framework, OutcomeMapping
 from hub.i18n import lazy as _l
+from hub.operations import actions
 from hub.web import db_session
-from hub.web.admin import actions
 from hub.web.admin.scoping import load, scope
 from hub.web.api import Base, Opt, Text, me
 

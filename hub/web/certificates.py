@@ -27,8 +27,8 @@ from hub.certificates import verify
 from hub.context import current_context
 from hub.errors import ValidationError
 from hub.i18n import lazy as _l
+from hub.operations import actions
 from hub.web import api, db_session
-from hub.web.admin import actions
 from hub.web.admin.scoping import load
 from hub.web.negotiation import wants_html
 

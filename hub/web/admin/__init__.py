@@ -1,4 +1,4 @@
-"""The admin console (``/admin``): server-rendered pages over :mod:`hub.web.admin.actions`.
+"""The admin console (``/admin``): server-rendered pages over :mod:`hub.operations.actions`.
 
 ``init_app(app)`` wires everything the console needs: Flask-Login sessions, Flask-WTF CSRF checks on
 every console form, Flask-Limiter login limits, security headers, the blueprint, and the

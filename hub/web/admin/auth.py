@@ -20,8 +20,9 @@ from hub.db import utcnow
 from hub.errors import HubError
 from hub.i18n import set_locale
 from hub.learners.mail import MailError, Message, mailer_for
+from hub.operations import actions
 from hub.web import db_session
-from hub.web.admin import actions, bp, limiter, once, principal
+from hub.web.admin import bp, limiter, once, principal
 
 log = logging.getLogger(__name__)
 TOTP_PENDING_SECONDS = 300

@@ -31,7 +31,7 @@ from hub.frameworks import microcredentials
 from hub.frameworks import services as fw
 from hub.frameworks.models import Descriptor
 from hub.i18n import lazy as _l
-from hub.web.admin import actions
+from hub.operations import actions
 
 FORM_ACTION = "form_action"
 SAVE = "save"
@@ -303,7 +303,7 @@ class BadgeForm:
         return value
 
     def badge_fields(self) -> dict:
-        """The keyword arguments of :func:`hub.web.admin.actions.create_badge_class` (without the issuer
+        """The keyword arguments of :func:`hub.operations.actions.create_badge_class` (without the issuer
         and image); malformed values are recorded in :attr:`errors`."""
         tags = [t.strip() for t in (self.values.get("tags") or "").replace(",", "\n").splitlines() if t.strip()]
         return {
@@ -391,7 +391,7 @@ class BadgeForm:
     @staticmethod
     def save(session: Session, p: Principal, badge: BadgeClass, outcomes: list[dict], micro: dict | None) -> None:
         """Save the outcomes and the micro-credential description of ``badge`` (in the caller's unit of
-        work, after the badge itself; audited by :mod:`hub.web.admin.actions`)."""
+        work, after the badge itself; audited by :mod:`hub.operations.actions`)."""
         actions.set_learning_outcomes(session, p, badge, outcomes)
         if micro is not None or microcredentials.is_micro_credential(session, badge):
             actions.describe_micro_credential(session, p, badge, micro)

@@ -34,11 +34,12 @@ from hub.i18n import lazy as _l
 from hub.inbox import services as inbox
 from hub.inbox.models import FAILED, STATUSES, InboundEvent
 from hub.learners import notifications
+from hub.operations import actions
 from hub.rules import services as rules
 from hub.rules.models import AwardRule
 from hub.timefmt import parse_timestamp
 from hub.web import db_session
-from hub.web.admin import actions, bp, connector_page_url, csvexport, forms, once, principal
+from hub.web.admin import bp, connector_page_url, csvexport, forms, once, principal
 from hub.web.admin.badge_form import SAVE, BadgeForm, find_descriptors, page_language
 from hub.web.admin.paging import page
 from hub.web.admin.scoping import load, scope

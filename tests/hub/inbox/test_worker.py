@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 from hub import create_app
 from hub.badges.models import Assertion
 from hub.db import utcnow
-from hub.inbox.jobs import run_worker
+from hub.jobs.runner import Runner
 from hub.inbox.models import InboundEvent
 from tests.conftest import completion, post_event, signed_headers
 
@@ -26,7 +26,7 @@ def test_worker_mode_leaves_events_for_the_worker(settings, factory):
         assert post_event(client, completion(user_id=user, email=f"u{user}@example.org")).status_code == 202
     with ctx.db.session_scope() as s:
         assert s.scalar(select(func.count()).select_from(Assertion)) == 0
-    assert run_worker(ctx, threading.Event(), once=True) == 3
+    assert Runner(ctx).drain() == 3
     with ctx.db.session_scope() as s:
         assert s.scalar(select(func.count()).select_from(Assertion)) == 3
         assert {e.status for e in s.scalars(select(InboundEvent))} == {"processed"}
@@ -40,7 +40,7 @@ def test_event_abandoned_by_a_crash_is_picked_up_again(settings, factory):
     post_event(app.test_client(), completion())
     with ctx.db.session_scope() as s:  # a worker claimed it, then died
         s.execute(update(InboundEvent).values(status="processing", claimed_at=utcnow() - timedelta(minutes=5)))
-    assert run_worker(ctx, threading.Event(), once=True) == 1
+    assert Runner(ctx).drain() == 1
     with ctx.db.session_scope() as s:
         event = s.scalar(select(InboundEvent))
         assert event.status == "processed" and event.attempts == 1
@@ -54,7 +54,7 @@ def test_thread_mode_recovers_pending_events_at_start(settings, factory):
     post_event(worker_app.test_client(), completion())
     restarted = create_app(settings.with_(job_mode="thread"))
     jobs = restarted.extensions["hub.jobs"]
-    jobs.recover()  # what a serving process does at start (hub.wsgi, badgehub serve)
+    jobs.start()  # what a serving process does at start (hub.wsgi, badgehub serve)
     for _ in range(100):
         with ctx.db.session_scope() as s:
             if s.scalar(select(InboundEvent.status)) == "processed":

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -34,12 +33,12 @@ from hub.inbox import services as inbox
 from hub.inbox.models import InboundEvent
 from hub.learners import notifications
 from hub.learners.models import Notification
+from hub.operations import awards
 from hub.rules import services as rules
 from hub.rules.models import AwardRule
 
 CONNECTOR_FIELDS = ("slug", "kind", "name", "enabled", "config", "issuer_id")
 RULE_FIELDS = ("event_type", "key", "condition", "enabled", "connector_id", "badge_class_id")
-ASSERTION_FIELDS = ("recipient_plain", "recipient_name", "issued_on", "revoked", "revocation_reason")
 
 
 def _write(p: Principal, issuer_id: int | None, ability: str, what: str) -> None:
@@ -489,15 +488,6 @@ def replay_event(session: Session, p: Principal, event: InboundEvent) -> Inbound
 # ---- awards -----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class HandAward(badges.AwardResult):
-    """What :func:`award` did: :class:`hub.badges.services.AwardResult` plus ``mails``, the ids of the
-    award e-mails queued in the same transaction (outbox rows), which the caller sends after its commit
-    (:func:`hub.learners.notifications.deliver`, or the job dispatcher's ``deliver``)."""
-
-    mails: tuple[int, ...] = ()
-
-
 def award(
     session: Session,
     ctx: HubContext,
@@ -511,56 +501,26 @@ def award(
     narrative: str | None = None,
     source_key: str | None = None,
     notify: bool = True,
-) -> HandAward:
-    """Award by hand (console, API, bulk). Idempotent as :func:`hub.badges.services.award`. With
-    ``notify`` a new award's recipient gets the award e-mail, queued in this transaction as event
-    awards' e-mails are (:func:`hub.learners.notifications.enqueue_awards`); an existing award sends none.
-
-    Raises:
-        Forbidden: no AWARD ability at the badge's issuer; as :func:`hub.badges.services.award`.
-    """
-    p.require(badge.issuer_id, AWARD, write=True, what="BadgeClass")
-    evidence = [{"id": evidence_url}] if evidence_url else []
-    result = badges.award(
+) -> awards.AwardOutcome:
+    """Award by hand (console, API, bulk CSV): :func:`hub.operations.awards.award` with the form's
+    fields. Raises as that function."""
+    return awards.award(
         session,
         ctx,
+        p,
         badge,
         PlatformUser(email=email, name=name),
+        evidence=[{"id": evidence_url}] if evidence_url else [],
         issued_on=issued_on,
-        evidence=evidence,
         narrative=narrative,
         source_key=source_key,
+        notify=notify,
     )
-    if result.created:
-        audit.record(
-            session,
-            p,
-            "assertion.create",
-            "assertion",
-            result.assertion.public_id,
-            issuer_id=badge.issuer_id,
-            after={**audit.snapshot(result.assertion, ASSERTION_FIELDS), "notify": notify},
-        )
-    mails = notifications.enqueue_awards(session, [result]) if notify else []
-    return HandAward(result.assertion, result.created, tuple(mails))
 
 
-def revoke(session: Session, ctx: HubContext, p: Principal, assertion: Assertion, reason: str) -> Assertion:
-    issuer_id = assertion.badge_class.issuer_id
-    p.require(issuer_id, AWARD, write=True, what="Assertion")
-    before = audit.snapshot(assertion, ASSERTION_FIELDS)
-    badges.revoke(session, ctx, assertion, reason)
-    audit.record(
-        session,
-        p,
-        "assertion.revoke",
-        "assertion",
-        assertion.public_id,
-        issuer_id=issuer_id,
-        before=before,
-        after=audit.snapshot(assertion, ASSERTION_FIELDS),
-    )
-    return assertion
+revoke = awards.revoke
+HandAward = awards.AwardOutcome
+ASSERTION_FIELDS = awards.ASSERTION_FIELDS
 
 
 def resend_notification(session: Session, p: Principal, assertion: Assertion) -> Notification:
