@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from hub.connections import registry
     from hub.context import HubContext
     from hub.jobs.runner import Runner, load_kinds
-    from hub.web import admin, api, close_db_session, init_csrf
+    from hub.web import admin, api, close_db_session, commit_db_session, init_csrf
     from hub.web.api_frameworks import bp as frameworks_api_bp
     from hub.web.certificates import admin as certificates_admin_bp
     from hub.web.certificates import bp as certificates_bp
@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     i18n.init_app(app, settings.instance_path)
     register_error_handlers(app)
     init_csrf(app)
+    app.after_request(commit_db_session)
     app.teardown_appcontext(close_db_session)
     if settings.job_mode == "thread":
         # The runner's threads start with the first request of each process (a gunicorn worker forked

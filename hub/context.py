@@ -44,7 +44,8 @@ def request_session():
     connectors' console screens and API routes (which may not import :mod:`hub.web`), so a request
     never holds two transactions (on SQLite the second writer would wait for the first). Opened on
     first use (read-only for GET/HEAD/OPTIONS, so a page never holds SQLite's write lock while it
-    renders), closed at the end of the request. Views that write commit it."""
+    renders), committed at the end of a writing request that succeeded (:func:`hub.web.commit_db_session`),
+    closed at teardown."""
     from flask import g, request
 
     if "hub_session" not in g:

@@ -46,6 +46,8 @@ class Settings:
             process whose claim is taken over issues nothing twice).
         job_lease_seconds: a running job whose last heartbeat is older than this was abandoned by a
             crashed process and is started again, seconds.
+        moodle_sync_minutes: how often the job runner syncs each enabled Moodle site with a token,
+            minutes (a site's ``sync_every_minutes`` overrides it; 0 switches the schedule off).
         worker_threads: loop threads of each job runner (web process in ``thread`` mode, each
             ``badgehub worker``).
         log_level: root log level name.
@@ -78,6 +80,7 @@ class Settings:
     worker_poll_seconds: float = 1.0
     stale_processing_seconds: int = 60
     job_lease_seconds: int = 60
+    moodle_sync_minutes: int = 60
     worker_threads: int = 2
     log_level: str = "INFO"
     default_locale: str = "pl"
@@ -220,6 +223,7 @@ def load_settings(env: dict | None = None) -> Settings:
         worker_poll_seconds=float(_int(env, "HUB_WORKER_POLL_MS", 1000, 10)) / 1000,
         stale_processing_seconds=_int(env, "HUB_STALE_PROCESSING_SECONDS", 60, 1),
         job_lease_seconds=_int(env, "HUB_JOB_LEASE_SECONDS", 60, 1),
+        moodle_sync_minutes=_int(env, "HUB_MOODLE_SYNC_MINUTES", 60, 0),
         worker_threads=_int(env, "HUB_WORKER_THREADS", 2, 1),
         log_level=log_level,
         admin_token=_warn_if_short(env, "HUB_ADMIN_TOKEN"),

@@ -41,6 +41,13 @@ class MoodleConnector(Connector):
         """Register the ``moodle`` CLI group: ``badgehub moodle sync SITE`` and ``... check SITE``."""
         app.cli.add_command(moodle_cli)
 
+    def register_jobs(self) -> None:
+        """The ``moodle.sync`` job kind: "Sync now" runs and each site's scheduled sync
+        (:func:`moodle_bridge.sites.register_jobs`)."""
+        from moodle_bridge.sites import register_jobs
+
+        register_jobs()
+
     def console_blueprint(self):
         """Moodle sites in the console (:mod:`moodle_bridge.console`), mounted at ``/admin/moodle``."""
         from moodle_bridge.console import bp
