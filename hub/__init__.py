@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from hub.connections import registry
     from hub.context import HubContext
     from hub.inbox.jobs import JobDispatcher
-    from hub.web import admin, api, close_db_session, init_csrf
+    from hub.web import admin, api, close_db_session, init_csrf, security
     from hub.web.api_frameworks import bp as frameworks_api_bp
     from hub.web.certificates import admin as certificates_admin_bp
     from hub.web.certificates import bp as certificates_bp
@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.mount(app, hub_api, frameworks_api_bp)
     api.mount(app, hub_api, certificates_admin_bp)
     admin.init_app(app)
+    security.init_app(app)
     app.register_blueprint(ob3_bp)
     app.register_blueprint(certificates_bp)
     app.register_blueprint(learner_bp)
