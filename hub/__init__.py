@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from hub.connections import registry
     from hub.context import HubContext
     from hub.inbox.jobs import JobDispatcher
-    from hub.web import admin, api, close_db_session, init_csrf, security
+    from hub.web import admin, api, close_db_session, init_csrf
     from hub.web.api_frameworks import bp as frameworks_api_bp
     from hub.web.certificates import admin as certificates_admin_bp
     from hub.web.certificates import bp as certificates_bp
@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from hub.web.learner import bp as learner_bp
     from hub.web.ob3 import bp as ob3_bp
     from hub.web.public import bp as public_bp
+    from hub.web.security import init_app as init_security
 
     settings = settings or load_settings()
     configure_logging(settings.log_level)
@@ -76,7 +77,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.mount(app, hub_api, frameworks_api_bp)
     api.mount(app, hub_api, certificates_admin_bp)
     admin.init_app(app)
-    security.init_app(app)
+    init_security(app)
     app.register_blueprint(ob3_bp)
     app.register_blueprint(certificates_bp)
     app.register_blueprint(learner_bp)
