@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from hub.web.learner import bp as learner_bp
     from hub.web.ob3 import bp as ob3_bp
     from hub.web.public import bp as public_bp
+    from hub.web.security import init_app as init_security
 
     settings = settings or load_settings()
     configure_logging(settings.log_level)
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.mount(app, hub_api, frameworks_api_bp)
     api.mount(app, hub_api, certificates_admin_bp)
     admin.init_app(app)
+    init_security(app)
     app.register_blueprint(ob3_bp)
     app.register_blueprint(certificates_bp)
     app.register_blueprint(learner_bp)

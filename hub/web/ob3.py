@@ -32,7 +32,7 @@ _PAGE = """<!doctype html>
 <h1>{{ c.name }}</h1>
 <img src="{{ c.image.id }}" alt="" width="160">
 <p>{{ c.description }}</p>
-<p>Issued by <a href="{{ c.issuer.url }}">{{ c.issuer.name }}</a> on {{ c.validFrom }}
+<p>Issued by {{ link(c.issuer.url, c.issuer.name) }} on {{ c.validFrom }}
 {% if c.validUntil %}, valid until {{ c.validUntil }}{% endif %}.</p>
 {% if revoked %}<p><strong>This credential has been revoked.</strong></p>{% endif %}
 <p>Open Badges 3.0 credential: <a href="{{ json_url }}">JSON-LD (Data Integrity proof)</a> ·

@@ -53,8 +53,14 @@ def load_user(user_id: str) -> ConsoleUser | None:
 
 
 def _safe_next(target: str | None) -> str:
-    # Only paths inside the console: never an absolute or scheme-relative URL (open redirect).
-    if target and target.startswith("/admin") and not target.startswith("//"):
+    # Only paths inside the console: never an absolute or scheme-relative URL (open redirect), nor one
+    # with a control character (CR/LF would split the Location header; browsers drop tabs and newlines).
+    if (
+        target
+        and target.startswith("/admin")
+        and not target.startswith("//")
+        and not any(c < " " or c == "\x7f" for c in target)
+    ):
         return target
     return url_for("admin.dashboard")
 
