@@ -4,7 +4,7 @@
 Errors are RFC 9457 problem JSON (an import refusal lists ``errors: [{"where": "line N", "message"}]``).
 
 Mounted by ``create_app`` with :func:`hub.web.api.mount`; registering it also gives the public
-templates the ``framework_facts`` helper (:func:`hub.frameworks.views.init_app`).
+templates the ``framework_facts`` helper (:func:`hub.web.framework_facts.init_app`).
 
 Who may do what: everyone signed in reads frameworks and descriptors; site administrators load and
 import frameworks (they are shared by every issuer); a badge class's outcomes and micro-credential
@@ -67,7 +67,7 @@ LANG_MAP = {
 
 @bp.record_once
 def _templates(state) -> None:
-    from hub.frameworks.views import init_app
+    from hub.web.framework_facts import init_app
 
     init_app(state.app)
 
