@@ -26,7 +26,12 @@ class HubContext:
     def from_settings(cls, settings: Settings, db: Database | None = None) -> HubContext:
         return cls(
             settings=settings,
-            db=db or Database(settings.database_url),
+            db=db
+            or Database(
+                settings.database_url,
+                connect_timeout=settings.db_connect_timeout_seconds,
+                statement_timeout_ms=settings.db_statement_timeout_ms,
+            ),
             urls=Urls(settings.base_url),
             box=SecretBox(settings.key_encryption_key),
         )

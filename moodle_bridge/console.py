@@ -84,7 +84,9 @@ def _field_error(exc: HubError) -> dict[str, str]:
         "slug": _("This short name is taken; choose another."),
         "token": _("A token has no spaces and at most 255 characters."),
     }
-    message = known.get(field) or _("Moodle settings refused: %(detail)s", detail=exc.detail)
+    message = (known.get(field) if isinstance(field, str) else None) or _(
+        "Moodle settings refused: %(detail)s", detail=exc.detail
+    )
     return {field if field in FORM_FIELDS else "config": message}
 
 
