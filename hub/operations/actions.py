@@ -400,7 +400,7 @@ def send_test_event(session: Session, p: Principal, row: ConnectorConfig, body: 
     except ValueError as exc:
         raise ValidationError(_l("the test payload is not JSON: %(error)s", error=str(exc)), field="body") from None
     recorded, _ = inbox.record_event(session, row, f"test_{uuid.uuid4().hex}", body)
-    event = session.get(InboundEvent, recorded.id)  # the row (record_event answers its ids only)
+    event = session.get_one(InboundEvent, recorded.id)  # the row (record_event answers its ids only)
     audit.record(
         session,
         p,

@@ -71,9 +71,9 @@ def _failed(exc: HubError, status: int = 422):
 @contextmanager
 def _saving(message: str | None = None):
     """One form's changes: flush and flash ``message`` when the block succeeds (the request's boundary
-    commits, :func:`hub.web.commit_db_session`); on a :class:`HubError` roll back, flash the reason and set ``saved.status`` to 422 (the error is
-    handled here, so the page renders again with the form; ``saved.error`` is the error, for forms that
-    show it next to a field). Other errors propagate."""
+    commits, :func:`hub.web.commit_db_session`); on a :class:`HubError` roll back, flash the reason and
+    set ``saved.status`` to 422 (the error is handled here, so the page renders again with the form;
+    ``saved.error`` is the error, for forms that show it next to a field). Other errors propagate."""
     saved = SimpleNamespace(status=200, failed=False, error=None)
     session = db_session()
     try:

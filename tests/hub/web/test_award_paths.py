@@ -18,7 +18,7 @@ from hub.inbox.models import InboundEvent
 from hub.learners.mail import mailer_for
 from hub.learners.models import Notification
 from tests.conftest import completion, post_event
-from tests.hub.web.conftest import post_form, sign_in, world  # noqa: F401  (fixture)
+from tests.hub.web.conftest import post_form, sign_in
 
 ADMIN = {"Authorization": "Bearer admin-token"}
 
