@@ -37,9 +37,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     from hub import i18n
     from hub.connections import registry
     from hub.context import HubContext
+    from hub.jobs import attach as attach_runner
     from hub.jobs.runner import Runner, load_kinds
     from hub.web import admin, api, close_db_session, commit_db_session, init_csrf
     from hub.web.api_frameworks import bp as frameworks_api_bp
+    from hub.web.api_jobs import bp as jobs_api_bp
     from hub.web.certificates import admin as certificates_admin_bp
     from hub.web.certificates import bp as certificates_bp
     from hub.web.errors import register_error_handlers
@@ -66,6 +68,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     ctx = HubContext.from_settings(settings)
     load_kinds()
     jobs = Runner(ctx)
+    attach_runner(ctx, jobs)  # what hub.jobs.wake(ctx) reaches, e.g. after an operation's commit
     app.extensions["hub"] = ctx
     app.extensions["hub.jobs"] = jobs
 
@@ -81,6 +84,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(public_bp)
     hub_api = api.init_app(app)
     api.mount(app, hub_api, frameworks_api_bp)
+    api.mount(app, hub_api, jobs_api_bp)
     api.mount(app, hub_api, certificates_admin_bp)
     admin.init_app(app)
     init_security(app)
