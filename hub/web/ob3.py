@@ -20,8 +20,12 @@ from hub.credentials import ob3, ob3keys, status
 from hub.credentials.models import PROOF_DATA_INTEGRITY, PROOF_VC_JWT
 from hub.errors import NotFound, ValidationError
 from hub.i18n import lazy as _l
+from hub.web.security import link
 
 bp = Blueprint("ob3", __name__)
+# The page links the issuer's URL through the one link helper (http(s) only); registered by the
+# blueprint too, so an app that mounts only this blueprint renders it.
+bp.add_app_template_global(link, "link")
 
 JSON_TYPES = ("application/vc+ld+json", "application/ld+json", "application/json")
 
