@@ -32,8 +32,8 @@ from hub.frameworks import services as frameworks
 from hub.i18n import lazy as _l
 from hub.inbox import services as inbox
 from hub.inbox.models import InboundEvent
-from hub.learners import notifications
 from hub.jobs.models import Job
+from hub.learners import notifications
 from hub.learners.models import Notification
 from hub.operations import awards
 from hub.rules import services as rules
