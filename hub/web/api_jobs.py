@@ -14,12 +14,13 @@ from marshmallow import fields, validate
 
 from hub import jobs
 from hub.accounts.access import CONFIGURE, VIEW
+from hub.context import current_context
 from hub.jobs.models import FAILED, STATUSES, Job
 from hub.operations import actions
 from hub.timefmt import isoformat_z
 from hub.web import db_session
 from hub.web.admin.scoping import load, scope
-from hub.web.api import PAGE_DOC, Base, Opt, PageArgs, Text, _listing, _page_schema, current_context, me
+from hub.web.api import PAGE_DOC, Base, Opt, PageArgs, Text, listing, me, page_schema
 
 bp = ApiBlueprint("api_v1_jobs", __name__, url_prefix="/api/v1/jobs", description="Background jobs")
 
@@ -67,11 +68,11 @@ def job_json(job: Job) -> dict:
 
 @bp.get("")
 @bp.arguments(JobArgs, location="query")
-@bp.response(200, _page_schema(JobOut), description=PAGE_DOC)
+@bp.response(200, page_schema(JobOut), description=PAGE_DOC)
 def list_jobs(args):
     """Jobs of the issuers you may view (all, for site administrators), newest first."""
     query = jobs.list_jobs(scope(me(), Job, VIEW), status=args.get("status"), kind=args.get("kind"))
-    return _listing(query, Job, args, job_json)
+    return listing(query, Job, args, job_json)
 
 
 @bp.get("/<job_id>")
