@@ -105,7 +105,8 @@ def rotate_key(overlap_days: float):
 def sync_grades():
     """Read AGS results for every course with the grade rule and award the linked badges, now (inline;
     the job runner does the same every ``HUB_LTI_GRADE_SYNC_MINUTES`` as ``lti.grade_sync`` jobs)."""
-    from .errors import LtiError
+    from hub.errors import HubError
+
     from .services import sync_grades as sync
     from .store import make_store
 
@@ -117,5 +118,5 @@ def sync_grades():
         try:
             outcome = sync(ctx, store, context_id)
             click.echo(f"context {context_id}: {outcome.awarded} awarded, {outcome.below} below threshold")
-        except LtiError as exc:
-            click.echo(f"context {context_id}: {exc.reason}", err=True)
+        except HubError as exc:  # the platform failed, or the registration has no issuer
+            click.echo(f"context {context_id}: {getattr(exc, 'reason', None) or exc}", err=True)

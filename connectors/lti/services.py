@@ -445,11 +445,17 @@ def registration_connector(session: Session, ctx: HubContext, reg: LtiRegistrati
 
 
 def sync_connector_issuer(session: Session, reg: LtiRegistration) -> None:
-    """Give the registration's ``lti`` connector row (if made yet) the registration's issuer."""
+    """Give the registration's ``lti`` connector row (if made yet) the registration's issuer, and turn off
+    its completion rules for other issuers' badge classes (made before platforms belonged to issuers, or
+    before a move to another issuer), which the inbox would refuse to award anyway."""
     row = session.scalar(select(ConnectorConfig).where(ConnectorConfig.slug == _connector_slug(reg)))
-    if row is not None and row.issuer_id != reg.issuer_id:
-        row.issuer_id = reg.issuer_id
-        session.flush()
+    if row is None:
+        return
+    row.issuer_id = reg.issuer_id
+    for rule in session.scalars(select(AwardRule).where(AwardRule.connector_id == row.id, AwardRule.enabled.is_(True))):
+        if rule.badge_class.issuer_id != reg.issuer_id:
+            set_rule_enabled(session, rule, False)
+    session.flush()
 
 
 @dataclass(frozen=True)

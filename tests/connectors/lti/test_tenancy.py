@@ -244,9 +244,43 @@ def test_grade_syncs_are_scheduled_jobs(world):
     page = teacher.http.get(f"{world.hub}/lti/course", params={"launch": launch_id})
     assert "1 awarded, 1 below the threshold" in page.text and "every 15 minutes" in page.text
 
+    world.platform.results["1"]["5"] = 70  # the CLI still checks every course inline
+    out = world.app.test_cli_runner().invoke(args=["lti", "sync-grades"])
+    assert out.exit_code == 0 and ": 1 awarded, 0 below threshold" in out.output, out.output
+    assert len(_assertions(world, world.badges["passwords"])) == 2
+
     off = world.app.extensions["hub"].settings.with_(lti_grade_sync_minutes=0)
     from connectors.lti.jobs import grade_sync_targets
 
     with ctx.db.session_scope() as s:
         assert list(grade_sync_targets(s, type("C", (), {"settings": off})())) == []
         assert len(list(grade_sync_targets(s, ctx))) == 1
+
+
+def test_moving_a_platform_to_another_issuer(world):
+    """The course's completion rules for the old issuer's badges are turned off, the registration's
+    connector follows, and the course page offers the new issuer's badge classes only."""
+    from hub.badges.models import Issuer
+    from hub.connections.models import ConnectorConfig
+    from hub.rules.models import AwardRule
+
+    teacher = world.browser()
+    page = teacher.launch(world.platform, "10")
+    page = _post(teacher, page, "/lti/course/link", badge=world.badges["safe"])
+    page = _post(teacher, page, "/lti/course/rule", rule="completion")
+    with world.ctx.db.session_scope() as s:
+        assert [r.enabled for r in s.query(AwardRule).all()] == [True]
+    b = make_badges(world.ctx, name="Obca Szkoła")
+    reg_id = world.registration_id()
+    r = requests.patch(
+        f"{world.hub}/api/v1/lti/registrations/{reg_id}", json={"badge_issuer": b.issuer}, headers=ADMIN, timeout=10
+    )
+    assert r.status_code == 200 and r.json()["badge_issuer_name"] == "Obca Szkoła"
+    with world.ctx.db.session_scope() as s:
+        assert [r.enabled for r in s.query(AwardRule).all()] == [False]
+        (connector,) = s.query(ConnectorConfig).filter_by(kind="lti").all()
+        assert connector.issuer_id == s.query(Issuer).filter_by(public_id=b.issuer).one().id
+        (entry,) = s.query(AuditEntry).filter_by(action="lti_registration.assign").all()
+        assert entry.before == {"badge_issuer": world.badges.issuer} and entry.after == {"badge_issuer": b.issuer}
+    page = world.browser().launch(world.platform, "10")
+    assert b["safe"] in page.text and world.badges["safe"] not in page.text
