@@ -130,11 +130,6 @@ def _decode_image(value: str | None) -> bytes | None:
         raise ValidationError(_l("image must be base64 (PNG or SVG bytes)"), field="image") from None
 
 
-def _committed(status: int = 200):
-    db_session().commit()
-    return status
-
-
 # ---- schemas -------------------------------------------------------------------------------------------
 
 
@@ -509,7 +504,7 @@ def create_issuer(body):
     """Create an issuer with its signing key (site administrators)."""
     body["image"] = _decode_image(body.get("image"))
     row = actions.create_issuer(db_session(), current_context(), me(), **body)
-    return issuer_json(row), _committed(201)
+    return issuer_json(row), 201
 
 
 @bp.get("/issuers/<issuer_id>")
@@ -526,7 +521,7 @@ def update_issuer(body, issuer_id):
     row = load(db_session(), me(), Issuer, issuer_id, CONFIGURE, write=True)
     image = _decode_image(body.pop("image", None))
     actions.update_issuer(db_session(), current_context(), me(), row, image=image, **body)
-    return issuer_json(row), _committed()
+    return issuer_json(row)
 
 
 @bp.post("/issuers/<issuer_id>/rotate-key")
@@ -535,7 +530,7 @@ def rotate_issuer_key(issuer_id):
     """Give the issuer a new signing key; the old one stays published for verification."""
     row = load(db_session(), me(), Issuer, issuer_id, CONFIGURE, write=True)
     actions.rotate_issuer_key(db_session(), current_context(), me(), row)
-    return issuer_json(row), _committed()
+    return issuer_json(row)
 
 
 # ---- badge classes -------------------------------------------------------------------------------------
@@ -557,7 +552,7 @@ def create_badge_class(body):
     issuer = load(db_session(), me(), Issuer, body.pop("issuer"), CONFIGURE, write=True)
     body["image"] = _decode_image(body["image"])
     row = actions.create_badge_class(db_session(), current_context(), me(), issuer, **body)
-    return badge_json(row), _committed(201)
+    return badge_json(row), 201
 
 
 @bp.get("/badge-classes/<badge_id>")
@@ -573,7 +568,7 @@ def update_badge_class(body, badge_id):
     row = load(db_session(), me(), BadgeClass, badge_id, CONFIGURE, write=True)
     image = _decode_image(body.pop("image", None))
     actions.update_badge_class(db_session(), current_context(), me(), row, image=image, **body)
-    return badge_json(row), _committed()
+    return badge_json(row)
 
 
 # ---- awards --------------------------------------------------------------------------------------------
@@ -606,9 +601,7 @@ def create_award(body):
     """Award a badge class to one person (idempotent on `source_key`). With `notify` (default true) the
     recipient gets the award e-mail, sent once the award is stored."""
     result = _award(body)
-    status = _committed(201 if result.created else 200)
-    current_app.extensions["hub.jobs"].deliver(result.mails)
-    return award_json(result.assertion, result.created), status
+    return award_json(result.assertion, result.created), 201 if result.created else 200
 
 
 @bp.post("/awards/batch")
@@ -617,9 +610,7 @@ def create_award(body):
 def create_awards(body):
     """Award up to 500 at once, all or nothing (one transaction); each item's `notify` as for one award."""
     results = [_award(item) for item in body["awards"]]
-    status = _committed()
-    current_app.extensions["hub.jobs"].deliver([m for r in results for m in r.mails])
-    return {"items": [award_json(r.assertion, r.created) for r in results]}, status
+    return {"items": [award_json(r.assertion, r.created) for r in results]}
 
 
 @bp.get("/awards/<assertion_id>")
@@ -635,7 +626,7 @@ def revoke_award(body, assertion_id):
     """Revoke with a reason; the assertion stays published as revoked."""
     row = load(db_session(), me(), Assertion, assertion_id, AWARD, write=True)
     actions.revoke(db_session(), current_context(), me(), row, body["reason"])
-    return award_json(row), _committed()
+    return award_json(row)
 
 
 @bp.post("/awards/<assertion_id>/notification")
@@ -646,7 +637,7 @@ def resend_award_notification(assertion_id):
     (429, `retry_after` in seconds)."""
     row = load(db_session(), me(), Assertion, assertion_id, AWARD, write=True)
     queued = actions.resend_notification(db_session(), me(), row)
-    _committed()
+    db_session().commit()  # the runner below must see the rows
     notifications.deliver(current_context(), [queued.id])
     db_session().refresh(queued)
     return {
@@ -693,7 +684,7 @@ def create_connector(body):
         name=body["name"],
         config={"mapping": body["mapping"], "example": body.get("example")},
     )
-    return connector_json(row, secret), _committed(201)
+    return connector_json(row, secret), 201
 
 
 @bp.get("/connectors/<connector_id>")
@@ -711,7 +702,7 @@ def update_connector(body, connector_id):
     if "mapping" in body or "example" in body:
         config = {**row.config, **{k: body.pop(k) for k in ("mapping", "example") if k in body}}
     actions.update_connector(db_session(), me(), row, config=config, **body)
-    return connector_json(row), _committed()
+    return connector_json(row)
 
 
 @bp.post("/connectors/<connector_id>/rotate-secret")
@@ -720,7 +711,7 @@ def rotate_connector_secret(connector_id):
     """A new secret (returned once); the previous ones keep verifying until `end-rotation`."""
     row = _connector(connector_id, write=True)
     secret = actions.rotate_connector_secret(db_session(), current_context(), me(), row)
-    return connector_json(row, secret), _committed()
+    return connector_json(row, secret)
 
 
 @bp.post("/connectors/<connector_id>/end-rotation")
@@ -728,7 +719,7 @@ def rotate_connector_secret(connector_id):
 def end_connector_rotation(connector_id):
     row = _connector(connector_id, write=True)
     actions.end_rotation(db_session(), current_context(), me(), row)
-    return connector_json(row), _committed()
+    return connector_json(row)
 
 
 @bp.post("/connectors/<connector_id>/test-event")
@@ -741,7 +732,7 @@ def send_test_event(body, connector_id):
     row = _connector(connector_id, write=True)
     payload = json.dumps(body["body"], ensure_ascii=False) if body.get("body") is not None else None
     event = actions.send_test_event(db_session(), me(), row, payload)
-    _committed()
+    db_session().commit()  # the runner below must see the rows
     current_app.extensions["hub.jobs"].enqueue(event.id)
     return event_json(event, full=True), 202
 
@@ -770,7 +761,7 @@ def create_rule(body):
         key=body.get("key"),
         condition=body.get("condition"),
     )
-    return rule_json(row), _committed(201)
+    return rule_json(row), 201
 
 
 @bp.patch("/rules/<rule_id>")
@@ -779,7 +770,7 @@ def create_rule(body):
 def update_rule(body, rule_id):
     row = load(db_session(), me(), AwardRule, rule_id, CONFIGURE, write=True)
     actions.set_rule_enabled(db_session(), me(), row, body["enabled"])
-    return rule_json(row), _committed()
+    return rule_json(row)
 
 
 @bp.delete("/rules/<rule_id>")
@@ -787,7 +778,7 @@ def update_rule(body, rule_id):
 def delete_rule(rule_id):
     row = load(db_session(), me(), AwardRule, rule_id, CONFIGURE, write=True)
     actions.delete_rule(db_session(), me(), row)
-    return "", _committed(204)
+    return "", 204
 
 
 # ---- events --------------------------------------------------------------------------------------------
@@ -825,7 +816,7 @@ def replay_event(event_id):
     """Process a stored event again with the current configuration."""
     event = load(db_session(), me(), InboundEvent, event_id, CONFIGURE, write=True)
     actions.replay_event(db_session(), me(), event)
-    _committed()
+    db_session().commit()  # the runner below must see the rows
     current_app.extensions["hub.jobs"].enqueue(event.id)
     return event_json(event), 202
 
@@ -839,7 +830,7 @@ def replay_events(body):
     rows = [load(session, me(), InboundEvent, i, CONFIGURE, write=True) for i in dict.fromkeys(body["events"])]
     for row in rows:
         actions.replay_event(session, me(), row)
-    _committed()
+    db_session().commit()  # the runner below must see the rows
     for row in rows:
         current_app.extensions["hub.jobs"].enqueue(row.id)
     return {"items": [event_json(r) for r in rows], "next": None}, 202

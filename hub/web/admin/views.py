@@ -70,10 +70,10 @@ def _failed(exc: HubError, status: int = 422):
 
 @contextmanager
 def _saving(message: str | None = None):
-    """The console's unit of work for one form: commit and flash ``message`` when the block succeeds;
-    on a :class:`HubError` roll back, flash the reason and set ``saved.status`` to 422 (the error is
-    handled here, so the page renders again with the form; ``saved.error`` is the error, for forms that
-    show it next to a field). Other errors propagate."""
+    """One form's changes: flush and flash ``message`` when the block succeeds (the request's boundary
+    commits, :func:`hub.web.commit_db_session`); on a :class:`HubError` roll back, flash the reason and
+    set ``saved.status`` to 422 (the error is handled here, so the page renders again with the form;
+    ``saved.error`` is the error, for forms that show it next to a field). Other errors propagate."""
     saved = SimpleNamespace(status=200, failed=False, error=None)
     session = db_session()
     try:
@@ -82,7 +82,7 @@ def _saving(message: str | None = None):
         session.rollback()
         saved.status, saved.failed, saved.error = _failed(exc), True, exc
         return
-    session.commit()
+    session.flush()
     if message:
         flash(message, "info")
 
@@ -264,7 +264,7 @@ def issuer_rotate_key(issuer_id: str):
     s, p = db_session(), principal()
     row = load(s, p, Issuer, issuer_id, CONFIGURE, write=True)
     actions.rotate_issuer_key(s, current_context(), p, row)
-    s.commit()
+    s.flush()
     flash(_("A new signing key is in use; the old one stays published so earlier badges keep verifying."), "info")
     return redirect(url_for("admin.issuer", issuer_id=row.public_id))
 
@@ -488,7 +488,7 @@ def connector_rotate(connector_id: str):
     s, p = db_session(), principal()
     row = _connector(connector_id, write=True)
     secret = actions.rotate_connector_secret(s, current_context(), p, row)
-    s.commit()
+    s.flush()
     once.keep(_secret_name(row), secret)
     flash(_("New secret made. The previous one keeps working until you end the rotation."), "info")
     return redirect(url_for("admin.connector", connector_id=row.public_id))
@@ -500,7 +500,7 @@ def connector_end_rotation(connector_id: str):
     s, p = db_session(), principal()
     row = _connector(connector_id, write=True)
     actions.end_rotation(s, current_context(), p, row)
-    s.commit()
+    s.flush()
     flash(_("Only the newest secret is accepted now."), "info")
     return redirect(url_for("admin.connector", connector_id=row.public_id))
 
@@ -553,7 +553,7 @@ def rule_update(rule_id: str):
     else:
         actions.set_rule_enabled(s, p, rule, request.form.get("action") == "enable")
         flash(_("Saved."), "info")
-    s.commit()
+    s.flush()
     return redirect(back)
 
 
@@ -740,12 +740,11 @@ def award_create():
             narrative=forms.text("narrative"),
             notify=forms.checked("notify"),
         )
-        s.commit()
+        s.flush()
     except HubError as exc:
         s.rollback()
         _failed(exc)
         return redirect(url_for("admin.awards"))
-    _jobs().deliver(result.mails)  # the award e-mail, queued in the award's transaction
     if not result.created:
         flash(_("This person already has this badge."), "info")
     elif result.mails:
