@@ -40,6 +40,12 @@ class LtiConnector(Connector):
         limiter.init_app(app)  # storage: the app's RATELIMIT_STORAGE_URI (Redis with HUB_REDIS_URL)
         app.cli.add_command(lti_cli)
 
+    def register_jobs(self) -> None:
+        """The ``lti.grade_sync`` job kind and its schedule (:mod:`connectors.lti.jobs`)."""
+        from .jobs import register
+
+        register()
+
     def console_blueprint(self):
         """The registrations screens (:mod:`connectors.lti.console`), site administrators only."""
         from .console import console_bp
