@@ -29,6 +29,7 @@ class LtiConnector(Connector):
 
     kind: ClassVar[str] = "lti"
     console_endpoint: ClassVar[str | None] = "lti_console.connector"
+    site_level_awards: ClassVar[bool] = False  # a registration awards only once it belongs to an issuer
 
     def init_app(self, app) -> None:
         """Register the ``lti`` blueprint (with the rate limit of dynamic registration) and the

@@ -241,9 +241,15 @@ def _history_entry(at, status: str, reason) -> dict:
 
 
 def connector_principal(connector: ConnectorConfig) -> Principal:
-    """The system principal a connector's events award as: the connector's issuer only (any issuer
-    for a site-level connector), named ``connector:<slug>`` in the audit log."""
-    return Principal.system(f"connector:{connector.slug}", issuer_id=connector.issuer_id, via=connector.kind)
+    """The system principal a connector's events award as: the connector's issuer only, named
+    ``connector:<slug>`` in the audit log. A connector without an issuer awards any issuer's badge
+    classes if its kind allows site-level rows (a site administrator's webhook connector), and none at
+    all otherwise (an LTI registration not yet assigned to an issuer:
+    :attr:`connectors.base.Connector.site_level_awards`)."""
+    actor = f"connector:{connector.slug}"
+    if connector.issuer_id is None and not registry.get(connector.kind).site_level_awards:
+        return Principal(None, actor, scope="award", via=connector.kind)
+    return Principal.system(actor, issuer_id=connector.issuer_id, via=connector.kind)
 
 
 def apply_awards(
