@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from hub.badges.models import Assertion
 from hub.context import HubContext
-from hub.db import utcnow
+from hub.db import claim_filter, utcnow
 from hub.errors import HubError
 from hub.i18n import LOCALES, translations
 from hub.learners import tokens
@@ -164,9 +164,7 @@ def _claim_rows(ctx: HubContext, ids: list[int] | None, limit: int) -> list[int]
     with ctx.db.session_scope() as session:
         if ids is None:
             pick = select(Notification.id).where(waiting).order_by(Notification.id).limit(limit)
-            if ctx.db.dialect == "postgresql":
-                pick = pick.with_for_update(skip_locked=True)
-            chosen = Notification.id.in_(pick.scalar_subquery())
+            chosen = claim_filter(Notification.id, pick, ctx.db.dialect)
         else:
             chosen = Notification.id.in_(ids)
         result = session.execute(
@@ -183,8 +181,9 @@ def deliver(ctx: HubContext, ids: list[int] | None = None, limit: int = 100) -> 
 
     Three transactions per batch, not per e-mail: claim the rows; write the messages' claim links (so
     a link works when its mail arrives); record the outcome. Never raises: after a mail failure the row
-    goes back to pending (up to 5 attempts) with the error; a crash leaves rows ``sending``, picked up
-    again once stale."""
+    goes back to pending (up to 5 attempts) with the error; a message the mailer refuses with any other
+    exception (it can never be sent, e.g. a header it cannot encode) is failed at once, and the batch's
+    other e-mails are sent and recorded; a crash leaves rows ``sending``, picked up again once stale."""
     try:
         claimed = _claim_rows(ctx, ids, limit)
         if not claimed:
@@ -202,12 +201,17 @@ def deliver(ctx: HubContext, ids: list[int] | None = None, limit: int = 100) -> 
     mailer = mailer_for(ctx.settings)
     sent: list[int] = []
     errors: dict[int, str] = {}
+    poisoned: set[int] = set()
     for notification_id, message in messages.items():
         try:
             mailer.send(message)
             sent.append(notification_id)
         except MailError as exc:
             errors[notification_id] = exc.detail
+        except Exception as exc:  # noqa: BLE001 - a message that can never be sent: fail it, send the others
+            log.exception("award e-mail %s cannot be sent", notification_id)
+            errors[notification_id] = f"{type(exc).__name__}: {exc}"
+            poisoned.add(notification_id)
     try:
         with ctx.db.session_scope() as session:
             if sent:
@@ -218,7 +222,7 @@ def deliver(ctx: HubContext, ids: list[int] | None = None, limit: int = 100) -> 
                 )
             for notification_id, detail in errors.items():
                 row = session.get(Notification, notification_id)
-                row.status = FAILED if row.attempts >= MAX_ATTEMPTS else PENDING
+                row.status = FAILED if row.attempts >= MAX_ATTEMPTS or notification_id in poisoned else PENDING
                 row.error = detail
                 log.warning("award e-mail not sent (attempt %d): %s", row.attempts, detail)
     except Exception:
