@@ -78,6 +78,9 @@ class _Server(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
+    def handle_error(self, request, client_address) -> None:
+        """A client that went away mid-session (a killed hub process) is expected here: no traceback."""
+
 
 class SmtpSink:
     """A counting SMTP server in a daemon thread (use as a context manager, or :meth:`start`/:meth:`stop`).
