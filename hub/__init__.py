@@ -37,15 +37,18 @@ def create_app(settings: Settings | None = None) -> Flask:
     from hub import i18n
     from hub.connections import registry
     from hub.context import HubContext
+    from hub.jobs import attach as attach_runner
     from hub.jobs.runner import Runner, load_kinds
-    from hub.web import admin, api, close_db_session, init_csrf
+    from hub.web import admin, api, close_db_session, commit_db_session, init_csrf
     from hub.web.api_frameworks import bp as frameworks_api_bp
+    from hub.web.api_jobs import bp as jobs_api_bp
     from hub.web.certificates import admin as certificates_admin_bp
     from hub.web.certificates import bp as certificates_bp
     from hub.web.errors import register_error_handlers
     from hub.web.learner import bp as learner_bp
     from hub.web.ob3 import bp as ob3_bp
     from hub.web.public import bp as public_bp
+    from hub.web.security import init_app as init_security
 
     settings = settings or load_settings()
     configure_logging(settings.log_level)
@@ -65,12 +68,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     ctx = HubContext.from_settings(settings)
     load_kinds()
     jobs = Runner(ctx)
+    attach_runner(ctx, jobs)  # what hub.jobs.wake(ctx) reaches, e.g. after an operation's commit
     app.extensions["hub"] = ctx
     app.extensions["hub.jobs"] = jobs
 
     i18n.init_app(app, settings.instance_path)
     register_error_handlers(app)
     init_csrf(app)
+    app.after_request(commit_db_session)
     app.teardown_appcontext(close_db_session)
     if settings.job_mode == "thread":
         # The runner's threads start with the first request of each process (a gunicorn worker forked
@@ -79,8 +84,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(public_bp)
     hub_api = api.init_app(app)
     api.mount(app, hub_api, frameworks_api_bp)
+    api.mount(app, hub_api, jobs_api_bp)
     api.mount(app, hub_api, certificates_admin_bp)
     admin.init_app(app)
+    init_security(app)
     app.register_blueprint(ob3_bp)
     app.register_blueprint(certificates_bp)
     app.register_blueprint(learner_bp)

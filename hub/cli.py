@@ -115,12 +115,15 @@ def worker(once: bool) -> None:
     batch at hand first. Use with HUB_JOB_MODE=worker; any number of workers share the work."""
     from hub import configure_logging
     from hub.context import HubContext
+    from hub.jobs import attach
     from hub.jobs.runner import Runner, load_kinds
 
     settings = _settings()
     configure_logging(settings.log_level)
     load_kinds()
-    runner = Runner(HubContext.from_settings(settings))
+    ctx = HubContext.from_settings(settings)
+    runner = Runner(ctx)
+    attach(ctx, runner)
     if once:
         done = runner.drain()
     else:

@@ -26,7 +26,12 @@ class HubContext:
     def from_settings(cls, settings: Settings, db: Database | None = None) -> HubContext:
         return cls(
             settings=settings,
-            db=db or Database(settings.database_url),
+            db=db
+            or Database(
+                settings.database_url,
+                connect_timeout=settings.db_connect_timeout_seconds,
+                statement_timeout_ms=settings.db_statement_timeout_ms,
+            ),
             urls=Urls(settings.base_url),
             box=SecretBox(settings.key_encryption_key),
         )
@@ -44,7 +49,8 @@ def request_session():
     connectors' console screens and API routes (which may not import :mod:`hub.web`), so a request
     never holds two transactions (on SQLite the second writer would wait for the first). Opened on
     first use (read-only for GET/HEAD/OPTIONS, so a page never holds SQLite's write lock while it
-    renders), closed at the end of the request. Views that write commit it."""
+    renders), committed at the end of a writing request that succeeded (:func:`hub.web.commit_db_session`),
+    closed at teardown."""
     from flask import g, request
 
     if "hub_session" not in g:

@@ -8,6 +8,7 @@ commits once (DESIGN.md, "Habits worth copying"). The same models run on SQLite 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -189,8 +190,99 @@ def _json_dumps(value) -> str:
     return json.dumps(value, default=_json_default)
 
 
-def make_engine(url: str, **kwargs) -> Engine:
-    """Create an engine for ``url`` with the hub's per-dialect settings."""
+# Fixed parts of the PostgreSQL connection policy (the two tunable ones are settings, see make_engine).
+PING_SECONDS = 1.0  # an answer to the check-out ping, s; none: the connection is replaced (not an error)
+KEEPALIVE = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 3, "keepalives_count": 3}
+
+
+def _deadline_connection_class():
+    """A psycopg 3 connection that gives up waiting for the server after ``hub_wait_seconds``.
+
+    libpq has no read timeout: a statement on an established connection whose server stopped answering
+    (a black-holed network, a hung server or proxy that still acknowledges packets) waits forever, and
+    ``statement_timeout`` cannot help because the server never got the statement. Every psycopg wait for
+    the server goes through :meth:`psycopg.Connection.wait`; this one bounds it, closes the connection
+    (its state is unknown) and raises :class:`psycopg.OperationalError`, which SQLAlchemy treats as a
+    disconnect (the pool drops the connection) and the web layer answers with 503 + ``Retry-After``.
+    """
+    import psycopg
+
+    class DeadlineConnection(psycopg.Connection):
+        hub_wait_seconds: float | None = None
+
+        def wait(self, gen, interval=0.1, timeout=None):
+            limit = self.hub_wait_seconds
+            if timeout is not None or limit is None:  # psycopg's own bounded waits (cancel, notifies)
+                return super().wait(gen, interval=interval, timeout=timeout)
+            started = time.monotonic()
+            try:
+                return super().wait(gen, interval=interval, timeout=limit)
+            except psycopg.OperationalError:  # psycopg raises its _WaitTimeout, an OperationalError
+                if time.monotonic() - started < limit:
+                    raise
+                self.pgconn.finish()  # half-way through a protocol exchange: unusable
+                raise psycopg.OperationalError(f"no answer from the database within {limit:g} s") from None
+
+    return DeadlineConnection
+
+
+def _postgresql_policy(engine: Engine, connect_timeout: int, statement_timeout_ms: int) -> None:
+    """Bound every wait on PostgreSQL: connect, check-out ping, statements (see :func:`make_engine`)."""
+    from sqlalchemy import exc
+
+    connection_class = _deadline_connection_class()
+    wait_seconds = statement_timeout_ms / 1000 + connect_timeout if statement_timeout_ms else None
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(dialect, record, cargs, cparams):
+        conn = connection_class.connect(*cargs, **cparams)
+        conn.hub_wait_seconds = wait_seconds
+        record.info["hub_fresh"] = True
+        return conn
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_conn, record, _proxy):
+        # SQLAlchemy's pool_pre_ping would wait for the answer as long as any statement; a pooled
+        # connection to a black-holed server is given PING_SECONDS, then replaced by a new connection
+        # (bounded by connect_timeout). A connection made for this check-out needs no ping.
+        if record.info.pop("hub_fresh", False):
+            return
+        raw = getattr(dbapi_conn, "driver_connection", dbapi_conn)
+        saved, raw.hub_wait_seconds = raw.hub_wait_seconds, PING_SECONDS
+        try:
+            raw.execute("SELECT 1").close()
+            if raw.info.transaction_status != 0:  # IDLE: the ping opened a transaction (not autocommit)
+                raw.rollback()
+        except Exception as error:
+            raise exc.DisconnectionError(f"check-out ping failed: {error}") from error
+        finally:
+            raw.hub_wait_seconds = saved
+
+
+def make_engine(
+    url: str,
+    *,
+    connect_timeout: int = 3,
+    statement_timeout_ms: int = 30_000,
+    **kwargs,
+) -> Engine:
+    """Create an engine for ``url`` with the hub's per-dialect settings.
+
+    Args:
+        url: SQLAlchemy URL (``sqlite:///…`` or ``postgresql://…``, which uses psycopg 3).
+        connect_timeout: PostgreSQL only, seconds (at least 2, libpq's floor): the longest wait for a new
+            connection (libpq ``connect_timeout``) and for a free one from the pool (``pool_timeout``).
+        statement_timeout_ms: PostgreSQL only, milliseconds, 0 for none: the server cancels a statement
+            running longer (``options=-c statement_timeout=…``); the client stops waiting for an answer
+            ``connect_timeout`` seconds after that, e.g. when packets to the server are dropped.
+        kwargs: passed to :func:`sqlalchemy.create_engine`.
+
+    On PostgreSQL a pooled connection is pinged at check-out with a :data:`PING_SECONDS` bound, TCP
+    keepalives (:data:`KEEPALIVE`) and ``tcp_user_timeout`` notice a dead peer on idle and busy
+    connections. Errors: a server that cannot be reached in time raises
+    :class:`sqlalchemy.exc.OperationalError` (503 at the web boundary, :mod:`hub.web.errors`). See
+    https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-PARAMKEYWORDS.
+    """
     _store_lazy_texts_in_english()
     kwargs.setdefault("json_serializer", _json_dumps)
     url = normalise_url(url)
@@ -199,9 +291,19 @@ def make_engine(url: str, **kwargs) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    kwargs.setdefault("connect_args", {"connect_timeout": 5})
-    return create_engine(url, **kwargs)
+    connect_timeout = max(2, int(connect_timeout))
+    connect_args = {
+        "connect_timeout": connect_timeout,
+        "tcp_user_timeout": (statement_timeout_ms + connect_timeout * 1000) if statement_timeout_ms else 0,
+        **KEEPALIVE,
+    }
+    if statement_timeout_ms:
+        connect_args["options"] = f"-c statement_timeout={int(statement_timeout_ms)}"
+    kwargs["connect_args"] = {**connect_args, **kwargs.get("connect_args", {})}
+    kwargs.setdefault("pool_timeout", connect_timeout)
+    engine = create_engine(url, **kwargs)
+    _postgresql_policy(engine, connect_timeout, statement_timeout_ms)
+    return engine
 
 
 class Database:

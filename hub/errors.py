@@ -71,6 +71,15 @@ class NotFound(HubError):
     title = N_("Not found")
 
 
+class Conflict(HubError):
+    """The request is understood but the object's state does not allow it now (e.g. retrying a job
+    that has not failed)."""
+
+    status = 409
+    slug = "conflict"
+    title = N_("Conflict")
+
+
 class Gone(HubError):
     status = 410
     slug = "gone"

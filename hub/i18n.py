@@ -5,13 +5,16 @@ a console user's choice or setting; or ``?lang=pl|en``), else the API caller's s
 user's ``locale``), else ``Accept-Language``, else ``HUB_DEFAULT_LOCALE``. Error messages follow the same
 order (see "messages translated where they are shown" below).
 Catalogues live as ``.po`` files in ``hub/translations``; they are compiled to ``.mo`` into the
-instance folder at start-up when a ``.po`` is newer (no binaries in the repository, and an editable
+instance folder at start-up when a ``.po`` is newer, by each process into its own temporary file renamed into
+place (so workers starting together never see half a catalogue; no binaries in the repository, and an editable
 install works without a build step).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -55,7 +58,9 @@ def set_locale(code: str | None) -> None:
 def compile_catalogues(target: Path) -> Path:
     """Compile every ``hub/translations/<lang>/LC_MESSAGES/messages.po`` into ``target`` if stale.
 
-    Returns ``target`` (a Babel translation directory).
+    Returns ``target`` (a Babel translation directory: ``<target>/<lang>/LC_MESSAGES/messages.mo``).
+    Safe to call from many processes at once on the same ``target`` (each compiles into a private
+    temporary file and renames it into place). Raises ``OSError`` if ``target`` cannot be written.
     """
     for po in SOURCE.glob(f"*/LC_MESSAGES/{DOMAIN}.po"):
         mo = target / po.relative_to(SOURCE).with_suffix(".mo")
@@ -64,10 +69,18 @@ def compile_catalogues(target: Path) -> Path:
         mo.parent.mkdir(parents=True, exist_ok=True)
         with po.open("rb") as fh:
             catalog = read_po(fh, locale=po.parts[-3])
-        tmp = mo.with_suffix(".mo.tmp")
-        with tmp.open("wb") as fh:
-            write_mo(fh, catalog)
-        tmp.replace(mo)  # atomic: several workers may start at once
+        # Several processes (gunicorn workers, the worker, a CLI command) may compile at the same moment:
+        # each writes its own temporary file next to the target and renames it into place (atomic on
+        # POSIX and Windows), so a reader sees the old catalogue or the new one, never half of one.
+        fd, tmp = tempfile.mkstemp(dir=mo.parent, prefix=f".{mo.stem}-", suffix=".mo.tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                write_mo(fh, catalog)
+                os.fchmod(fh.fileno(), 0o644)  # mkstemp makes 0600; the catalogue is not a secret
+            os.replace(tmp, mo)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
         log.info("compiled %s", mo)
     return target
 

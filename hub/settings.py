@@ -33,6 +33,11 @@ class Settings:
     Attributes:
         instance_path: folder for the SQLite file and generated secrets (``HUB_INSTANCE_PATH``).
         database_url: SQLAlchemy URL (``HUB_DATABASE_URL``); default ``sqlite:///<instance>/badgehub.db``.
+        db_connect_timeout_seconds: PostgreSQL: the longest wait for a new or pooled connection, seconds
+            (``HUB_DB_CONNECT_TIMEOUT_SECONDS``, at least 2); see :func:`hub.db.make_engine`.
+        db_statement_timeout_ms: PostgreSQL: the server cancels a statement running longer, and the hub
+            stops waiting for an answer that long plus the connect timeout, milliseconds; 0 for no limit
+            (``HUB_DB_STATEMENT_TIMEOUT_MS``).
         base_url: public origin + optional path prefix used in every badge URL, no trailing slash.
         secret_key: Flask session/signing secret.
         key_encryption_key: Fernet key (urlsafe base64, 32 bytes) encrypting private keys and secrets.
@@ -46,6 +51,8 @@ class Settings:
             process whose claim is taken over issues nothing twice).
         job_lease_seconds: a running job whose last heartbeat is older than this was abandoned by a
             crashed process and is started again, seconds.
+        moodle_sync_minutes: how often the job runner syncs each enabled Moodle site with a token,
+            minutes (a site's ``sync_every_minutes`` overrides it; 0 switches the schedule off).
         worker_threads: loop threads of each job runner (web process in ``thread`` mode, each
             ``badgehub worker``).
         log_level: root log level name.
@@ -72,12 +79,15 @@ class Settings:
     secret_key: str
     key_encryption_key: str
     job_mode: str = "thread"
+    db_connect_timeout_seconds: int = 3
+    db_statement_timeout_ms: int = 30_000
     max_body_bytes: int = 1024 * 1024
     max_image_bytes: int = 2 * 1024 * 1024
     max_image_pixels: int = 4096 * 4096
     worker_poll_seconds: float = 1.0
     stale_processing_seconds: int = 60
     job_lease_seconds: int = 60
+    moodle_sync_minutes: int = 60
     worker_threads: int = 2
     log_level: str = "INFO"
     default_locale: str = "pl"
@@ -214,12 +224,15 @@ def load_settings(env: dict | None = None) -> Settings:
         secret_key=secret_key,
         key_encryption_key=kek,
         job_mode=job_mode,
+        db_connect_timeout_seconds=_int(env, "HUB_DB_CONNECT_TIMEOUT_SECONDS", 3, 2),
+        db_statement_timeout_ms=_int(env, "HUB_DB_STATEMENT_TIMEOUT_MS", 30_000, 0),
         max_body_bytes=_int(env, "HUB_MAX_BODY_BYTES", 1024 * 1024, 1024),
         max_image_bytes=_int(env, "HUB_MAX_IMAGE_BYTES", 2 * 1024 * 1024, 1024),
         max_image_pixels=_int(env, "HUB_MAX_IMAGE_PIXELS", 4096 * 4096, 1),
         worker_poll_seconds=float(_int(env, "HUB_WORKER_POLL_MS", 1000, 10)) / 1000,
         stale_processing_seconds=_int(env, "HUB_STALE_PROCESSING_SECONDS", 60, 1),
         job_lease_seconds=_int(env, "HUB_JOB_LEASE_SECONDS", 60, 1),
+        moodle_sync_minutes=_int(env, "HUB_MOODLE_SYNC_MINUTES", 60, 0),
         worker_threads=_int(env, "HUB_WORKER_THREADS", 2, 1),
         log_level=log_level,
         admin_token=_warn_if_short(env, "HUB_ADMIN_TOKEN"),

@@ -16,7 +16,7 @@ from hub.accounts.access import current_principal, not_found
 from hub.context import current_context
 from hub.schemas import ApiSchema as _Base
 from moodle_bridge import sites
-from moodle_bridge.web import db_session, jobs_enqueue
+from moodle_bridge.web import db_session
 
 blp = Blueprint(
     "moodle_api",
@@ -184,7 +184,7 @@ def create_site(body):
         config=_config(body),
         slug=body.get("slug"),
     )
-    s.commit()
+    s.flush()
     return _json(row), 201
 
 
@@ -211,7 +211,7 @@ def update_site(body, connector_id):
         enabled=body.get("enabled"),
         token=body.get("token"),
     )
-    s.commit()
+    s.flush()
     return _json(row)
 
 
@@ -253,9 +253,8 @@ def start_sync(connector_id):
     ends the run `failed` with `error` and `error_slug`."""
     s, p = db_session(), current_principal()
     row = sites.load_site(s, p, connector_id, write=True)
-    run = sites.start_sync(s, p, row)
-    s.commit()
-    sites.launch(current_context(), run.id, jobs_enqueue())
+    sites.start_sync(s, current_context(), p, row)
+    s.flush()
     s.expire_all()
     return _sync_json(row), 202
 
@@ -274,7 +273,7 @@ def stop_sync(connector_id):
     s, p = db_session(), current_principal()
     row = sites.load_site(s, p, connector_id, write=True)
     sites.request_stop(s, p, row)
-    s.commit()
+    s.flush()
     return _sync_json(row)
 
 

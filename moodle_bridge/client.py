@@ -51,7 +51,7 @@ COMPETENCY_FUNCTIONS = (
 )
 
 
-def flatten_params(params: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+def flatten_params(params: Mapping[Any, Any], prefix: str = "") -> list[tuple[str, str]]:
     """Flatten nested dicts/lists into PHP form fields, as Moodle's REST server expects.
 
     ``{"options": {"ids": [2, 3]}}`` -> ``[("options[ids][0]", "2"), ("options[ids][1]", "3")]``;

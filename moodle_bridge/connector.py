@@ -41,6 +41,13 @@ class MoodleConnector(Connector):
         """Register the ``moodle`` CLI group: ``badgehub moodle sync SITE`` and ``... check SITE``."""
         app.cli.add_command(moodle_cli)
 
+    def register_jobs(self) -> None:
+        """The ``moodle.sync`` job kind: "Sync now" runs and each site's scheduled sync
+        (:func:`moodle_bridge.sites.register_jobs`)."""
+        from moodle_bridge.sites import register_jobs
+
+        register_jobs()
+
     def console_blueprint(self):
         """Moodle sites in the console (:mod:`moodle_bridge.console`), mounted at ``/admin/moodle``."""
         from moodle_bridge.console import bp
@@ -160,8 +167,14 @@ def sync_command(site: str | None, all_sites: bool) -> None:
     previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         ctx = _ctx()
-        kwargs = {"should_stop": lambda: stop["requested"]}
-        reports = sync_all(ctx, **kwargs) if all_sites else [sync_connector(ctx, site, **kwargs)]
+
+        def should_stop() -> bool:
+            return stop["requested"]
+
+        if all_sites or not site:
+            reports = sync_all(ctx, should_stop=should_stop)
+        else:
+            reports = [sync_connector(ctx, site, should_stop=should_stop)]
     except HubError as exc:
         raise click.ClickException(str(exc)) from None
     finally:

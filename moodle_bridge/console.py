@@ -24,7 +24,7 @@ from hub.i18n import lazy as _l
 from hub.rules import services as rules
 from moodle_bridge import sites
 from moodle_bridge.client import COMPETENCY_FUNCTIONS, REQUIRED_FUNCTIONS
-from moodle_bridge.web import db_session, jobs_enqueue
+from moodle_bridge.web import db_session
 
 bp = Blueprint("moodle", __name__, template_folder="templates")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -84,7 +84,9 @@ def _field_error(exc: HubError) -> dict[str, str]:
         "slug": _("This short name is taken; choose another."),
         "token": _("A token has no spaces and at most 255 characters."),
     }
-    message = known.get(field) or _("Moodle settings refused: %(detail)s", detail=exc.detail)
+    message = (known.get(field) if isinstance(field, str) else None) or _(
+        "Moodle settings refused: %(detail)s", detail=exc.detail
+    )
     return {field if field in FORM_FIELDS else "config": message}
 
 
@@ -128,7 +130,7 @@ def new():
                     config=values["config"],
                     slug=values["slug"],
                 )
-                s.commit()
+                s.flush()
             except ValidationError as exc:
                 s.rollback()
                 errors = _field_error(exc)
@@ -203,7 +205,7 @@ def update(connector_id: str):
                 enabled=bool(request.form.get("enabled")),
                 token=values["token"] or None,
             )
-            s.commit()
+            s.flush()
         except ValidationError as exc:
             s.rollback()
             errors = _field_error(exc)
@@ -234,8 +236,8 @@ def sync(connector_id: str):
     s, p = db_session(), current_principal()
     row = _site(connector_id, write=True)
     try:
-        run = sites.start_sync(s, p, row)
-        s.commit()
+        sites.start_sync(s, current_context(), p, row)
+        s.flush()
     except HubError as exc:
         s.rollback()
         messages = {
@@ -244,7 +246,6 @@ def sync(connector_id: str):
         }
         flash(messages.get(exc.slug) or str(exc.detail), "error")
         return _back(row)
-    sites.launch(current_context(), run.id, jobs_enqueue())
     flash(_("Sync started."), "info")
     return _back(row)
 
@@ -255,7 +256,7 @@ def stop(connector_id: str):
     s, p = db_session(), current_principal()
     row = _site(connector_id, write=True)
     found = sites.request_stop(s, p, row)
-    s.commit()
+    s.flush()
     flash(_("The sync stops after the current page.") if found else _("No sync is running."), "info")
     return _back(row)
 
@@ -283,11 +284,11 @@ def push(connector_id: str):
         connector, secret = sites.create_push_connector(
             s, current_context(), p, row, name=_("%(site)s (plugin)", site=row.name)
         )
-        s.commit()
+        s.flush()
         flash(_("Webhook connector %(slug)s created for the plugin.", slug=connector.slug), "info")
         return _page(row, new_secret=secret)
     sites.link_push_connector(s, p, row, request.form.get("connector") if action == "link" else None)
-    s.commit()
+    s.flush()
     flash(_("Saved."), "info")
     return _back(row)
 
@@ -301,7 +302,7 @@ def push_rules(connector_id: str):
     if target is None:
         raise NotFound(_l("the site has no push connector"))
     added = sites.copy_rules(s, p, row, target)
-    s.commit()
+    s.flush()
     flash(_("%(n)s rules copied to the push connector.", n=added), "info")
     return _back(row)
 

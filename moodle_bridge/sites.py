@@ -16,15 +16,14 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
 import unicodedata
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub import jobs
 from hub.accounts import audit
 from hub.accounts.access import CONFIGURE, Principal
 from hub.badges.models import Issuer
@@ -54,6 +53,7 @@ ABANDONED_AFTER = timedelta(minutes=15)
 CHECK_TIMEOUT = (5.0, 15.0)
 _TOKEN = re.compile(r"^[^\s\x00]{1,255}$")
 NO_TOKEN = _l("the site has no web service token; set one first")
+JOB_KIND = "moodle.sync"
 
 
 class SiteNotReady(HubError):
@@ -382,14 +382,28 @@ def course_states(session: Session, row: ConnectorConfig) -> list[MoodleSyncStat
     )
 
 
-def start_sync(session: Session, p: Principal, row: ConnectorConfig) -> MoodleSyncRun:
-    """Queue a sync run of the site; the caller commits, then calls :func:`launch`.
+def start_sync(session: Session, ctx, p: Principal, row: ConnectorConfig) -> MoodleSyncRun:
+    """Queue a sync run of the site: the run row and a ``moodle.sync`` job of the hub's job system, in
+    the caller's transaction, so the sync starts once the caller commits (and survives a restart).
 
     Raises:
         SiteNotReady: the site is switched off or has no token.
         SyncAlreadyRunning: a run is queued or running (an abandoned one is marked failed instead).
     """
     _require(p, row.issuer_id, write=True)
+    run = _new_run(session, p, row)
+    jobs.enqueue(
+        session, JOB_KIND, {"run": run.id}, dedup_key=f"{JOB_KIND}:{run.public_id}", issuer_id=row.issuer_id, ctx=ctx
+    )
+    return run
+
+
+def _new_run(session: Session, p: Principal, row: ConnectorConfig) -> MoodleSyncRun:
+    """A queued sync run of the site, audited (the caller holds the right to start it).
+
+    Raises:
+        SiteNotReady / SyncAlreadyRunning: as :func:`start_sync`.
+    """
     session.execute(select(ConnectorConfig.id).where(ConnectorConfig.id == row.id).with_for_update())
     if not row.enabled:
         raise SiteNotReady(_l("the site is switched off; switch it on to sync"))
@@ -426,19 +440,19 @@ def _courses_done(report: SyncReport) -> int:
     return sum(1 for c in report.courses if c.finished or c.skipped_reason)
 
 
-def run_sync(ctx, run_id: int, enqueue: Callable[[int], None] | None = None) -> None:
-    """The job: sync the run's site and record progress on the run after every committed page.
-
-    ``enqueue(event_id)`` is called for each new inbox event once its page has committed (the hub's
-    job dispatcher, so completions become awards while the sync goes on). Never raises: a hub error
-    ends the run ``failed`` with its detail (in English, as stored records are) and problem slug, which
-    the console explains in the reader's language; a stop request ends it ``stopped``.
+def run_sync(ctx, run_id: int, job: jobs.JobRun | None = None) -> None:
+    """Sync the run's site and record progress on the run (and on its ``job``, renewing the job's
+    lease) after every committed page; the job runner is woken for the page's new inbox events, so
+    completions become awards while the sync goes on. A run left ``running`` by a process that died
+    is resumed where its last page ended (the sync's own checkpoints). Never raises: a hub error ends
+    the run ``failed`` with its detail (in English, as stored records are) and problem slug, which the
+    console explains in the reader's language; a stop request ends it ``stopped``.
     """
     from hub.inbox.services import submit_learning_event
 
     with ctx.db.session_scope() as s:
         run = s.get(MoodleSyncRun, run_id)
-        if run is None or run.status != QUEUED:
+        if run is None or run.status not in (QUEUED, RUNNING):
             return
         site = s.get(ConnectorConfig, run.connector_id).public_id
         run.status, run.heartbeat_at = (STOPPED if run.stop_requested else RUNNING), utcnow()
@@ -464,9 +478,10 @@ def run_sync(ctx, run_id: int, enqueue: Callable[[int], None] | None = None) -> 
             run.users_seen = sum(c.users_seen for c in report.courses)
             run.submitted = report.submitted
             stop["requested"] = run.stop_requested
-        for event_id in committed:
-            if enqueue is not None:
-                enqueue(event_id)
+        if job is not None:
+            job.progress(_courses_done(report), report.courses_total)
+        if committed:
+            jobs.wake(ctx)
 
     status, error, slug, report = DONE, None, None, None
     try:
@@ -489,15 +504,38 @@ def run_sync(ctx, run_id: int, enqueue: Callable[[int], None] | None = None) -> 
             run.submitted = report.submitted
 
 
-def launch(ctx, run_id: int, enqueue: Callable[[int], None] | None = None) -> None:
-    """Run :func:`run_sync` inline (``HUB_JOB_MODE=sync``) or in a background thread (call after the
-    run is committed)."""
-    if ctx.settings.job_mode == "sync":
-        run_sync(ctx, run_id, enqueue)
-    else:
-        threading.Thread(
-            target=run_sync, args=(ctx, run_id, enqueue), name=f"moodle-sync-{run_id}", daemon=True
-        ).start()
+def _sync_job(ctx, job: jobs.JobRun) -> None:
+    """The ``moodle.sync`` job: a run someone started (``{"run": id}``), or a scheduled sync of a site
+    (``{"site": connector id}``), which starts a run as the system unless one is running."""
+    run_id = job.payload.get("run")
+    if run_id is None:
+        with ctx.db.session_scope() as session:
+            row = session.get(ConnectorConfig, job.payload["site"])
+            if row is None or row.kind != KIND:
+                return
+            p = Principal.system(f"schedule:{row.slug}", issuer_id=row.issuer_id, via="job")
+            try:
+                run = _new_run(session, p, row)
+            except (SiteNotReady, SyncAlreadyRunning) as exc:
+                log.info("scheduled moodle sync of %s skipped: %s", row.slug, exc)
+                return
+            run_id = run.id
+    run_sync(ctx, run_id, job)
+
+
+def _scheduled_sites(session: Session, ctx):
+    """Schedule targets: every enabled Moodle site with a token, every ``sync_every_minutes`` of its
+    config (default ``HUB_MOODLE_SYNC_MINUTES``; 0 switches the schedule off)."""
+    default = ctx.settings.moodle_sync_minutes
+    for row in session.scalars(select(ConnectorConfig).where(ConnectorConfig.kind == KIND, ConnectorConfig.enabled)):
+        minutes = (row.config or {}).get("sync_every_minutes", default)
+        if row.secrets_encrypted and isinstance(minutes, int | float) and minutes > 0:
+            yield row.public_id, {"site": row.id}, row.issuer_id, float(minutes) * 60
+
+
+def register_jobs() -> None:
+    """Register the ``moodle.sync`` job kind and its schedule with the hub's job system."""
+    jobs.register(JOB_KIND, _sync_job, max_attempts=3, schedule=jobs.Schedule(_scheduled_sites))
 
 
 def run_json(run: MoodleSyncRun | None) -> dict | None:

@@ -9,10 +9,3 @@ def db_session():
     """The request's database session (the hub's one per request; :func:`hub.context.request_session`).
     Views that write commit it."""
     return request_session()
-
-
-def jobs_enqueue():
-    """The hub's job dispatcher's ``enqueue(event_id)`` (processes new inbox events after their commit)."""
-    from flask import current_app
-
-    return current_app.extensions["hub.jobs"].enqueue

@@ -200,6 +200,23 @@ class Factory:
                 "issuer_id": issuer.id,
             }
 
+    def learner(self, email: str, *, show_name: bool = True) -> str:
+        """A learner with ``email`` verified (as after a claim), showing their name publicly or not;
+        returns the learner's public id."""
+        from hub.db import utcnow
+        from hub.learners import services as learners
+        from hub.learners.models import Learner, LearnerEmail
+
+        with self.ctx.db.session_scope() as s:
+            learner = Learner()
+            learner.emails.append(LearnerEmail(email=email, verified_at=utcnow()))
+            s.add(learner)
+            s.flush()
+            learners.update_settings(
+                s, learner, display_name=None, locale=None, show_name=show_name, allow_indexing=False
+            )
+            return learner.public_id
+
 
 @pytest.fixture
 def factory(ctx):

@@ -8,6 +8,7 @@ writes; others get 403 (lists) or 404 (a named registration).
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from flask import current_app
 from flask_smorest import Blueprint
@@ -63,7 +64,7 @@ class _In(Schema):
         unknown = EXCLUDE
 
 
-OPTIONAL = {"load_default": None, "allow_none": True}
+OPTIONAL: dict[str, Any] = {"load_default": None, "allow_none": True}
 
 
 class ListArgs(_In):

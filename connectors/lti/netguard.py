@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import requests
@@ -120,7 +121,14 @@ def check_url(url: str, *, allow_private: bool = False) -> None:
         public_addresses(host, port or (443 if parts.scheme == "https" else 80))
 
 
-class _PublicOnly:
+# The mixin below runs on urllib3's connections; the type checker is told so (at run time: object).
+if TYPE_CHECKING:
+    _Connection = HTTPConnection
+else:
+    _Connection = object
+
+
+class _PublicOnly(_Connection):
     """urllib3 connection mixin: resolve, check every address, connect to a checked one."""
 
     def _new_conn(self) -> socket.socket:

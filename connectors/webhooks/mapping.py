@@ -133,6 +133,8 @@ def apply_mapping(connector_slug: str, mapping: dict[str, str], payload: Any) ->
         occurred_at=occurred_at,
         idempotency_key=_text(_get(mapping, "idempotency_key", payload)),
         evidence=evidence,
-        outcomes=tuple(_text(o) for o in (outcomes if isinstance(outcomes, list) else [outcomes]) if o is not None),
+        outcomes=tuple(
+            text for o in (outcomes if isinstance(outcomes, list) else [outcomes]) if (text := _text(o)) is not None
+        ),
         data=payload if isinstance(payload, dict) else {"payload": payload},
     )

@@ -10,6 +10,7 @@ tolerance check are the ``standardwebhooks`` package's; this module tries each c
 from __future__ import annotations
 
 import binascii
+from collections.abc import Sequence
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
@@ -20,7 +21,7 @@ from hub.i18n import lazy as _l
 HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 
 
-def verify_signature(body: bytes, headers, secrets: list[str]) -> str:
+def verify_signature(body: bytes, headers, secrets: Sequence[str]) -> str:
     """Verify ``body`` against any of ``secrets``; return the ``webhook-id``.
 
     Args:

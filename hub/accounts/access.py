@@ -32,6 +32,7 @@ OBJECT_NAMES = {
     "AwardRule": _l("rule"),
     "InboundEvent": _l("event"),
     "BulkJob": _l("bulk award"),
+    "Job": _l("background job"),
     "IssuerKey": _l("key"),
     "Learner": _l("learner"),
     "object": _l("object"),

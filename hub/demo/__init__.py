@@ -210,9 +210,9 @@ def run_demo(settings: Settings, out: Path) -> DemoResult:
         for public_id, image_type in made:
             url = ctx.urls.assertion(public_id)
             ext = "png" if image_type == "image/png" else "svg"
-            hosted = http.get(url, headers={"Accept": "application/ld+json"}).json()
-            jws = http.get(ctx.urls.assertion_signed(public_id)).text
-            baked = http.get(ctx.urls.assertion_baked(public_id, ext)).content
+            hosted = http.get(url, headers={"Accept": "application/ld+json"}, timeout=30).json()
+            jws = http.get(ctx.urls.assertion_signed(public_id), timeout=30).text
+            baked = http.get(ctx.urls.assertion_baked(public_id, ext), timeout=30).content
             (out / f"assertion-{ext}-badge.json").write_text(json.dumps(hosted, ensure_ascii=False, indent=2))
             (out / f"assertion-{ext}-badge.jws").write_text(jws)
             (out / f"baked.{ext}").write_bytes(baked)

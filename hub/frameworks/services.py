@@ -13,8 +13,9 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from hub.badges.models import Assertion, BadgeClass
@@ -76,7 +77,7 @@ def ensure_framework(
     session: Session,
     *,
     identifier: str,
-    name_en: str,
+    name_en: str | None,
     name_pl: str | None = None,
     url: str,
     target_type: str | None = None,
@@ -93,9 +94,11 @@ def ensure_framework(
         raise ValidationError(
             _l("the framework identifier must be 1-64 letters, digits, '-' or '_'"), field="identifier"
         )
-    if not text(name_en):
+    english_name = text(name_en)
+    if not english_name:
         raise ValidationError(_l("the framework name is required"), field="name_en")
-    if not (text(url) or "").startswith(("http://", "https://")):
+    link = text(url) or ""
+    if not link.startswith(("http://", "https://")):
         raise ValidationError(_l("the framework url must be an http(s) URL"), field="url")
     if target_type and not _valid_target_type(target_type):
         raise ValidationError(
@@ -105,7 +108,7 @@ def ensure_framework(
     if fw is None:
         fw = Framework(identifier=identifier)
         session.add(fw)
-    fw.name_en, fw.name_pl, fw.url = text(name_en), text(name_pl), text(url)
+    fw.name_en, fw.name_pl, fw.url = english_name, text(name_pl), link
     fw.target_type, fw.source = target_type or None, text(source)
     session.flush()
     return fw
@@ -189,11 +192,9 @@ def upsert_descriptors(session: Session, framework: Framework, rows: Sequence[di
     values = [{"framework_id": framework.id, "created_at": now, "updated_at": now, **r} for r in rows]
     dialect = session.get_bind().dialect.name
     if dialect in ("sqlite", "postgresql"):
-        if dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert
-        else:
-            from sqlalchemy.dialects.postgresql import insert
-        stmt = insert(Descriptor)
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        stmt = (sqlite if dialect == "sqlite" else postgresql).insert(Descriptor)
         stmt = stmt.on_conflict_do_update(
             index_elements=[Descriptor.framework_id, Descriptor.code],
             set_={c: stmt.excluded[c] for c in [*columns, "updated_at"]},
@@ -225,7 +226,8 @@ def load_framework_document(session: Session, doc: dict, *, where: str = "docume
 
     if not isinstance(doc, dict) or not isinstance(doc.get("descriptors"), list):
         raise ImportRefused(_l("%(where)s: expected an object with a 'descriptors' list", where=where))
-    name = doc.get("name") if isinstance(doc.get("name"), dict) else {"en": doc.get("name")}
+    raw_name = doc.get("name")
+    name = raw_name if isinstance(raw_name, dict) else {"en": raw_name}
     sources = doc.get("sources") or doc.get("source")
     fw = ensure_framework(
         session,
@@ -237,7 +239,9 @@ def load_framework_document(session: Session, doc: dict, *, where: str = "docume
         source="\n".join(sources) if isinstance(sources, list) else sources,
     )
     domain_names = doc.get("domains") or {}
-    rows, errors, seen = [], [], {}
+    rows: list[dict] = []
+    errors: list[RowError] = []
+    seen: dict = {}
     for i, item in enumerate(doc["descriptors"]):
         try:
             row = _document_row(item, domain_names)
@@ -275,15 +279,16 @@ def _document_row(item, domain_names: dict) -> dict:
         raise ValueError(_l("code is longer than 255 characters"))
     if not url or not url.startswith(("http://", "https://")):
         raise ValueError(_l('the url of "%(code)s" must be an http(s) URL', code=code))
-    name = item.get("name") if isinstance(item.get("name"), dict) else {"en": item.get("name")}
-    desc = item.get("description") if isinstance(item.get("description"), dict) else {"en": item.get("description")}
+    raw_name, raw_desc = item.get("name"), item.get("description")
+    name = raw_name if isinstance(raw_name, dict) else {"en": raw_name}
+    desc = raw_desc if isinstance(raw_desc, dict) else {"en": raw_desc}
     if not (text(name.get("en")) or text(name.get("pl"))):
         raise ValueError(_l('the name of "%(code)s" is required (en or pl)', code=code))
     level = item.get("level")
     if level is not None and (not isinstance(level, int) or isinstance(level, bool)):
         raise ValueError(_l('the level of "%(code)s" must be a whole number', code=code))
     domains = item.get("domains") or None
-    row = {
+    row: dict[str, Any] = {
         "code": code,
         "url": url,
         "level": level,
@@ -514,7 +519,8 @@ def set_learning_outcomes(session: Session, badge: BadgeClass, outcomes: Iterabl
     items = []
     for i, o in enumerate(outcomes):
         if isinstance(o, dict):
-            texts = o.get("text") if isinstance(o.get("text"), dict) else {"en": o.get("text")} if o.get("text") else {}
+            raw_text = o.get("text")
+            texts = raw_text if isinstance(raw_text, dict) else {"en": raw_text} if raw_text else {}
             o = OutcomeInput(
                 text_en=texts.get("en", o.get("text_en")),
                 text_pl=texts.get("pl", o.get("text_pl")),
@@ -589,7 +595,7 @@ def resolve_outcomes(session: Session, connector_id: int | None, keys: Iterable[
     keys = [k for k in dict.fromkeys(text(k) for k in keys) if k]
     if not keys:
         return []
-    conds = [OutcomeMapping.connector_id.is_(None)]
+    conds: list[ColumnElement[bool]] = [OutcomeMapping.connector_id.is_(None)]
     if connector_id is not None:
         conds.append(OutcomeMapping.connector_id == connector_id)
     rows = session.scalars(

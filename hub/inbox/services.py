@@ -41,10 +41,9 @@ def _insert_ignoring_duplicates(session: Session):
     On the table, not the mapped class: a Core statement skips the ORM's bulk-insert machinery, which
     cost more than the database round trip at intake."""
     dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert
     return insert(InboundEvent.__table__).on_conflict_do_nothing(index_elements=["connector_id", "external_id"])
 
 
@@ -354,7 +353,9 @@ def process_event(ctx: HubContext, event_id: int) -> str | None:
     except Exception as exc:  # the database failed under us: record it if we still can
         reason = _failure_reason(exc, event_id)
         with ctx.db.session_scope() as session:
-            _finish(session, session.get(InboundEvent, event_id), FAILED, reason)
+            event = session.get(InboundEvent, event_id)
+            if event is not None:
+                _finish(session, event, FAILED, reason)
         return FAILED
 
 

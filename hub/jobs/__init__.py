@@ -38,6 +38,8 @@ from sqlalchemy.orm import Session
 from hub.context import HubContext
 from hub.db import claim_filter, new_public_id, utcnow
 from hub.jobs.models import DONE, FAILED, PENDING, RUNNING, Job
+
+__all__ = ["DONE", "FAILED", "PENDING", "RUNNING", "Job"]
 from hub.operations.uow import after_commit
 
 log = logging.getLogger(__name__)

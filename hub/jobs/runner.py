@@ -56,7 +56,6 @@ class Runner:
         self._threads: list[threading.Thread] = []
         #: Events this runner has processed (all threads), for ``badgehub worker``'s summary and tests.
         self.events_done = 0
-        jobs.attach(ctx, self)
 
     # ---- what requests and operations call ----------------------------------------------------------
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+import unicodedata
 from collections import deque
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -30,12 +31,22 @@ class MailError(HubError):
 
 @dataclass(frozen=True)
 class Message:
-    """One plain-text e-mail: ``to`` address, ``subject``, ``text`` body, ``locale`` (``Content-Language``)."""
+    """One plain-text e-mail: ``to`` address, ``subject``, ``text`` body, ``locale`` (``Content-Language``),
+    ``message_id`` (RFC 5322 ``Message-ID``, the same on every attempt at one e-mail; None: made by
+    the mail server)."""
 
     to: str
     subject: str
     text: str
     locale: str = "en"
+    message_id: str | None = None
+
+
+def fold_header(value: str) -> str:
+    """A header value on one line: line breaks and other control characters (from a badge or a
+    person's name) become spaces, so they can neither inject headers nor make the message unbuildable
+    (RFC 5322 §2.2)."""
+    return " ".join("".join(" " if unicodedata.category(c) == "Cc" else c for c in value).split())
 
 
 class Mailer(Protocol):
@@ -46,9 +57,11 @@ class Mailer(Protocol):
 def _build(message: Message, sender: str) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = sender
-    msg["To"] = message.to
-    msg["Subject"] = message.subject
+    msg["To"] = fold_header(message.to)
+    msg["Subject"] = fold_header(message.subject)
     msg["Content-Language"] = message.locale
+    if message.message_id:
+        msg["Message-ID"] = message.message_id
     msg.set_content(message.text)
     return msg
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -28,7 +29,7 @@ from hub.learners.profile import learner_for
 
 log = logging.getLogger(__name__)
 
-PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+PENDING, SENDING, HANDING, SENT, FAILED = "pending", "sending", "handing", "sent", "failed"
 MAX_ATTEMPTS = 5
 AWARD, RESEND = "award", "resend"
 #: At most one e-mail about an award per this interval (the first e-mail counts too) ...
@@ -129,7 +130,7 @@ def history(session: Session, assertion: Assertion) -> list[Notification]:
     )
 
 
-def award_message(session: Session, ctx: HubContext, assertion: Assertion) -> Message:
+def award_message(session: Session, ctx: HubContext, assertion: Assertion, *, message_id: str | None = None) -> Message:
     """The award e-mail with a fresh claim link, in the recipient's language (their setting, else
     ``HUB_DEFAULT_LOCALE``)."""
     learner = learner_for(session, assertion)
@@ -153,15 +154,28 @@ def award_message(session: Session, ctx: HubContext, assertion: Assertion) -> Me
         subject=_("You have earned a badge: %(badge)s") % {"badge": badge.name},
         text=text,
         locale=locale,
+        message_id=message_id,
     )
+
+
+#: Stored on a row whose process died while handing it to the mail server (see :func:`deliver`).
+INTERRUPTED = "delivery was interrupted while the mail server had it; not sent again, to avoid a duplicate"
 
 
 def _claim_rows(ctx: HubContext, ids: list[int] | None, limit: int) -> list[int]:
     """Move waiting notifications (``ids``, or the oldest ``limit``) to ``sending``; returns those this
-    process now holds. One ``UPDATE … RETURNING``; concurrent senders get disjoint sets."""
+    process now holds. One ``UPDATE … RETURNING``; concurrent senders get disjoint sets. A ``sending``
+    row whose claim is stale was never handed to the mail server (its process died before): it is
+    claimed again. A stale ``handing`` row may have been sent: it is failed with :data:`INTERRUPTED`
+    (an administrator can re-send it), never sent twice."""
     stale = utcnow() - timedelta(seconds=ctx.settings.stale_processing_seconds)
     waiting = or_(Notification.status == PENDING, (Notification.status == SENDING) & (Notification.claimed_at < stale))
     with ctx.db.session_scope() as session:
+        session.execute(
+            update(Notification)
+            .where(Notification.status == HANDING, Notification.claimed_at < stale)
+            .values(status=FAILED, error=INTERRUPTED)
+        )
         if ids is None:
             pick = select(Notification.id).where(waiting).order_by(Notification.id).limit(limit)
             chosen = claim_filter(Notification.id, pick, ctx.db.dialect)
@@ -176,14 +190,33 @@ def _claim_rows(ctx: HubContext, ids: list[int] | None, limit: int) -> list[int]
         return sorted(result.scalars().all())
 
 
+def _set(ctx: HubContext, notification_id: int, expected: str, **values) -> bool:
+    """One committed ``UPDATE`` of one row, only while it is in state ``expected``; whether it matched."""
+    with ctx.db.statement_scope() as session:
+        result = session.execute(
+            update(Notification)
+            .where(Notification.id == notification_id, Notification.status == expected)
+            .values(**values)
+        )
+        return bool(result.rowcount)
+
+
 def deliver(ctx: HubContext, ids: list[int] | None = None, limit: int = 100) -> int:
     """Send pending award e-mails (``ids``, or the oldest ``limit`` pending); returns how many were sent.
 
-    Three transactions per batch, not per e-mail: claim the rows; write the messages' claim links (so
-    a link works when its mail arrives); record the outcome. Never raises: after a mail failure the row
-    goes back to pending (up to 5 attempts) with the error; a message the mailer refuses with any other
-    exception (it can never be sent, e.g. a header it cannot encode) is failed at once, and the batch's
-    other e-mails are sent and recorded; a crash leaves rows ``sending``, picked up again once stale."""
+    Each e-mail is sent at most once, whatever crashes and restarts: a batch is claimed (``sending``)
+    and its messages prepared (claim links written) in two transactions; then each row is marked
+    ``handing`` in a committed statement just before it goes to the mail server, and ``sent`` (or back
+    to ``pending`` after a refusal, up to :data:`MAX_ATTEMPTS`) just after. A process that dies holding
+    ``sending`` rows sent none of them (they are claimed again once stale); one that dies in the
+    milliseconds of a hand-over leaves that one row ``handing``, which is failed with
+    :data:`INTERRUPTED` rather than risk a duplicate. Each message carries a Message-ID made from the
+    row id, so a mail system can recognise a copy.
+
+    Never raises for a message: a mail server's refusal or any other error while sending one message
+    (a poison message) is recorded on its row and the others are sent. Database errors are logged and
+    leave the rows for a later pass.
+    """
     try:
         claimed = _claim_rows(ctx, ids, limit)
         if not claimed:
@@ -194,37 +227,51 @@ def deliver(ctx: HubContext, ids: list[int] | None = None, limit: int = 100) -> 
                 if row.assertion.recipient_plain is None:  # personal data erased meanwhile
                     row.status, row.error = FAILED, "recipient erased"
                     continue
-                messages[row.id] = award_message(session, ctx, row.assertion)
+                try:
+                    with session.begin_nested():
+                        messages[row.id] = award_message(session, ctx, row.assertion, message_id=_message_id(ctx, row))
+                except Exception as exc:  # noqa: BLE001 - one message that cannot be built must not stop the rest
+                    log.exception("award e-mail %s could not be prepared", row.id)
+                    row.status = FAILED if row.attempts >= MAX_ATTEMPTS else PENDING
+                    row.error = f"could not be prepared: {type(exc).__name__}"
     except Exception:  # never fail the caller (an event already committed); the rows stay for a retry
         log.exception("award e-mails could not be prepared")
         return 0
     mailer = mailer_for(ctx.settings)
-    sent: list[int] = []
-    errors: dict[int, str] = {}
-    poisoned: set[int] = set()
+    sent = 0
     for notification_id, message in messages.items():
         try:
+            if not _set(ctx, notification_id, SENDING, status=HANDING, claimed_at=utcnow()):
+                continue  # taken over by another process after a stale claim
+        except Exception:
+            log.exception("award e-mail %s: the database is unreachable; left for a later pass", notification_id)
+            break
+        try:
             mailer.send(message)
-            sent.append(notification_id)
-        except MailError as exc:
-            errors[notification_id] = exc.detail
-        except Exception as exc:  # noqa: BLE001 - a message that can never be sent: fail it, send the others
-            log.exception("award e-mail %s cannot be sent", notification_id)
-            errors[notification_id] = f"{type(exc).__name__}: {exc}"
-            poisoned.add(notification_id)
+        except Exception as exc:  # noqa: BLE001 - MailError (refused) or a poison message: recorded, not fatal
+            detail = exc.detail if isinstance(exc, MailError) else f"{type(exc).__name__}: {exc}"
+            _record_failure(ctx, notification_id, str(detail))
+            continue
+        sent += 1
+        try:
+            _set(ctx, notification_id, HANDING, status=SENT, sent_at=utcnow(), error=None)
+        except Exception:
+            log.exception("award e-mail %s was sent but could not be recorded", notification_id)
+    return sent
+
+
+def _record_failure(ctx: HubContext, notification_id: int, detail: str) -> None:
     try:
         with ctx.db.session_scope() as session:
-            if sent:
-                session.execute(
-                    update(Notification)
-                    .where(Notification.id.in_(sent))
-                    .values(status=SENT, sent_at=utcnow(), error=None)
-                )
-            for notification_id, detail in errors.items():
-                row = session.get(Notification, notification_id)
-                row.status = FAILED if row.attempts >= MAX_ATTEMPTS or notification_id in poisoned else PENDING
-                row.error = detail
-                log.warning("award e-mail not sent (attempt %d): %s", row.attempts, detail)
+            row = session.get(Notification, notification_id)
+            row.status = FAILED if row.attempts >= MAX_ATTEMPTS else PENDING
+            row.error = detail[:2000]
+            log.warning("award e-mail %s not sent (attempt %d): %s", notification_id, row.attempts, detail)
     except Exception:
-        log.exception("outcome of %d award e-mails could not be recorded", len(messages))
-    return len(sent)
+        log.exception("award e-mail %s: the failure could not be recorded", notification_id)
+
+
+def _message_id(ctx: HubContext, row: Notification) -> str:
+    """``<notification-<row id>.<assertion id>@<hub host>>``: the same for every attempt at one e-mail."""
+    host = urlsplit(ctx.settings.base_url).hostname or "badgehub.invalid"
+    return f"<notification-{row.id}.{row.assertion.public_id}@{host}>"

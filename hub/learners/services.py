@@ -119,10 +119,10 @@ def badges_of(session: Session, learner: Learner) -> list[LearnerAward]:
             session.add(row)
             rows[assertion.id] = row
     session.flush()
-    by_id = {a.id: a for a in assertions}
+    by_id: dict[int, Assertion | None] = {a.id: a for a in assertions}
     for aid in known - set(by_id):  # curated before, e-mail since erased: keep showing it
         by_id[aid] = session.get(Assertion, aid)
-    out = [LearnerAward(by_id[aid], rows[aid]) for aid in known if by_id.get(aid) is not None]
+    out = [LearnerAward(a, rows[aid]) for aid in known if (a := by_id.get(aid)) is not None]
     out.sort(key=lambda x: (x.choice.position == 0, x.choice.position, -x.assertion.issued_on.timestamp()))
     return out
 

@@ -15,7 +15,7 @@ url = config.attributes["database_url"]
 
 
 def run() -> None:
-    engine = make_engine(url)
+    engine = make_engine(url, statement_timeout_ms=0)  # a migration may rewrite a large table
     with engine.connect() as connection:
         context.configure(
             connection=connection,

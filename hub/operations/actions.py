@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from connectors.types import PlatformUser
+from hub import jobs
 from hub.accounts import audit
 from hub.accounts import services as accounts
 from hub.accounts.access import AWARD, CONFIGURE, Principal
@@ -25,12 +26,13 @@ from hub.certificates.models import CertificateLayout, IssuerCertificate
 from hub.connections import services as connections
 from hub.connections.models import ConnectorConfig
 from hub.context import HubContext
-from hub.errors import ConfigurationError, Forbidden, ValidationError
+from hub.errors import ConfigurationError, Conflict, Forbidden, ValidationError
 from hub.frameworks import microcredentials
 from hub.frameworks import services as frameworks
 from hub.i18n import lazy as _l
 from hub.inbox import services as inbox
 from hub.inbox.models import InboundEvent
+from hub.jobs.models import Job
 from hub.learners import notifications
 from hub.learners.models import Notification
 from hub.operations import awards
@@ -400,7 +402,7 @@ def send_test_event(session: Session, p: Principal, row: ConnectorConfig, body: 
     except ValueError as exc:
         raise ValidationError(_l("the test payload is not JSON: %(error)s", error=str(exc)), field="body") from None
     recorded, _ = inbox.record_event(session, row, f"test_{uuid.uuid4().hex}", body)
-    event = session.get(InboundEvent, recorded.id)  # the row (record_event answers its ids only)
+    event = session.get_one(InboundEvent, recorded.id)  # the row (record_event answers its ids only)
     audit.record(
         session,
         p,
@@ -539,6 +541,26 @@ def resend_notification(session: Session, p: Principal, assertion: Assertion) ->
         after={"notification": row.kind},
     )
     return row
+
+
+# ---- jobs -------------------------------------------------------------------------------------------
+
+
+def retry_job(session: Session, ctx: HubContext, p: Principal, job: Job) -> Job:
+    """Run a failed job again with a fresh attempt budget (CONFIGURE at its issuer; site administrators
+    for jobs of no issuer), audited; the runner is woken after the commit.
+
+    Raises:
+        Conflict: the job has not failed (it is waiting, running or done).
+    """
+    _write(p, job.issuer_id, CONFIGURE, "Job")
+    if job.status != jobs.FAILED:
+        raise Conflict(_l("only a failed job can be retried"), field="status")
+    before = {"status": job.status, "attempts": job.attempts, "last_error": job.last_error}
+    jobs.retry(session, job)
+    audit.record(session, p, "job.retry", "job", job.public_id, issuer_id=job.issuer_id, before=before)
+    jobs.wake_after_commit(session, ctx)
+    return job
 
 
 # ---- people -----------------------------------------------------------------------------------------

@@ -66,7 +66,8 @@ def parse_csv(data: bytes, badge_classes: list[BadgeClass]) -> tuple[list[dict],
     reader.fieldnames = header
     by_id = {b.public_id: b for b in badge_classes}
     by_name = {b.name.strip().casefold(): b for b in badge_classes}
-    rows, errors = [], []
+    rows: list[dict] = []
+    errors: list[dict] = []
     seen: dict[tuple, int] = {}  # repeat key -> line of its first row
     for record in reader:
         line = reader.line_num

@@ -31,6 +31,8 @@ def after_commit(session: Session, effect: Callable[..., Any], *args: Any) -> No
     """Run ``effect(*args)`` once ``session``'s transaction has committed; never if it rolls back.
 
     An effect registered twice (same function, same arguments) runs once."""
+    if not session.in_transaction():
+        session.begin()  # bind the effect to a transaction (no connection is taken until a statement)
     effects = session.info.setdefault(_KEY, [])
     if (effect, args) not in effects:
         effects.append((effect, args))
@@ -52,9 +54,10 @@ def _run_effects(session: Session) -> None:
             log.exception("after-commit effect %s failed", getattr(effect, "__qualname__", effect))
 
 
-@event.listens_for(Session, "after_rollback")
-def _drop_effects(session: Session) -> None:
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_effects(session: Session, previous_transaction) -> None:
     # A savepoint rolled back keeps the effects registered before and inside it: each is a wake-up or a
-    # delivery keyed on rows, harmless when the rows are not there; the outermost rollback drops them all.
-    if not session.in_nested_transaction():
+    # delivery keyed on rows, harmless when the rows are not there; the outermost rollback (also one
+    # that had not touched the database yet) drops them all.
+    if previous_transaction.parent is None:
         session.info.pop(_KEY, None)

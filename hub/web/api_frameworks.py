@@ -4,7 +4,7 @@
 Errors are RFC 9457 problem JSON (an import refusal lists ``errors: [{"where": "line N", "message"}]``).
 
 Mounted by ``create_app`` with :func:`hub.web.api.mount`; registering it also gives the public
-templates the ``framework_facts`` helper (:func:`hub.frameworks.views.init_app`).
+templates the ``framework_facts`` helper (:func:`hub.web.framework_facts.init_app`).
 
 Who may do what: everyone signed in reads frameworks and descriptors; site administrators load and
 import frameworks (they are shared by every issuer); a badge class's outcomes and micro-credential
@@ -67,7 +67,7 @@ LANG_MAP = {
 
 @bp.record_once
 def _templates(state) -> None:
-    from hub.frameworks.views import init_app
+    from hub.web.framework_facts import init_app
 
     init_app(state.app)
 
@@ -291,7 +291,7 @@ def load_bundled():
     """Load or refresh the bundled EQF and PRK levels (site administrators)."""
     session = db_session()
     counts = actions.import_framework(session, me(), "bundled", lambda: fw.load_bundled(session))
-    session.commit()
+    session.flush()
     return {"loaded": counts}
 
 
@@ -315,7 +315,7 @@ def import_esco(args):
         "esco",
         lambda: importers.import_esco(session, _import_stream(), kind=args["kind"], language=args["language"]),
     )
-    session.commit()
+    session.flush()
     return {"framework": result.framework, "rows": result.rows, "language": result.language}
 
 
@@ -352,7 +352,7 @@ def import_custom(args):
                 target_type=args.get("target_type"),
             ),
         )
-    session.commit()
+    session.flush()
     return {"framework": result.framework, "rows": result.rows}
 
 
@@ -399,7 +399,7 @@ def put_outcomes(body, badge_id: str):
     session = db_session()
     badge = load(session, me(), BadgeClass, badge_id, CONFIGURE, write=True)
     actions.set_learning_outcomes(session, me(), badge, body["items"])
-    session.commit()
+    session.flush()
     return _outcomes(session, badge)
 
 
@@ -429,7 +429,7 @@ def put_micro(body, badge_id: str):
     if outcomes is not None:
         actions.set_learning_outcomes(session, me(), badge, outcomes)
     actions.describe_micro_credential(session, me(), badge, body)
-    session.commit()
+    session.flush()
     return _micro_json(session, badge)
 
 
@@ -483,7 +483,7 @@ def add_mapping(body):
     m = actions.map_outcome(
         session, me(), connector, body["outcome_key"], fw.descriptor_ref(session, body["descriptor"])
     )
-    session.commit()
+    session.flush()
     return _mapping_json(m, {m.connector_id: body.get("connector")}), 201
 
 
@@ -494,5 +494,5 @@ def delete_mapping(args):
     """Remove every mapping of `outcome_key` for the connector (none: the mappings for every connector)."""
     session = db_session()
     removed = actions.unmap_outcome(session, me(), _connector(session, args.get("connector")), args["outcome_key"])
-    session.commit()
+    session.flush()
     return {"removed": removed}

@@ -95,7 +95,7 @@ def put_layout(body, issuer_id: str):
     layout = actions.set_certificate_layout(
         s, api.me(), issuer, html=body.get("html"), css=body.get("css"), bilingual=body["bilingual"]
     )
-    s.commit()
+    s.flush()
     return {"issuer": issuer_id, "custom_template": layout.template_html is not None, "bilingual": layout.bilingual}
 
 
@@ -110,5 +110,5 @@ def post_signing_certificate(issuer_id: str):
     data = upload.read() if upload is not None else None
     passphrase = request.form.get("passphrase") or None
     row = actions.set_signing_certificate(s, current_context(), api.me(), issuer, pkcs12=data, passphrase=passphrase)
-    s.commit()
+    s.flush()
     return {"issuer": issuer_id, "source": row.source, "fingerprint": row.fingerprint}, 201

@@ -79,7 +79,7 @@ def claim(token: str):
         return render_template("learner/link.html", action=request.path, purpose="claim")
     s = db_session()
     learner, assertion = learners.claim(s, current_context(), token)
-    s.commit()
+    s.flush()
     _start_session(learner)
     return redirect(f"{current_context().urls.learner_home()}#badge-{assertion.public_id}", 303)
 
@@ -106,7 +106,7 @@ def login_link(token: str):
         return render_template("learner/link.html", action=request.path, purpose="login")
     s = db_session()
     learner = learners.login(s, current_context(), token)
-    s.commit()
+    s.flush()
     _start_session(learner)
     return redirect(current_context().urls.learner_home(), 303)
 
@@ -138,7 +138,7 @@ def settings(learner: Learner):
         show_name=request.form.get("show_name") == "on",
         allow_indexing=request.form.get("allow_indexing") == "on",
     )
-    s.commit()
+    s.flush()
     return redirect(current_context().urls.learner_home(), 303)
 
 
@@ -148,7 +148,7 @@ def curate(learner: Learner):
     """Form fields: ``order`` (assertion ids, first to last, repeated) and ``public`` (ids to show)."""
     s = db_session()
     learners.curate(s, learner, request.form.getlist("order"), set(request.form.getlist("public")))
-    s.commit()
+    s.flush()
     return redirect(current_context().urls.learner_home(), 303)
 
 
@@ -171,7 +171,7 @@ def delete(learner: Learner):
         raise Forbidden(_l("type “delete” to confirm"))
     s = db_session()
     learners.delete_learner(s, learner)
-    s.commit()
+    s.flush()
     session.clear()
     return render_template("learner/deleted.html")
 

@@ -20,8 +20,12 @@ from hub.credentials import ob3, ob3keys, status
 from hub.credentials.models import PROOF_DATA_INTEGRITY, PROOF_VC_JWT
 from hub.errors import NotFound, ValidationError
 from hub.i18n import lazy as _l
+from hub.web.security import link
 
 bp = Blueprint("ob3", __name__)
+# The page links the issuer's URL through the one link helper (http(s) only); registered by the
+# blueprint too, so an app that mounts only this blueprint renders it.
+bp.add_app_template_global(link, "link")
 
 JSON_TYPES = ("application/vc+ld+json", "application/ld+json", "application/json")
 
@@ -32,7 +36,7 @@ _PAGE = """<!doctype html>
 <h1>{{ c.name }}</h1>
 <img src="{{ c.image.id }}" alt="" width="160">
 <p>{{ c.description }}</p>
-<p>Issued by <a href="{{ c.issuer.url }}">{{ c.issuer.name }}</a> on {{ c.validFrom }}
+<p>Issued by {{ link(c.issuer.url, c.issuer.name) }} on {{ c.validFrom }}
 {% if c.validUntil %}, valid until {{ c.validUntil }}{% endif %}.</p>
 {% if revoked %}<p><strong>This credential has been revoked.</strong></p>{% endif %}
 <p>Open Badges 3.0 credential: <a href="{{ json_url }}">JSON-LD (Data Integrity proof)</a> ·

@@ -9,9 +9,6 @@ import re
 from PIL import Image
 
 from hub.badges.models import Assertion
-from hub.db import utcnow
-from hub.learners import services as learners
-from hub.learners.models import Learner, LearnerEmail
 from tests.conftest import completion, post_event
 
 AUTH = {"Authorization": "Bearer admin-token"}
@@ -79,12 +76,7 @@ def test_header_links_to_the_verify_page_on_every_public_page(client, ctx, facto
 
 def test_names_with_bidi_controls_are_isolated_on_public_pages(client, ctx, factory):
     ids, aid = _awarded(client, ctx, factory, name=RLO_NAME, email="kasia@example.org", badge_name=RLO_BADGE)
-    with ctx.db.session_scope() as s:
-        learner = Learner()
-        learner.emails.append(LearnerEmail(email="kasia@example.org", verified_at=utcnow()))
-        s.add(learner)
-        s.flush()
-        learners.update_settings(s, learner, display_name=None, locale=None, show_name=True, allow_indexing=False)
+    factory.learner("kasia@example.org")
     html = client.get(f"/assertions/{aid}?lang=en", headers=HTML).get_data(as_text=True)
     assert f'<dd id="recipient"><bdi>{RLO_NAME}</bdi></dd>' in html
     assert f"<h1><bdi>{RLO_BADGE}</bdi></h1>" in html

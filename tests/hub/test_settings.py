@@ -32,8 +32,22 @@ def test_lti_allow_private_hosts(tmp_path, raw, value):
         ({"HUB_MAX_BODY_BYTES": "lots"}, "whole number"),
         ({"HUB_LOG_LEVEL": "LOUD"}, "log level"),
         ({"HUB_LTI_ALLOW_PRIVATE_HOSTS": "maybe"}, "HUB_LTI_ALLOW_PRIVATE_HOSTS"),
+        ({"HUB_DB_CONNECT_TIMEOUT_SECONDS": "1"}, "at least 2"),
+        ({"HUB_DB_STATEMENT_TIMEOUT_MS": "-5"}, "at least 0"),
     ],
 )
 def test_bad_values_fail_fast(tmp_path, env, message):
     with pytest.raises(ConfigurationError, match=message):
         load_settings({"HUB_INSTANCE_PATH": str(tmp_path), **env})
+
+
+def test_database_timeouts(tmp_path):
+    default = load_settings({"HUB_INSTANCE_PATH": str(tmp_path)})
+    assert (default.db_connect_timeout_seconds, default.db_statement_timeout_ms) == (3, 30_000)
+    env = {
+        "HUB_INSTANCE_PATH": str(tmp_path),
+        "HUB_DB_CONNECT_TIMEOUT_SECONDS": "7",
+        "HUB_DB_STATEMENT_TIMEOUT_MS": "0",
+    }
+    chosen = load_settings(env)
+    assert (chosen.db_connect_timeout_seconds, chosen.db_statement_timeout_ms) == (7, 0)

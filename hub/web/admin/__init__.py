@@ -1,8 +1,9 @@
 """The admin console (``/admin``): server-rendered pages over :mod:`hub.operations.actions`.
 
 ``init_app(app)`` wires everything the console needs: Flask-Login sessions, Flask-WTF CSRF checks on
-every console form, Flask-Limiter login limits, security headers, the blueprint, and the
-``badgehub users create-admin`` command. See README.md, "Admin console and JSON API".
+every console form, Flask-Limiter login limits, the blueprint, and the ``badgehub users create-admin``
+command; its security headers are set by :mod:`hub.web.security`. See README.md, "Admin console and JSON
+API".
 """
 
 from __future__ import annotations
@@ -30,14 +31,6 @@ bp = Blueprint(
 login_manager = LoginManager()
 limiter = Limiter(get_remote_address, storage_uri="memory://")
 
-# The console's Content-Security-Policy: only the hub's own scripts, styles and images (blob: for the
-# preview of an image chosen for upload, which never leaves the browser); no framing.
-CONSOLE_CSP = (
-    "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; object-src 'none'; "
-    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
-
-
 NUL_REFUSED = _l("The form contains a NUL character (U+0000), which no field accepts. Remove it and try again.")
 
 
@@ -57,8 +50,7 @@ def is_console_request() -> bool:
 def init_app(app: Flask) -> None:
     """Register the console on ``app`` (call once, from ``create_app``)."""
     from hub.connections import registry
-    from hub.context import current_context
-    from hub.web.admin import auth, bulk, cli, views  # noqa: F401  (routes register on import)
+    from hub.web.admin import auth, awards, bulk, cli, connectors, jobs, people, views  # noqa: F401  (routes)
 
     settings = app.extensions["hub"].settings
     app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=12))
@@ -82,18 +74,6 @@ def init_app(app: Flask) -> None:
             app.register_blueprint(child, url_prefix=f"/admin/{kind}")
             mounted.add(child.name)
     app.before_request(_console_request)
-
-    @app.after_request
-    def _security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        if is_console_request():
-            response.headers["Content-Security-Policy"] = CONSOLE_CSP
-            response.headers["X-Frame-Options"] = "DENY"
-            response.headers["Cache-Control"] = "no-store"
-        if current_context().settings.base_url.startswith("https://"):
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        return response
 
 
 @limiter.request_filter

@@ -53,8 +53,14 @@ def load_user(user_id: str) -> ConsoleUser | None:
 
 
 def _safe_next(target: str | None) -> str:
-    # Only paths inside the console: never an absolute or scheme-relative URL (open redirect).
-    if target and target.startswith("/admin") and not target.startswith("//"):
+    # Only paths inside the console: never an absolute or scheme-relative URL (open redirect), nor one
+    # with a control character (CR/LF would split the Location header; browsers drop tabs and newlines).
+    if (
+        target
+        and target.startswith("/admin")
+        and not target.startswith("//")
+        and not any(c < " " or c == "\x7f" for c in target)
+    ):
         return target
     return url_for("admin.dashboard")
 
@@ -66,7 +72,7 @@ def _finish_login(user: User):
     if user.locale:
         session["lang"] = user.locale
     user.last_login_at = utcnow()
-    db_session().commit()
+    db_session().flush()
     log.info("console sign-in", extra={"user": user.public_id})
 
 
@@ -139,7 +145,7 @@ def language():
     session["lang"] = lang
     if current_user.is_authenticated:
         actions.set_user_locale(db_session(), principal(), current_user.user, lang)
-        db_session().commit()
+        db_session().flush()
     return redirect(_safe_next(request.form.get("next")))
 
 
@@ -191,7 +197,7 @@ def reset_password(token: str):
         except HubError:
             flash(_("The password must have at least %(n)d characters.", n=accounts.MIN_PASSWORD), "error")
             return render_template("admin/password_reset.html", token=token), 422
-        s.commit()
+        s.flush()
         flash(_("Your password has been changed. Sign in with the new one."), "info")
         return redirect(url_for("admin.login"))
     return render_template("admin/password_reset.html", token=token)
@@ -224,7 +230,7 @@ def account_language():
     except HubError as exc:
         flash(_("Could not save: %(detail)s", detail=exc.detail), "error")
         return redirect(url_for("admin.account"))
-    s.commit()
+    s.flush()
     if user.locale:
         session["lang"] = user.locale
     else:
@@ -251,7 +257,7 @@ def change_password():
         except HubError:
             flash(_("The password must have at least %(n)d characters.", n=accounts.MIN_PASSWORD), "error")
         else:
-            s.commit()
+            s.flush()
             login_user(ConsoleUser(user))  # the stamp changed: keep this session, end the others
             flash(_("Your password has been changed."), "info")
     return redirect(url_for("admin.account"))
@@ -269,11 +275,11 @@ def totp_setup():
         try:
             accounts.confirm_totp(s, ctx, user, request.form.get("code", ""))
         except HubError:
-            s.commit()
+            s.flush()
             flash(_("The code is not correct."), "error")
             return redirect(url_for("admin.totp_setup"))
         actions.audit.record(s, principal(), "user.totp_enable", "user", user.public_id)
-        s.commit()
+        s.flush()
         flash(_("Two-step sign-in is on."), "info")
         return redirect(url_for("admin.account"))
     if user.totp_enabled:
@@ -295,7 +301,7 @@ def totp_disable():
         return redirect(url_for("admin.account"))
     accounts.disable_totp(s, user)
     actions.audit.record(s, principal(), "user.totp_disable", "user", user.public_id)
-    s.commit()
+    s.flush()
     flash(_("Two-step sign-in is off."), "info")
     return redirect(url_for("admin.account"))
 
@@ -311,7 +317,7 @@ def token_create():
     except HubError as exc:
         flash(_("Could not save: %(detail)s", detail=exc.detail), "error")
         return redirect(url_for("admin.account"))
-    s.commit()
+    s.flush()
     # Shown once, on the page this redirect leads to (a reload there makes no second token); never
     # stored in clear: hashed in the database, encrypted in the session until shown (hub.web.admin.once).
     once.keep("api_token", token)
@@ -326,6 +332,6 @@ def token_revoke(token_id: str):
     if row is None:
         abort(404)
     actions.revoke_api_token(s, principal(), row)
-    s.commit()
+    s.flush()
     flash(_("The token is revoked."), "info")
     return redirect(url_for("admin.account"))

@@ -13,6 +13,7 @@ from hub.accounts.models import BulkJob
 from hub.badges.models import Assertion, BadgeClass, Issuer
 from hub.connections.models import ConnectorConfig
 from hub.inbox.models import InboundEvent
+from hub.jobs.models import Job
 from hub.rules.models import AwardRule
 
 # The issuer-id column each listing is scoped on (listings join BadgeClass / ConnectorConfig first).
@@ -24,6 +25,7 @@ SCOPE_COLUMN = {
     AwardRule: ConnectorConfig.issuer_id,
     InboundEvent: ConnectorConfig.issuer_id,
     BulkJob: BulkJob.issuer_id,
+    Job: Job.issuer_id,
 }
 
 
@@ -31,7 +33,7 @@ def issuer_of(row) -> int | None:
     """The issuer row id owning ``row`` (None for site-level connectors and their rules and events)."""
     if isinstance(row, Issuer):
         return row.id
-    if isinstance(row, BadgeClass | BulkJob | ConnectorConfig):
+    if isinstance(row, BadgeClass | BulkJob | ConnectorConfig | Job):
         return row.issuer_id
     if isinstance(row, Assertion):
         return row.badge_class.issuer_id

@@ -52,3 +52,60 @@ def test_decompression_bomb_refused():
     bomb = png_of(12000, 12000)  # ~18 KB on disk, 144 Mpixel decoded
     with pytest.raises(ImageError):
         check_image(bomb, max_bytes=10**7, max_pixels=10**9)
+
+
+def svg(body: str) -> bytes:
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="10" height="10">'
+        f"{body}</svg>"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        # SMIL setting a link target: ran script in Chromium when opened at /credentials/<id>/baked.svg
+        ('<a><set attributeName="href" to="javascript:alert(1)"/><text>x</text></a>', "animates a link target"),
+        ('<a><animate attributeName="xlink:href" values="javascript:alert(1)"/></a>', "animates a link target"),
+        ('<a><set attributeName="HREF" to="#ok"/></a>', "animates a link target"),
+        ('<a href="#a"><animate attributeName="x" values="1;java&#9;script:alert(1)"/></a>', "javascript: value"),
+        ('<animateMotion attributeName="y" from=" JavaScript:x()"/>', "javascript: value"),
+        ('<discard attributeName="href"/>', "animates a link target"),
+        ('<animateTransform attributeName="href" type="rotate"/>', "animates a link target"),
+        # CSS that loads something
+        ('<style>@import "https://evil.example/x.css";</style>', "external resource"),
+        ("<style>@import url(//evil.example/x.css);</style>", "external resource"),
+        ("<style>rect { fill: url(https://evil.example/x.svg#p) }</style>", "external resource"),
+        ("<style><![CDATA[rect { background: u\\72l(https://evil.example/x.png) }]]></style>", "external resource"),
+        ('<style>@font-face { font-family: f; src: url("https://evil.example/f.woff") }</style>', "external resource"),
+        ('<style>rect { background: image-set("https://evil.example/x.png" 1x) }</style>', "external resource"),
+        ("<style>rect { fill: url(https://evil.example/x.svg</style>", "external resource"),
+        ('<rect style="fill: url(https://evil.example/p.svg#a)"/>', "external resource"),
+        ("<rect style=\"@import 'https://evil.example/x.css'; fill: red\"/>", "external resource"),
+        ('<rect fill="url(https://evil.example/p.svg#a)"/>', "external resource"),
+        # documents inside the image
+        ('<iframe xmlns="http://www.w3.org/1999/xhtml" src="javascript:alert(1)"/>', "<iframe>"),
+        ('<foreignObject><div xmlns="http://www.w3.org/1999/xhtml">x</div></foreignObject>', "<foreignobject>"),
+        ('<embed xmlns="http://www.w3.org/1999/xhtml" src="x.swf"/>', "<embed>"),
+        ('<object xmlns="http://www.w3.org/1999/xhtml" data="x.html"/>', "<object>"),
+        ('<a xlink:href="javascript:alert(1)"><text>x</text></a>', "external resource"),
+        ('<a href=" javascript:alert(1)"><text>x</text></a>', "external resource"),
+    ],
+)
+def test_unsafe_svg_refused(body, message):
+    with pytest.raises(ImageError, match=message):
+        check_image(svg(body), **LIMITS)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '<defs><linearGradient id="g"/></defs><rect fill="url(#g)" style="fill: url(#g); stroke: red"/>',
+        "<style>@namespace svg url(http://www.w3.org/2000/svg); rect { fill: url('#g') }</style>",
+        "<style>rect { fill: url(data:image/png;base64,iVBORw0KGgo=) }</style>",
+        '<circle r="4"><animate attributeName="r" values="4;5;4" dur="2s" repeatCount="indefinite"/></circle>',
+        '<a href="#top"><set attributeName="fill" to="red" begin="1s"/><text>x</text></a>',
+    ],
+)
+def test_safe_svg_features_accepted(body):
+    assert check_image(svg(body), **LIMITS) == "image/svg+xml"

@@ -78,8 +78,23 @@ def factory_mapping():
     return dict(MOODLE_MAPPING)
 
 
-def issued(ctx, badge_public_id):
-    s = ctx.db.Session()
+@pytest.fixture
+def sessions(ctx):
+    """Opens sessions for a test and closes them when it ends, also when it fails or skips half-way (an
+    open SQLite transaction would lock the file for the next test's clean-up)."""
+    opened = []
+
+    def open_session():
+        opened.append(ctx.db.Session())
+        return opened[-1]
+
+    yield open_session
+    for session in opened:
+        session.close()
+
+
+def issued(sessions, badge_public_id):
+    s = sessions()
     badge = s.scalar(select(BadgeClass).where(BadgeClass.public_id == badge_public_id))
     a = s.scalar(select(Assertion).where(Assertion.badge_class_id == badge.id))
     return s, badge, a
@@ -96,11 +111,11 @@ def verify_di(session, ctx, doc):
     return dataintegrity.verify_proof(doc, resolve)
 
 
-def test_done_when_scenario_end_to_end(client, ctx, micro):
+def test_done_when_scenario_end_to_end(client, ctx, micro, sessions):
     # A learner completes the course in Moodle with two competencies (one unmapped) -> webhook -> award.
     payload = completion(competencies=["PY-1", "TEAM-1", "UNMAPPED"])
     assert post_event(client, payload).status_code in (200, 202)
-    s, badge, a = issued(ctx, micro["badge"])
+    s, badge, a = issued(sessions, micro["badge"])
     assert a is not None, "the micro-credential was not issued"
     s.close()  # SQLite: no transaction held open while the app serves requests
 
@@ -132,7 +147,7 @@ def test_done_when_scenario_end_to_end(client, ctx, micro):
     page = client.get(f"/assertions/{a.public_id}?lang=pl", headers=html).get_data(as_text=True)
     assert "Osiągnięte efekty uczenia się" in page and "Python (programowanie komputerowe)" in page
     # OB 3.0: every element, signed, and the proof verifies.
-    s, badge, a = issued(ctx, micro["badge"])
+    s, badge, a = issued(sessions, micro["badge"])
     assert ob2.assertion_json(ctx.urls, a)["badge"] == doc["id"]
     cred = ob3.issue(s, ctx, a, "data-integrity").document
     assert cred["@context"][-1] == ctx.urls.context("badgehub-microcredential-v1.jsonld")
@@ -199,8 +214,8 @@ def schema_check(cred: dict) -> None:
     jsonschema.validate(cred, schema, cls=jsonschema.Draft201909Validator)
 
 
-def test_grade_round_trips_as_a_result(client, ctx, micro):
-    s, badge, _ = issued(ctx, micro["badge"])
+def test_grade_round_trips_as_a_result(client, ctx, micro, sessions):
+    s, badge, _ = issued(sessions, micro["badge"])
     user = PlatformUser(email="jan@example.pl", name="Jan")
     a = badges.award(s, ctx, badge, user, source_key="manual:1", grade="5 (bardzo dobry)").assertion
     s.commit()
@@ -226,8 +241,8 @@ def test_grade_round_trips_as_a_result(client, ctx, micro):
 
 
 @pytest.mark.parametrize("element", [k for k in MANDATORY if k != "issued_on"])
-def test_each_missing_mandatory_element_is_refused(app, ctx, micro, element):
-    s, badge, _ = issued(ctx, micro["badge"])
+def test_each_missing_mandatory_element_is_refused(app, ctx, micro, element, sessions):
+    s, badge, _ = issued(sessions, micro["badge"])
     mc = microcredentials.description_of(s, badge)
     details = microcredentials.details_of(s, badge)
     email = "ola@example.pl"

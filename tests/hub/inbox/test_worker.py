@@ -12,8 +12,8 @@ from sqlalchemy import func, select, update
 from hub import create_app
 from hub.badges.models import Assertion
 from hub.db import utcnow
-from hub.jobs.runner import Runner
 from hub.inbox.models import InboundEvent
+from hub.jobs.runner import Runner
 from tests.conftest import completion, post_event, signed_headers
 
 

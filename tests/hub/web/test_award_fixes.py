@@ -259,7 +259,8 @@ def test_console_award_notifies_the_recipient_unless_unticked(client, ctx, world
     assert _mail_rows(ctx, quiet) == [("award", "sent")]  # the first e-mail is the award e-mail
     assert "Re-send notification" in client.get(f"/admin/awards/{quiet}", headers=EN).get_data(as_text=True)
     with ctx.db.session_scope() as s:
-        notify = {e.object_id: e.after["notify"] for e in s.query(AuditEntry).filter_by(action="assertion.create")}
+        entries = s.query(AuditEntry).filter_by(action="assertion.create", via="console")
+        notify = {e.object_id: e.after["notify"] for e in entries}
     assert notify == {loud: True, quiet: False}
 
 

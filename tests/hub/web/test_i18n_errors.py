@@ -44,14 +44,14 @@ def _new_badge(client, issuer: str, *, name: str = "Sędzia", image: bytes = GIF
 def test_console_form_errors_in_polish_and_english(client, world, caplog):
     sign_in(client, "admin-a@example.org")
     issuer = world["a"]["issuer_pid"]
-    with caplog.at_level(logging.INFO, logger="hub.web.admin.views"):
+    with caplog.at_level(logging.INFO, logger="hub.web.admin.common"):
         pl = _new_badge(client, issuer, headers=PL)
     assert pl.status_code == 422
     page = pl.get_data(as_text=True)
     assert "Nie udało się zapisać: obraz musi być plikiem PNG lub SVG" in page
     assert 'value="Sędzia"' in page  # the form keeps its input
     # The log line is English whatever the page's language, so operators can grep it.
-    logged = [r.getMessage() for r in caplog.records if r.name == "hub.web.admin.views"]
+    logged = [r.getMessage() for r in caplog.records if r.name == "hub.web.admin.common"]
     assert logged and "the image must be a PNG or an SVG file" in logged[-1] and "obraz" not in logged[-1]
     en = _new_badge(client, issuer, headers=EN).get_data(as_text=True)
     assert "Could not save: the image must be a PNG or an SVG file" in en
