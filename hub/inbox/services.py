@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from connectors.types import LearningEvent, PlatformUser
@@ -195,6 +195,7 @@ def claim(ctx: HubContext, event_ids: list[int] | None = None, limit: int = 50) 
     now = utcnow()
     stale = now - timedelta(seconds=ctx.settings.stale_processing_seconds)
     with ctx.db.session_scope() as session:
+        chosen: ColumnElement[bool]
         if event_ids is not None:
             chosen = InboundEvent.id.in_(event_ids)
         else:
