@@ -21,6 +21,7 @@ from hub.accounts.access import OBJECT_NAMES
 from hub.badges.images import check_image
 from hub.badges.models import Assertion, BadgeClass, Issuer, IssuerKey
 from hub.badges.recipient import hash_identity, new_salt, normalise_email
+from hub.certificates import keys as certificate_keys
 from hub.context import HubContext
 from hub.credentials import ob2, ob3keys
 from hub.credentials.ob3 import clean_text
@@ -88,9 +89,10 @@ def create_issuer(
     description: str | None = None,
     image: bytes | None = None,
 ) -> Issuer:
-    """Create an Issuer with a fresh RSA signing key and its OB 3.0 keys (Ed25519, ES256:
-    :func:`hub.credentials.ob3keys.ensure_keys`), all stored encrypted, so that no public GET ever has
-    to make one.
+    """Create an Issuer with a fresh RSA signing key, its OB 3.0 keys (Ed25519, ES256:
+    :func:`hub.credentials.ob3keys.ensure_keys`) and its self-issued PDF signing certificate
+    (:func:`hub.certificates.keys.self_issue`), private keys stored encrypted, so that no public GET
+    ever has to make one (a GET never writes).
 
     Raises:
         ValidationError: missing name, bad URL or e-mail; ImageError for a bad image.
@@ -109,6 +111,8 @@ def create_issuer(
     session.add(issuer)
     rotate_key(session, ctx, issuer)
     ob3keys.ensure_keys(session, ctx, issuer)
+    session.flush()
+    certificate_keys.self_issue(session, ctx, issuer)
     return issuer
 
 

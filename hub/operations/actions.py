@@ -54,11 +54,9 @@ def _write(p: Principal, issuer_id: int | None, ability: str, what: str) -> None
 
 
 def create_issuer(session: Session, ctx: HubContext, p: Principal, **fields) -> Issuer:
-    """Site administrators only. ``fields`` as :func:`hub.badges.services.create_issuer`; the issuer gets
-    its keys and its self-issued PDF signing certificate now, so no public GET has to make them."""
+    """Site administrators only. ``fields`` as :func:`hub.badges.services.create_issuer`."""
     p.require_site_admin(write=True)
     issuer = badges.create_issuer(session, ctx, **fields)
-    certificate_keys.signing_row(session, ctx, issuer)
     audit.record(
         session,
         p,
