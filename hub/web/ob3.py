@@ -20,13 +20,16 @@ from hub.credentials import ob3, ob3keys, status
 from hub.credentials.models import PROOF_DATA_INTEGRITY, PROOF_VC_JWT
 from hub.errors import NotFound, ValidationError
 from hub.i18n import lazy as _l
-from hub.web import db_session
+from hub.web import close_db_session, db_session
 from hub.web.security import link
 
 bp = Blueprint("ob3", __name__)
 # The page links the issuer's URL through the one link helper (http(s) only); registered by the
 # blueprint too, so an app that mounts only this blueprint renders it.
 bp.add_app_template_global(link, "link")
+# Every route here reads the request's session (never committed: a GET writes nothing). The hub's app
+# closes it at teardown; an app that mounts only this blueprint gets it closed here (a no-op after).
+bp.teardown_request(close_db_session)
 
 JSON_TYPES = ("application/vc+ld+json", "application/ld+json", "application/json")
 
