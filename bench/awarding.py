@@ -6,7 +6,7 @@
 migrated database and the award setup (issuer with an RSA-2048 key, PNG badge class, webhook
 connector, rule) are made through the services; ``--events`` distinct course completions are stored
 with ``hub.inbox.services.record_event``; then ``--workers`` processes run the real worker loop
-(``hub.inbox.jobs.run_worker``) until the inbox is empty and bake every resulting assertion
+(``hub.jobs.runner.Runner.drain``) until the inbox is empty and bake every resulting assertion
 (``hub.credentials.ob2.baked_assertion(urls, assertion, "png", signed=True)``). Reported: events per
 second, seconds per phase and in total, workers' peak RSS (VmHWM), and the floor measured in the same
 run: the bare cost of the same number of RSA-2048 signatures of the same JWS signing input, in as
@@ -24,7 +24,6 @@ import pstats
 import shutil
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections import Counter
@@ -89,13 +88,13 @@ def bake_share(ctx, index: int, workers: int, chunk: int = 500) -> int:
 
 
 def worker_main(index: int, workers: int, db_url: str, instance: str, barrier, results) -> None:
-    """One worker process: wait for the start, drain the inbox with run_worker, wait, bake its share."""
-    from hub.inbox.jobs import run_worker
+    """One worker process: wait for the start, drain the inbox with the job runner, wait, bake its share."""
+    from hub.jobs.runner import Runner
 
     ctx = hub_context(db_url, Path(instance))
     barrier.wait()  # all processes imported and connected: start the clock
     cpu0 = time.process_time()
-    processed = run_worker(ctx, threading.Event(), once=True)
+    processed = Runner(ctx).drain()
     barrier.wait()  # the inbox is empty everywhere
     baked = bake_share(ctx, index, workers)
     cpu = time.process_time() - cpu0
@@ -213,7 +212,7 @@ def _group(filename: str, name: str) -> str:
 def profile_pass(kind: str, events: int, work: Path) -> Counter:
     """Store ``events`` events, then process and bake them in this process under cProfile; returns
     seconds of own time (cProfile ``tottime``) per group of :data:`PROFILE_GROUPS`."""
-    from hub.inbox.jobs import run_worker
+    from hub.jobs.runner import Runner
 
     db = fresh_database(kind, work / f"profile-{kind}")
     try:
@@ -222,7 +221,7 @@ def profile_pass(kind: str, events: int, work: Path) -> Counter:
         store_events(ctx, events, uuid.uuid4().hex[:8])
         prof = cProfile.Profile()
         prof.enable()
-        run_worker(ctx, threading.Event(), once=True)
+        Runner(ctx).drain()
         bake_share(ctx, 0, 1)
         prof.disable()
         ctx.db.dispose()

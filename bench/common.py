@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
+import subprocess
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -157,6 +161,95 @@ def signed_request(body: str, msg_id: str, when: datetime | None = None) -> dict
         "webhook-timestamp": str(int(when.timestamp())),
         "webhook-signature": Webhook(WEBHOOK_SECRET).sign(msg_id, when, body),
     }
+
+
+# ---- servers ------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Gunicorn:
+    """A gunicorn master serving ``app`` on ``port`` (default a free local port); :meth:`workers` are
+    its children. ``args`` must include ``--workers N``: start-up waits until N workers run. The log
+    is appended to, so a master started again (:meth:`restart`) after :meth:`kill` keeps one log."""
+
+    def __init__(self, app: str, env: dict[str, str], args: list[str], log: Path, port: int | None = None):
+        self.app, self.env, self.args = app, env, args
+        self.port = port or free_port()
+        self._log = log.open("a")
+        self.proc = self._spawn()
+        self._wait_ready(expected_workers=int(args[args.index("--workers") + 1]))
+
+    def _spawn(self) -> subprocess.Popen:
+        cmd = [sys.executable, "-m", "gunicorn", self.app, "--bind", f"127.0.0.1:{self.port}", "--chdir", str(REPO)]
+        env = {**os.environ, **self.env}
+        return subprocess.Popen(cmd + self.args, env=env, stdout=self._log, stderr=self._log)
+
+    def _wait_ready(self, expected_workers: int, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.proc.returncode}; see {self._log.name}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    if len(self.workers()) >= expected_workers:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"gunicorn did not start in {timeout} s; see {self._log.name}")
+
+    def workers(self) -> list[int]:
+        """The pids of the master's worker processes."""
+        return children(self.proc.pid)
+
+    def kill(self) -> list[int]:
+        """``kill -9`` the master (its workers notice and exit by themselves); returns the workers'
+        pids of that moment, for :func:`wait_gone`."""
+        orphans = self.workers()
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+        return orphans
+
+    def restart(self) -> None:
+        """Start a new master on the same port (after :meth:`kill`) and wait until it serves."""
+        self.proc = self._spawn()
+        self._wait_ready(expected_workers=int(self.args[self.args.index("--workers") + 1]))
+
+    def stop(self) -> None:
+        """SIGTERM the master and wait for it."""
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=30)
+        self._log.close()
+
+
+def wait_gone(pids: list[int], timeout: float = 15.0) -> list[int]:
+    """Wait until the processes ``pids`` (not necessarily children of this one) have exited; after
+    ``timeout`` seconds send the survivors SIGKILL. Returns the pids that had to be killed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = [p for p in pids if Path(f"/proc/{p}").exists() and _state(p) != "Z"]
+        if not alive:
+            return []
+        time.sleep(0.05)
+    for pid in alive:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return alive
+
+
+def _state(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return None
 
 
 # ---- process memory ----------------------------------------------------------------------------

@@ -17,12 +17,9 @@ import argparse
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,9 +30,8 @@ if __package__ in (None, ""):  # run as ``python bench/intake.py``
 from sqlalchemy import func, select
 
 from bench.common import (
-    REPO,
     SLUG,
-    children,
+    Gunicorn,
     completion_body,
     fresh_database,
     hub_context,
@@ -92,12 +88,6 @@ class ServerRun:
         return max(getattr(r, attr) for r in self.measured)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def write_requests(path: Path, count: int, run: str) -> None:
     """``count`` distinct events, signed now (so within the 5-minute tolerance), one per line for wrk."""
     with path.open("w", encoding="utf-8") as fh:
@@ -106,39 +96,6 @@ def write_requests(path: Path, count: int, run: str) -> None:
             body = completion_body(n, run)
             h = signed_request(body, msg_id)
             fh.write(f"{msg_id}\t{h['webhook-timestamp']}\t{h['webhook-signature']}\t{body}\n")
-
-
-class Gunicorn:
-    """A gunicorn master serving ``app`` on a free local port; :meth:`workers` are its children."""
-
-    def __init__(self, app: str, env: dict[str, str], args: list[str], log: Path):
-        self.port = free_port()
-        cmd = [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{self.port}", "--chdir", str(REPO)]
-        self._log = log.open("w")
-        self.proc = subprocess.Popen(cmd + args, env={**os.environ, **env}, stdout=self._log, stderr=self._log)
-        self._wait_ready(expected_workers=int(args[args.index("--workers") + 1]))
-
-    def _wait_ready(self, expected_workers: int, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.proc.returncode}; see {self._log.name}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    if len(self.workers()) >= expected_workers:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"gunicorn did not start in {timeout} s; see {self._log.name}")
-
-    def workers(self) -> list[int]:
-        return children(self.proc.pid)
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=30)
-        self._log.close()
 
 
 def run_wrk(url: str, script_args: list[str], *, duration: int, connections: int, threads: int) -> dict:

@@ -26,6 +26,10 @@ class Connector:
     #: The console endpoint that shows one ``ConnectorConfig`` row of this kind (it takes
     #: ``connector_id``, the row's public id); None: the console's own webhook-source page.
     console_endpoint: ClassVar[str | None] = None
+    #: Whether a row of this kind with no issuer (a site-level connector, made by a site administrator)
+    #: may award any issuer's badge classes. False for kinds whose rows get their issuer later (an LTI
+    #: registration before a site administrator assigns it): until then they award nothing.
+    site_level_awards: ClassVar[bool] = True
 
     def init_app(self, app) -> None:
         """Register blueprints / CLI commands on the Flask ``app``. Default: nothing."""

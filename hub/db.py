@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from functools import cache
 
-from sqlalchemy import ColumnElement, DateTime, MetaData, String, create_engine, event, literal
+from sqlalchemy import ColumnElement, DateTime, MetaData, Select, String, create_engine, event, literal, select
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -356,3 +356,19 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def claim_filter(column, pick: Select, dialect: str) -> ColumnElement[bool]:
+    """``column IN (pick)`` for an ``UPDATE … RETURNING`` that claims queue rows (inbox events, e-mails,
+    jobs): ``pick`` selects the ids to claim, ordered and with its ``LIMIT``.
+
+    On PostgreSQL ``pick`` gets ``FOR UPDATE SKIP LOCKED`` (concurrent claimers take disjoint rows) and
+    becomes a ``MATERIALIZED`` CTE, run exactly once. As a plain ``IN (subquery)`` the planner may
+    choose a nested-loop semi-join that runs the locking subquery again for every row the UPDATE
+    looks at; each run skips the rows the statement has just updated and locks the next ones, so the
+    ``LIMIT`` does not hold: a claim of 50 events took every pending event (all 60 of 60 in the test,
+    every job for a claim of one)."""
+    if dialect == "postgresql":
+        picked = pick.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
+        return column.in_(select(*picked.c))
+    return column.in_(pick.scalar_subquery())

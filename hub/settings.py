@@ -75,6 +75,9 @@ class Settings:
             link-local, multicast or reserved address: SSRF protection), and platform URLs must be
             ``https://`` (``http://`` only for localhost). On (development, a platform on the local
             network): both are allowed.
+        lti_grade_sync_minutes: ``HUB_LTI_GRADE_SYNC_MINUTES`` (default 15; 0 turns it off). How often the
+            job runner reads the grades of every LTI course whose award rule is a grade threshold and
+            awards the badges earned (job kind ``lti.grade_sync``, one job per course and interval).
     """
 
     instance_path: Path
@@ -104,6 +107,7 @@ class Settings:
     redis_url: str | None = None
     lti_allow_private_hosts: bool = False
     prerender_certificates: bool = True
+    lti_grade_sync_minutes: int = 15
     extra: dict = field(default_factory=dict)
 
     @property
@@ -250,6 +254,7 @@ def load_settings(env: dict | None = None) -> Settings:
         login_link_minutes=_int(env, "HUB_LOGIN_LINK_MINUTES", 30, 1),
         lti_allow_private_hosts=_bool(env, "HUB_LTI_ALLOW_PRIVATE_HOSTS", False),
         prerender_certificates=_bool(env, "HUB_PRERENDER_CERTIFICATES", True),
+        lti_grade_sync_minutes=_int(env, "HUB_LTI_GRADE_SYNC_MINUTES", 15, 0),
     )
 
 

@@ -29,6 +29,7 @@ class LtiConnector(Connector):
 
     kind: ClassVar[str] = "lti"
     console_endpoint: ClassVar[str | None] = "lti_console.connector"
+    site_level_awards: ClassVar[bool] = False  # a registration awards only once it belongs to an issuer
 
     def init_app(self, app) -> None:
         """Register the ``lti`` blueprint (with the rate limit of dynamic registration) and the
@@ -39,6 +40,12 @@ class LtiConnector(Connector):
         app.register_blueprint(bp)
         limiter.init_app(app)  # storage: the app's RATELIMIT_STORAGE_URI (Redis with HUB_REDIS_URL)
         app.cli.add_command(lti_cli)
+
+    def register_jobs(self) -> None:
+        """The ``lti.grade_sync`` job kind and its schedule (:mod:`connectors.lti.jobs`)."""
+        from .jobs import register
+
+        register()
 
     def console_blueprint(self):
         """The registrations screens (:mod:`connectors.lti.console`), site administrators only."""

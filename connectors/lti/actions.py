@@ -18,7 +18,7 @@ from connectors.types import PlatformUser
 from hub.accounts import audit
 from hub.accounts.access import CONFIGURE, Principal
 from hub.context import HubContext
-from hub.errors import NotFound
+from hub.errors import NotFound, ValidationError
 from hub.i18n import lazy as _l
 
 from . import registrations as regs
@@ -84,33 +84,80 @@ def find_deployment(session: Session, reg: LtiRegistration, deployment_id: str) 
 
 def _registration_snapshot(reg: LtiRegistration) -> dict:
     doc = audit.snapshot(reg, REGISTRATION_FIELDS)
+    doc["badge_issuer"] = reg.badge_issuer.public_id if reg.badge_issuer else None
     doc["deployments"] = {d.deployment_id: d.status for d in reg.deployments}
     return doc
 
 
-def create_registration(session: Session, ctx: HubContext, p: Principal, **fields) -> LtiRegistration:
-    """Register a platform by hand (``fields`` as :func:`connectors.lti.registrations.create_registration`).
+def create_registration(
+    session: Session, ctx: HubContext, p: Principal, *, badge_issuer: str | None = None, **fields
+) -> LtiRegistration:
+    """Register a platform by hand, active at once, belonging to the issuer whose public id is
+    ``badge_issuer`` (``fields`` as :func:`connectors.lti.registrations.create_registration`).
 
     Raises:
         Forbidden: not a site administrator with a write scope.
-        ValidationError: as the service.
+        ValidationError: as the service (no or an unknown ``badge_issuer`` included).
     """
     p.require_site_admin(write=True)
-    reg = regs.create_registration(session, ctx, **fields)
+    reg = regs.create_registration(session, ctx, badge_issuer=regs.find_issuer(session, badge_issuer), **fields)
     audit.record(
-        session, p, "lti_registration.create", "lti_registration", reg.public_id, after=_registration_snapshot(reg)
+        session,
+        p,
+        "lti_registration.create",
+        "lti_registration",
+        reg.public_id,
+        issuer_id=reg.issuer_id,
+        after=_registration_snapshot(reg),
     )
     return reg
 
 
-def set_registration_status(session: Session, p: Principal, reg: LtiRegistration, status: str) -> LtiRegistration:
-    """Approve (``active``) or deactivate (``inactive``) a registration; a no-op is not logged.
+def assign_issuer(session: Session, p: Principal, reg: LtiRegistration, badge_issuer: str | None) -> LtiRegistration:
+    """Make ``reg`` belong to the issuer whose public id is ``badge_issuer``
+    (:func:`connectors.lti.registrations.assign_issuer`; its ``lti`` connector follows). Not logged when
+    it already does.
 
     Raises:
         Forbidden: not a site administrator with a write scope.
-        ValidationError: an unknown status.
+        ValidationError: no or an unknown ``badge_issuer``.
     """
     p.require_site_admin(write=True)
+    issuer = regs.find_issuer(session, badge_issuer)
+    if issuer is None:
+        raise ValidationError(regs.CHOOSE_ISSUER, field="badge_issuer")
+    before = reg.badge_issuer.public_id if reg.badge_issuer else None
+    regs.assign_issuer(session, reg, issuer)
+    svc.sync_connector_issuer(session, reg)
+    if before != issuer.public_id:
+        audit.record(
+            session,
+            p,
+            "lti_registration.assign",
+            "lti_registration",
+            reg.public_id,
+            issuer_id=issuer.id,
+            before={"badge_issuer": before},
+            after={"badge_issuer": issuer.public_id},
+        )
+    return reg
+
+
+def set_registration_status(
+    session: Session, p: Principal, reg: LtiRegistration, status: str, *, badge_issuer: str | None = None
+) -> LtiRegistration:
+    """Approve (``active``) or deactivate (``inactive``) a registration; a no-op is not logged.
+    Approving assigns the issuer whose public id is ``badge_issuer`` (:func:`assign_issuer`); it is
+    required unless the registration already belongs to one.
+
+    Raises:
+        Forbidden: not a site administrator with a write scope.
+        ValidationError: an unknown status; approval without an issuer, or an unknown one (field
+            ``badge_issuer``).
+    """
+    p.require_site_admin(write=True)
+    if badge_issuer:
+        assign_issuer(session, p, reg, badge_issuer)
     before = reg.status
     regs.set_registration_status(session, reg, status)
     if before != status:
@@ -120,6 +167,7 @@ def set_registration_status(session: Session, p: Principal, reg: LtiRegistration
             f"lti_registration.{_VERB[status]}",
             "lti_registration",
             reg.public_id,
+            issuer_id=reg.issuer_id,
             before={"status": before},
             after={"status": status},
         )

@@ -59,6 +59,13 @@ class Url(_NoNul, fields.Url):
         super().__init__(schemes={"http", "https"}, require_tld=False, validate=validate.Length(max=1024), **kwargs)
 
 
+#: What ``badge_issuer`` means in the registration documents.
+BADGE_ISSUER_DOC = (
+    "the Badge Hub issuer (its public id) this platform belongs to: its teachers see, link and award only that "
+    "issuer's badge classes"
+)
+
+
 class _In(Schema):
     class Meta:
         unknown = EXCLUDE
@@ -85,6 +92,11 @@ class RegistrationOut(Schema):
     client_id = fields.String()
     name = fields.String(allow_none=True)
     status = fields.String(metadata={"description": "active | pending (waiting for approval) | inactive"})
+    badge_issuer = fields.String(
+        allow_none=True,
+        metadata={"description": BADGE_ISSUER_DOC + "; null until assigned (teacher actions are refused then)"},
+    )
+    badge_issuer_name = fields.String(allow_none=True)
     auth_login_url = fields.String()
     auth_token_url = fields.String()
     auth_audience = fields.String(allow_none=True)
@@ -113,6 +125,19 @@ class RegistrationIn(_In):
         Text(validate=validate.Length(1, 255)), load_default=list, validate=validate.Length(max=100)
     )
     name = Text(**OPTIONAL, validate=validate.Length(max=255))
+    badge_issuer = Text(
+        **OPTIONAL,
+        validate=validate.Length(max=36),
+        metadata={"description": BADGE_ISSUER_DOC + "; required (422 with field `badge_issuer` without it)"},
+    )
+
+
+class ApproveIn(_In):
+    badge_issuer = Text(
+        **OPTIONAL,
+        validate=validate.Length(max=36),
+        metadata={"description": BADGE_ISSUER_DOC + "; required unless the registration has one already"},
+    )
 
 
 class RegistrationPatch(_In):
@@ -131,6 +156,7 @@ class RegistrationPatch(_In):
         },
     )
     name = Text(allow_none=True, validate=validate.Length(max=255))
+    badge_issuer = Text(validate=validate.Length(max=36), metadata={"description": "move the platform to this issuer"})
 
 
 class KeyOut(Schema):
@@ -194,11 +220,13 @@ def tool_json(session, base_url: str) -> dict:
     return {**tool_configuration(base_url), "keys": [_key_json(k) for k in regs.published_keys(session)]}
 
 
-def _status_change(reg_id: str, status: str, deployment_id: str | None = None) -> dict:
+def _status_change(
+    reg_id: str, status: str, deployment_id: str | None = None, *, badge_issuer: str | None = None
+) -> dict:
     p, session = current_principal(), request_session()
     reg = actions.load_registration(session, p, reg_id, write=True)
     if deployment_id is None:
-        actions.set_registration_status(session, p, reg, status)
+        actions.set_registration_status(session, p, reg, status, badge_issuer=badge_issuer)
     else:
         actions.set_deployment_status(session, p, actions.find_deployment(session, reg, deployment_id), status)
     return _committed(regs.registration_json(reg))
@@ -230,8 +258,8 @@ def list_registrations(args):
 @api_bp.arguments(RegistrationIn)
 @api_bp.response(201, RegistrationOut)
 def add_registration(body):
-    """Register a platform by hand (active at once, with its deployments). The tool's URLs to enter in the
-    platform are at `GET /api/v1/lti/tool`."""
+    """Register a platform by hand (active at once, with its deployments), belonging to the issuer
+    `badge_issuer`. The tool's URLs to enter in the platform are at `GET /api/v1/lti/tool`."""
     reg = actions.create_registration(request_session(), current_context(), current_principal(), **body)
     return _committed(regs.registration_json(reg))
 
@@ -243,10 +271,13 @@ def get_registration(reg_id):
 
 
 @api_bp.post("/registrations/<reg_id>/approve")
+@api_bp.arguments(ApproveIn)
 @api_bp.response(200, RegistrationOut)
-def approve_registration(reg_id):
-    """Let the platform launch (e.g. after a dynamic registration, which is stored pending)."""
-    return _status_change(reg_id, ACTIVE)
+def approve_registration(body, reg_id):
+    """Let the platform launch (e.g. after a dynamic registration, which is stored pending), assigning it
+    to the issuer `badge_issuer`. 422 (field `badge_issuer`) when neither the body nor the registration
+    names an issuer."""
+    return _status_change(reg_id, ACTIVE, badge_issuer=body.get("badge_issuer"))
 
 
 @api_bp.post("/registrations/<reg_id>/deactivate")
@@ -262,9 +293,13 @@ def deactivate_registration(reg_id):
 def change_registration(body, reg_id):
     """Change a registration's fields (those given; checked as when registering: platform URLs https,
     http only for localhost). Its status does not change (use approve / deactivate). The issuer and
-    client id cannot change once a course has launched the tool (422)."""
+    client id cannot change once a course has launched the tool (422). `badge_issuer` moves the
+    platform to another Badge Hub issuer."""
     p, session = current_principal(), request_session()
     reg = actions.load_registration(session, p, reg_id, write=True)
+    badge_issuer = body.pop("badge_issuer", None)
+    if badge_issuer is not None:
+        actions.assign_issuer(session, p, reg, badge_issuer)
     actions.update_registration(session, current_context(), p, reg, **body)
     return _committed(regs.registration_json(reg))
 

@@ -1,5 +1,6 @@
-"""``badgehub lti``: list registrations, approve or deactivate registrations and deployments, rotate the
-tool key, check course grades (for a cron job). Changes are audit-logged as made ``via`` ``cli``."""
+"""``badgehub lti``: list registrations, approve (assigning an issuer) or deactivate registrations and
+deployments, rotate the tool key, check course grades now (the job runner also does it on its own
+schedule, ``HUB_LTI_GRADE_SYNC_MINUTES``). Changes are audit-logged as made ``via`` ``cli``."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def list_registrations():
             click.echo(json.dumps(registration_json(reg), ensure_ascii=False))
 
 
-def _set_status(registration: str, deployment: str | None, status: str) -> None:
+def _set_status(registration: str, deployment: str | None, status: str, issuer: str | None = None) -> None:
     from hub.errors import HubError
 
     from . import actions
@@ -42,7 +43,7 @@ def _set_status(registration: str, deployment: str | None, status: str) -> None:
                 dep = actions.find_deployment(session, reg, deployment)
                 actions.set_deployment_status(session, actions.CLI, dep, status)
             else:
-                actions.set_registration_status(session, actions.CLI, reg, status)
+                actions.set_registration_status(session, actions.CLI, reg, status, badge_issuer=issuer)
     except HubError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -50,10 +51,34 @@ def _set_status(registration: str, deployment: str | None, status: str) -> None:
 @lti_cli.command("approve")
 @click.argument("registration")
 @click.option("--deployment", help="approve this pending deployment_id instead of the registration")
-def approve(registration: str, deployment: str | None):
-    """Activate a registration (e.g. after dynamic registration), or one of its pending deployments."""
-    _set_status(registration, deployment, ACTIVE)
+@click.option(
+    "--issuer",
+    help="public id of the issuer the platform belongs to (its teachers see only its badges); "
+    "required unless the registration has one",
+)
+def approve(registration: str, deployment: str | None, issuer: str | None):
+    """Activate a registration (e.g. after dynamic registration), assigning it to an issuer, or one of
+    its pending deployments."""
+    _set_status(registration, deployment, ACTIVE, issuer)
     click.echo("approved")
+
+
+@lti_cli.command("assign")
+@click.argument("registration")
+@click.argument("issuer")
+def assign(registration: str, issuer: str):
+    """Make a registration belong to ISSUER (a public id): its teachers see only that issuer's badges."""
+    from hub.errors import HubError
+
+    from . import actions
+
+    try:
+        with _ctx().db.session_scope() as session:
+            reg = actions.load_registration(session, actions.CLI, registration, write=True)
+            actions.assign_issuer(session, actions.CLI, reg, issuer)
+    except HubError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("assigned")
 
 
 @lti_cli.command("deactivate")
@@ -78,8 +103,10 @@ def rotate_key(overlap_days: float):
 
 @lti_cli.command("sync-grades")
 def sync_grades():
-    """Read AGS results for every course with the grade rule and award the linked badges."""
-    from .errors import LtiError
+    """Read AGS results for every course with the grade rule and award the linked badges, now (inline;
+    the job runner does the same every ``HUB_LTI_GRADE_SYNC_MINUTES`` as ``lti.grade_sync`` jobs)."""
+    from hub.errors import HubError
+
     from .services import sync_grades as sync
     from .store import make_store
 
@@ -91,5 +118,5 @@ def sync_grades():
         try:
             outcome = sync(ctx, store, context_id)
             click.echo(f"context {context_id}: {outcome.awarded} awarded, {outcome.below} below threshold")
-        except LtiError as exc:
-            click.echo(f"context {context_id}: {exc.reason}", err=True)
+        except HubError as exc:  # the platform failed, or the registration has no issuer
+            click.echo(f"context {context_id}: {getattr(exc, 'reason', None) or exc}", err=True)

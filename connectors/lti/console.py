@@ -21,6 +21,7 @@ from flask_login import login_required
 from sqlalchemy import select
 
 from hub.accounts.access import CONFIGURE, Principal, current_principal
+from hub.badges.models import Issuer
 from hub.connections.models import ConnectorConfig
 from hub.context import current_context, request_session
 from hub.errors import Unauthorized, ValidationError
@@ -101,6 +102,7 @@ def _render(template: str, status: int = 200, **values):
         tool=tool_configuration(current_context().settings.base_url),
         keys=regs.published_keys(request_session()),
         last_launch=regs.last_launch,
+        issuers=request_session().scalars(select(Issuer).order_by(Issuer.name, Issuer.id)).all(),
         **values,
     )
     return html, status
@@ -204,6 +206,9 @@ def registration_edit(reg_id: str):
         values, errors = _read_form(session, reg)
 
         def save():
+            badge_issuer = values.pop("badge_issuer", None)
+            if badge_issuer:
+                actions.assign_issuer(session, p, reg, badge_issuer)
             actions.update_registration(session, current_context(), p, reg, **values)
             return reg
 
@@ -225,13 +230,14 @@ def _form_of(reg: LtiRegistration) -> dict[str, str]:
     """The form's values for a stored registration."""
     values = {name: getattr(reg, name) or "" for name in FIELDS}
     values["deployment_ids"] = "\n".join(d.deployment_id for d in reg.deployments)
+    values["badge_issuer"] = reg.badge_issuer.public_id if reg.badge_issuer else ""
     return values
 
 
 def _service_error(exc: ValidationError) -> dict[str, str]:
     """A service's refusal next to its field (the issuer field when the field is not on the form)."""
     field = exc.extra.get("field")
-    return {field if field in FIELDS else "issuer": str(exc.detail)}
+    return {field if field in FIELDS or field == "badge_issuer" else "issuer": str(exc.detail)}
 
 
 def _read_form(session, reg: LtiRegistration | None = None) -> tuple[dict, dict[str, str]]:
@@ -253,6 +259,9 @@ def _read_form(session, reg: LtiRegistration | None = None) -> tuple[dict, dict[
     values["deployment_ids"] = [i for i in ids if i]
     if any(len(i) > 255 for i in values["deployment_ids"]):
         errors["deployment_ids"] = _("A deployment id has at most 255 characters.")
+    values["badge_issuer"] = (request.form.get("badge_issuer") or "").strip() or None
+    if values["badge_issuer"] is None and (reg is None or reg.issuer_id is None):
+        errors["badge_issuer"] = str(regs.CHOOSE_ISSUER)
     if reg is not None and regs.has_courses(session, reg):
         for name in ("issuer", "client_id"):
             if values[name] != getattr(reg, name):
@@ -293,12 +302,28 @@ def _status(p: Principal, value: str | None) -> str:
 @console_bp.post("/registrations/<reg_id>/status")
 @login_required
 def registration_status(reg_id: str):
-    """Approve (``status=active``) or deactivate (``status=inactive``) a registration."""
+    """Approve (``status=active``, with ``badge_issuer``: the issuer it belongs to, required unless it has
+    one) or deactivate (``status=inactive``) a registration."""
     p = current_principal()
     status = _status(p, request.form.get("status"))
     message = _("Registration approved.") if status == ACTIVE else _("Registration deactivated.")
     with _change(message) as session:
-        actions.set_registration_status(session, p, actions.load_registration(session, p, reg_id, write=True), status)
+        reg = actions.load_registration(session, p, reg_id, write=True)
+        issuer = (request.form.get("badge_issuer") or "").strip() or None
+        actions.set_registration_status(session, p, reg, status, badge_issuer=issuer if status == ACTIVE else None)
+    return redirect(_back(url_for("lti_console.registration", reg_id=reg_id)))
+
+
+@console_bp.post("/registrations/<reg_id>/issuer")
+@login_required
+def registration_issuer(reg_id: str):
+    """Assign the registration to another issuer (``badge_issuer``), whatever its state."""
+    p = current_principal()
+    if not actions.can_view(p):
+        abort(404)
+    with _change(_("The platform now belongs to the chosen issuer.")) as session:
+        reg = actions.load_registration(session, p, reg_id, write=True)
+        actions.assign_issuer(session, p, reg, (request.form.get("badge_issuer") or "").strip() or None)
     return redirect(_back(url_for("lti_console.registration", reg_id=reg_id)))
 
 

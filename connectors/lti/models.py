@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Float, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hub.badges.models import BadgeClass
+from hub.badges.models import BadgeClass, Issuer
 from hub.db import Base, PublicIdMixin, TimestampMixin, UTCDateTime
 
 #: Deployment / registration states. ``pending``: seen or registered, waiting for an administrator;
@@ -65,8 +65,10 @@ class LtiRegistration(PublicIdMixin, TimestampMixin, Base):
     scopes: Mapped[list] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(16), default=ACTIVE)
     tool_key_id: Mapped[int] = mapped_column(ForeignKey("lti_tool_key.id", ondelete="RESTRICT"))
+    issuer_id: Mapped[int | None] = mapped_column(ForeignKey("issuer.id", ondelete="SET NULL"), index=True)
 
     tool_key: Mapped[LtiToolKey] = relationship()
+    badge_issuer: Mapped[Issuer | None] = relationship()
     deployments: Mapped[list[LtiDeployment]] = relationship(
         back_populates="registration", cascade="all, delete-orphan", order_by="LtiDeployment.id"
     )

@@ -18,6 +18,7 @@ from pylti1p3.tool_config import ToolConfAbstract
 from sqlalchemy import or_, select, true
 from sqlalchemy.orm import Session, selectinload
 
+from hub.badges.models import Issuer
 from hub.context import HubContext
 from hub.credentials.signing import generate_rsa_key
 from hub.db import utcnow
@@ -86,6 +87,35 @@ def tool_jwks(session: Session) -> dict:
 
 # ---- registrations and deployments -------------------------------------------------------------
 
+#: Why a registration cannot be approved (or registered active) as it is.
+CHOOSE_ISSUER = _l(
+    "Choose the issuer this platform belongs to: its teachers will see, link and award only that issuer's badges."
+)
+
+
+def find_issuer(session: Session, public_id: str | None) -> Issuer | None:
+    """The Badge Hub issuer with ``public_id`` (None for an empty value), for assigning a registration.
+
+    Raises:
+        ValidationError: (field ``badge_issuer``) no issuer has that id.
+    """
+    if not public_id:
+        return None
+    found = session.scalar(select(Issuer).where(Issuer.public_id == public_id)) if is_public_id(public_id) else None
+    if found is None:
+        raise ValidationError(_l("no issuer %(id)s", id=public_id), field="badge_issuer")
+    return found
+
+
+def assign_issuer(session: Session, reg: LtiRegistration, issuer: Issuer) -> LtiRegistration:
+    """Make ``reg`` belong to ``issuer``: from now on its teachers see, link, award and revoke only that
+    issuer's badge classes. Badges already awarded stay; links to other issuers' badge classes stay
+    stored but are no longer shown or used."""
+    reg.badge_issuer = issuer
+    session.flush()
+    log.info("LTI registration %s (%s) assigned to issuer %s", reg.public_id, reg.issuer, issuer.public_id)
+    return reg
+
 
 #: Why a value cannot be a platform URL (:func:`url_problem`).
 NOT_A_URL = _l("Enter a full address starting with https://.")
@@ -139,18 +169,26 @@ def create_registration(
     product_family_code: str | None = None,
     scopes: list[str] | None = None,
     status: str = ACTIVE,
+    badge_issuer: Issuer | None = None,
 ) -> LtiRegistration:
     """Register a platform (manually, or from dynamic registration) with its deployments (active).
 
+    ``badge_issuer`` is the Badge Hub issuer the platform belongs to (its teachers see only that
+    issuer's badge classes); required for an ``active`` registration, left empty for a ``pending`` one
+    (the administrator chooses it when approving, :func:`set_registration_status`).
+
     Raises:
         ValidationError: missing URLs, URLs that are not https (:func:`url_problem`), empty client id,
-            or (issuer, client_id) taken.
+            (issuer, client_id) taken, or no ``badge_issuer`` for an active registration.
     """
+    if _status(status) == ACTIVE and badge_issuer is None:
+        raise ValidationError(CHOOSE_ISSUER, field="badge_issuer")
     reg = LtiRegistration(
         product_family_code=product_family_code,
         scopes=list(scopes or []),
         status=status,
         tool_key=current_tool_key(session, ctx),
+        badge_issuer=badge_issuer,
     )
     _apply(
         session,
@@ -356,13 +394,23 @@ def set_deployment_status(session: Session, dep: LtiDeployment, status: str) -> 
     return dep
 
 
-def set_registration_status(session: Session, reg: LtiRegistration, status: str) -> LtiRegistration:
+def set_registration_status(
+    session: Session, reg: LtiRegistration, status: str, *, badge_issuer: Issuer | None = None
+) -> LtiRegistration:
     """Set a registration ``active`` (its platform may launch), ``pending`` or ``inactive`` (refused).
+    Approving (``active``) assigns ``badge_issuer`` when given; a registration approved without one, or
+    with none assigned before, is refused.
 
     Raises:
-        ValidationError: an unknown status.
+        ValidationError: an unknown status; approval without an issuer (field ``badge_issuer``,
+            :data:`CHOOSE_ISSUER`).
     """
-    reg.status = _status(status)
+    _status(status)
+    if badge_issuer is not None:
+        assign_issuer(session, reg, badge_issuer)
+    if status == ACTIVE and reg.issuer_id is None and reg.badge_issuer is None:
+        raise ValidationError(CHOOSE_ISSUER, field="badge_issuer")
+    reg.status = status
     session.flush()
     log.info("LTI registration %s (%s): %s", reg.public_id, reg.issuer, status)
     return reg
@@ -382,6 +430,8 @@ def registration_json(reg: LtiRegistration) -> dict:
         "client_id": reg.client_id,
         "name": reg.name,
         "status": reg.status,
+        "badge_issuer": reg.badge_issuer.public_id if reg.badge_issuer else None,
+        "badge_issuer_name": reg.badge_issuer.name if reg.badge_issuer else None,
         "auth_login_url": reg.auth_login_url,
         "auth_token_url": reg.auth_token_url,
         "auth_audience": reg.auth_audience,

@@ -30,17 +30,18 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from connectors.types import LearningEvent, PlatformUser
-from hub.badges import services as badges
+from hub.accounts.access import Principal, not_found
 from hub.badges.models import Assertion, BadgeClass
 from hub.badges.recipient import normalise_email
 from hub.connections.models import ConnectorConfig
 from hub.connections.services import connector_has_events, create_connector, delete_connector
 from hub.context import HubContext
 from hub.credentials.ob3 import record_lms_identity
-from hub.errors import ValidationError
+from hub.errors import NotFound, ValidationError
 from hub.i18n import joined, number
 from hub.i18n import lazy as _l
 from hub.inbox.services import submit_learning_event
+from hub.operations import awards
 from hub.rules.models import AwardRule
 from hub.rules.services import create_rule, set_rule_enabled
 
@@ -58,6 +59,8 @@ from .models import (
 )
 from .registrations import pylti_registration
 from .store import Store
+from .tenancy import owns
+from .tenancy import principal as registration_principal
 
 log = logging.getLogger(__name__)
 NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
@@ -335,15 +338,27 @@ def find_context(session: Session, reg_public_id: str, context_id: str) -> LtiCo
 
 
 def linked_badges(context: LtiContext) -> list[BadgeClass]:
-    return [link.badge_class for link in context.badges]
+    """The badge classes linked to the course that belong to its registration's issuer (none while the
+    registration has no issuer). Links to other issuers' badge classes, made before platforms belonged
+    to issuers, stay stored but are never shown, awarded or turned into rules."""
+    return [link.badge_class for link in context.badges if owns(context.registration, link.badge_class)]
 
 
 def find_link(context: LtiContext, badge: BadgeClass) -> LtiContextBadge | None:
+    """The course's link to ``badge``, if ``badge`` is linked and belongs to the registration's issuer."""
+    if not owns(context.registration, badge):
+        return None
     return next((link for link in context.badges if link.badge_class_id == badge.id), None)
 
 
 def link_badge(session: Session, ctx: HubContext, context: LtiContext, badge: BadgeClass) -> LtiContextBadge:
-    """Link ``badge`` to the course (idempotent); under the completion rule it joins the award rules."""
+    """Link ``badge`` to the course (idempotent); under the completion rule it joins the award rules.
+
+    Raises:
+        NotFound: ``badge`` is not of the registration's issuer (as if it did not exist).
+    """
+    if not owns(context.registration, badge):
+        raise not_found("BadgeClass")
     link = find_link(context, badge)
     if link is None:
         link = LtiContextBadge(context=context, badge_class=badge)
@@ -411,16 +426,36 @@ def _connector_slug(reg: LtiRegistration) -> str:
 
 def registration_connector(session: Session, ctx: HubContext, reg: LtiRegistration) -> ConnectorConfig:
     """The ``lti`` connector row of a registration (made on first use; slug ``lti-<12 hex>``), which
-    owns the completion award rules and receives completion events."""
+    owns the completion award rules and receives completion events. It belongs to the registration's
+    issuer (kept in step here and by :func:`sync_connector_issuer`), so the inbox awards its rules'
+    badges as that issuer's connector."""
     row = session.scalar(select(ConnectorConfig).where(ConnectorConfig.slug == _connector_slug(reg)))
-    return row or create_connector(
+    if row is not None:
+        row.issuer_id = reg.issuer_id
+        return row
+    return create_connector(
         session,
         ctx,
         slug=_connector_slug(reg),
         kind="lti",
         name=f"LTI {reg.name or reg.issuer}"[:255],
         config={"registration": reg.public_id},
+        issuer_id=reg.issuer_id,
     )
+
+
+def sync_connector_issuer(session: Session, reg: LtiRegistration) -> None:
+    """Give the registration's ``lti`` connector row (if made yet) the registration's issuer, and turn off
+    its completion rules for other issuers' badge classes (made before platforms belonged to issuers, or
+    before a move to another issuer), which the inbox would refuse to award anyway."""
+    row = session.scalar(select(ConnectorConfig).where(ConnectorConfig.slug == _connector_slug(reg)))
+    if row is None:
+        return
+    row.issuer_id = reg.issuer_id
+    for rule in session.scalars(select(AwardRule).where(AwardRule.connector_id == row.id, AwardRule.enabled.is_(True))):
+        if rule.badge_class.issuer_id != reg.issuer_id:
+            set_rule_enabled(session, rule, False)
+    session.flush()
 
 
 @dataclass(frozen=True)
@@ -555,19 +590,26 @@ def source_key(iss: str, context_id: str, sub: str, badge: BadgeClass) -> str:
 def award_in_context(
     session: Session,
     ctx: HubContext,
+    p: Principal,
     context: LtiContext,
     badge: BadgeClass,
     member: Member,
     narrative: str | None = None,
-) -> badges.AwardResult:
-    """Award ``badge`` to a course member (idempotent per learner, course and badge) and record their
-    LTI user id on the credential.
+) -> awards.AwardOutcome:
+    """Award ``badge`` to a course member on behalf of ``p`` (the registration's principal,
+    :func:`connectors.lti.tenancy.principal`) through the one award operation
+    (:func:`hub.operations.awards.award`: issuer check, audit entry, the learner's e-mail), idempotent
+    per learner, course and badge (source key :func:`source_key`), and record their LTI user id on the
+    credential.
 
     Raises:
+        NotFound: the badge is not of ``p``'s issuer.
         ValidationError: the platform shares no e-mail address for the learner, or the badge is not
             linked to this course.
     """
     if find_link(context, badge) is None:
+        if not owns(context.registration, badge):
+            raise not_found("BadgeClass")
         raise ValidationError(_l("this badge is not linked to the course"), field="badge")
     if not member.email:
         raise ValidationError(
@@ -575,36 +617,62 @@ def award_in_context(
             field="email",
         )
     iss = context.registration.issuer
-    result = badges.award(
+    result = awards.award(
         session,
         ctx,
+        p,
         badge,
         PlatformUser(email=member.email, name=member.name, platform_user_id=member.user_id, platform=iss),
         source_key=source_key(iss, context.context_id, member.user_id, badge),
         narrative=narrative,
+        notify=True,
     )
     if result.created:
         record_lms_identity(session, result.assertion, "ltiUserId", member.user_id)
     return result
 
 
+def revoke_in_context(
+    session: Session, ctx: HubContext, p: Principal, context: LtiContext, public_id: str, reason: str
+) -> Assertion:
+    """Revoke an award made in this course (:func:`assertion_in_context`) on behalf of ``p`` through
+    :func:`hub.operations.awards.revoke` (issuer check, audit entry).
+
+    Raises:
+        ValidationError: no such award in this course (or one of another issuer's badge class).
+        NotFound / Forbidden: ``p`` may not award at the badge's issuer.
+    """
+    return awards.revoke(session, ctx, p, assertion_in_context(session, context, public_id), reason)
+
+
 def issued_in_context(session: Session, context: LtiContext) -> list[Assertion]:
-    """Assertions issued through this course (source key ``lti:<iss>:<context id>:``), newest first."""
+    """Assertions of the registration's issuer's badge classes issued through this course (source key
+    ``lti:<iss>:<context id>:``), newest first; none while the registration has no issuer."""
+    if context.registration.issuer_id is None:
+        return []
     prefix = f"lti:{context.registration.issuer}:{context.context_id}:"
     return list(
         session.scalars(
             select(Assertion)
-            .where(Assertion.source_key.startswith(prefix, autoescape=True))
+            .join(BadgeClass, Assertion.badge_class_id == BadgeClass.id)
+            .where(
+                Assertion.source_key.startswith(prefix, autoescape=True),
+                BadgeClass.issuer_id == context.registration.issuer_id,
+            )
             .order_by(Assertion.id.desc())
         )
     )
 
 
 def assertion_in_context(session: Session, context: LtiContext, public_id: str) -> Assertion:
-    """An assertion issued through this course. Raises ValidationError otherwise."""
+    """An assertion of the registration's issuer issued through this course (:func:`issued_in_context`).
+
+    Raises:
+        NotFound: no such award in this course (existence elsewhere is not revealed).
+    """
     found = next((a for a in issued_in_context(session, context) if a.public_id == public_id), None)
     if found is None:
-        raise ValidationError(_l("no such award in this course"), field="assertion")
+        raise NotFound(_l("no such award in this course"))
     return found
 
 
@@ -647,13 +715,18 @@ def sync_grades(ctx: HubContext, store: Store, context_pk: int) -> GradeSync:
     line item reaches the threshold (``resultScore / resultMaximum >= grade_threshold``). Platform
     calls first, then one unit of work for the awards.
 
+    The awards go through :func:`award_in_context` as the registration's principal (only its issuer's
+    linked badge classes; audit entries with ``via`` ``lti``; the learners' e-mails).
+
     Raises:
-        ValidationError: the course's rule is not ``grade``; PlatformServiceError: AGS/NRPS failed.
+        ValidationError: the course's rule is not ``grade``; NotAssigned: the registration has no issuer;
+        PlatformServiceError: AGS/NRPS failed.
     """
     with ctx.db.session_scope() as session:
         context = session.get(LtiContext, context_pk)
         if context is None or context.award_rule != RULE_GRADE or not context.grade_lineitem_url:
             raise ValidationError(_l("This course does not award badges on grades."), field="rule")
+        registration_principal(context.registration)  # refuse early: no platform calls for nothing
         course, lineitem, threshold = course_services(ctx, context), context.grade_lineitem_url, context.grade_threshold
     members = {m.user_id: m for m in roster(ctx, store, course)}
     passed, outcome = [], GradeSync()
@@ -669,9 +742,10 @@ def sync_grades(ctx: HubContext, store: Store, context_pk: int) -> GradeSync:
             passed.append(member)
     with ctx.db.session_scope() as session:
         context = session.get(LtiContext, context_pk)
+        p = registration_principal(context.registration)
         for member in passed:
             for badge in linked_badges(context):
-                done = award_in_context(session, ctx, context, badge, member)
+                done = award_in_context(session, ctx, p, context, badge, member)
                 outcome.awarded += done.created
                 outcome.already += not done.created
     log.info("LTI grade sync of context %s: %s", course.context_id, outcome)

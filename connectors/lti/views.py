@@ -23,14 +23,15 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from sqlalchemy import select
 
+from hub.accounts.access import Principal
 from hub.badges.models import BadgeClass
-from hub.badges.services import get_by_public_id, revoke
 from hub.context import HubContext, current_context
-from hub.errors import HubError, ValidationError
+from hub.errors import HubError, NotFound, ValidationError
 from hub.i18n import lazy as _l
 from hub.i18n import set_locale
 
-from . import framing
+from . import framing, tenancy
+from . import jobs as lti_jobs
 from . import services as svc
 from .dynreg import register, tool_urls
 from .errors import NotAllowed, PlatformServiceError
@@ -174,7 +175,7 @@ def launch():
             badge_id = done.custom.get("badge_class")
             if context is not None and badge_id and done.is_instructor:
                 badge = session.scalar(select(BadgeClass).where(BadgeClass.public_id == badge_id))
-                if badge is not None:
+                if badge is not None and tenancy.owns(reg, badge):  # another issuer's placement links nothing
                     svc.link_badge(session, ctx, context, badge)
     except CookiesBlocked as exc:
         log.warning("LTI launch without its state cookie; offering a new window")
@@ -248,14 +249,22 @@ def _current() -> tuple[Launch, HubContext]:
     return done, _ctx()
 
 
-def _instructor() -> tuple[Launch, HubContext]:
+def _launch_principal(session, done: Launch) -> Principal:
+    """Whom the teacher of ``done`` acts as: the registration's principal, reaching only its issuer's
+    badge classes. Raises NotAssigned (a 403 page) while the registration has no issuer."""
+    return tenancy.principal(get_registration(session, done.claims["badgehub_registration"]))
+
+
+def _instructor() -> tuple[Launch, HubContext, Principal]:
     done, ctx = _current()
     if not done.is_instructor:
         log.warning("LTI learner sub=%s tried an instructor action %s", done.sub, request.path)
         raise NotAllowed(_l("Only teachers of this course can do this."))
     if not done.context_id:
         raise NotAllowed(_l("Open the tool from inside a course."))
-    return done, ctx
+    with ctx.db.session_scope() as session:
+        p = _launch_principal(session, done)
+    return done, ctx, p
 
 
 def _context(session, done: Launch) -> LtiContext:
@@ -272,6 +281,8 @@ def _course_services(done: Launch) -> svc.CourseServices:
 
 def _course_page(done: Launch, message: str | None = None, error: str | None = None, status: int = 200):
     ctx = _ctx()
+    with ctx.db.session_scope() as session:
+        p = _launch_principal(session, done)  # before any platform call: refused while unassigned
     members, roster_error = [], None
     try:  # the platform call happens outside any database transaction
         members = [m for m in svc.roster(ctx, _store(), _course_services(done)) if m.is_learner]
@@ -281,13 +292,12 @@ def _course_page(done: Launch, message: str | None = None, error: str | None = N
     with ctx.db.session_scope() as session:
         context = _context(session, done)
         linked = svc.linked_badges(context)
-        all_badges = session.scalars(select(BadgeClass).order_by(BadgeClass.name)).all()
         html = render_template(
             "lti/course.html",
             launch=done,
             context=context,
             linked=linked,
-            available=[b for b in all_badges if b not in linked],
+            available=[b for b in tenancy.badge_classes(session, p) if b not in linked],
             members=members,
             roster_error=roster_error,
             issued=svc.issued_in_context(session, context),
@@ -295,6 +305,8 @@ def _course_page(done: Launch, message: str | None = None, error: str | None = N
             message=message,
             error=error,
             RULE_GRADE=RULE_GRADE,
+            grade_sync=lti_jobs.last_grade_sync(session, context),
+            grade_sync_minutes=ctx.settings.lti_grade_sync_minutes,
         )
     return _page(html, status)
 
@@ -334,14 +346,14 @@ def _deep_link_page(done: Launch):
     if not done.is_instructor:
         raise NotAllowed(_l("Only teachers of this course can do this."))
     with _ctx().db.session_scope() as session:
-        all_badges = session.scalars(select(BadgeClass).order_by(BadgeClass.name)).all()
-        html = render_template("lti/deep_link.html", launch=done, badges=all_badges, urls=_ctx().urls)
+        offered = tenancy.badge_classes(session, _launch_principal(session, done))
+        html = render_template("lti/deep_link.html", launch=done, badges=offered, urls=_ctx().urls)
     return _page(html)
 
 
 @bp.get("/course")
 def course():
-    done, _c = _instructor()
+    done, _c, _p = _instructor()
     return _course_page(done)
 
 
@@ -351,26 +363,37 @@ def my_badges():
     return _learner_page(done)
 
 
-def _badge(session, public_id: str | None) -> BadgeClass:
+def _badge(session, p: Principal, public_id: str | None) -> BadgeClass:
+    """The chosen badge class, if ``p`` (the launch's registration) may award it.
+
+    Raises:
+        ValidationError: none chosen; NotFound: no such badge class, or another issuer's.
+    """
+    if not public_id:
+        raise ValidationError(_l("Choose a badge."))
     try:
-        return get_by_public_id(session, BadgeClass, public_id or "")
-    except HubError:
-        raise ValidationError(_l("Choose a badge.")) from None
+        return tenancy.badge(session, p, public_id)
+    except NotFound:
+        log.warning("LTI %s: badge class %s is not of %s's issuer", request.path, public_id, p.email)
+        raise
 
 
 def _form_action(action, *, in_session: bool = True):
     """Run an instructor form's ``action``; the course page shows its message, or the error of a
-    validation or platform problem. With ``in_session`` the action gets ``(session, ctx, done, context)``
-    inside one unit of work; otherwise ``(ctx, done)`` and opens its own (around platform calls)."""
-    done, ctx = _instructor()
+    validation, not-found or platform problem. With ``in_session`` the action gets
+    ``(session, ctx, done, context, p)`` inside one unit of work; otherwise ``(ctx, done, p)`` and opens
+    its own (around platform calls). ``p`` is the launch's principal (:func:`_launch_principal`)."""
+    done, ctx, p = _instructor()
     try:
         if in_session:
             with ctx.db.session_scope() as session:
-                message = action(session, ctx, done, _context(session, done))
+                message = action(session, ctx, done, _context(session, done), p)
         else:
-            message = action(ctx, done)
+            message = action(ctx, done, p)
     except ValidationError as exc:
         return _course_page(done, error=exc.detail, status=422)
+    except NotFound as exc:
+        return _course_page(done, error=exc.detail, status=404)
     except PlatformServiceError as exc:
         log.warning("LTI %s: %s", request.path, exc.reason)
         return _course_page(done, error=exc.detail, status=502)
@@ -379,8 +402,8 @@ def _form_action(action, *, in_session: bool = True):
 
 @bp.post("/course/link")
 def link():
-    def action(session, ctx, done, context):
-        badge = _badge(session, request.form.get("badge"))
+    def action(session, ctx, done, context, p):
+        badge = _badge(session, p, request.form.get("badge"))
         svc.link_badge(session, ctx, context, badge)
         return _("Badge linked to the course.")
 
@@ -389,8 +412,8 @@ def link():
 
 @bp.post("/course/unlink")
 def unlink():
-    def action(session, ctx, done, context):
-        svc.unlink_badge(session, ctx, context, _badge(session, request.form.get("badge")))
+    def action(session, ctx, done, context, p):
+        svc.unlink_badge(session, ctx, context, _badge(session, p, request.form.get("badge")))
         return _("Badge unlinked from the course.")
 
     return _form_action(action)
@@ -398,7 +421,7 @@ def unlink():
 
 @bp.post("/course/rule")
 def rule():
-    def action(session, ctx, done, context):
+    def action(session, ctx, done, context, p):
         threshold = request.form.get("threshold", "").replace(",", ".").strip()
         try:
             value = float(threshold) / 100 if threshold else None
@@ -422,7 +445,7 @@ def rule():
 def award():
     """Award a linked badge to learners chosen from the NRPS roster; post scores if the course asks."""
 
-    def action(ctx, done):
+    def action(ctx, done, p):
         chosen = set(request.form.getlist("member"))
         if not chosen:
             raise ValidationError(_l("Choose at least one learner."))
@@ -431,8 +454,8 @@ def award():
         members = [m for m in svc.roster(ctx, _store(), course) if m.user_id in chosen]
         with ctx.db.session_scope() as session:
             context = _context(session, done)
-            badge = _badge(session, request.form.get("badge"))
-            created = [m for m in members if svc.award_in_context(session, ctx, context, badge, m).created]
+            badge = _badge(session, p, request.form.get("badge"))
+            created = [m for m in members if svc.award_in_context(session, ctx, p, context, badge, m).created]
             link = svc.find_link(context, badge)
             post, lineitem, link_id = context.post_scores, link.lineitem_url, link.id
         if post and created:  # after the commit: the awards stand even if the gradebook refuses
@@ -451,10 +474,9 @@ def award():
 
 @bp.post("/course/revoke")
 def revoke_award():
-    def action(session, ctx, done, context):
-        assertion = svc.assertion_in_context(session, context, request.form.get("assertion", ""))
+    def action(session, ctx, done, context, p):
         reason = request.form.get("reason", "").strip() or _("Revoked by the course teacher.")
-        revoke(session, ctx, assertion, reason)
+        svc.revoke_in_context(session, ctx, p, context, request.form.get("assertion", ""), reason)
         return _("Badge revoked.")
 
     return _form_action(action)
@@ -462,16 +484,18 @@ def revoke_award():
 
 @bp.post("/course/sync")
 def sync():
-    def action(ctx, done):
-        with ctx.db.session_scope() as session:
-            context_pk = _context(session, done).id
-        outcome = svc.sync_grades(ctx, _store(), context_pk)
-        return _("Grades checked: %(awarded)s awarded, %(below)s below the threshold.") % {
-            "awarded": outcome.awarded,
-            "below": outcome.below,
-        }
+    """ "Check grades now": enqueue the course's grade sync job (:mod:`connectors.lti.jobs`); the course
+    page shows its outcome once it has run."""
 
-    return _form_action(action, in_session=False)
+    def action(session, ctx, done, context, p):
+        if context.award_rule != RULE_GRADE or not context.grade_lineitem_url:
+            raise ValidationError(_l("This course does not award badges on grades."))
+        _job, created = lti_jobs.enqueue_now(session, ctx, context)
+        if not created:
+            return _("A grade check of this course is already waiting; its outcome shows below once it has run.")
+        return _("Grade check started; its outcome shows below once it has run.")
+
+    return _form_action(action)
 
 
 @bp.post("/deeplink")
@@ -481,7 +505,7 @@ def deep_link():
     if not done.is_deep_link or not done.is_instructor:
         raise NotAllowed(_l("Only teachers of this course can do this."))
     with ctx.db.session_scope() as session:
-        badge = _badge(session, request.form.get("badge"))
+        badge = _badge(session, _launch_principal(session, done), request.form.get("badge"))
         reg = get_registration(session, done.claims["badgehub_registration"])
         context = svc.upsert_context(session, reg, done)
         if context is not None:

@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from connectors.types import LearningEvent, PlatformUser
@@ -25,7 +25,7 @@ from hub.connections.models import ConnectorConfig
 from hub.connections.services import IntakeConnector
 from hub.context import HubContext
 from hub.credentials.status import allocate_statuses
-from hub.db import new_public_id, utcnow
+from hub.db import claim_filter, new_public_id, utcnow
 from hub.errors import EventNotProcessable, HubError, ValidationError
 from hub.i18n import Lazy, dump_text, english, joined, lazy
 from hub.i18n import lazy as _l
@@ -196,14 +196,12 @@ def claim(ctx: HubContext, event_ids: list[int] | None = None, limit: int = 50) 
     now = utcnow()
     stale = now - timedelta(seconds=ctx.settings.stale_processing_seconds)
     with ctx.db.session_scope() as session:
+        chosen: ColumnElement[bool]
         if event_ids is not None:
             chosen = InboundEvent.id.in_(event_ids)
         else:
             pick = select(InboundEvent.id).where(_claimable(stale)).order_by(InboundEvent.received_at, InboundEvent.id)
-            pick = pick.limit(limit)
-            if ctx.db.dialect == "postgresql":
-                pick = pick.with_for_update(skip_locked=True)
-            chosen = InboundEvent.id.in_(pick.scalar_subquery())
+            chosen = claim_filter(InboundEvent.id, pick.limit(limit), ctx.db.dialect)
         result = session.execute(
             update(InboundEvent)
             .where(chosen, _claimable(stale))
@@ -242,9 +240,15 @@ def _history_entry(at, status: str, reason) -> dict:
 
 
 def connector_principal(connector: ConnectorConfig) -> Principal:
-    """The system principal a connector's events award as: the connector's issuer only (any issuer
-    for a site-level connector), named ``connector:<slug>`` in the audit log."""
-    return Principal.system(f"connector:{connector.slug}", issuer_id=connector.issuer_id, via=connector.kind)
+    """The system principal a connector's events award as: the connector's issuer only, named
+    ``connector:<slug>`` in the audit log. A connector without an issuer awards any issuer's badge
+    classes if its kind allows site-level rows (a site administrator's webhook connector), and none at
+    all otherwise (an LTI registration not yet assigned to an issuer:
+    :attr:`connectors.base.Connector.site_level_awards`)."""
+    actor = f"connector:{connector.slug}"
+    if connector.issuer_id is None and not registry.get(connector.kind).site_level_awards:
+        return Principal(None, actor, scope="award", via=connector.kind)
+    return Principal.system(actor, issuer_id=connector.issuer_id, via=connector.kind)
 
 
 def apply_awards(

@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.context import HubContext
-from hub.db import new_public_id, utcnow
+from hub.db import claim_filter, new_public_id, utcnow
 from hub.jobs.models import DONE, FAILED, PENDING, RUNNING, Job
 
 __all__ = ["DONE", "FAILED", "PENDING", "RUNNING", "Job"]
@@ -196,11 +196,9 @@ def claim(ctx: HubContext, limit: int = 1) -> list[int]:
     lease = timedelta(seconds=ctx.settings.job_lease_seconds)
     with ctx.db.session_scope() as session:
         pick = select(Job.id).where(_claimable(now, lease)).order_by(Job.run_after, Job.id).limit(limit)
-        if ctx.db.dialect == "postgresql":
-            pick = pick.with_for_update(skip_locked=True)
         result = session.execute(
             update(Job)
-            .where(Job.id.in_(pick.scalar_subquery()), _claimable(now, lease))
+            .where(claim_filter(Job.id, pick, ctx.db.dialect), _claimable(now, lease))
             .values(status=RUNNING, heartbeat_at=now, attempts=Job.attempts + 1)
             .returning(Job.id)
         )

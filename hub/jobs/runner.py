@@ -87,8 +87,10 @@ class Runner:
 
     def start(self) -> None:
         """Start the loop threads of this process once (again after a fork: a gunicorn worker forked
-        from a master that started them has none running)."""
-        if self.mode == "sync" or self._started_pid == os.getpid():
+        from a master that started them has none running). Only in ``thread`` mode: in ``worker`` mode
+        the web process leaves the work to ``badgehub worker`` (which runs :meth:`loop` itself), and in
+        ``sync`` mode :meth:`wake` does it inline."""
+        if self.mode != "thread" or self._started_pid == os.getpid():
             return
         with self._lock:
             if self._started_pid == os.getpid():

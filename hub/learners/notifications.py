@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from hub.badges.models import Assertion
 from hub.context import HubContext
-from hub.db import utcnow
+from hub.db import claim_filter, utcnow
 from hub.errors import HubError
 from hub.i18n import LOCALES, translations
 from hub.learners import tokens
@@ -178,9 +178,7 @@ def _claim_rows(ctx: HubContext, ids: list[int] | None, limit: int) -> list[int]
         )
         if ids is None:
             pick = select(Notification.id).where(waiting).order_by(Notification.id).limit(limit)
-            if ctx.db.dialect == "postgresql":
-                pick = pick.with_for_update(skip_locked=True)
-            chosen = Notification.id.in_(pick.scalar_subquery())
+            chosen = claim_filter(Notification.id, pick, ctx.db.dialect)
         else:
             chosen = Notification.id.in_(ids)
         result = session.execute(

@@ -407,9 +407,11 @@ def end_rotation(session: Session, ctx: HubContext, p: Principal, row: Connector
     )
 
 
-def send_test_event(session: Session, p: Principal, row: ConnectorConfig, body: str | None = None) -> InboundEvent:
+def send_test_event(
+    session: Session, ctx: HubContext, p: Principal, row: ConnectorConfig, body: str | None = None
+) -> InboundEvent:
     """Store ``body`` (default: the connector's ``config["example"]``) as an event of ``row``, as if the
-    sender had delivered it; the caller commits and enqueues it for the normal pipeline."""
+    sender had delivered it; the job runner processes it once the caller's transaction commits."""
     _write(p, row.issuer_id, CONFIGURE, "ConnectorConfig")
     if body is None:
         example = row.config.get("example")
@@ -431,6 +433,7 @@ def send_test_event(session: Session, p: Principal, row: ConnectorConfig, body: 
         issuer_id=row.issuer_id,
         after={"event": event.public_id},
     )
+    jobs.wake_after_commit(session, ctx)
     return event
 
 
@@ -488,8 +491,9 @@ def delete_rule(session: Session, p: Principal, rule: AwardRule) -> None:
     rules.delete_rule(session, rule)
 
 
-def replay_event(session: Session, p: Principal, event: InboundEvent) -> InboundEvent:
-    """Put the event back to pending; the caller commits and enqueues it."""
+def replay_event(session: Session, ctx: HubContext, p: Principal, event: InboundEvent) -> InboundEvent:
+    """Put the event back to pending (CONFIGURE at its connector's issuer), audited; the job runner
+    processes it again once the caller's transaction commits."""
     _write(p, event.connector.issuer_id, CONFIGURE, "InboundEvent")
     before = {"status": event.status, "reason": event.reason}
     inbox.replay(session, event)
@@ -503,6 +507,7 @@ def replay_event(session: Session, p: Principal, event: InboundEvent) -> Inbound
         before=before,
         after={"status": event.status},
     )
+    jobs.wake_after_commit(session, ctx)
     return event
 
 

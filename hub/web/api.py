@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hmac
 
 from flask import current_app, g, request
@@ -208,8 +209,10 @@ class BadgeClassArgs(PageArgs):
     issuer = Text(**Opt)
 
 
+@functools.cache
 def page_schema(item):
-    """The schema of one page of ``item`` schemas: ``{"items": [item], "next": cursor | null}``."""
+    """The schema of one page of ``item`` schemas: ``{"items": [item], "next": cursor | null}`` (one class
+    per item schema, so the OpenAPI document names it once)."""
     return type(
         f"{item.__name__}Page", (Base,), {"items": fields.List(fields.Nested(item)), "next": Text(allow_none=True)}
     )

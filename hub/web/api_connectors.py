@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 from datetime import UTC
 
-from flask import current_app
 from marshmallow import fields, validate
 from sqlalchemy import select
 
@@ -249,9 +248,7 @@ def send_test_event(body, connector_id):
 
     row = _connector(connector_id, write=True)
     payload = json.dumps(body["body"], ensure_ascii=False) if body.get("body") is not None else None
-    event = actions.send_test_event(db_session(), me(), row, payload)
-    db_session().commit()  # the runner below must see the rows
-    current_app.extensions["hub.jobs"].enqueue(event.id)
+    event = actions.send_test_event(db_session(), current_context(), me(), row, payload)
     return event_json(event, full=True), 202
 
 
@@ -333,9 +330,7 @@ def get_event(event_id):
 def replay_event(event_id):
     """Process a stored event again with the current configuration."""
     event = load(db_session(), me(), InboundEvent, event_id, CONFIGURE, write=True)
-    actions.replay_event(db_session(), me(), event)
-    db_session().commit()  # the runner below must see the rows
-    current_app.extensions["hub.jobs"].enqueue(event.id)
+    actions.replay_event(db_session(), current_context(), me(), event)
     return event_json(event), 202
 
 
@@ -347,10 +342,7 @@ def replay_events(body):
     session = db_session()
     rows = [load(session, me(), InboundEvent, i, CONFIGURE, write=True) for i in dict.fromkeys(body["events"])]
     for row in rows:
-        actions.replay_event(session, me(), row)
-    db_session().commit()  # the runner below must see the rows
-    for row in rows:
-        current_app.extensions["hub.jobs"].enqueue(row.id)
+        actions.replay_event(session, current_context(), me(), row)
     return {"items": [event_json(r) for r in rows], "next": None}, 202
 
 

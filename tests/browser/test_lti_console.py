@@ -108,8 +108,10 @@ def test_a_mistaken_registration_is_changed_then_deleted(hub_server, people, chr
     }
     for selector, value in values.items():
         page.fill(selector, value)
+    page.select_option("#badge_issuer", label="Związek Sportowy")  # the issuer the platform belongs to
     page.click("main button[type=submit]")
     page.wait_for_url("**/admin/lti/registrations/*")
+    assert "Związek Sportowy" in page.locator(".lti-details").inner_text()
 
     page.click("main a:has-text('Zmień rejestrację')")
     page.wait_for_url("**/edit")

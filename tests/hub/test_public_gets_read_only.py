@@ -14,8 +14,8 @@ from hub import create_app
 from hub.badges import services as badges
 from hub.badges.models import Assertion, IssuerKey
 from hub.certificates.models import RenderedFile
-from tests.hub.certificates.support import pdf_text
 from tests.conftest import completion, post_event
+from tests.hub.certificates.support import pdf_text
 
 WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE|MERGE|CREATE|DROP|ALTER|TRUNCATE)\b", re.IGNORECASE)
 LD = {"Accept": "application/ld+json"}

@@ -27,7 +27,7 @@ from hub.rules.models import AwardRule
 from hub.timefmt import parse_timestamp
 from hub.web import db_session
 from hub.web.admin import bp, connector_page_url, forms, once, principal
-from hub.web.admin.common import failed, issuers_for, runner, saving
+from hub.web.admin.common import failed, issuers_for, saving
 from hub.web.admin.paging import page
 from hub.web.admin.scoping import load, scope
 
@@ -181,13 +181,11 @@ def connector_test(connector_id: str):
     s, p = db_session(), principal()
     row = _connector(connector_id, write=True)
     try:
-        event = actions.send_test_event(s, p, row, forms.text("body"))
+        event = actions.send_test_event(s, current_context(), p, row, forms.text("body"))
     except HubError as exc:
         s.rollback()
         failed(exc)
         return redirect(url_for("admin.connector", connector_id=row.public_id))
-    s.commit()
-    runner().enqueue(event.id)
     flash(_("Test event sent."), "info")
     return redirect(url_for("admin.event", event_id=event.public_id))
 
@@ -305,13 +303,11 @@ def events_replay():
     done = []
     for row in rows:
         try:
-            actions.replay_event(s, p, row)
+            with s.begin_nested():
+                actions.replay_event(s, current_context(), p, row)
             done.append(row.id)
         except HubError as exc:
             failed(exc)
-    s.commit()
-    for event_id in done:
-        runner().enqueue(event_id)
     if not ids:
         flash(_("Tick the events to replay first."), "error")
     elif done:

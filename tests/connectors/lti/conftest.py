@@ -1,5 +1,6 @@
 """Fixtures: the hub served over real HTTP, a Moodle-shaped lti1p3platform platform served next to it,
-the platform registered in the hub through the JSON API, an issuer with two badge classes."""
+an issuer with two badge classes, the platform registered in the hub through the JSON API and assigned
+to that issuer."""
 
 from __future__ import annotations
 
@@ -43,12 +44,18 @@ def serve_hub(settings, *, allow_private_hosts: bool = True):
     return app, url, stop
 
 
+class Badges(dict):
+    """``{"safe": <public id>, "passwords": <public id>}`` with ``issuer``, their issuer's public id."""
+
+    issuer: str = ""
+
+
 @dataclass
 class World:
     app: object
     hub: str
     platform: Platform
-    badges: dict[str, str]
+    badges: Badges
 
     @property
     def ctx(self):
@@ -72,11 +79,12 @@ def make_members(p: Platform) -> None:
         p.members[m.user_id] = m
 
 
-def make_badges(ctx) -> dict[str, str]:
+def make_badges(ctx, name: str = "Szkoła Łódź") -> Badges:
+    """An issuer with two badge classes, ``safe`` and ``passwords`` (:class:`Badges`)."""
     from hub.badges import services as badges
 
     with ctx.db.session_scope() as s:
-        issuer = badges.create_issuer(s, ctx, name="Szkoła Łódź", url="https://szkola.example.pl")
+        issuer = badges.create_issuer(s, ctx, name=name, url="https://szkola.example.pl")
         a = badges.create_badge_class(
             s,
             ctx,
@@ -87,7 +95,16 @@ def make_badges(ctx) -> dict[str, str]:
             criteria_narrative="Ukończ moduł 1.",
         )
         b = badges.create_badge_class(s, ctx, issuer, name="Hasła", description="Silne hasła", image=badge_png())
-        return {"safe": a.public_id, "passwords": b.public_id}
+        out = Badges(safe=a.public_id, passwords=b.public_id)
+        out.issuer = issuer.public_id
+        return out
+
+
+def approve(hub: str, reg_id: str, issuer: str) -> requests.Response:
+    """Approve a registration through the admin API, assigning it to ``issuer`` (a public id)."""
+    return requests.post(
+        f"{hub}/api/v1/lti/registrations/{reg_id}/approve", json={"badge_issuer": issuer}, headers=ADMIN, timeout=10
+    )
 
 
 @pytest.fixture
@@ -120,11 +137,15 @@ def platform_server(hub_server):
 @pytest.fixture
 def world(hub_server, platform_server) -> World:
     app, url = hub_server
+    badges = make_badges(app.extensions["hub"])
     r = requests.post(
-        f"{url}/api/v1/lti/registrations", json=platform_server.hub_registration(), headers=ADMIN, timeout=10
+        f"{url}/api/v1/lti/registrations",
+        json=platform_server.hub_registration(badge_issuer=badges.issuer),
+        headers=ADMIN,
+        timeout=10,
     )
     assert r.status_code == 201, r.text
-    return World(app, url, platform_server, make_badges(app.extensions["hub"]))
+    return World(app, url, platform_server, badges)
 
 
 @pytest.fixture
@@ -168,7 +189,8 @@ class Console:
 @pytest.fixture
 def people(hub_server) -> dict[str, str]:
     """A site administrator, and the administrator and staff of an issuer (e-mails by role), each with an
-    API token of scope ``manage`` (``<role>-token``); the site administrator also one of scope ``read``."""
+    API token of scope ``manage`` (``<role>-token``); the site administrator also one of scope ``read``;
+    ``issuer``: that issuer's public id."""
     from hub.accounts import services as accounts
     from hub.badges import services as badges
 
@@ -184,4 +206,5 @@ def people(hub_server) -> dict[str, str]:
             out[f"{role}-token"] = accounts.create_api_token(s, user, name=role, scope="manage")[1]
             if role == "site":
                 out["site-read-token"] = accounts.create_api_token(s, user, name="read", scope="read")[1]
+        out["issuer"] = issuer.public_id
     return out

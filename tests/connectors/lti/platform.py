@@ -137,6 +137,7 @@ class Platform:
     registrations: list[dict] = field(default_factory=list)
     registration_token: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     token_requests: int = 0
+    roster_reads: int = 0
     hints: dict[str, dict] = field(default_factory=dict)
     issuer_override: str | None = None
     registration: TamperingRegistration | None = None
@@ -167,9 +168,10 @@ class Platform:
         self.registration = reg
         return reg
 
-    def hub_registration(self) -> dict:
-        """What an administrator enters in the hub (admin API) for this platform."""
-        return {
+    def hub_registration(self, badge_issuer: str | None = None) -> dict:
+        """What an administrator enters in the hub (admin API) for this platform; ``badge_issuer``: the
+        public id of the hub issuer it belongs to (required by the hub for an active registration)."""
+        doc = {
             "issuer": self.iss,
             "client_id": self.client_id,
             "auth_login_url": f"{self.base}/auth",
@@ -178,6 +180,9 @@ class Platform:
             "deployment_ids": [self.deployment_id],
             "name": "Test Moodle",
         }
+        if badge_issuer:
+            doc["badge_issuer"] = badge_issuer
+        return doc
 
 
 class _Login(OIDCLoginAbstract):
@@ -339,6 +344,7 @@ def create_platform_app(p: Platform) -> Flask:
 
     @app.get("/nrps/CourseSection/<context_id>/memberships")
     def memberships(context_id):
+        p.roster_reads += 1
         svc = _Nrps(FlaskPlatformRequest(request), conf(), p.memberships_url())
         svc.platform = p
         args = request.args.to_dict()

@@ -53,13 +53,14 @@ def test_site_administrator_token_manages_registrations(world, people):
     api = f"{world.hub}/api/v1/lti"
     r = requests.post(
         f"{api}/registrations",
-        json=_manual("https://moodle.example.edu", deployment_ids=["course/7"]),
+        json=_manual("https://moodle.example.edu", deployment_ids=["course/7"], badge_issuer=world.badges.issuer),
         headers=site,
         timeout=10,
     )
     assert r.status_code == 201, r.text
     created = r.json()
     assert created["status"] == "active" and created["deployments"][0]["deployment_id"] == "course/7"
+    assert created["badge_issuer"] == world.badges.issuer
 
     first = requests.get(f"{api}/registrations", params={"limit": 1}, headers=site, timeout=10).json()
     assert [i["id"] for i in first["items"]] == [created["id"]] and first["next"] == created["id"]
@@ -120,7 +121,7 @@ def test_validation_and_lookups_answer_problem_json(world, people):
         r = requests.request(method, f"{api}{path}", headers=site, timeout=10, **kw)
         assert r.status_code == status, (path, kw, r.status_code, r.text)
         assert r.headers["content-type"].startswith("application/problem+json"), path
-    reg = world.platform.hub_registration()
+    reg = world.platform.hub_registration(badge_issuer=world.badges.issuer)
     dup = requests.post(f"{api}/registrations", json=reg, headers={**site, "Accept-Language": "en"}, timeout=10)
     assert dup.status_code == 422 and dup.json()["detail"].endswith(f"/ {reg['client_id']} exists")
     dup = requests.post(f"{api}/registrations", json=reg, headers={**site, "Accept-Language": "pl"}, timeout=10)

@@ -99,14 +99,22 @@ def test_dynamic_registration_waits_for_the_console_then_launches(hub_server, ba
     assert p.base in waiting and "dyn-client-7" in waiting
     page = site.get(re.search(r'href="(/admin/lti/registrations/[^"]+)"', waiting).group(1))
     assert "registered itself" in page.text and "Reject" in page.text
-    done = _submit(site, page, "/status", status="active")
-    assert "Registration approved." in done.text and "launches accepted" in done.text
+    assert 'name="badge_issuer" required' in page.text and "Związek Sportowy" in page.text
+    refused = _submit(site, page, "/status", status="active")  # no issuer chosen
+    assert "Could not save: Choose the issuer this platform belongs to" in _text(refused)
+    assert "pending approval" in refused.text and not _audit(app, "lti_registration.approve")
     from .conftest import make_badges
 
-    make_badges(app.extensions["hub"])
+    ids = make_badges(app.extensions["hub"])
+    form = _form(page, "/status", status="active")
+    done = site.http.post(form["action"], data={**form["fields"], "badge_issuer": ids.issuer}, timeout=20)
+    assert "Registration approved." in done.text and "launches accepted" in done.text
+    assert "Szkoła Łódź" in _text(done)
     assert Browser().launch(p, "10").status_code == 200
     (entry,) = _audit(app, "lti_registration.approve")
     assert entry.before == {"status": "pending"} and entry.after == {"status": "active"}
+    (assigned,) = _audit(app, "lti_registration.assign")
+    assert assigned.before == {"badge_issuer": None} and assigned.after == {"badge_issuer": ids.issuer}
 
 
 def test_rejecting_a_dynamic_registration_deletes_it(hub_server, bare_platform, people):
@@ -142,7 +150,8 @@ def test_manual_registration_form_shows_field_errors_and_keeps_the_input(hub_ser
     errors = dict(re.findall(r'<p class="lti-field-error" id="([a-z_]+)-error">([^<]+)</p>', bad.text))
     assert errors["issuer"].startswith("Enter a full address")
     assert errors["client_id"] == "Client id is required."
-    assert set(errors) == {"issuer", "client_id", "auth_login_url", "auth_token_url", "key_set_url"}
+    assert html.unescape(errors["badge_issuer"]).startswith("Choose the issuer this platform belongs to")
+    assert set(errors) == {"issuer", "client_id", "auth_login_url", "auth_token_url", "key_set_url", "badge_issuer"}
     assert 'value="Canvas szkoły"' in bad.text and 'value="canvas.instructure.com"' in bad.text
     assert 'id="issuer" name="issuer"' in bad.text and 'aria-invalid="true"' in bad.text
 
@@ -155,6 +164,9 @@ def test_manual_registration_form_shows_field_errors_and_keeps_the_input(hub_ser
         "key_set_url": "https://sso.canvaslms.com/api/lti/security/jwks",
         "deployment_ids": "1:abc\n2:def, 1:abc",
     }
+    from .conftest import make_badges
+
+    values["badge_issuer"] = make_badges(app.extensions["hub"]).issuer
     good = site.post("/admin/lti/new", values)
     assert good.status_code == 200 and "/admin/lti/registrations/" in good.url
     assert "Platform registered." in good.text
@@ -164,6 +176,7 @@ def test_manual_registration_form_shows_field_errors_and_keeps_the_input(hub_ser
         "1:abc": "active",
         "2:def": "active",
     }
+    assert entry.after["badge_issuer"] == values["badge_issuer"]
     again = site.post("/admin/lti/new", values)
     assert again.status_code == 422
     assert "already has a registration with this client id" in again.text

@@ -36,6 +36,7 @@ def two_platforms(world):
         "auth_token_url": f"{OTHER}/token",
         "key_set_url": f"{OTHER}/jwks",
         "deployment_ids": ["1"],
+        "badge_issuer": world.badges.issuer,
     }
     assert requests.post(f"{world.hub}/api/v1/lti/registrations", json=other, headers=ADMIN, timeout=10).ok
     return world

@@ -143,8 +143,9 @@ def test_replay_across_two_instances_sharing_the_store(store_kind, caplog):
         p.base = served.url
         p.make_registration()
         make_members(p)
-        assert requests.post(f"{url_a}/api/v1/lti/registrations", json=p.hub_registration(), headers=ADMIN).ok
-        make_badges(app_a.extensions["hub"])
+        ids = make_badges(app_a.extensions["hub"])
+        body = p.hub_registration(badge_issuer=ids.issuer)
+        assert requests.post(f"{url_a}/api/v1/lti/registrations", json=body, headers=ADMIN).ok
         b = __import__("tests.connectors.lti.platform", fromlist=["Browser"]).Browser()
         auth = b.open_from_platform(p, "4")
         form = forms(auth)[0]

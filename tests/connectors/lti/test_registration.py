@@ -14,7 +14,7 @@ from connectors.lti.dynreg import registration_request
 from connectors.lti.launch import Launch
 from tests.conftest import SHARED_REF
 
-from .conftest import ADMIN, make_badges
+from .conftest import ADMIN, approve, make_badges
 
 MOODLE = SHARED_REF / "moodle"
 TOOL_CONFIG = "https://purl.imsglobal.org/spec/lti-tool-configuration"
@@ -58,8 +58,14 @@ def test_dynamic_registration_then_approval_then_launch(hub_server, bare_platfor
 
     pending = Browser().open_from_platform(p, "10")
     assert pending.status_code == 401 and "not registered" in pending.text
-    assert requests.post(f"{hub}/api/v1/lti/registrations/{reg['id']}/approve", headers=ADMIN).ok
-    make_badges(app.extensions["hub"])
+    refused = requests.post(
+        f"{hub}/api/v1/lti/registrations/{reg['id']}/approve", headers={**ADMIN, "Accept-Language": "en"}
+    )
+    assert refused.status_code == 422 and refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.json()["field"] == "badge_issuer" and "Choose the issuer" in refused.json()["detail"]
+    ids = make_badges(app.extensions["hub"])
+    approved = approve(hub, reg["id"], ids.issuer)
+    assert approved.ok and approved.json()["badge_issuer"] == ids.issuer
     page = Browser().launch(p, "10")
     assert page.status_code == 200 and "Badges in this course" in page.text
 

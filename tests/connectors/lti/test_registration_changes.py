@@ -28,6 +28,11 @@ CANVAS = {
 }
 
 
+def _canvas(people: dict) -> dict:
+    """The Canvas registration form, assigned to the ``people`` fixture's issuer."""
+    return {**CANVAS, "badge_issuer": people["issuer"]}
+
+
 def _bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}", "Accept-Language": "en"}
 
@@ -90,7 +95,7 @@ def test_platform_urls_must_be_https_except_on_this_computer(strict_hub, people)
     """The trial's registration with an http:// login URL is refused, in the form and the API."""
     app, hub = strict_hub
     site = Console(hub, people["site"])
-    bad = site.post("/admin/lti/new", {**CANVAS, "auth_login_url": "http://sso.canvaslms.com/authorize"})
+    bad = site.post("/admin/lti/new", {**_canvas(people), "auth_login_url": "http://sso.canvaslms.com/authorize"})
     assert bad.status_code == 422
     assert _errors(bad) == {
         "auth_login_url": "Use an https:// address; http:// is accepted only for a platform on this computer "
@@ -99,7 +104,7 @@ def test_platform_urls_must_be_https_except_on_this_computer(strict_hub, people)
     assert 'value="http://sso.canvaslms.com/authorize"' in bad.text  # the input is kept
 
     api = f"{hub}/api/v1/lti/registrations"
-    body = {**CANVAS, "deployment_ids": [], "key_set_url": "http://sso.canvaslms.com/jwks"}
+    body = {**_canvas(people), "deployment_ids": [], "key_set_url": "http://sso.canvaslms.com/jwks"}
     r = requests.post(api, json=body, headers=_bearer(people["site-token"]), timeout=10)
     assert r.status_code == 422 and r.json()["field"] == "key_set_url"
     assert r.json()["detail"].startswith("key_set_url: Use an https:// address")
@@ -109,6 +114,7 @@ def test_platform_urls_must_be_https_except_on_this_computer(strict_hub, people)
         "auth_login_url": "http://127.0.0.1:8080/auth",
         "auth_token_url": "http://[::1]:8080/token",
         "key_set_url": "http://moodle.localhost/jwks",
+        "badge_issuer": people["issuer"],
     }
     assert requests.post(api, json=local, headers=_bearer(people["site-token"]), timeout=10).status_code == 201
     assert not _audit(app, "lti_registration.update")
@@ -116,7 +122,7 @@ def test_platform_urls_must_be_https_except_on_this_computer(strict_hub, people)
 
 def test_http_platforms_are_accepted_with_the_setting(hub_server, people):
     _app, hub = hub_server  # HUB_LTI_ALLOW_PRIVATE_HOSTS on
-    body = {**CANVAS, "deployment_ids": [], "auth_login_url": "http://sso.canvaslms.com/authorize"}
+    body = {**_canvas(people), "deployment_ids": [], "auth_login_url": "http://sso.canvaslms.com/authorize"}
     r = requests.post(f"{hub}/api/v1/lti/registrations", json=body, headers=_bearer(people["site-token"]))
     assert r.status_code == 201, r.text
 
@@ -124,7 +130,7 @@ def test_http_platforms_are_accepted_with_the_setting(hub_server, people):
 def test_a_typo_is_fixed_in_the_change_form(strict_hub, people):
     app, hub = strict_hub
     site = Console(hub, people["site"])
-    created = site.post("/admin/lti/new", {**CANVAS, "key_set_url": "https://sso.canvaslms.com/api/lti/jwsk"})
+    created = site.post("/admin/lti/new", {**_canvas(people), "key_set_url": "https://sso.canvaslms.com/api/lti/jwsk"})
     reg_id = _reg_id(created)
     page = site.get(f"/admin/lti/registrations/{reg_id}")
     edit = site.get(re.search(r'href="(/admin/lti/registrations/[^"]+/edit)"', page.text).group(1))
@@ -156,7 +162,7 @@ def test_a_typo_is_fixed_in_the_change_form(strict_hub, people):
     )
     assert "Registration saved." in unchanged.text and len(_audit(app, "lti_registration.update")) == 1
 
-    other = site.post("/admin/lti/new", {**CANVAS, "client_id": "other", "deployment_ids": ""})
+    other = site.post("/admin/lti/new", {**_canvas(people), "client_id": "other", "deployment_ids": ""})
     taken = site.post(f"/admin/lti/registrations/{_reg_id(other)}/edit", {**fields, "client_id": CANVAS["client_id"]})
     assert taken.status_code == 422
     assert _errors(taken) == {"client_id": "This platform already has a registration with this client id."}
@@ -167,7 +173,7 @@ def test_deactivated_registration_is_deleted_then_registered_again(strict_hub, p
     registered again. Now it can be deleted (with a confirmation page saying what goes) first."""
     app, hub = strict_hub
     site = Console(hub, people["site"])
-    reg_id = _reg_id(site.post("/admin/lti/new", CANVAS))
+    reg_id = _reg_id(site.post("/admin/lti/new", _canvas(people)))
     page = site.get(f"/admin/lti/registrations/{reg_id}")
     assert "/delete" not in page.text  # active: no delete link
     refused = site.get(f"/admin/lti/registrations/{reg_id}/delete")
@@ -178,7 +184,7 @@ def test_deactivated_registration_is_deleted_then_registered_again(strict_hub, p
 
     done = site.post(f"/admin/lti/registrations/{reg_id}/status", {"status": "inactive"})
     assert "Registration deactivated." in done.text
-    again = site.post("/admin/lti/new", CANVAS)
+    again = site.post("/admin/lti/new", _canvas(people))
     assert again.status_code == 422 and "already has a registration" in again.text
     confirm = site.get(re.search(r'href="(/admin/lti/registrations/[^"]+/delete)"', done.text).group(1))
     what = html.unescape(confirm.text.split('id="delete-what"')[1].split("</ul>")[0])
@@ -189,7 +195,7 @@ def test_deactivated_registration_is_deleted_then_registered_again(strict_hub, p
     (entry,) = _audit(app, "lti_registration.delete")
     assert entry.before["client_id"] == CANVAS["client_id"] and entry.before["status"] == "inactive"
     assert entry.before["deleted"] == {"courses": 0, "linked_badges": 0}
-    assert site.post("/admin/lti/new", CANVAS).status_code == 200  # registered again
+    assert site.post("/admin/lti/new", _canvas(people)).status_code == 200  # registered again
 
 
 def _teacher_awards(world) -> None:
@@ -261,7 +267,7 @@ def test_a_registration_whose_courses_have_no_awards_is_deleted_with_them(world,
 def test_patch_changes_fields_and_deployments(world, people):
     site = _bearer(people["site-token"])
     api = f"{world.hub}/api/v1/lti/registrations"
-    body = {**CANVAS, "deployment_ids": ["1:abc", "2:def"]}
+    body = {**_canvas(people), "deployment_ids": ["1:abc", "2:def"]}
     created = requests.post(api, json=body, headers=site, timeout=10).json()
     url = f"{api}/{created['id']}"
     requests.post(f"{url}/deployments/2:def/deactivate", headers=site, timeout=10)

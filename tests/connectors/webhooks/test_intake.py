@@ -229,7 +229,7 @@ def test_condition_on_sports_result(client, ctx, factory):
     mapping = {
         "recipient_email": "athlete.email",
         "recipient_name": "athlete.name",
-        "event_type": "`result`",
+        "event_type": "'result'",
         "key": "competition",
     }
     factory.setup(mapping=mapping, event_type="result", key="MP-2026", condition="place <= `3`", allow_multiple=True)

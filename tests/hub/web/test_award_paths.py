@@ -169,3 +169,29 @@ def test_an_event_whose_condition_is_false_is_processed_not_failed(ctx, factory,
         assert events[1].status == "processed"
         assert events[1].reason == "no badge earned: condition `data.place <= `3`` is false"
         assert [a.recipient_plain for a in s.scalars(select(Assertion))] == ["second@example.org"]
+
+
+def test_an_lti_registration_without_an_issuer_awards_nothing(ctx, factory):
+    """An LTI registration's completion connector is site-level until a site administrator assigns the
+    registration to an issuer; until then its events earn nothing (not every issuer's badges)."""
+    from connectors.types import LearningEvent, PlatformUser
+    from hub.inbox.services import submit_learning_event
+    from hub.jobs.runner import Runner
+
+    info = factory.setup(slug="lti-unassigned")
+    with ctx.db.session_scope() as s:
+        row = s.scalar(select(ConnectorConfig).where(ConnectorConfig.slug == "lti-unassigned"))
+        row.kind, row.issuer_id = "lti", None
+        event = LearningEvent(
+            connector="lti-unassigned",
+            event_type="course_completed",
+            key="ZGJ-101",
+            recipient=PlatformUser(email="learner@example.org"),
+            idempotency_key="lti:test:1",
+        )
+        submit_learning_event(s, ctx, row, event)
+    Runner(ctx).drain()
+    with ctx.db.session_scope() as s:
+        stored = s.scalar(select(InboundEvent))
+        assert stored.status == "failed" and "no such badge" in stored.reason, stored.reason
+        assert s.scalar(select(Assertion).where(Assertion.badge_class_id == info["badge_id"])) is None

@@ -1,0 +1,39 @@
+"""Claims take at most their limit: on PostgreSQL a locking ``IN (subquery … LIMIT n)`` could be
+re-run per row by a nested-loop plan and claim every waiting row (:func:`hub.db.claim_filter`)."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from hub import create_app, jobs
+from hub.inbox import services as inbox
+from hub.learners import notifications
+from hub.learners.models import Notification
+from tests.conftest import Factory, completion, post_event
+
+
+def test_each_queue_claims_at_most_its_limit(settings, monkeypatch):
+    app = create_app(settings.with_(job_mode="worker"))
+    ctx = app.extensions["hub"]
+    Factory(ctx).setup()
+    client = app.test_client()
+    for user in range(12):
+        assert post_event(client, completion(user_id=user, email=f"c{user}@example.org")).status_code == 202
+
+    first = inbox.claim(ctx, limit=5)
+    assert len(first) == 5
+    rest = inbox.claim(ctx, limit=50)
+    assert len(rest) == 7 and not set(first) & set(rest)
+
+    inbox.process_claimed(ctx, first + rest)  # 12 award e-mails wait in the outbox
+    assert notifications.deliver(ctx, limit=4) == 4
+    with ctx.db.read_scope() as s:
+        assert s.scalar(select(func.count()).where(Notification.status == "pending")) == 8
+
+    monkeypatch.setitem(jobs.KINDS, "test.noop", jobs.Kind("test.noop", lambda ctx, run: None))
+    with ctx.db.session_scope() as s:
+        for _ in range(3):
+            jobs.enqueue(s, "test.noop")
+    assert len(jobs.claim(ctx, limit=1)) == 1
+    assert len(jobs.claim(ctx, limit=5)) == 2
+    ctx.db.dispose()
