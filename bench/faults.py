@@ -41,9 +41,12 @@ sender's answers, and peak RSS (``VmHWM``) of the web and worker processes. Targ
 duplicated, 0 stuck, every acknowledged event awarded, drained within :data:`DRAIN_TARGET` s of the
 database's return. Exit status 0 when every target is met in every mode.
 
-The Moodle sync part of the brief needs a Moodle sync job kind; while none is registered the run
-says so and skips it (TODO: once ``moodle_bridge`` registers its sync kind, serve
-``tests/moodle_bridge/moodle_fake.py`` with werkzeug, make a Moodle connector and enqueue one sync).
+The Moodle sync: the Moodle contract server of the tests (``tests/moodle_bridge/moodle_fake.py``,
+answering from the recordings in ``../shared/ref/moodle``) is served on 127.0.0.1 with
+:data:`MOODLE_LEARNERS` learners who completed the course; a Moodle site connector with a rule is made
+and one "Sync now" is started through the operation (:func:`moodle_bridge.sites.start_sync`): a
+``moodle.sync`` job that the kills and the cut hit like everything else. Without the recordings the
+run says so and skips that part.
 """
 
 from __future__ import annotations
@@ -92,6 +95,7 @@ DRAIN_TARGET = 10.0  # seconds after the database's return
 RETRY_FOR = 150.0  # a sender gives an event up after this many seconds of failed deliveries
 REFUSE_SECONDS, BLACKHOLE_SECONDS = 7.0, 8.0
 BULK_ROWS = 2000
+MOODLE_LEARNERS = 500
 WEB_WORKERS, JOB_WORKERS = 2, 3
 
 
@@ -437,19 +441,81 @@ def make_bulk_job(ctx, rows: int) -> str:
         return job.public_id
 
 
-def moodle_note() -> str:
-    """What the run does about the Moodle sync (skipped while no Moodle sync job kind exists)."""
-    from hub.jobs import KINDS
-    from hub.jobs.runner import load_kinds
+MOODLE_REF = Path(__file__).resolve().parent.parent.parent / "shared" / "ref" / "moodle"
 
-    load_kinds()
-    kinds = sorted(k for k in KINDS if k.startswith("moodle"))
-    if not kinds:
-        return (
-            "Moodle sync: SKIPPED - no Moodle sync job kind is registered on this branch yet "
-            "(TODO: drive one sync against tests/moodle_bridge/moodle_fake.py once it is a job)"
-        )
-    return f"Moodle sync: SKIPPED - job kinds {', '.join(kinds)} exist, but this bench does not drive them yet (TODO)"
+
+class MoodleSite:
+    """The Moodle contract server on 127.0.0.1 with ``learners`` completions of its course, a Moodle
+    site connector of the bench's issuer with a rule, and one sync started as "Sync now" starts it."""
+
+    def __init__(self, ctx, learners: int):
+        from werkzeug.serving import make_server
+
+        from tests.moodle_bridge.moodle_fake import FakeMoodle
+
+        self.fake = FakeMoodle.from_recordings(MOODLE_REF)
+        course = next(iter(self.fake.courses))
+        for uid in self.fake.add_students(course, learners, first_id=50_000):
+            self.fake.completed[(course, uid)] = None
+        self.server = make_server("127.0.0.1", 0, self.fake.handle, threaded=True)
+        self.fake.site_url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.learners = learners
+        self.start_sync(ctx)
+
+    def start_sync(self, ctx) -> None:
+        import json as _json
+
+        from hub.accounts.access import Principal
+        from hub.badges.models import BadgeClass
+        from hub.connections.models import ConnectorConfig
+        from hub.rules.services import create_rule
+        from moodle_bridge import sites
+
+        with ctx.db.session_scope() as s:
+            badge = s.scalars(select(BadgeClass)).first()
+            row = ConnectorConfig(
+                slug="moodle-bench",
+                kind="moodle",
+                name="Moodle (bench)",
+                issuer_id=badge.issuer_id,
+                config={"site_url": self.fake.site_url, "competencies": False, "page_size": 50},
+                secrets_encrypted=ctx.box.encrypt(_json.dumps(["good-token"]).encode()),
+            )
+            s.add(row)
+            s.flush()
+            create_rule(s, row, badge, event_type="course_completed")
+            sites.start_sync(s, ctx, Principal(None, "bench", site_admin=True, via="cli"), row)
+
+    def outcome(self, ctx) -> str:
+        from hub.badges.models import Assertion
+        from moodle_bridge.models import MoodleSyncRun
+
+        with ctx.db.read_scope() as s:
+            run = s.scalars(select(MoodleSyncRun)).one()
+            awarded = s.scalar(select(func.count()).where(Assertion.recipient_plain.like("learner5%@example.org")))
+            return (
+                f"Moodle sync     run {run.status}, {run.submitted} completions submitted, {awarded} of "
+                f"{self.learners} learners awarded" + (f"; error: {run.error}" if run.error else "")
+            )
+
+    def ok(self, ctx) -> bool:
+        from hub.badges.models import Assertion
+
+        with ctx.db.read_scope() as s:
+            awarded = s.scalar(select(func.count()).where(Assertion.recipient_plain.like("learner5%@example.org")))
+        return awarded == self.learners
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
+def moodle_site(ctx) -> MoodleSite | None:
+    """The Moodle part of the run, or None (with the reason printed) without the recorded responses."""
+    if not (MOODLE_REF / "ws_site_info.json").exists():
+        print(f"Moodle sync: SKIPPED - the recorded Moodle responses are not at {MOODLE_REF}", flush=True)
+        return None
+    return MoodleSite(ctx, MOODLE_LEARNERS)
 
 
 def run_mode(mode: str, opts, work: Path) -> tuple[bool, list[str]]:
@@ -460,6 +526,7 @@ def run_mode(mode: str, opts, work: Path) -> tuple[bool, list[str]]:
     proxy = ProxyProcess((url.host or "127.0.0.1", url.port or 5432))
     sink = SmtpSink().start()
     hub = None
+    moodle: MoodleSite | None = None
     lines: list[str] = []
     try:
         ctx = hub_context(db.url, work / "instance")  # direct: setup and counting never go through the proxy
@@ -488,6 +555,7 @@ def run_mode(mode: str, opts, work: Path) -> tuple[bool, list[str]]:
         # 1. load, with kills of workers and one of the master
         t_start = time.monotonic()
         make_bulk_job(ctx, BULK_ROWS)
+        moodle = moodle_site(ctx)
         killer = Killer(hub, opts.kills)
         killer.start()
         master_at = int(load * 0.4)
@@ -531,6 +599,8 @@ def run_mode(mode: str, opts, work: Path) -> tuple[bool, list[str]]:
         hub.sample()
         figures = outcome(ctx, sender, sink)
         stuck = backlog(ctx)
+        moodle_line = moodle.outcome(ctx) if moodle else "Moodle sync     SKIPPED (no recorded responses)"
+        moodle_ok = moodle.ok(ctx) if moodle else True
         ctx.db.dispose()
 
         # ---- report
@@ -582,6 +652,7 @@ def run_mode(mode: str, opts, work: Path) -> tuple[bool, list[str]]:
             f"jobs           {dict(sorted(f['jobs'].items()))}"
             + (f"; not done: {f['job errors'][:3]}" if f["job errors"] else "")
         )
+        out(moodle_line)
         out(f"stuck          {stuck} after the drain")
         drain_text = f"{drained:.1f} s" if drained is not None else f"not drained in {opts.drain_timeout:.0f} s"
         out(f"drain          {drain_text} after the database's return (cut began {t_return - t_cut:.0f} s before it)")
@@ -601,14 +672,16 @@ def run_mode(mode: str, opts, work: Path) -> tuple[bool, list[str]]:
             f"drained within {DRAIN_TARGET:.0f} s of the database's return": drained is not None
             and drained <= DRAIN_TARGET,
             f"at least {opts.kills} worker kills and 1 master kill": hub.kills >= opts.kills and hub.master_kills == 1,
+            "the Moodle sync awarded every completed learner once": moodle_ok,
         }
         for name, ok in targets.items():
             out(f"  {'PASS' if ok else 'FAIL'}  {name}")
-        out(moodle_note())
         return all(targets.values()), lines
     finally:
         if hub is not None:
             hub.stop()
+        if moodle is not None:
+            moodle.stop()
         proxy.stop()
         sink.stop()
         if opts.keep:

@@ -46,6 +46,9 @@ class InboundEvent(PublicIdMixin, TimestampMixin, Base):
     reason: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The runner thread holding the claim (a random token per thread): after a database outage it takes
+    # back its own claims, even one whose answer the outage lost (hub.jobs.runner).
+    claimed_by: Mapped[str | None] = mapped_column(String(36))
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     history: Mapped[list] = mapped_column(JSON, default=list)
 

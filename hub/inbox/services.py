@@ -186,12 +186,15 @@ def _claimable(stale):
     )
 
 
-def claim(ctx: HubContext, event_ids: list[int] | None = None, limit: int = 50) -> list[int]:
+def claim(
+    ctx: HubContext, event_ids: list[int] | None = None, limit: int = 50, *, owner: str | None = None
+) -> list[int]:
     """Atomically move events to ``processing`` and return the ids this process now holds.
 
     With ``event_ids``: those of them still pending (or abandoned). Without: up to ``limit`` of the
     oldest waiting events. One ``UPDATE … RETURNING``; on PostgreSQL the selection skips rows other
     workers are claiming (``FOR UPDATE SKIP LOCKED``), so concurrent workers take disjoint batches.
+    ``owner``: the claiming runner thread's token, stored as ``claimed_by`` (:func:`own_claims`).
     """
     now = utcnow()
     stale = now - timedelta(seconds=ctx.settings.stale_processing_seconds)
@@ -205,10 +208,19 @@ def claim(ctx: HubContext, event_ids: list[int] | None = None, limit: int = 50) 
         result = session.execute(
             update(InboundEvent)
             .where(chosen, _claimable(stale))
-            .values(status=PROCESSING, claimed_at=now, attempts=InboundEvent.attempts + 1)
+            .values(status=PROCESSING, claimed_at=now, claimed_by=owner, attempts=InboundEvent.attempts + 1)
             .returning(InboundEvent.id)
         )
         return sorted(result.scalars().all())
+
+
+def own_claims(ctx: HubContext, owner: str) -> list[int]:
+    """Events still ``processing`` under ``owner``'s claim: after a database outage the runner thread
+    that claimed them processes them again at once, including a claim that committed while its answer
+    was lost, instead of waiting for ``HUB_STALE_PROCESSING_SECONDS``."""
+    with ctx.db.read_scope() as session:
+        query = select(InboundEvent.id).where(InboundEvent.status == PROCESSING, InboundEvent.claimed_by == owner)
+        return sorted(session.scalars(query).all())
 
 
 def _failure_reason(exc: Exception, event_id: int):

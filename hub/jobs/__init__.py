@@ -188,10 +188,11 @@ def _claimable(now: datetime, lease: timedelta):
     )
 
 
-def claim(ctx: HubContext, limit: int = 1) -> list[int]:
+def claim(ctx: HubContext, limit: int = 1, *, owner: str | None = None) -> list[int]:
     """Move up to ``limit`` due jobs to ``running`` (oldest first) and return their ids; one ``UPDATE …
     RETURNING``, disjoint across concurrent runners (``SKIP LOCKED`` on PostgreSQL). A running job whose
-    lease ran out is claimed again (its process died)."""
+    lease ran out is claimed again (its process died). ``owner``: the runner thread's token
+    (``claimed_by``, :func:`own_claims`)."""
     now = utcnow()
     lease = timedelta(seconds=ctx.settings.job_lease_seconds)
     with ctx.db.session_scope() as session:
@@ -199,10 +200,17 @@ def claim(ctx: HubContext, limit: int = 1) -> list[int]:
         result = session.execute(
             update(Job)
             .where(claim_filter(Job.id, pick, ctx.db.dialect), _claimable(now, lease))
-            .values(status=RUNNING, heartbeat_at=now, attempts=Job.attempts + 1)
+            .values(status=RUNNING, heartbeat_at=now, claimed_by=owner, attempts=Job.attempts + 1)
             .returning(Job.id)
         )
         return sorted(result.scalars().all())
+
+
+def own_claims(ctx: HubContext, owner: str) -> list[int]:
+    """Jobs still ``running`` under ``owner``'s claim (after a database outage the runner thread takes
+    them back at once rather than after the lease; handlers resume)."""
+    with ctx.db.read_scope() as session:
+        return sorted(session.scalars(select(Job.id).where(Job.status == RUNNING, Job.claimed_by == owner)).all())
 
 
 def run(ctx: HubContext, job_id: int) -> str:

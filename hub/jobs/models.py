@@ -38,6 +38,7 @@ class Job(PublicIdMixin, TimestampMixin, Base):
     max_attempts: Mapped[int] = mapped_column(Integer, default=5)
     run_after: Mapped[datetime] = mapped_column(UTCDateTime)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(36))  # as InboundEvent.claimed_by
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     progress: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -6,8 +6,9 @@ enqueues scheduled jobs, in the web process (``HUB_JOB_MODE=thread``, the embedd
 process it lives in. Every pass looks at the database, so work left by a crash, a restart, another
 process (``badgehub moodle sync`` from a shell) or a database outage is picked up while the process
 runs, not only when it starts. A runner that loses the database in the middle of a batch keeps the
-batch it claimed and processes it again once the database answers (its claim is still its own), so an
-outage does not strand events until their lease runs out.
+claims it holds and takes them back once the database answers — every claim names the runner thread
+that made it (``claimed_by``, a random token per thread), so even a claim whose answer the outage lost
+is found — and an outage does not strand events, e-mails or jobs until their lease runs out.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -50,8 +52,6 @@ class Runner:
         self._stop = threading.Event()
         self._started_pid: int | None = None
         self._lock = threading.Lock()
-        self._held: list[int] = []  # events this process claimed, whose batch the database interrupted
-        self._held_lock = threading.Lock()
         self._next_schedule = 0.0
         self._threads: list[threading.Thread] = []
         #: Events this runner has processed (all threads), for ``badgehub worker``'s summary and tests.
@@ -123,6 +123,7 @@ class Runner:
                     log.warning("job runner: the database answers again")
                     down = False
             except SQLAlchemyError as exc:
+                self._local.interrupted = True
                 if not down:
                     log.warning("job runner cannot reach the database (%s); retrying", exc.__class__.__name__)
                 down, busy = True, False
@@ -141,14 +142,15 @@ class Runner:
         Raises:
             sqlalchemy.exc.SQLAlchemyError: the database failed (the loop retries).
         """
-        busy = self._retry_held()
-        ids = inbox.claim(self.ctx, limit=self.batch)
+        owner = self._owner()
+        busy = self._take_back(owner)
+        ids = inbox.claim(self.ctx, limit=self.batch, owner=owner)
         if ids:
             self._process(ids)
             busy = True
-        if notifications.deliver(self.ctx):
+        if notifications.deliver(self.ctx, owner=owner):
             busy = True
-        claimed = jobs.claim(self.ctx, limit=1)
+        claimed = jobs.claim(self.ctx, limit=1, owner=owner)
         for job_id in claimed:
             jobs.run(self.ctx, job_id)
             busy = True
@@ -159,21 +161,41 @@ class Runner:
                 busy = True
         return busy
 
+    def _owner(self) -> str:
+        """This thread's claim token (one per loop thread, new per process)."""
+        owner = getattr(self._local, "owner", None)
+        if owner is None:
+            owner = self._local.owner = str(uuid.uuid4())
+        return owner
+
     def _process(self, ids: list[int]) -> None:
         try:
             self.events_done += len(inbox.process_claimed(self.ctx, ids))
         except SQLAlchemyError:
-            with self._held_lock:
-                self._held.extend(ids)
+            self._local.interrupted = True
             raise
 
-    def _retry_held(self) -> bool:
-        with self._held_lock:
-            held, self._held = self._held, []
-        if held:
-            log.info("job runner: processing %d events held through a database outage", len(held))
-            self._process(held)
-        return bool(held)
+    def _take_back(self, owner: str) -> bool:
+        """After a database error in this thread: process the events and run the jobs it still holds,
+        and put its unsent e-mails back in the queue. Returns whether there were any."""
+        if not getattr(self._local, "interrupted", False):
+            return False
+        events = inbox.own_claims(self.ctx, owner)
+        held_jobs = jobs.own_claims(self.ctx, owner)
+        mails = notifications.release_own(self.ctx, owner)
+        self._local.interrupted = False
+        if events or held_jobs or mails:
+            log.info(
+                "job runner: taking back %d events, %d jobs and %d e-mails held through a database outage",
+                len(events),
+                len(held_jobs),
+                mails,
+            )
+        if events:
+            self._process(events)
+        for job_id in held_jobs:
+            jobs.run(self.ctx, job_id)
+        return bool(events or held_jobs or mails)
 
     def drain(self, *, max_passes: int = 10_000) -> int:
         """Run passes in this thread until one finds nothing to do (``sync`` mode, tests, ``badgehub

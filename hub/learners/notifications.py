@@ -162,7 +162,19 @@ def award_message(session: Session, ctx: HubContext, assertion: Assertion, *, me
 INTERRUPTED = "delivery was interrupted while the mail server had it; not sent again, to avoid a duplicate"
 
 
-def _claim_rows(ctx: HubContext, ids: list[int] | None, limit: int) -> list[int]:
+def release_own(ctx: HubContext, owner: str) -> int:
+    """Put e-mails ``owner`` claimed but never handed to the mail server (``sending``) back to
+    ``pending`` (after a database outage; see :func:`hub.inbox.services.own_claims`). Returns how many."""
+    with ctx.db.session_scope() as session:
+        result = session.execute(
+            update(Notification)
+            .where(Notification.status == SENDING, Notification.claimed_by == owner)
+            .values(status=PENDING, claimed_by=None)
+        )
+        return int(result.rowcount or 0)
+
+
+def _claim_rows(ctx: HubContext, ids: list[int] | None, limit: int, owner: str | None = None) -> list[int]:
     """Move waiting notifications (``ids``, or the oldest ``limit``) to ``sending``; returns those this
     process now holds. One ``UPDATE … RETURNING``; concurrent senders get disjoint sets. A ``sending``
     row whose claim is stale was never handed to the mail server (its process died before): it is
@@ -184,7 +196,7 @@ def _claim_rows(ctx: HubContext, ids: list[int] | None, limit: int) -> list[int]
         result = session.execute(
             update(Notification)
             .where(chosen, waiting)
-            .values(status=SENDING, claimed_at=utcnow(), attempts=Notification.attempts + 1)
+            .values(status=SENDING, claimed_at=utcnow(), claimed_by=owner, attempts=Notification.attempts + 1)
             .returning(Notification.id)
         )
         return sorted(result.scalars().all())
@@ -201,7 +213,7 @@ def _set(ctx: HubContext, notification_id: int, expected: str, **values) -> bool
         return bool(result.rowcount)
 
 
-def deliver(ctx: HubContext, ids: list[int] | None = None, limit: int = 100) -> int:
+def deliver(ctx: HubContext, ids: list[int] | None = None, limit: int = 100, *, owner: str | None = None) -> int:
     """Send pending award e-mails (``ids``, or the oldest ``limit`` pending); returns how many were sent.
 
     Each e-mail is sent at most once, whatever crashes and restarts: a batch is claimed (``sending``)
@@ -218,7 +230,7 @@ def deliver(ctx: HubContext, ids: list[int] | None = None, limit: int = 100) -> 
     leave the rows for a later pass.
     """
     try:
-        claimed = _claim_rows(ctx, ids, limit)
+        claimed = _claim_rows(ctx, ids, limit, owner)
         if not claimed:
             return 0
         messages: dict[int, Message] = {}

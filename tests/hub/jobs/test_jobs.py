@@ -192,3 +192,32 @@ def test_thread_mode_picks_up_events_stored_by_another_process_while_it_runs(set
     finally:
         runner.stop()
         ctx.db.dispose()
+
+
+def test_claims_whose_answer_an_outage_lost_are_taken_back_by_their_runner(ctx, factory):
+    """A claim can commit while its answer is lost (the connection reset by an outage): no process
+    knows it holds the rows. Every claim names its runner thread, which takes its own claims back on
+    the first pass after the database returns, not after HUB_STALE_PROCESSING_SECONDS."""
+    from hub.learners.models import Notification
+
+    factory.setup()
+    with ctx.db.session_scope() as s:
+        job_id = jobs.enqueue(s, "test.ok", {"n": 9}).public_id
+    other = create_app(ctx.settings.with_(job_mode="worker"))
+    assert post_event(other.test_client(), completion()).status_code == 202
+    other.extensions["hub"].db.dispose()
+    runner = Runner(ctx)
+    owner = runner._owner()
+    with ctx.db.session_scope() as s:  # what the lost claims left: rows claimed under this runner's token
+        s.execute(update(InboundEvent).values(status="processing", claimed_at=utcnow(), claimed_by=owner))
+        s.execute(update(Job).values(status="running", heartbeat_at=utcnow(), attempts=1, claimed_by=owner))
+    runner.run_pass(schedule=False)
+    with ctx.db.session_scope() as s:  # not interrupted: fresh claims of a live runner are left alone
+        assert s.scalar(select(InboundEvent.status)) == "processing"
+    runner._local.interrupted = True  # the loop sets this when a pass meets a database error
+    runner.drain()
+    with ctx.db.session_scope() as s:
+        assert s.scalar(select(InboundEvent.status)) == "processed"
+        assert s.scalar(select(func.count()).select_from(Assertion)) == 1
+        assert [n.status for n in s.scalars(select(Notification))] == ["sent"]
+    assert _job(ctx, job_id).status == "done"
