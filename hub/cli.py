@@ -74,13 +74,24 @@ def _add_domain_commands() -> None:
 # logging at the default level before a command (the demo) chose its own.
 @main.command(with_appcontext=False)
 def init() -> None:
-    """Create the database, or upgrade it to the latest schema."""
+    """Create the database, or upgrade it to the latest schema; then make what public pages read and
+    older data may lack (issuer keys, status entries, signing certificates: a GET never makes them)."""
     from hub import configure_logging
+    from hub.context import HubContext
     from hub.migrations import upgrade
+    from hub.operations.backfill import backfill
 
     settings = _settings()
     configure_logging(settings.log_level)
     upgrade(settings.database_url)
+    ctx = HubContext.from_settings(settings)
+    try:
+        with ctx.db.session_scope() as session:
+            made = backfill(session, ctx)
+    finally:
+        ctx.db.dispose()
+    if any(made.values()):
+        click.echo(", ".join(f"{name.replace('_', ' ')}: {n}" for name, n in made.items() if n))
     click.echo(f"database ready: {settings.database_url.split('@')[-1]}")
 
 

@@ -21,8 +21,9 @@ from hub.accounts.access import OBJECT_NAMES
 from hub.badges.images import check_image
 from hub.badges.models import Assertion, BadgeClass, Issuer, IssuerKey
 from hub.badges.recipient import hash_identity, new_salt, normalise_email
+from hub.certificates import keys as certificate_keys
 from hub.context import HubContext
-from hub.credentials import ob2
+from hub.credentials import ob2, ob3keys
 from hub.credentials.ob3 import clean_text
 from hub.credentials.signing import generate_rsa_key, sign_jws
 from hub.credentials.status import allocate_status
@@ -88,7 +89,10 @@ def create_issuer(
     description: str | None = None,
     image: bytes | None = None,
 ) -> Issuer:
-    """Create an Issuer with a fresh RSA signing key (stored encrypted).
+    """Create an Issuer with a fresh RSA signing key, its OB 3.0 keys (Ed25519, ES256:
+    :func:`hub.credentials.ob3keys.ensure_keys`) and its self-issued PDF signing certificate
+    (:func:`hub.certificates.keys.self_issue`), private keys stored encrypted, so that no public GET
+    ever has to make one (a GET never writes).
 
     Raises:
         ValidationError: missing name, bad URL or e-mail; ImageError for a bad image.
@@ -106,6 +110,9 @@ def create_issuer(
         issuer.image = image
     session.add(issuer)
     rotate_key(session, ctx, issuer)
+    ob3keys.ensure_keys(session, ctx, issuer)
+    session.flush()
+    certificate_keys.self_issue(session, ctx, issuer)
     return issuer
 
 
@@ -279,6 +286,9 @@ def award(
     issued_on = check_issued_on(issued_on)
     salt = new_salt()
     key = active_key(badge_class.issuer)
+    # An issuer made before OB 3.0 keys were made with it gets them at its first award (a write path;
+    # public GETs never make them). Its keys are loaded for the line above: no statement when present.
+    ob3keys.ensure_keys(session, ctx, badge_class.issuer)
     assertion = Assertion(
         public_id=new_public_id(),
         badge_class=badge_class,

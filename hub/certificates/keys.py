@@ -28,7 +28,7 @@ from hub.badges.models import Issuer
 from hub.certificates.models import IssuerCertificate
 from hub.context import HubContext
 from hub.db import utcnow
-from hub.errors import ValidationError
+from hub.errors import ServiceUnavailable, ValidationError
 from hub.i18n import lazy as _l
 
 log = logging.getLogger(__name__)
@@ -179,9 +179,25 @@ def upload_pkcs12(
 
 
 def signing_row(session: Session, ctx: HubContext, issuer: Issuer) -> IssuerCertificate:
-    """The issuer's current signing certificate, self-issued on first use."""
+    """The issuer's current signing certificate, self-issued when it has none (write paths only: the
+    ``certificate.render`` job; public GETs use :func:`current_row`)."""
     rows = active_rows(session, issuer)
     return rows[-1] if rows else self_issue(session, ctx, issuer)
+
+
+def current_row(session: Session, issuer: Issuer) -> IssuerCertificate:
+    """The issuer's current signing certificate, looked up only (public GETs never write).
+
+    Raises:
+        ServiceUnavailable: the issuer has none yet (the certificate job self-issues it after the
+            issuer's first award).
+    """
+    rows = active_rows(session, issuer)
+    if not rows:
+        raise ServiceUnavailable(
+            _l("the issuer's certificate signing key is not made yet; try again shortly"), issuer=issuer.public_id
+        )
+    return rows[-1]
 
 
 _material_cache: dict[tuple[str, str], SigningMaterial] = {}

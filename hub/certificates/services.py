@@ -1,5 +1,11 @@
-"""Certificate services: the award's signed PDF and its sharing preview, made on first request and
-cached until something they show changes; the issuer's certificate layout.
+"""Certificate services: the award's signed PDF and its sharing preview, pre-rendered by the
+``certificate.render`` job after the award (:mod:`hub.certificates.jobs`) and stored until something
+they show changes; the issuer's certificate layout.
+
+Two ways in: ``store=True`` (the job, a write path) stores what it renders; ``store=False`` (public
+GETs, which never write) serves the stored bytes when their fingerprint is current and otherwise
+renders in memory without storing (correct, only slower), so a revocation shows at the next download
+even before the job has re-rendered it.
 
 Services flush, never commit (the caller's unit of work commits, which also stores a new rendering).
 """
@@ -102,13 +108,25 @@ def content_for(session: Session, ctx: HubContext, assertion: Assertion) -> Cert
     )
 
 
-def _cached(session: Session, assertion: Assertion, kind: str, fingerprint: str, media_type: str, make: Callable):
+def _cached(
+    session: Session,
+    assertion: Assertion,
+    kind: str,
+    fingerprint: str,
+    media_type: str,
+    make: Callable,
+    *,
+    store: bool = True,
+):
     row = session.scalar(
         select(RenderedFile).where(RenderedFile.assertion_id == assertion.id, RenderedFile.kind == kind)
     )
     if row is not None and row.fingerprint == fingerprint:
         return row.data
     data = make()
+    if not store:  # a read path (a public GET): correct bytes, nothing written
+        log.info("rendered %s without storing", kind, extra={"assertion": assertion.public_id, "bytes": len(data)})
+        return data
     if row is None:
         try:
             with session.begin_nested():
@@ -163,27 +181,46 @@ def build_pdf(
     )
 
 
-def certificate_pdf(session: Session, ctx: HubContext, assertion: Assertion) -> bytes:
-    """The award's signed PDF certificate (A4), from the cache when its content is unchanged.
+def certificate_pdf(session: Session, ctx: HubContext, assertion: Assertion, *, store: bool = True) -> bytes:
+    """The award's signed PDF certificate (A4), the stored one when its content is unchanged.
 
     A revoked award's certificate carries a REVOKED banner (the revocation changes the fingerprint).
     An issuer template that fails is replaced by the default template (see
-    :func:`hub.certificates.render.render_pdf`); that certificate is cached like any other until the
+    :func:`hub.certificates.render.render_pdf`); that certificate is stored like any other until the
     layout changes.
+
+    Args:
+        store: a write path (the ``certificate.render`` job): make what is missing (the issuer's
+            self-issued signing certificate, OB 3.0 keys, status entry) and store a new rendering.
+            False (public GETs): write nothing; a stale or missing rendering is made in memory only.
 
     Raises:
         RenderError: xhtml2pdf failed on the default template.
+        ServiceUnavailable: ``store=False`` and the issuer has no signing certificate (or OB 3.0 key)
+            yet: the job, which makes it, has not run.
     """
+    issuer = assertion.badge_class.issuer
     content = content_for(session, ctx, assertion)
-    signer = keys.signing_row(session, ctx, assertion.badge_class.issuer)
+    if store:
+        ob3.prepare(session, ctx, assertion)
+        signer = keys.signing_row(session, ctx, issuer)
+    else:
+        signer = keys.current_row(session, issuer)
     fp = content.fingerprint(signer.fingerprint, TEMPLATES_VERSION)
     return _cached(
-        session, assertion, PDF, fp, "application/pdf", lambda: build_pdf(session, ctx, assertion, content, signer)
+        session,
+        assertion,
+        PDF,
+        fp,
+        "application/pdf",
+        lambda: build_pdf(session, ctx, assertion, content, signer),
+        store=store,
     )
 
 
-def preview_png(session: Session, ctx: HubContext, assertion: Assertion) -> bytes:
-    """The 1200x628 (1.91:1) sharing image of the award (OpenGraph / Twitter ``summary_large_image``)."""
+def preview_png(session: Session, ctx: HubContext, assertion: Assertion, *, store: bool = True) -> bytes:
+    """The 1200x628 (1.91:1) sharing image of the award (OpenGraph / Twitter ``summary_large_image``),
+    the stored one when what it shows is unchanged; ``store`` as :func:`certificate_pdf`."""
     pres = presentation(session, assertion)
     badge = assertion.badge_class
     card = preview.Card(
@@ -202,4 +239,5 @@ def preview_png(session: Session, ctx: HubContext, assertion: Assertion) -> byte
         card.fingerprint(),
         "image/png",
         lambda: preview.render(card, ctx.settings.instance_path),
+        store=store,
     )

@@ -43,7 +43,7 @@ from hub.credentials.models import (
     AchievementDetails,
     RecipientIdentifier,
 )
-from hub.credentials.status import allocate_status, status_entry_json
+from hub.credentials.status import allocate_status, status_entry, status_entry_json
 from hub.db import utcnow
 from hub.errors import ValidationError
 from hub.frameworks import microcredentials
@@ -201,7 +201,8 @@ def _evidence(e: dict) -> dict | None:
 
 
 def credential_json(session: Session, ctx: HubContext, assertion: Assertion) -> dict:
-    """The unsigned ``OpenBadgeCredential`` of ``assertion`` (allocates its status index if needed).
+    """The unsigned ``OpenBadgeCredential`` of ``assertion``; read only (its status entry and the
+    issuer's keys come from the award, see :func:`prepare`).
 
     Shape: ``@context`` (VC 2.0 + OB 3.0.3), ``id`` urn:uuid, ``type``, ``issuer`` Profile,
     ``validFrom``/``validUntil`` (``issued_on``/``expires``), ``name``/``description``/``image`` of the
@@ -246,8 +247,17 @@ def credential_json(session: Session, ctx: HubContext, assertion: Assertion) -> 
     cred["image"] = _image(ctx.urls.badge_image(badge.public_id))
     cred["credentialSubject"] = subject
     _put(cred, "evidence", [x for x in map(_evidence, assertion.evidence or []) if x])
-    cred["credentialStatus"] = status_entry_json(ctx, allocate_status(session, assertion))
+    cred["credentialStatus"] = status_entry_json(ctx, status_entry(session, assertion))
     return cred
+
+
+def prepare(session: Session, ctx: HubContext, assertion: Assertion) -> None:
+    """Make what issuing ``assertion``'s credential needs and the award normally made already: the
+    issuer's OB 3.0 keys (:func:`hub.credentials.ob3keys.ensure_keys`) and the status entry
+    (:func:`hub.credentials.status.allocate_status`). For write paths (the certificate job); a no-op,
+    one look-up, when both exist."""
+    ob3keys.ensure_keys(session, ctx, assertion.badge_class.issuer)
+    allocate_status(session, assertion)
 
 
 def sign_data_integrity(
@@ -323,9 +333,12 @@ def issue(
     algorithm: str | None = None,
 ) -> IssuedCredential:
     """Build and sign the OB 3.0 credential of ``assertion`` in ``proof_format`` (default: issuer setting).
+    Read only, so public GETs may call it (:func:`prepare` first on a write path that may meet an
+    award made before keys and status lists).
 
     Raises:
         ValidationError: unknown ``proof_format`` or ``algorithm``.
+        ServiceUnavailable: the issuer's key or the credential's status entry is not made yet.
     """
     issuer = assertion.badge_class.issuer
     proof_format = proof_format or ob3keys.settings_for(session, issuer).proof_format

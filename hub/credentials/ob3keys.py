@@ -1,8 +1,13 @@
 """Issuer keys and identifiers for Open Badges 3.0: Ed25519 Multikeys, ES256 keys, DID documents.
 
 Each issuer keeps its RSA key (``IssuerKey.algorithm == "RS256"``, made by the badges service) for
-JWS, and gets an Ed25519 key (``"Ed25519"``) for Data Integrity proofs and ``EdDSA`` VC-JWTs, and, when
-asked, a P-256 key (``"ES256"``). Private keys are PKCS#8 PEM encrypted with ``ctx.box``.
+JWS, an Ed25519 key (``"Ed25519"``) for Data Integrity proofs and ``EdDSA`` VC-JWTs, and a P-256 key
+(``"ES256"``). Private keys are PKCS#8 PEM encrypted with ``ctx.box``.
+
+Keys are made on write paths only (:func:`ensure_keys`: when the issuer is created, at its next award,
+by ``badgehub init`` for issuers made before): public GETs never write, so reading a credential, a
+DID document or a status list only looks keys up (:func:`active_key`) and answers 503 when one is
+missing, never making it then.
 
 The issuer's identifier is ``did:web`` under ``HUB_BASE_URL`` (:meth:`hub.urls.Urls.issuer_did`)
 unless its settings choose ``did:key`` (then the active Ed25519 key *is* the identifier, so rotating
@@ -23,14 +28,21 @@ import base58
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from joserfc.jwk import ECKey, OKPKey, RSAKey
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
 
 from hub.badges.models import Issuer, IssuerKey
 from hub.context import HubContext
 from hub.credentials.models import IssuerCredentialSettings
-from hub.errors import ConfigurationError, NotFound
+from hub.errors import ConfigurationError, NotFound, ServiceUnavailable
+from hub.i18n import lazy as _l
 
 ED25519_MULTICODEC = b"\xed\x01"
+
+#: The OB 3.0 key algorithms every issuer has (next to the badges service's RS256 key): ES256 too,
+#: whatever the issuer's ``jwt_algorithm``, because a VC-JWT's ``?alg=ES256`` is a public GET that must
+#: find its key made (a P-256 key costs well under a millisecond to make).
+OB3_ALGORITHMS = ("Ed25519", "ES256")
 
 DID_CONTEXTS = [
     "https://www.w3.org/ns/did/v1",
@@ -97,8 +109,44 @@ def _active(issuer: Issuer, algorithm: str) -> IssuerKey | None:
     return rows[-1] if rows else None
 
 
+def active_key(issuer: Issuer, algorithm: str = "Ed25519") -> IssuerKey:
+    """The issuer's active key for ``algorithm`` (``Ed25519``, ``ES256`` or ``RS256``), never made here
+    (for the read paths: public GETs never write).
+
+    Raises:
+        ServiceUnavailable: the issuer has no active key for it yet (an issuer made before keys were
+            made with it, which has had no award since: ``badgehub init`` makes them).
+    """
+    row = _active(issuer, algorithm)
+    if row is None:
+        raise ServiceUnavailable(
+            _l("the issuer's %(algorithm)s key is not made yet; try again later", algorithm=algorithm),
+            issuer=issuer.public_id,
+        )
+    return row
+
+
+def ensure_keys(session: Session, ctx: HubContext, issuer: Issuer) -> list[IssuerKey]:
+    """Make the issuer's missing :data:`OB3_ALGORITHMS` keys (a write path: issuer creation, an award,
+    ``badgehub init``); returns the active ones. With ``issuer.keys`` loaded (the award service loads
+    them for its RS256 key) an issuer that has them costs no statement."""
+    return [ensure_key(session, ctx, issuer, algorithm) for algorithm in OB3_ALGORITHMS]
+
+
+def backfill(session: Session, ctx: HubContext) -> int:
+    """Give every issuer its missing :data:`OB3_ALGORITHMS` keys (``badgehub init``, after migrating).
+    Returns how many issuers got a key."""
+    changed = 0
+    for issuer in session.scalars(select(Issuer).options(selectinload(Issuer.keys)).order_by(Issuer.id)):
+        if any(_active(issuer, algorithm) is None for algorithm in OB3_ALGORITHMS):
+            ensure_keys(session, ctx, issuer)
+            changed += 1
+    return changed
+
+
 def ensure_key(session: Session, ctx: HubContext, issuer: Issuer, algorithm: str = "Ed25519") -> IssuerKey:
-    """The issuer's active key for ``algorithm`` (``Ed25519`` or ``ES256``), made on first use.
+    """The issuer's active key for ``algorithm`` (``Ed25519`` or ``ES256``), made when missing (write
+    paths only; the read paths use :func:`active_key`).
 
     Flushes a new :class:`IssuerKey` (private key encrypted with ``ctx.box``) when there is none.
     For ``RS256`` the badges service's key is returned (never made here).
@@ -150,7 +198,7 @@ def ed25519_multikey(row: IssuerKey) -> str:
 def issuer_id(session: Session, ctx: HubContext, issuer: Issuer) -> str:
     """The issuer's OB 3.0 ``id``: its ``did:web``, or ``did:key`` of its active Ed25519 key."""
     if settings_for(session, issuer).did_method == "key":
-        return "did:key:" + ed25519_multikey(ensure_key(session, ctx, issuer, "Ed25519"))
+        return "did:key:" + ed25519_multikey(active_key(issuer, "Ed25519"))
     return ctx.urls.issuer_did(issuer.public_id)
 
 
@@ -163,14 +211,15 @@ def verification_method_id(session: Session, ctx: HubContext, issuer: Issuer, ro
 
 
 def load_signing_key(session: Session, ctx: HubContext, issuer: Issuer, algorithm: str) -> SigningKey:
-    """Decrypt the issuer's active ``algorithm`` key (making Ed25519/ES256 keys on first use).
+    """Decrypt the issuer's active ``algorithm`` key (read only: keys are made by :func:`ensure_keys`).
 
     Raises:
         ConfigurationError: the KEK cannot open it, or did:key asked to sign with a non-Ed25519 key.
+        ServiceUnavailable: the issuer has no such key yet (:func:`active_key`).
     """
     if algorithm == "EdDSA":
         algorithm = "Ed25519"
-    row = ensure_key(session, ctx, issuer, algorithm)
+    row = active_key(issuer, algorithm)
     if algorithm != "Ed25519" and settings_for(session, issuer).did_method == "key":
         raise ConfigurationError("a did:key issuer can only sign with its Ed25519 key (EdDSA)")
     private = _decrypt_private(ctx.box, row.private_key_encrypted)

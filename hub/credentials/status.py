@@ -26,7 +26,8 @@ from hub.badges.models import Assertion, BadgeClass, Issuer
 from hub.context import HubContext
 from hub.credentials.models import STATUS_LIST_SIZE, CredentialStatusEntry, StatusList
 from hub.db import utcnow
-from hub.errors import NotFound
+from hub.errors import NotFound, ServiceUnavailable
+from hub.i18n import lazy as _l
 from hub.timefmt import isoformat_z
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,47 @@ def _open_list(session: Session, issuer: Issuer, purpose: str) -> StatusList:
     except IntegrityError:  # a concurrent award opened the same list first: use it
         return _open_list(session, issuer, purpose)
     return new
+
+
+def status_entry(session: Session, assertion: Assertion, purpose: str = REVOCATION) -> CredentialStatusEntry:
+    """The assertion's status list entry for ``purpose``, looked up only (the read paths: public GETs
+    never write; the award allocates it, :func:`allocate_status`).
+
+    Raises:
+        ServiceUnavailable: the assertion has none yet (an award made before status lists, which
+            ``badgehub init`` gives one: :func:`backfill`).
+    """
+    entry = session.scalars(
+        select(CredentialStatusEntry).where(
+            CredentialStatusEntry.assertion_id == assertion.id, CredentialStatusEntry.purpose == purpose
+        )
+    ).first()
+    if entry is None:
+        raise ServiceUnavailable(
+            _l("this credential's status entry is not made yet; try again later"), credential=assertion.public_id
+        )
+    return entry
+
+
+def backfill(session: Session, purpose: str = REVOCATION, chunk: int = 500) -> int:
+    """Allocate status entries for the assertions that have none (``badgehub init``, after migrating:
+    awards made before status lists existed). Returns how many were allocated."""
+    done = 0
+    while True:
+        missing = session.scalars(
+            select(Assertion)
+            .where(
+                ~select(CredentialStatusEntry.id)
+                .where(CredentialStatusEntry.assertion_id == Assertion.id, CredentialStatusEntry.purpose == purpose)
+                .exists()
+            )
+            .order_by(Assertion.id)
+            .limit(chunk)
+        ).all()
+        if not missing:
+            return done
+        allocate_statuses(session, list(missing), purpose)
+        done += len(missing)
 
 
 def allocate_status(

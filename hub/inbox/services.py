@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, joinedload
 from connectors.types import LearningEvent, PlatformUser
 from hub.accounts.access import Principal
 from hub.badges.recipient import normalise_email
+from hub.certificates import jobs as certificate_jobs
 from hub.connections import registry
 from hub.connections.models import ConnectorConfig
 from hub.connections.services import IntakeConnector
@@ -317,7 +318,8 @@ def process_claimed(ctx: HubContext, event_ids: list[int]) -> dict[int, str]:
     + reason and its savepoint is rolled back, so no award of a failed event survives while the others
     of the batch commit together (one commit per batch, not per event). If the batch itself cannot
     commit, each event is retried in a transaction of its own. Award e-mails are outbox rows of the
-    batch, delivered by the job runner after the commit.
+    batch, delivered by the job runner after the commit; one ``certificate.render`` job pre-renders
+    the batch's certificates and previews.
     """
     if not event_ids:
         return {}
@@ -347,6 +349,8 @@ def process_claimed(ctx: HubContext, event_ids: list[int]) -> dict[int, str]:
             # The batch's status list indexes in one statement per issuer, just before the commit, so
             # concurrent workers hold the list's row lock briefly (see allocate_statuses).
             allocate_statuses(session, issued)
+            # One job pre-renders the batch's certificates and previews after the commit (one INSERT).
+            certificate_jobs.enqueue_render(session, ctx, [a.id for a in issued])
             for event, reason in failures:
                 _finish(session, event, FAILED, reason)
                 statuses[event.id] = FAILED

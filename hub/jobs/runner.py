@@ -217,6 +217,7 @@ def load_kinds() -> None:
     """Register every job kind: the hub's own (importing their modules registers them) and the
     installed connectors' (:meth:`connectors.base.Connector.register_jobs`, called when the registry
     loads them). Idempotent."""
+    import hub.certificates.jobs  # noqa: F401  (registers certificate.render)
     import hub.operations.bulk  # noqa: F401  (registers bulk.award)
     from hub.connections import registry
 

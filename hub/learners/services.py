@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from hub.badges import services as badges
 from hub.badges.models import Assertion
 from hub.badges.recipient import normalise_email
+from hub.certificates import jobs as certificate_jobs
 from hub.certificates import services as certificates
 from hub.context import HubContext
 from hub.db import utcnow
@@ -135,9 +136,11 @@ def update_settings(
     locale: str | None,
     show_name: bool,
     allow_indexing: bool,
+    ctx: HubContext | None = None,
 ) -> Learner:
     """Change the learner's name on certificates, language and visibility choices. Certificates and
-    previews showing the old values are re-made on their next request (their fingerprints change).
+    previews showing the old values are stale at once (their fingerprints change: a download renders
+    the new one in memory); with ``ctx``, a job re-renders and stores them after the commit.
 
     Raises:
         ValidationError: a name over 255 characters, an unknown language.
@@ -152,6 +155,9 @@ def update_settings(
     learner.show_name = bool(show_name)
     learner.allow_indexing = bool(allow_indexing)
     session.flush()
+    if ctx is not None:
+        ids = [x.assertion.id for x in badges_of(session, learner)]
+        certificate_jobs.enqueue_render(session, ctx, ids)
     return learner
 
 

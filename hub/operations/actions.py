@@ -20,6 +20,7 @@ from hub.accounts.access import AWARD, CONFIGURE, Principal
 from hub.accounts.models import ApiToken, User
 from hub.badges import services as badges
 from hub.badges.models import Assertion, BadgeClass, Issuer
+from hub.certificates import jobs as certificate_jobs
 from hub.certificates import keys as certificate_keys
 from hub.certificates import services as certificates
 from hub.certificates.models import CertificateLayout, IssuerCertificate
@@ -69,6 +70,8 @@ def create_issuer(session: Session, ctx: HubContext, p: Principal, **fields) -> 
 
 
 def update_issuer(session: Session, ctx: HubContext, p: Principal, issuer: Issuer, *, image=None, **fields) -> Issuer:
+    """Change the issuer's profile (:func:`hub.badges.services.update_issuer`), audited; a change
+    re-renders its awards' certificates in a job after the commit."""
     _write(p, issuer.id, CONFIGURE, "Issuer")
     before = audit.snapshot(issuer, badges.ISSUER_FIELDS)
     badges.update_issuer(session, ctx, issuer, image=image, **fields)
@@ -78,6 +81,8 @@ def update_issuer(session: Session, ctx: HubContext, p: Principal, issuer: Issue
     audit.record(
         session, p, "issuer.update", "issuer", issuer.public_id, issuer_id=issuer.id, before=before, after=after
     )
+    if after != before:  # its certificates print its name and address
+        certificate_jobs.enqueue_issuer_render(session, ctx, issuer.id)
     return issuer
 
 
@@ -94,9 +99,17 @@ LAYOUT_FIELDS = ("template_html", "template_css", "bilingual")
 
 
 def set_certificate_layout(
-    session: Session, p: Principal, issuer: Issuer, *, html: str | None, css: str | None, bilingual: bool
+    session: Session,
+    p: Principal,
+    issuer: Issuer,
+    *,
+    html: str | None,
+    css: str | None,
+    bilingual: bool,
+    ctx: HubContext | None = None,
 ) -> CertificateLayout:
-    """The issuer's PDF certificate layout (:func:`hub.certificates.services.set_layout`), audited.
+    """The issuer's PDF certificate layout (:func:`hub.certificates.services.set_layout`), audited; with
+    ``ctx``, its awards' certificates are re-rendered by a job after the commit.
 
     Raises:
         ValidationError: a template syntax error, or CSS that loads resources.
@@ -115,6 +128,8 @@ def set_certificate_layout(
         before=before,
         after=audit.snapshot(layout, LAYOUT_FIELDS),
     )
+    if ctx is not None:
+        certificate_jobs.enqueue_issuer_render(session, ctx, issuer.id)
     return layout
 
 
@@ -123,7 +138,8 @@ def set_signing_certificate(
 ) -> IssuerCertificate:
     """Replace the certificate that signs the issuer's PDFs: an uploaded PKCS#12 archive, or (``pkcs12``
     None) a new self-issued one (:mod:`hub.certificates.keys`). The old one is retired, so PDFs it signed
-    still verify. Audited with both fingerprints, never the key or the passphrase.
+    still verify. Audited with both fingerprints, never the key or the passphrase. The issuer's
+    certificates are re-signed by a job after the commit.
 
     Raises:
         ValidationError: the archive is unreadable, lacks a key or certificate, or is not valid now.
@@ -144,6 +160,7 @@ def set_signing_certificate(
         before={"fingerprint": old[-1].fingerprint} if old else None,
         after={"fingerprint": row.fingerprint, "source": row.source},
     )
+    certificate_jobs.enqueue_issuer_render(session, ctx, issuer.id)
     return row
 
 
@@ -182,6 +199,8 @@ def update_badge_class(session: Session, ctx: HubContext, p: Principal, badge: B
         before=before,
         after=after,
     )
+    if after != before:  # the certificates print its name, image and texts
+        certificate_jobs.enqueue_badge_render(session, ctx, badge)
     return badge
 
 

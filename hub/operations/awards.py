@@ -18,6 +18,7 @@ from hub.accounts import audit
 from hub.accounts.access import AWARD, Principal
 from hub.badges import services as badges
 from hub.badges.models import Assertion, BadgeClass
+from hub.certificates import jobs as certificate_jobs
 from hub.context import HubContext
 from hub.errors import ValidationError
 from hub.i18n import lazy as _l
@@ -91,9 +92,11 @@ def award(
     registration's principal only reaches its own issuer's badge classes), the evidence rule
     (:func:`check_evidence`), the award service (:func:`hub.badges.services.award`: issue date,
     micro-credential completeness, idempotency by ``source_key`` and once-only badges, signing), one
-    audit entry for a new award, and — with ``notify`` — the award e-mail as an outbox row of this
-    transaction, delivered after the commit (the runner is woken then). A repeat of an award already
-    made (``created`` False) writes no audit entry and sends no e-mail.
+    audit entry for a new award, the ``certificate.render`` job that pre-renders its certificate and
+    preview (:mod:`hub.certificates.jobs`; a batch caller with ``defer_status`` enqueues one for the
+    batch instead), and — with ``notify`` — the award e-mail as an outbox row of this transaction,
+    delivered after the commit (the runner is woken then). A repeat of an award already made
+    (``created`` False) writes no audit entry, renders nothing and sends no e-mail.
 
     Args:
         recipient: ``email`` required; ``name``, platform ids optional.
@@ -101,7 +104,8 @@ def award(
         source_key: the fact this award answers (``webhook:<id>``, ``bulk:<job>:<line>``, ``lti:…``).
         source_event: the :class:`hub.inbox.models.InboundEvent` it came from, if any.
         outcomes / grade: as :func:`hub.badges.services.award`.
-        defer_status: the caller allocates OB 3.0 status indexes for a batch (the inbox).
+        defer_status: the caller allocates OB 3.0 status indexes and enqueues the certificate job
+            for a batch (the inbox).
 
     Raises:
         NotFound / Forbidden: ``p`` may not award at the badge's issuer.
@@ -134,6 +138,8 @@ def award(
             issuer_id=badge.issuer_id,
             after={**audit.snapshot(result.assertion, ASSERTION_FIELDS), "notify": notify, "source": source_key},
         )
+        if not defer_status:
+            certificate_jobs.enqueue_render(session, ctx, [result.assertion.id], issuer_id=badge.issuer_id)
         if notify:
             mails = notifications.enqueue_awards(session, [result])
             if mails:
@@ -143,7 +149,8 @@ def award(
 
 def revoke(session: Session, ctx: HubContext, p: Principal, assertion: Assertion, reason: str) -> Assertion:
     """Revoke ``assertion`` with ``reason`` on behalf of ``p`` (AWARD at its issuer), audited with the
-    state before and after.
+    state before and after; its certificate and preview are re-rendered (REVOKED) by a job after the
+    commit (a download before that renders the revoked one in memory).
 
     Raises:
         NotFound / Forbidden: ``p`` may not award at the assertion's issuer; as
@@ -163,4 +170,5 @@ def revoke(session: Session, ctx: HubContext, p: Principal, assertion: Assertion
         before=before,
         after=audit.snapshot(assertion, ASSERTION_FIELDS),
     )
+    certificate_jobs.enqueue_render(session, ctx, [assertion.id], issuer_id=issuer_id)
     return assertion

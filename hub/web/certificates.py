@@ -93,7 +93,13 @@ def put_layout(body, issuer_id: str):
     s = db_session()
     issuer = load(s, api.me(), Issuer, issuer_id, CONFIGURE, write=True)
     layout = actions.set_certificate_layout(
-        s, api.me(), issuer, html=body.get("html"), css=body.get("css"), bilingual=body["bilingual"]
+        s,
+        api.me(),
+        issuer,
+        html=body.get("html"),
+        css=body.get("css"),
+        bilingual=body["bilingual"],
+        ctx=current_context(),
     )
     s.flush()
     return {"issuer": issuer_id, "custom_template": layout.template_html is not None, "bilingual": layout.bilingual}

@@ -137,6 +137,7 @@ def settings(learner: Learner):
         locale=request.form.get("locale") or None,
         show_name=request.form.get("show_name") == "on",
         allow_indexing=request.form.get("allow_indexing") == "on",
+        ctx=current_context(),
     )
     s.flush()
     return redirect(current_context().urls.learner_home(), 303)

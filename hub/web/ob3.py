@@ -20,12 +20,16 @@ from hub.credentials import ob3, ob3keys, status
 from hub.credentials.models import PROOF_DATA_INTEGRITY, PROOF_VC_JWT
 from hub.errors import NotFound, ValidationError
 from hub.i18n import lazy as _l
+from hub.web import close_db_session, db_session
 from hub.web.security import link
 
 bp = Blueprint("ob3", __name__)
 # The page links the issuer's URL through the one link helper (http(s) only); registered by the
 # blueprint too, so an app that mounts only this blueprint renders it.
 bp.add_app_template_global(link, "link")
+# Every route here reads the request's session (never committed: a GET writes nothing). The hub's app
+# closes it at teardown; an app that mounts only this blueprint gets it closed here (a no-op after).
+bp.teardown_request(close_db_session)
 
 JSON_TYPES = ("application/vc+ld+json", "application/ld+json", "application/json")
 
@@ -72,30 +76,30 @@ def _negotiated_json_type() -> str | None:
 def credential(assertion_id: str):
     """The credential with its Data Integrity proof (JSON), or its page for a browser."""
     ctx = _ctx()
-    with ctx.db.session_scope() as session:
-        a = _assertion(session, assertion_id)
-        issued = ob3.issue(session, ctx, a, PROOF_DATA_INTEGRITY)
-        media = _negotiated_json_type()
-        if media is not None:
-            return _json(issued.document, media)
-        return render_template_string(
-            _PAGE,
-            c=issued.document,
-            revoked=a.revoked,
-            json_url=ctx.urls.credential(assertion_id),
-            jwt_url=ctx.urls.credential_jwt(assertion_id),
-            baked_url=ctx.urls.credential_baked(assertion_id, "svg" if "svg" in a.badge_class.image_type else "png"),
-        )
+    session = db_session()
+    a = _assertion(session, assertion_id)
+    issued = ob3.issue(session, ctx, a, PROOF_DATA_INTEGRITY)
+    media = _negotiated_json_type()
+    if media is not None:
+        return _json(issued.document, media)
+    return render_template_string(
+        _PAGE,
+        c=issued.document,
+        revoked=a.revoked,
+        json_url=ctx.urls.credential(assertion_id),
+        jwt_url=ctx.urls.credential_jwt(assertion_id),
+        baked_url=ctx.urls.credential_baked(assertion_id, "svg" if "svg" in a.badge_class.image_type else "png"),
+    )
 
 
 @bp.get("/credentials/<assertion_id>/jwt")
 def credential_jwt(assertion_id: str):
     """The credential as a VC-JWT; ``?alg=RS256|ES256|EdDSA`` overrides the issuer's setting."""
     ctx = _ctx()
-    with ctx.db.session_scope() as session:
-        a = _assertion(session, assertion_id)
-        issued = ob3.issue(session, ctx, a, PROOF_VC_JWT, request.args.get("alg") or None)
-        return Response(issued.text, mimetype="text/plain", headers={"Access-Control-Allow-Origin": "*"})
+    session = db_session()
+    a = _assertion(session, assertion_id)
+    issued = ob3.issue(session, ctx, a, PROOF_VC_JWT, request.args.get("alg") or None)
+    return Response(issued.text, mimetype="text/plain", headers={"Access-Control-Allow-Origin": "*"})
 
 
 @bp.get("/credentials/<assertion_id>/baked.<ext>")
@@ -105,45 +109,45 @@ def credential_baked(assertion_id: str, ext: str):
     if fmt is None:
         raise ValidationError(_l("format must be ldp or jwt"), field="format")
     ctx = _ctx()
-    with ctx.db.session_scope() as session:
-        a = _assertion(session, assertion_id)
-        badge = a.badge_class
-        if {"png": "image/png", "svg": "image/svg+xml"}.get(ext) != badge.image_type:
-            raise NotFound(_l("this badge image is %(type)s", type=badge.image_type))
-        image = ob3.bake(badge.image, badge.image_type, ob3.issue(session, ctx, a, fmt))
-        return Response(image, mimetype=badge.image_type)
+    session = db_session()
+    a = _assertion(session, assertion_id)
+    badge = a.badge_class
+    if {"png": "image/png", "svg": "image/svg+xml"}.get(ext) != badge.image_type:
+        raise NotFound(_l("this badge image is %(type)s", type=badge.image_type))
+    image = ob3.bake(badge.image, badge.image_type, ob3.issue(session, ctx, a, fmt))
+    return Response(image, mimetype=badge.image_type)
 
 
 @bp.get("/issuers/<issuer_id>/did.json")
 def did_document(issuer_id: str):
-    """The issuer's did:web DID document (every key, retired ones too)."""
+    """The issuer's did:web DID document (every key it has, retired ones too; keys are made when the
+    issuer is, never by this GET)."""
     ctx = _ctx()
-    with ctx.db.session_scope() as session:
-        issuer = ob3keys.find_issuer(session, issuer_id)
-        ob3keys.ensure_key(session, ctx, issuer, "Ed25519")
-        return _json(ob3keys.did_document(session, ctx, issuer), "application/did+json")
+    session = db_session()
+    issuer = ob3keys.find_issuer(session, issuer_id)
+    return _json(ob3keys.did_document(session, ctx, issuer), "application/did+json")
 
 
 @bp.get("/issuers/<issuer_id>/status/<list_id>")
 def status_list(issuer_id: str, list_id: str):
     """The signed BitstringStatusListCredential, made from the current revocations."""
     ctx = _ctx()
-    with ctx.db.session_scope() as session:
-        sl = status.find_status_list(session, issuer_id, list_id)
-        issuer = sl.issuer
-        doc = status.status_list_credential_json(session, ctx, sl, ob3keys.issuer_id(session, ctx, issuer))
-        signed = ob3.sign_data_integrity(session, ctx, issuer, doc)
-        return _json(signed)
+    session = db_session()
+    sl = status.find_status_list(session, issuer_id, list_id)
+    issuer = sl.issuer
+    doc = status.status_list_credential_json(session, ctx, sl, ob3keys.issuer_id(session, ctx, issuer))
+    signed = ob3.sign_data_integrity(session, ctx, issuer, doc)
+    return _json(signed)
 
 
 @bp.get("/issuers/<issuer_id>/revocations/1edtech")
 def revocation_list_1edtech(issuer_id: str):
     """The issuer's 1EdTech Revocation List (ids of revoked OB 3.0 credentials)."""
     ctx = _ctx()
-    with ctx.db.session_scope() as session:
-        issuer = ob3keys.find_issuer(session, issuer_id)
-        doc = status.revocation_list_1edtech(session, ctx, issuer, ob3keys.issuer_id(session, ctx, issuer))
-        return _json(doc, "application/json")
+    session = db_session()
+    issuer = ob3keys.find_issuer(session, issuer_id)
+    doc = status.revocation_list_1edtech(session, ctx, issuer, ob3keys.issuer_id(session, ctx, issuer))
+    return _json(doc, "application/json")
 
 
 @bp.get("/contexts/<name>")

@@ -192,15 +192,17 @@ def certificate_is_public(pres: Presentation) -> bool:
 
 @bp.get("/assertions/<assertion_id>/certificate.pdf")
 def certificate_pdf(assertion_id: str):
-    """The signed PDF certificate (made on first request, then cached). Anyone may download it when
-    the learner shows their name publicly; otherwise only the signed-in learner (``/me``)."""
+    """The signed PDF certificate, pre-rendered by the ``certificate.render`` job after the award; one
+    that is missing or stale (a revocation since) is rendered in memory, never stored here (a GET never
+    writes). Anyone may download it when the learner shows their name publicly; otherwise only the
+    signed-in learner (``/me``). 503 problem while the issuer's signing certificate is not made yet."""
     ctx = current_context()
-    with ctx.db.session_scope() as session:
-        row = get_by_public_id(session, Assertion, assertion_id)
-        pres = presentation(session, row)
-        if not certificate_is_public(pres) and not owns(pres):
-            raise NotFound(_l("the recipient has not made this certificate public"))
-        data = certificates.certificate_pdf(session, ctx, row)
+    session = db_session()
+    row = get_by_public_id(session, Assertion, assertion_id)
+    pres = presentation(session, row)
+    if not certificate_is_public(pres) and not owns(pres):
+        raise NotFound(_l("the recipient has not made this certificate public"))
+    data = certificates.certificate_pdf(session, ctx, row, store=False)
     resp = Response(data, content_type="application/pdf")
     resp.headers["Content-Disposition"] = f'inline; filename="certificate-{assertion_id}.pdf"'
     resp.headers["Cache-Control"] = "private, no-cache"  # a revocation must show at the next download
@@ -209,10 +211,11 @@ def certificate_pdf(assertion_id: str):
 
 @bp.get("/assertions/<assertion_id>/preview.png")
 def preview_image(assertion_id: str):
-    """The 1200x628 sharing preview (OpenGraph / Twitter card), cached until what it shows changes."""
+    """The 1200x628 sharing preview (OpenGraph / Twitter card): the pre-rendered one while what it shows
+    is unchanged, else rendered in memory (never stored here)."""
     ctx = current_context()
-    with ctx.db.session_scope() as session:
-        data = certificates.preview_png(session, ctx, get_by_public_id(session, Assertion, assertion_id))
+    session = db_session()
+    data = certificates.preview_png(session, ctx, get_by_public_id(session, Assertion, assertion_id), store=False)
     return _image(data, "image/png")
 
 

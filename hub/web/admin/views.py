@@ -193,6 +193,7 @@ def issuer_certificate_layout(issuer_id: str):
             html=forms.text("template_html"),
             css=forms.text("template_css"),
             bilingual=bool(request.form.get("bilingual")),
+            ctx=current_context(),
         )
         return redirect(url_for("admin.issuer", issuer_id=row.public_id))
     return _issuer_page(row, form=request.form, status=saved.status, layout_error=saved.error)

@@ -113,17 +113,19 @@ def test_embedded_credential_verifies_and_matches_the_award(client, ctx, factory
 
 def test_cached_until_revoked_then_marked_revoked(client, ctx, factory):
     aid = award(client, ctx, factory)
+    with ctx.db.session_scope() as s:  # pre-rendered by the certificate.render job after the award
+        assert {r.kind for r in s.query(RenderedFile)} == {"certificate.pdf", "preview.png"}
+        stored = s.query(RenderedFile).filter_by(kind="certificate.pdf").one().data
     first = _pdf(ctx, aid)
-    assert _pdf(ctx, aid) == first  # cached: byte-identical, not re-signed
+    assert first == stored and _pdf(ctx, aid) == first  # cached: byte-identical, not re-signed
     with ctx.db.session_scope() as s:
-        assert s.query(RenderedFile).count() == 1
         badges.revoke(s, ctx, s.query(Assertion).filter_by(public_id=aid).one(), "Plagiat – praca skopiowana")
     revoked = _pdf(ctx, aid)
     assert revoked != first
     text = pdf_text(revoked)
     assert "UNIEWAŻNIONY" in text and "Plagiat – praca skopiowana" in text
     with ctx.db.session_scope() as s:
-        assert s.query(RenderedFile).count() == 1  # replaced, not added
+        assert s.query(RenderedFile).filter_by(kind="certificate.pdf").count() == 1  # replaced, not added
 
 
 def test_issuer_template_is_sandboxed_and_sanitised(client, ctx, factory):

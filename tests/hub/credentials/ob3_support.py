@@ -22,6 +22,7 @@ import hub.models  # noqa: F401
 from hub.badges.models import Assertion, BadgeClass, Issuer, IssuerKey
 from hub.badges.recipient import hash_identity
 from hub.context import HubContext
+from hub.credentials import ob3keys, status
 from hub.credentials.models import AchievementDetails, IssuerCredentialSettings
 from hub.db import Base, Database
 from hub.settings import Settings
@@ -81,6 +82,7 @@ def make_issuer(session: Session, ctx: HubContext, name: str = "Szkoła Główna
     if settings:
         session.add(IssuerCredentialSettings(issuer_id=issuer.id, **settings))
     session.flush()
+    ob3keys.ensure_keys(session, ctx, issuer)  # as the badges service's create_issuer does
     return issuer
 
 
@@ -141,6 +143,7 @@ def make_assertion(
     issued_on=None,
     expires=None,
     evidence=None,
+    status_entry=True,
 ) -> Assertion:
     issued_on = issued_on or datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
     salt = base64.b16encode(email.encode()[:8]).decode().lower()
@@ -159,6 +162,8 @@ def make_assertion(
     )
     session.add(a)
     session.flush()
+    if status_entry:
+        status.allocate_status(session, a, fresh=True)  # as the award service does
     return a
 
 

@@ -19,14 +19,15 @@ def _active(ctx, issuer_id: int) -> list[str]:
         return [r.fingerprint for r in keys.active_rows(s, s.get(Issuer, issuer_id))]
 
 
-def test_issuer_page_lists_the_public_verification_addresses(client, world):
+def test_issuer_page_lists_the_public_verification_addresses(client, ctx, world):
     sign_in(client, "admin-a@example.org")
     a = world["a"]
     html = client.get(f"/admin/issuers/{a['issuer_pid']}?lang=en").get_data(as_text=True)
     for path in ("", "/revocations", "/did.json", "/revocations/1edtech"):
         assert f"/issuers/{a['issuer_pid']}{path}</a>" in html
     assert "did:web:" in html and "/verify</a>" in html
-    assert "None yet" in html  # no PDF signed yet, so no certificate
+    (made,) = _active(ctx, a["issuer_id"])  # self-issued with the issuer: no public GET has to make it
+    assert made in html and "None yet" not in html
 
 
 def test_upload_pkcs12_replaces_the_signing_certificate_and_is_audited(client, ctx, world):
