@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 from flask import request
+from playwright.sync_api import Error as PlaywrightError
 
 from hub.accounts import services as accounts
 from hub.accounts.models import ApiToken
@@ -36,7 +37,16 @@ def _new_issuer(page, base: str, name: str) -> int:
     page.fill("#name", name)
     page.fill("#url", "https://szkola.example.pl")
     page.dblclick("main button[type=submit]", delay=60)
-    page.wait_for_url("**/admin/issuers/*-*")
+    # Without admin.js the second POST replaces the first one's navigation, which Chromium reports as
+    # aborted (net::ERR_ABORTED) when the first answer is slow to come: wait for the one that lands.
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            page.wait_for_url("**/admin/issuers/*-*")
+            break
+        except PlaywrightError as exc:
+            if "ERR_ABORTED" not in str(exc) or time.monotonic() > deadline:
+                raise
     page.wait_for_load_state("networkidle")
     page.remove_listener("request", seen)
     return len(posts)
