@@ -1,7 +1,7 @@
 """Every change the console, the JSON API and the ``badgehub lti`` commands make to registrations,
 deployments and the tool key, in one place: check the principal, call the service, write the audit entry
-(:func:`hub.accounts.audit.record`, with before/after). The caller commits, then calls
-:func:`connectors.lti.framing.forget` when a registration's status or URLs changed.
+(:func:`hub.accounts.audit.record`, with before/after). The caller's boundary commits; the web views
+register :func:`connectors.lti.framing.forget_after_commit` when a registration's status or URLs changed.
 
 Registrations and the tool key are site-level: only site administrators (with an API token of scope
 ``manage``) may change them (:meth:`hub.accounts.access.Principal.require_site_admin`).
@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.types import PlatformUser
+from hub import jobs
 from hub.accounts import audit
 from hub.accounts.access import CONFIGURE, Principal
 from hub.context import HubContext
@@ -292,6 +293,7 @@ def report_completion(session: Session, ctx: HubContext, p: Principal, context: 
     p.require_site_admin(write=True)
     event, created = svc.report_completion(session, ctx, context, user)
     if created:
+        jobs.wake_after_commit(session, ctx)
         audit.record(
             session,
             p,

@@ -233,9 +233,8 @@ def _status_change(
 
 
 def _committed(body):
-    """Commit the request's session and forget the kept framing origins; answer ``body``."""
-    request_session().commit()
-    framing.forget(current_app)
+    """Answer ``body``; the kept framing origins are forgotten once the request boundary commits."""
+    framing.forget_after_commit(request_session(), current_app._get_current_object())
     return body
 
 
@@ -365,8 +364,5 @@ def completion(body):
         raise ValidationError(_l("unknown registration or context"), field="context_id")
     user = PlatformUser(email=body["email"], name=body["name"], platform_user_id=body["sub"])
     event, created = actions.report_completion(session, ctx, p, context, user)
-    event_id, public_id = event.id, event.public_id
-    session.commit()
-    if created:
-        current_app.extensions["hub.jobs"].enqueue(event_id)
-    return {"event": public_id, "duplicate": not created}, 202 if created else 200
+    # Committed by the request boundary before the answer leaves; the runner wakes after that commit.
+    return {"event": event.public_id, "duplicate": not created}, 202 if created else 200

@@ -80,7 +80,8 @@ def _back(default: str) -> str:
 
 @contextmanager
 def _change(message: str):
-    """One console change in the request's session: commit, forget the kept framing origins and flash
+    """One console change in the request's session (committed at the request boundary), then forget the
+    kept framing origins and flash
     ``message``; a refused change (:class:`ValidationError`) rolls back and flashes its reason. Not found
     and forbidden propagate (404/403)."""
     session = request_session()
@@ -90,8 +91,7 @@ def _change(message: str):
         session.rollback()
         flash(_("Could not save: %(detail)s", detail=exc.detail), "error")
         return
-    session.commit()
-    framing.forget(current_app)
+    framing.forget_after_commit(session, current_app._get_current_object())
     flash(message, "info")
 
 
@@ -145,9 +145,10 @@ def registrations():
 
 def _save_form(session, errors: dict[str, str], save, message: str):
     """The registration form's unit of work: unless the form already has ``errors``, call ``save()``
-    (it returns the registration), commit, forget the kept framing origins, flash ``message`` and answer
-    a redirect to the registration. Returns ``(redirect or None, errors)``; a refusal from the service
-    rolls back and becomes field errors, and any error flashes "Check the marked fields"."""
+    (it returns the registration), forget the kept framing origins after the boundary's commit, flash
+    ``message`` and answer a redirect to the registration. Returns ``(redirect or None, errors)``; a
+    refusal from the service rolls back and becomes field errors, and any error flashes "Check the marked
+    fields"."""
     if not errors:
         try:
             reg = save()
@@ -155,8 +156,7 @@ def _save_form(session, errors: dict[str, str], save, message: str):
             session.rollback()
             errors = _service_error(exc)
         else:
-            session.commit()
-            framing.forget(current_app)
+            framing.forget_after_commit(session, current_app._get_current_object())
             flash(message, "info")
             return redirect(url_for("lti_console.registration", reg_id=reg.public_id)), errors
     flash(_("Check the marked fields."), "error")
@@ -361,8 +361,7 @@ def registration_delete(reg_id: str):
         session.rollback()
         flash(_("Could not delete: %(detail)s", detail=exc.detail), "error")
         return redirect(url_for("lti_console.registration", reg_id=reg_id))
-    session.commit()
-    framing.forget(current_app)
+    framing.forget_after_commit(session, current_app._get_current_object())
     flash(_("Registration of %(name)s deleted.", name=name), "info")
     return redirect(url_for("lti_console.registrations"))
 

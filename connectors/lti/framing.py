@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from hub.context import HubContext
+from hub.operations.uow import after_commit
 
 from .models import ACTIVE, LtiRegistration
 
@@ -155,3 +156,9 @@ def cache(app) -> OriginCache:
 def forget(app) -> None:
     """Drop ``app``'s kept origins: call after committing a change of a registration's status or URLs."""
     cache(app).forget()
+
+
+def forget_after_commit(session, app) -> None:
+    """:func:`forget` ``app``'s kept origins once ``session``'s transaction (a change of a registration's
+    status or URLs) has committed at the request boundary; never if it rolls back."""
+    after_commit(session, forget, app)

@@ -25,7 +25,7 @@ from hub import jobs
 from hub.accounts import audit
 from hub.accounts.access import AWARD, Principal
 from hub.accounts.models import BulkJob, User
-from hub.badges.models import BadgeClass
+from hub.badges.models import BadgeClass, Issuer
 from hub.badges.recipient import normalise_email
 from hub.badges.services import check_issued_on, recipient_name
 from hub.context import HubContext
@@ -189,6 +189,31 @@ def _run_batch(s: Session, ctx: HubContext, job: BulkJob) -> None:
     job.done = min(job.done + BATCH, job.total)
     job.created += created
     job.errors = errors
+
+
+def prepare(session: Session, p: Principal, issuer: Issuer, filename: str | None, data: bytes) -> BulkJob:
+    """Read an uploaded CSV (:func:`parse_csv`) for ``issuer``'s badge classes and store it as a bulk
+    job in ``preview`` state (AWARD ability at the issuer), flushed so it has its public id; nothing is
+    awarded until :func:`start`.
+
+    Raises:
+        Forbidden / NotFound: no AWARD ability at the issuer.
+        ValidationError: the file is not a CSV the hub can read (see :func:`parse_csv`).
+    """
+    p.require(issuer.id, AWARD, write=True, what="BulkJob")
+    rows, errors = parse_csv(data, issuer.badge_classes)
+    job = BulkJob(
+        issuer_id=issuer.id,
+        user_id=p.user_id,
+        filename=(filename or "upload.csv")[:255],
+        rows=rows,
+        total=len(rows),
+        status="preview",
+        errors=errors,
+    )
+    session.add(job)
+    session.flush()
+    return job
 
 
 def start(session: Session, ctx: HubContext, p: Principal, job: BulkJob, *, notify: bool) -> bool:

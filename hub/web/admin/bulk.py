@@ -35,21 +35,11 @@ def bulk():
         try:
             issuer = load(s, p, Issuer, request.form.get("issuer", ""), AWARD, write=True)
             upload = request.files.get("file")
-            rows, errors = operations.parse_csv(upload.read() if upload else b"", issuer.badge_classes)
+            filename, data = (upload.filename, upload.read()) if upload else (None, b"")
+            job = operations.prepare(s, p, issuer, filename, data)
         except HubError as exc:
             flash(_("Could not read the file: %(detail)s", detail=exc.detail), "error")
             return render_template("admin/bulk.html", issuers=_award_issuers()), 422
-        job = BulkJob(
-            issuer_id=issuer.id,
-            user_id=p.user_id,
-            filename=(upload.filename or "upload.csv")[:255],
-            rows=rows,
-            total=len(rows),
-            status="preview",
-            errors=errors,
-        )
-        s.add(job)
-        s.commit()
         return redirect(url_for("admin.bulk_job", job_id=job.public_id))
     return render_template("admin/bulk.html", issuers=_award_issuers())
 
@@ -83,5 +73,4 @@ def bulk_start(job_id: str):
     s, p = db_session(), principal()
     job = load(s, p, BulkJob, job_id, AWARD, write=True)
     operations.start(s, current_context(), p, job, notify=forms.checked("notify"))
-    s.commit()
     return redirect(url_for("admin.bulk_job", job_id=job.public_id))
