@@ -66,10 +66,11 @@ class Settings:
         redis_url: ``HUB_REDIS_URL`` (``redis://host:6379/0``), unset by default. When set, short-lived
             shared state (LTI login state, nonces, launch data, service access tokens) lives in Redis;
             when unset, in the database. Either way it is shared by every worker process.
-        prerender_certificates: ``HUB_PRERENDER_CERTIFICATES`` (default on): the ``certificate.render``
-            job makes each award's PDF certificate and sharing preview after the award (and again when
-            what they show changes), so downloads serve stored bytes. Off: each download renders in
-            memory (public GETs never store anything).
+        prerender_certificates: ``HUB_PRERENDER_CERTIFICATES`` (default off): on, the
+            ``certificate.render`` job makes each award's PDF certificate and sharing preview after the
+            award (and again when what they show changes), so downloads serve stored bytes. Off: each
+            download renders in memory (public GETs never store anything), which costs CPU per download
+            rather than per award.
         lti_allow_private_hosts: ``HUB_LTI_ALLOW_PRIVATE_HOSTS`` (default off). Off: LTI Dynamic
             Registration calls only hosts whose every address is public (no loopback, private,
             link-local, multicast or reserved address: SSRF protection), and platform URLs must be
@@ -106,7 +107,7 @@ class Settings:
     login_link_minutes: int = 30
     redis_url: str | None = None
     lti_allow_private_hosts: bool = False
-    prerender_certificates: bool = True
+    prerender_certificates: bool = False
     lti_grade_sync_minutes: int = 15
     extra: dict = field(default_factory=dict)
 
@@ -253,7 +254,7 @@ def load_settings(env: dict | None = None) -> Settings:
         claim_link_days=_int(env, "HUB_CLAIM_LINK_DAYS", 30, 1),
         login_link_minutes=_int(env, "HUB_LOGIN_LINK_MINUTES", 30, 1),
         lti_allow_private_hosts=_bool(env, "HUB_LTI_ALLOW_PRIVATE_HOSTS", False),
-        prerender_certificates=_bool(env, "HUB_PRERENDER_CERTIFICATES", True),
+        prerender_certificates=_bool(env, "HUB_PRERENDER_CERTIFICATES", False),
         lti_grade_sync_minutes=_int(env, "HUB_LTI_GRADE_SYNC_MINUTES", 15, 0),
     )
 

@@ -14,7 +14,7 @@ A rendering whose fingerprint is current is not made again, so a job re-run afte
 jobs for the same award) only re-checks what it had done (a few look-ups per award, no rendering);
 each award is committed on its own, so a crash loses at most the one in hand. An award that fails to
 render does not stop the others: the job fails at its end and its retry renders what is left.
-Switched off by ``HUB_PRERENDER_CERTIFICATES=0`` (then the first GETs render in memory each time).
+Only with ``HUB_PRERENDER_CERTIFICATES=1`` (off by default: then each download renders in memory).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 
 from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, joinedload
 
 from connectors.types import LearningEvent, PlatformUser
@@ -344,6 +345,10 @@ def process_claimed(ctx: HubContext, event_ids: list[int]) -> dict[int, str]:
                         _finish(session, event, PROCESSED, note)
                     issued += [r.assertion for r in results if r.created]
                     statuses[event.id] = PROCESSED
+                except OperationalError:
+                    # The database went away or timed out: not the event's fault. The whole batch is
+                    # retried (the claims stay with this runner, which takes them back), never marked failed.
+                    raise
                 except Exception as exc:  # noqa: BLE001 - a bad event must not stop the batch
                     failures.append((event, _failure_reason(exc, event.id)))
             # The batch's status list indexes in one statement per issuer, just before the commit, so
@@ -354,6 +359,8 @@ def process_claimed(ctx: HubContext, event_ids: list[int]) -> dict[int, str]:
             for event, reason in failures:
                 _finish(session, event, FAILED, reason)
                 statuses[event.id] = FAILED
+    except OperationalError:
+        raise  # the database is down or silent: one by one would fail the same way; the runner retries
     except Exception:
         if len(event_ids) == 1:
             raise

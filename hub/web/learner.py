@@ -22,6 +22,7 @@ from hub.learners import services as learners
 from hub.learners.mail import MailError, mailer_for
 from hub.learners.models import Learner
 from hub.learners.profile import Presentation
+from hub.operations.uow import after_commit
 from hub.web import csrf, db_session
 
 bp = Blueprint("learner", __name__)
@@ -91,13 +92,16 @@ def login():
         return render_template("learner/login.html", sent=False)
     s = db_session()
     message = learners.request_login(s, current_context(), request.form.get("email", ""), str(get_locale() or "en"))
-    s.commit()
-    if message is not None:
-        try:
-            mailer_for(current_context().settings).send(message)
-        except MailError:
-            pass  # logged by the mailer; the learner can ask again
+    if message is not None:  # the link works only once its token row is committed (request boundary)
+        after_commit(s, _send_quietly, current_context().settings, message)
     return render_template("learner/login.html", sent=True)
+
+
+def _send_quietly(settings, message) -> None:
+    try:
+        mailer_for(settings).send(message)
+    except MailError:
+        pass  # logged by the mailer; the learner can ask again
 
 
 @bp.route("/me/login/<token>", methods=["GET", "POST"])

@@ -23,6 +23,12 @@ HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 JSON = {"Accept": "application/json"}
 
 
+@pytest.fixture
+def settings(settings):
+    """These tests watch the certificate.render job: pre-rendering on (off by default)."""
+    return settings.with_(prerender_certificates=True)
+
+
 @contextmanager
 def no_writes(ctx):
     """Fail on any writing statement sent on ``ctx``'s engine inside the block."""

@@ -26,6 +26,12 @@ from hub.errors import ValidationError
 from tests.hub.certificates.support import POLISH_LETTERS, POLISH_NAME, award, pdf_attachments, pdf_text, pdfsig
 
 
+@pytest.fixture
+def settings(settings):
+    """These tests watch the certificate.render job: pre-rendering on (off by default)."""
+    return settings.with_(prerender_certificates=True)
+
+
 def _pdf(ctx, aid: str) -> bytes:
     with ctx.db.session_scope() as s:
         return certificates.certificate_pdf(s, ctx, s.query(Assertion).filter_by(public_id=aid).one())

@@ -13,7 +13,7 @@ from tests.conftest import Factory, completion, post_event
 
 
 def test_each_queue_claims_at_most_its_limit(settings, monkeypatch):
-    app = create_app(settings.with_(job_mode="worker"))
+    app = create_app(settings.with_(job_mode="worker", prerender_certificates=True))
     ctx = app.extensions["hub"]
     Factory(ctx).setup()
     client = app.test_client()
