@@ -77,13 +77,13 @@ class CookiesBlocked(LaunchRefused):
 
 class StorageCheck(Exception):
     """The launch arrived without the state cookie, but its login stored the state in the platform's
-    storage (1EdTech LTI Client Side postMessages, https://www.imsglobal.org/spec/lti-cs-oidc/v0p1):
-    the browser must read it back (``lti.get_data``) and post the launch again with the value.
+        storage (1EdTech LTI Client Side postMessages, https://www.imsglobal.org/spec/lti-cs-oidc/v0p1):
+        the browser must read it back (``lti.get_data``) and post the launch again with the value.
 
-    Attributes: ``target`` (the storage frame's name, ``_parent`` for the parent window), ``origin``
-    (the platform origin that must answer: its OIDC auth URL's), ``key`` (the storage key), ``fields``
-    (``id_token`` and ``state`` to post again), ``iss`` and ``client_id`` (the platform, which may
-frame the page). The state is not used up yet."""
+        Attributes: ``target`` (the storage frame's name, ``_parent`` for the parent window), ``origin``
+        (the platform origin that must answer: its OIDC auth URL's), ``key`` (the storage key), ``fields``
+        (``id_token`` and ``state`` to post again), ``iss`` and ``client_id`` (the platform, which may
+    frame the page). The state is not used up yet."""
 
     def __init__(self, target: str, origin: str, key: str, fields: dict[str, str], *, iss: str, client_id: str):
         super().__init__("platform storage check")
@@ -112,9 +112,7 @@ def storage_target(value: str | None) -> str | None:
     return value if value and _FRAME_NAME.match(value) else None
 
 
-def start_login(
-    ctx: HubContext, store: Store, params: dict[str, str], *, launch_url: str, tool_host: str
-) -> Login:
+def start_login(ctx: HubContext, store: Store, params: dict[str, str], *, launch_url: str, tool_host: str) -> Login:
     """Handle an OIDC third-party-initiated login (GET or POST parameters ``params``).
 
     With ``lti_storage_target`` the login also keeps a random proof to put in the platform's storage
@@ -357,7 +355,12 @@ def validate_launch(
         if storage:
             fields = {"id_token": id_token, "state": state}
             raise StorageCheck(
-                storage["target"], storage["origin"], storage["key"], fields, iss=peek["iss"], client_id=peek["client_id"]
+                storage["target"],
+                storage["origin"],
+                storage["key"],
+                fields,
+                iss=peek["iss"],
+                client_id=peek["client_id"],
             )
     pending = store.take(f"state:{state}")
     if pending is None:

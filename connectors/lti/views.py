@@ -156,7 +156,9 @@ def login():
         _refused(exc)
     if started.storage:  # put the proof in the platform's storage, then go on to the platform
         storage = {k: started.storage[k] for k in ("target", "origin", "key", "value")}
-        response = _page(render_template("lti/storage.html", storage=storage, action="put", next_url=started.redirect_url))
+        response = _page(
+            render_template("lti/storage.html", storage=storage, action="put", next_url=started.redirect_url)
+        )
     else:
         response = make_response("", 302)
         response.headers["Location"] = started.redirect_url
