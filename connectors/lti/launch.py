@@ -76,13 +76,13 @@ class CookiesBlocked(LaunchRefused):
 
 
 class StorageCheck(Exception):
-    """The launch arrived without the state cookie, but its login stored the state in the platform's
-        storage (1EdTech LTI Client Side postMessages, https://www.imsglobal.org/spec/lti-cs-oidc/v0p1):
-        the browser must read it back (``lti.get_data``) and post the launch again with the value.
+    """The launch arrived without the state cookie, but its login stored a proof in the platform's
+    storage (1EdTech LTI Client Side postMessages, https://www.imsglobal.org/spec/lti-cs-oidc/v0p1):
+    the browser must read it back (``lti.get_data``) and post the launch again with the value.
 
-        Attributes: ``target`` (the storage frame's name, ``_parent`` for the parent window), ``origin``
-        (the platform origin that must answer: its OIDC auth URL's), ``key`` (the storage key), ``fields``
-        (``id_token`` and ``state`` to post again), ``iss`` and ``client_id`` (the platform, which may
+    Attributes: ``target`` (the storage frame's name, ``_parent`` for the parent window), ``origin``
+    (the platform origin that must answer: its OIDC auth URL's), ``key`` (the storage key), ``fields``
+    (``id_token`` and ``state`` to post again), ``iss`` and ``client_id`` (the platform, which may
     frame the page). The state is not used up yet."""
 
     def __init__(self, target: str, origin: str, key: str, fields: dict[str, str], *, iss: str, client_id: str):
@@ -369,7 +369,8 @@ def validate_launch(
         storage = pending.get("storage") or {}
         if proof and not same_origin:
             raise LaunchRefused(sorry, reason="platform storage proof posted from outside the tool's check page")
-        if not (proof and storage.get("value") and hmac.compare_digest(proof, storage["value"])):
+        expected = str(storage.get("value") or "").encode()
+        if not (proof and expected and hmac.compare_digest(proof.encode(), expected)):
             login = pending.get("login") or {}
             raise CookiesBlocked(login, relaunch_url(login))
         log.info("LTI launch state confirmed by platform storage (no cookie) iss=%s", pending["iss"])

@@ -82,7 +82,7 @@ def test_a_launch_without_cookie_reads_platform_storage_and_accepts_the_proof(wo
 
 
 def test_a_wrong_or_missing_proof_offers_the_new_window_and_uses_the_state_up(world):
-    for value in ("not-the-proof", ""):
+    for value in ("not-the-proof", "", "zażółć"):
         login = _login(world, lti_storage_target="_parent")
         check = requests.post(**_post(_launch_form(world, login)))
         fields = forms(check)[0]["fields"]
