@@ -211,8 +211,10 @@ def test_partitioned_state_cookie_completes_the_launch_in_the_frame(sites, chrom
     caplog.set_level(logging.INFO, logger="connectors.lti")
     page, frame, messages = _open_course(chromium, platform)
     assert _heading(frame) == "My badges", messages
-    state = [c for c in chromium.cookies(hub) if c["name"].startswith("lti1p3-")]
-    assert state == [] or all(c["sameSite"] == "None" and c["secure"] for c in state)
+    # The browser kept the state cookie in the partition of the LMS's site, the only place it is sent.
+    state = [c for c in chromium.cookies() if c["name"].startswith("lti1p3-")]
+    assert state and all(c["domain"] == "hub.test" and c["sameSite"] == "None" and c["secure"] for c in state)
+    assert {c.get("partitionKey") for c in state} == {"https://platform.test"}, state
     assert not any("without its state cookie" in r.getMessage() for r in caplog.records)
     assert len(platform.auth_hints) == 1 and platform.refused_hints == []
 
