@@ -1,7 +1,10 @@
 """OIDC login initiation and launch validation (LTI 1.3 Core section 5, 1EdTech Security Framework 5.1).
 
 Login stores ``state -> {nonce, iss, client_id, login params}`` in the shared store and sets a
-per-state cookie; launch *takes* the state (single use, atomic across workers), requires the cookie,
+per-state cookie (``Partitioned``, so that it survives third-party cookie blocking inside the LMS
+iframe; with ``lti_storage_target`` also a proof kept in the platform's storage, 1EdTech LTI Client
+Side postMessages); launch *takes* the state (single use, atomic across workers), requires the cookie
+(or the platform-storage proof),
 checks issuer, audience (``aud``/``azp``), signature against the platform's JWKS, ``exp`` and
 ``iat``/``nbf`` with up to :data:`FUTURE_LEEWAY` seconds of platform clock running ahead, that the
 ``nonce`` is the one issued for this state and never used before, the deployment, and the message
@@ -11,13 +14,15 @@ A validated launch is kept in the store under a random launch id for :data:`LAUN
 
 from __future__ import annotations
 
+import hmac
+import json
 import logging
 import re
 import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import jwt
 from pylti1p3.exception import LtiException
@@ -43,6 +48,12 @@ LAUNCH_TTL = 4 * 3600  # seconds a launch stays usable for the tool's pages
 JWKS_TTL = 600  # seconds a platform's JWKS is cached (refetched at once on an unknown kid)
 FUTURE_LEEWAY = 60  # seconds a platform clock may run ahead (iat/nbf in the future)
 STATE_COOKIE = "lti1p3-{state}"
+#: The platform-storage key holding a login's proof (LTI OIDC Login with Client Side postMessages).
+STORAGE_KEY = "state_{state}"
+#: Form field of the second launch post carrying the value read back from platform storage.
+STORAGE_FIELD = "lti_storage_value"
+#: A frame name a platform may give as ``lti_storage_target`` (anything else is ignored).
+_FRAME_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 LOGIN_PARAMS = ("iss", "login_hint", "target_link_uri", "lti_message_hint", "lti_deployment_id", "client_id")
 #: What a person reads when a launch fails a check (the log says which).
 SORRY = _l("The course tool could not verify this launch. Open it again from your course.")
@@ -50,25 +61,65 @@ _INSTRUCTOR = re.compile(r"(?:^|[#/])(Instructor|Administrator|SysAdmin)(?:$|#)"
 
 
 class CookiesBlocked(LaunchRefused):
-    """The launch arrived without the state cookie set at login: the browser blocks cookies in the
-    LMS iframe. ``login_params`` re-start the login in a new window."""
+    """The launch arrived without the state cookie set at login (and platform storage, if offered, did
+    not vouch for it): the browser blocks the tool's cookies in the LMS iframe.
 
-    def __init__(self, login_params: dict[str, str]):
+    ``login_params``: the login's parameters (``iss``, ``client_id`` tell who may frame the page; the
+    one-time ``lti_message_hint`` is never sent again). ``relaunch_url``: where a fresh launch of the
+    same resource link starts at the platform (:func:`relaunch_url`), or None when it cannot be told.
+    """
+
+    def __init__(self, login_params: dict[str, str], relaunch_url: str | None = None):
         super().__init__("cookies blocked", reason="state cookie missing (third-party cookies blocked?)")
         self.login_params = login_params
+        self.relaunch_url = relaunch_url
+
+
+class StorageCheck(Exception):
+    """The launch arrived without the state cookie, but its login stored a proof in the platform's
+    storage (1EdTech LTI Client Side postMessages, https://www.imsglobal.org/spec/lti-cs-oidc/v0p1):
+    the browser must read it back (``lti.get_data``) and post the launch again with the value.
+
+    Attributes: ``target`` (the storage frame's name, ``_parent`` for the parent window), ``origin``
+    (the platform origin that must answer: its OIDC auth URL's), ``key`` (the storage key), ``fields``
+    (``id_token`` and ``state`` to post again), ``iss`` and ``client_id`` (the platform, which may
+    frame the page). The state is not used up yet."""
+
+    def __init__(self, target: str, origin: str, key: str, fields: dict[str, str], *, iss: str, client_id: str):
+        super().__init__("platform storage check")
+        self.target, self.origin, self.key, self.fields = target, origin, key, fields
+        self.iss, self.client_id = iss, client_id
 
 
 # ---- login ---------------------------------------------------------------------------------------
 
 
-def start_login(
-    ctx: HubContext, store: Store, params: dict[str, str], *, launch_url: str, tool_host: str
-) -> tuple[str, str]:
+@dataclass(frozen=True)
+class Login:
+    """A started OIDC login: ``redirect_url`` (the platform's authorization URL with the auth request),
+    ``state`` (its cookie goes on the response) and, when the platform offered its storage
+    (``lti_storage_target``), ``storage``: ``{"target", "origin", "key", "value"}`` for ``lti.put_data``
+    before the redirect (https://www.imsglobal.org/spec/lti-cs-oidc/v0p1)."""
+
+    redirect_url: str
+    state: str
+    storage: dict[str, str] | None = None
+
+
+def storage_target(value: str | None) -> str | None:
+    """The ``lti_storage_target`` a platform sent (a frame name, ``_parent`` for the parent window), or
+    None when absent or not a plain frame name (https://www.imsglobal.org/spec/lti-cs-oidc/v0p1)."""
+    return value if value and _FRAME_NAME.match(value) else None
+
+
+def start_login(ctx: HubContext, store: Store, params: dict[str, str], *, launch_url: str, tool_host: str) -> Login:
     """Handle an OIDC third-party-initiated login (GET or POST parameters ``params``).
 
+    With ``lti_storage_target`` the login also keeps a random proof to put in the platform's storage
+    (``storage`` of the result); the launch accepts it instead of the state cookie.
+
     Returns:
-        ``(redirect_url, state)``: the platform's authorization URL with the auth request, and the
-        state whose cookie the response must set.
+        :class:`Login`.
 
     Raises:
         LaunchRefused: missing ``iss``/``login_hint``, a ``target_link_uri`` on another host, or no
@@ -97,7 +148,19 @@ def start_login(
         )
     state, nonce = "state-" + secrets.token_urlsafe(24), secrets.token_urlsafe(24)
     login = {k: params[k] for k in LOGIN_PARAMS if params.get(k)}
-    store.put(f"state:{state}", {"nonce": nonce, "iss": iss, "client_id": reg.client_id, "login": login}, STATE_TTL)
+    pending: dict[str, Any] = {"nonce": nonce, "iss": iss, "client_id": reg.client_id, "login": login}
+    storage = None
+    target = storage_target(params.get("lti_storage_target"))
+    platform_origin = _origin(reg.auth_login_url)
+    if target and platform_origin:
+        storage = {
+            "target": target,
+            "origin": platform_origin,
+            "key": STORAGE_KEY.format(state=state),
+            "value": secrets.token_urlsafe(24),
+        }
+        pending["storage"] = storage
+    store.put(f"state:{state}", pending, STATE_TTL)
     auth = {
         "scope": "openid",
         "response_type": "id_token",
@@ -112,13 +175,39 @@ def start_login(
     if params.get("lti_message_hint"):
         auth["lti_message_hint"] = params["lti_message_hint"]
     sep = "&" if "?" in reg.auth_login_url else "?"
-    return reg.auth_login_url + sep + urlencode(auth), state
+    return Login(reg.auth_login_url + sep + urlencode(auth), state, storage)
 
 
 def _host(url: str) -> str:
-    from urllib.parse import urlsplit
-
     return urlsplit(url).netloc.lower()
+
+
+def _origin(url: str | None) -> str | None:
+    parts = urlsplit(url or "")
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def relaunch_url(login: dict[str, str]) -> str | None:
+    """Where a fresh launch of the login's resource link starts at the platform, for a new window.
+
+    The platform's one-time ``lti_message_hint`` is never sent again (Moodle answers a used one with an
+    error): the new window opens the platform's own launch page, which signs the person in there (a
+    first-party window) and starts a new OIDC login. Moodle's hint is JSON naming the course module
+    (``{"cmid": 7, "launchid": "ltilaunch3_..."}``, ``lti_build_login_request`` in mod/lti/locallib.php),
+    whose launch page is ``<issuer>/mod/lti/launch.php?id=<cmid>`` (Moodle's issuer is its wwwroot).
+
+    Returns:
+        The absolute URL, or None when the platform's launch page cannot be told from the login.
+    """
+    iss = login.get("iss") or ""
+    try:
+        hint = json.loads(login.get("lti_message_hint") or "")
+    except ValueError:
+        return None
+    cmid = hint.get("cmid") if isinstance(hint, dict) else None
+    if isinstance(cmid, bool) or not re.fullmatch(r"[0-9]{1,18}", str(cmid)) or _origin(iss) is None:
+        return None
+    return iss.rstrip("/") + "/mod/lti/launch.php?" + urlencode({"id": str(cmid)})
 
 
 # ---- launch ------------------------------------------------------------------------------------
@@ -234,25 +323,57 @@ class Launch:
         return self.claims.get("name") or given or None
 
 
-def validate_launch(ctx: HubContext, store: Store, form: dict[str, str], cookies: dict[str, str]) -> Launch:
+def validate_launch(
+    ctx: HubContext, store: Store, form: dict[str, str], cookies: dict[str, str], *, same_origin: bool = False
+) -> Launch:
     """Validate an LTI 1.3 launch (form fields ``id_token`` and ``state``) and keep it in the store.
 
+    The browser that started the login must be the one launching: its state cookie came back, or (when
+    the platform offered its storage at login) the tool's own check page read the login's proof back
+    from the platform's storage and posted it in :data:`STORAGE_FIELD` (``same_origin``: the request
+    came from a page of the tool itself, ``Sec-Fetch-Site: same-origin``; a proof posted from anywhere
+    else is refused).
+
     Raises:
-        CookiesBlocked: the state is valid but its cookie did not come back (iframe cookie blocking).
+        StorageCheck: no cookie, but platform storage may hold the proof (the state is not used up).
+        CookiesBlocked: the state is valid but neither its cookie nor platform storage vouched for it.
         LaunchRefused: any failed check; ``reason`` names it precisely for the log.
     """
     id_token, state = form.get("id_token") or "", form.get("state") or ""
     sorry = SORRY
     if not id_token or not state:
         raise LaunchRefused(sorry, reason="launch without id_token or state")
+    expired = LaunchRefused(
+        _l("This launch has expired or was already used. Open the tool again from your course."),
+        reason="unknown, expired or already used state (replayed launch?)",
+    )
+    cookie_ok = cookies.get(STATE_COOKIE.format(state=state)) == state
+    proof = form.get(STORAGE_FIELD)
+    if not cookie_ok and proof is None:
+        peek = store.get(f"state:{state}")
+        storage = (peek or {}).get("storage")
+        if storage:
+            fields = {"id_token": id_token, "state": state}
+            raise StorageCheck(
+                storage["target"],
+                storage["origin"],
+                storage["key"],
+                fields,
+                iss=peek["iss"],
+                client_id=peek["client_id"],
+            )
     pending = store.take(f"state:{state}")
     if pending is None:
-        raise LaunchRefused(
-            _l("This launch has expired or was already used. Open the tool again from your course."),
-            reason="unknown, expired or already used state (replayed launch?)",
-        )
-    if cookies.get(STATE_COOKIE.format(state=state)) != state:
-        raise CookiesBlocked(pending.get("login") or {})
+        raise expired
+    if not cookie_ok:
+        storage = pending.get("storage") or {}
+        if proof and not same_origin:
+            raise LaunchRefused(sorry, reason="platform storage proof posted from outside the tool's check page")
+        expected = str(storage.get("value") or "").encode()
+        if not (proof and expected and hmac.compare_digest(proof.encode(), expected)):
+            login = pending.get("login") or {}
+            raise CookiesBlocked(login, relaunch_url(login))
+        log.info("LTI launch state confirmed by platform storage (no cookie) iss=%s", pending["iss"])
 
     # Database reads happen in short units of work, never around the store or platform calls.
     v = _Validator({"id_token": id_token, "state": state}, None, store)

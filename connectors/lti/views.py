@@ -3,7 +3,12 @@
 Pages are server-rendered and work inside an LMS iframe without cookies: after the launch, every page
 and form carries the launch id (a 256-bit random name of the stored launch; pages are sent with
 ``Referrer-Policy: no-referrer`` and ``Cache-Control: no-store`` so it does not leak). Only the short
-OIDC state cookie is needed, and when the browser blocks it the tool offers a new window.
+OIDC state cookie is needed: ``SameSite=None; Secure; Partitioned`` (CHIPS,
+https://developer.mozilla.org/en-US/docs/Web/Privacy/Guides/Privacy_sandbox/Partitioned_cookies), so
+browsers blocking third-party cookies keep it for the LMS page; where the platform offers its storage
+(``lti_storage_target``), the login's proof goes there too (``lti.put_data`` / ``lti.get_data``,
+https://www.imsglobal.org/spec/lti-cs-oidc/v0p1). When both fail the tool offers a new window that
+starts a fresh launch at the platform (:func:`connectors.lti.launch.relaunch_url`).
 
 Every response carries ``Content-Security-Policy: frame-ancestors ...`` (:mod:`connectors.lti.framing`):
 the launched registration's origins on the launch and the pages after it; ``'none'`` when the request
@@ -38,9 +43,11 @@ from .errors import NotAllowed, PlatformServiceError
 from .launch import (
     STATE_COOKIE,
     STATE_TTL,
+    STORAGE_FIELD,
     CookiesBlocked,
     Launch,
     LaunchRefused,
+    StorageCheck,
     load_launch,
     start_login,
     validate_launch,
@@ -138,7 +145,7 @@ def login():
     ctx = _ctx()
     _framed_by(framing.cache(current_app).of_platform(params.get("iss") or "", params.get("client_id") or None))
     try:
-        url, state = start_login(
+        started = start_login(
             ctx,
             _store(),
             params,
@@ -147,19 +154,36 @@ def login():
         )
     except LaunchRefused as exc:
         _refused(exc)
-    response = make_response("", 302)
-    response.headers["Location"] = url
+    if started.storage:  # put the proof in the platform's storage, then go on to the platform
+        storage = {k: started.storage[k] for k in ("target", "origin", "key", "value")}
+        response = _page(
+            render_template("lti/storage.html", storage=storage, action="put", next_url=started.redirect_url)
+        )
+    else:
+        response = make_response("", 302)
+        response.headers["Location"] = started.redirect_url
     secure = request.is_secure
     response.set_cookie(
-        STATE_COOKIE.format(state=state),
-        state,
+        STATE_COOKIE.format(state=started.state),
+        started.state,
         max_age=STATE_TTL,
         secure=secure,
         httponly=True,
         samesite="None" if secure else "Lax",  # SameSite=None (cross-site form post) requires Secure
+        partitioned=secure,  # CHIPS: kept for the LMS page when third-party cookies are blocked
         path=url_for("lti.launch"),
     )
     return response
+
+
+def _from_own_page() -> bool:
+    """The request was sent by a page of the tool itself (Fetch Metadata ``Sec-Fetch-Site``,
+    https://www.w3.org/TR/fetch-metadata/; the ``Origin`` header where a browser sends no metadata)."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site == "same-origin"
+    own = urlsplit(_ctx().settings.base_url)
+    return request.headers.get("Origin") == f"{own.scheme}://{own.netloc}"
 
 
 @bp.post("/launch")
@@ -167,7 +191,7 @@ def launch():
     """The launch (LTI 1.3 section 5.1.2): validate, remember the course, show the person's page."""
     ctx = _ctx()
     try:
-        done = validate_launch(ctx, _store(), request.form.to_dict(), request.cookies)
+        done = validate_launch(ctx, _store(), request.form.to_dict(), request.cookies, same_origin=_from_own_page())
         with ctx.db.session_scope() as session:
             reg = get_registration(session, done.claims["badgehub_registration"])
             _framed_by(framing.registration_origins(reg) + framing.launch_origins(done.claims))
@@ -177,13 +201,23 @@ def launch():
                 badge = session.scalar(select(BadgeClass).where(BadgeClass.public_id == badge_id))
                 if badge is not None and tenancy.owns(reg, badge):  # another issuer's placement links nothing
                     svc.link_badge(session, ctx, context, badge)
-    except CookiesBlocked as exc:
-        log.warning("LTI launch without its state cookie; offering a new window")
-        params = exc.login_params
-        _framed_by(framing.cache(current_app).of_platform(params.get("iss") or "", params.get("client_id")))
+    except StorageCheck as check:  # no cookie: read the login's proof back from the platform's storage
+        _framed_by(framing.cache(current_app).of_platform(check.iss, check.client_id))
+        storage = {"target": check.target, "origin": check.origin, "key": check.key, "field": STORAGE_FIELD}
         return _page(
-            render_template("lti/cookies.html", login_url=url_for("lti.login") + "?" + urlencode(exc.login_params)), 200
+            render_template(
+                "lti/storage.html", storage=storage, action="get", next_url=url_for("lti.launch"), fields=check.fields
+            )
         )
+    except CookiesBlocked as exc:
+        params = exc.login_params
+        log.warning(
+            "LTI launch without its state cookie (iss=%s); offering a new window at %s",
+            params.get("iss"),
+            exc.relaunch_url or "the course (the platform's launch page cannot be told)",
+        )
+        _framed_by(framing.cache(current_app).of_platform(params.get("iss") or "", params.get("client_id")))
+        return _page(render_template("lti/cookies.html", relaunch_url=exc.relaunch_url), 200)
     except LaunchRefused as exc:
         pending = getattr(exc, "pending_deployment", None)
         if pending:  # an unknown deployment of a known registration waits for the administrator

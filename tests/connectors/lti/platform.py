@@ -141,16 +141,30 @@ class Platform:
     hints: dict[str, dict] = field(default_factory=dict)
     issuer_override: str | None = None
     registration: TamperingRegistration | None = None
+    #: Where the tool calls the platform's services (JWKS, token, NRPS, AGS); default ``base``. The
+    #: cross-site browser test serves the pages on https://platform.test and the services on 127.0.0.1.
+    service_base: str = ""
+    #: Moodle-shaped launches (``/mod/lti/launch.php``): course module id, sessions, one-time hints
+    #: (hint -> used?), the hints ``/auth`` was asked for, and those it refused (used or unknown).
+    cmid: str = "7"
+    sessions: dict[str, dict] = field(default_factory=dict)
+    once_hints: dict[str, bool] = field(default_factory=dict)
+    auth_hints: list[str] = field(default_factory=list)
+    refused_hints: list[str] = field(default_factory=list)
 
     @property
     def iss(self) -> str:
         return self.base
 
+    @property
+    def services(self) -> str:
+        return self.service_base or self.base
+
     def lineitems_url(self) -> str:
-        return f"{self.base}/ags/{self.context_id}/lineitems"
+        return f"{self.services}/ags/{self.context_id}/lineitems"
 
     def memberships_url(self) -> str:
-        return f"{self.base}/nrps/CourseSection/{self.context_id}/memberships"
+        return f"{self.services}/nrps/CourseSection/{self.context_id}/memberships"
 
     def make_registration(self) -> TamperingRegistration:
         reg = (
@@ -175,8 +189,8 @@ class Platform:
             "issuer": self.iss,
             "client_id": self.client_id,
             "auth_login_url": f"{self.base}/auth",
-            "auth_token_url": f"{self.base}/token",
-            "key_set_url": f"{self.base}/jwks",
+            "auth_token_url": f"{self.services}/token",
+            "key_set_url": f"{self.services}/jwks",
             "deployment_ids": [self.deployment_id],
             "name": "Test Moodle",
         }
@@ -202,6 +216,7 @@ class _Launch(LTIAdvantageMessageLaunchAbstract):
     def prepare_launch(self, preflight_response):
         p = self.platform
         hint = p.hints[preflight_response["lti_message_hint"]]
+        self.storage_target = hint.get("storage_target")
         member = p.members[preflight_response["login_hint"]]
         self.set_user_data(member.user_id, member.roles, member.name, member.email)
         self.set_resource_link_claim("1", description="Test lti 1", title="Odznaki kursu")
@@ -227,10 +242,49 @@ class _Launch(LTIAdvantageMessageLaunchAbstract):
         self.set_id_token_expiration(60)
 
     def render_launch_form(self, launch_data, **kwargs):
-        fields = "".join(
-            f'<input type="hidden" name="{k}" value="{v}">' for k, v in launch_data.items() if k != "launch_url"
-        )
-        return f'<form method="post" action="{launch_data["launch_url"]}">{fields}</form>'
+        data = {k: v for k, v in launch_data.items() if k != "launch_url"}
+        if getattr(self, "storage_target", None):  # the auth response names the storage frame too
+            data["lti_storage_target"] = self.storage_target
+        return _autopost(launch_data["launch_url"], data)
+
+
+def _autopost(action: str, fields: dict) -> str:
+    """A form posting ``fields`` to ``action``, submitted by the page's script (as Moodle's pages do);
+    :class:`Browser` posts it itself."""
+    from html import escape
+
+    inputs = "".join(f'<input type="hidden" name="{escape(k)}" value="{escape(str(v))}">' for k, v in fields.items())
+    return (
+        f'<!doctype html><title>Launching</title><form method="post" action="{escape(action)}">{inputs}</form>'
+        "<script>document.forms[0].submit()</script>"
+    )
+
+
+#: The platform side of LTI platform storage (1EdTech LTI Client Side postMessages): answers
+#: ``lti.capabilities``, ``lti.put_data`` and ``lti.get_data`` in the course page (target ``_parent``),
+#: keeping values per tool origin, and records every message in ``window.ltiMessages``.
+STORAGE_SCRIPT = """
+window.ltiMessages = [];
+(function () {
+  var data = {};
+  window.addEventListener("message", function (event) {
+    var d = event.data;
+    if (!d || typeof d !== "object" || typeof d.subject !== "string") { return; }
+    window.ltiMessages.push({origin: event.origin, subject: d.subject, key: d.key || null});
+    var answer = {subject: d.subject + ".response", message_id: d.message_id};
+    if (d.subject === "lti.capabilities") {
+      answer.supported_messages = [{subject: "lti.put_data"}, {subject: "lti.get_data"}];
+    } else if (d.subject === "lti.put_data") {
+      data[event.origin + " " + d.key] = d.value;
+      answer.key = d.key; answer.value = d.value;
+    } else if (d.subject === "lti.get_data") {
+      var k = event.origin + " " + d.key;
+      answer.key = d.key; answer.value = k in data ? data[k] : null;
+    } else { return; }
+    event.source.postMessage(answer, event.origin);
+  });
+}());
+"""
 
 
 class _Nrps(NamesRoleProvisioningService):
@@ -327,8 +381,56 @@ def create_platform_app(p: Platform) -> Flask:
         login.set_lti_message_hint(hint=hint_id)
         return login.initiate_login(request.args["user"])
 
+    @app.get("/course/view.php")
+    def course_view():
+        """A Moodle course page (first party on the platform's site): signs ``user`` in (a session
+        cookie) and shows the activity in an iframe of ``/mod/lti/launch.php``; ``storage=1`` offers
+        platform storage (:data:`STORAGE_SCRIPT`, target ``_parent``)."""
+        sid = secrets.token_hex(8)
+        storage = request.args.get("storage") == "1"
+        p.sessions[sid] = {"user": request.args["user"], "storage": storage}
+        script = f"<script>{STORAGE_SCRIPT}</script>" if storage else ""
+        html = (
+            f"<!doctype html><title>Moodle course</title>{script}<h1>Course</h1>"
+            f'<iframe id="contentframe" title="Badge Hub" width="900" height="600" '
+            f'src="/mod/lti/launch.php?id={p.cmid}"></iframe>'
+        )
+        response = Response(html, mimetype="text/html")
+        response.set_cookie("MoodleSession", sid, httponly=True, secure=request.is_secure, samesite="Lax")
+        return response
+
+    @app.get("/mod/lti/launch.php")
+    def moodle_launch():
+        """Moodle's launch page of course module ``id``: a fresh one-time hint
+        (``{"cmid", "launchid"}``, as ``lti_build_login_request``) and the login form to the tool."""
+        session = p.sessions.get(request.cookies.get("MoodleSession", ""))
+        if session is None or request.args.get("id") != p.cmid:
+            return Response("not signed in or no such activity", status=403)
+        hint = json.dumps({"cmid": int(p.cmid), "launchid": f"ltilaunch1_{secrets.randbelow(10**9)}"})
+        p.once_hints[hint] = False
+        p.hints[hint] = {"kind": "resource", "custom": {}}
+        fields = {
+            "iss": p.iss,
+            "target_link_uri": f"{p.tool_base}/lti/launch",
+            "login_hint": session["user"],
+            "lti_message_hint": hint,
+            "client_id": p.client_id,
+            "lti_deployment_id": p.deployment_id,
+        }
+        if session["storage"]:
+            fields["lti_storage_target"] = "_parent"
+            p.hints[hint]["storage_target"] = "_parent"
+        return Response(_autopost(f"{p.tool_base}/lti/login", fields), mimetype="text/html")
+
     @app.get("/auth")
     def auth():
+        hint = request.args.get("lti_message_hint", "")
+        p.auth_hints.append(hint)
+        if hint in p.once_hints:  # Moodle keeps the launch in the session once: a used hint is gone
+            if p.once_hints[hint]:
+                p.refused_hints.append(hint)
+                return Response("<!doctype html><h1>Invalid request: this launch was already used</h1>", status=404)
+            p.once_hints[hint] = True
         launch = _Launch(FlaskPlatformRequest(request), conf())
         launch.platform = p
         return launch.lti_launch()
@@ -434,11 +536,13 @@ def create_platform_app(p: Platform) -> Flask:
 
 
 class Served:
-    """A WSGI app on 127.0.0.1:<free port> in a thread."""
+    """A WSGI app on 127.0.0.1:<free port> in a thread; with ``ssl_context`` over TLS, its URL on
+    ``host`` (a name the browser maps to 127.0.0.1)."""
 
-    def __init__(self, app, port: int = 0):
-        self.server = make_server("127.0.0.1", port, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
+    def __init__(self, app, port: int = 0, *, ssl_context=None, host: str = "127.0.0.1"):
+        self.server = make_server("127.0.0.1", port, app, threaded=True, ssl_context=ssl_context)
+        scheme = "https" if ssl_context else "http"
+        self.url = f"{scheme}://{host}:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
