@@ -454,7 +454,7 @@ class MoodleSite:
         from tests.moodle_bridge.moodle_fake import FakeMoodle
 
         self.fake = FakeMoodle.from_recordings(MOODLE_REF)
-        course = next(iter(self.fake.courses))
+        course = self.course = next(iter(self.fake.courses))
         for uid in self.fake.add_students(course, learners, first_id=50_000):
             self.fake.completed[(course, uid)] = None
         self.server = make_server("127.0.0.1", 0, self.fake.handle, threaded=True)
@@ -479,7 +479,12 @@ class MoodleSite:
                 kind="moodle",
                 name="Moodle (bench)",
                 issuer_id=badge.issuer_id,
-                config={"site_url": self.fake.site_url, "competencies": False, "page_size": 50},
+                config={
+                    "site_url": self.fake.site_url,
+                    "course_ids": [self.course],
+                    "competencies": False,
+                    "page_size": 50,
+                },
                 secrets_encrypted=ctx.box.encrypt(_json.dumps(["good-token"]).encode()),
             )
             s.add(row)

@@ -455,6 +455,9 @@ def run_sync(ctx, run_id: int, job: jobs.JobRun | None = None) -> None:
         if run is None or run.status not in (QUEUED, RUNNING):
             return
         site = s.get(ConnectorConfig, run.connector_id).public_id
+        # A resumed run (its process died) goes on from the sync's checkpoints: this attempt's report
+        # counts only what it submits, so add it to what the earlier attempts submitted.
+        earlier = run.submitted or 0
         run.status, run.heartbeat_at = (STOPPED if run.stop_requested else RUNNING), utcnow()
         if run.stop_requested:
             run.finished_at = utcnow()
@@ -476,7 +479,7 @@ def run_sync(ctx, run_id: int, job: jobs.JobRun | None = None) -> None:
             run.heartbeat_at = utcnow()
             run.courses_total, run.courses_done = report.courses_total, _courses_done(report)
             run.users_seen = sum(c.users_seen for c in report.courses)
-            run.submitted = report.submitted
+            run.submitted = earlier + report.submitted
             stop["requested"] = run.stop_requested
         if job is not None:
             job.progress(_courses_done(report), report.courses_total)
@@ -501,7 +504,7 @@ def run_sync(ctx, run_id: int, job: jobs.JobRun | None = None) -> None:
             run.report = [asdict(c) for c in report.courses]
             run.courses_total, run.courses_done = report.courses_total, _courses_done(report)
             run.users_seen = sum(c.users_seen for c in report.courses)
-            run.submitted = report.submitted
+            run.submitted = earlier + report.submitted
 
 
 def _sync_job(ctx, job: jobs.JobRun) -> None:
