@@ -52,6 +52,7 @@ run says so and skips that part.
 from __future__ import annotations
 
 import argparse
+import logging
 import multiprocessing as mp
 import os
 import queue
@@ -457,7 +458,10 @@ class MoodleSite:
         course = self.course = next(iter(self.fake.courses))
         for uid in self.fake.add_students(course, learners, first_id=50_000):
             self.fake.completed[(course, uid)] = None
-        self.server = make_server("127.0.0.1", 0, self.fake.handle, threaded=True)
+        from werkzeug.wrappers import Request
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per Moodle request
+        self.server = make_server("127.0.0.1", 0, Request.application(self.fake.handle), threaded=True)
         self.fake.site_url = f"http://127.0.0.1:{self.server.server_port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.learners = learners

@@ -213,6 +213,20 @@ def _set(ctx: HubContext, notification_id: int, expected: str, **values) -> bool
         return bool(result.rowcount)
 
 
+#: Rows this process handed to the mail server but could not mark ``sent`` (the database went away
+#: just then), per context: marked at the next pass, before the stale ``handing`` sweep would fail them.
+_UNRECORDED: dict[int, set[int]] = {}
+
+
+def _record_sent(ctx: HubContext) -> None:
+    """Mark ``sent`` the rows this process sent while the database was away (see :data:`_UNRECORDED`)."""
+    waiting = _UNRECORDED.get(id(ctx))
+    while waiting:
+        notification_id = next(iter(waiting))
+        _set(ctx, notification_id, HANDING, status=SENT, sent_at=utcnow(), error=None)  # raises: try later
+        waiting.discard(notification_id)
+
+
 def deliver(ctx: HubContext, ids: list[int] | None = None, limit: int = 100, *, owner: str | None = None) -> int:
     """Send pending award e-mails (``ids``, or the oldest ``limit`` pending); returns how many were sent.
 
@@ -227,9 +241,11 @@ def deliver(ctx: HubContext, ids: list[int] | None = None, limit: int = 100, *, 
 
     Never raises for a message: a mail server's refusal or any other error while sending one message
     (a poison message) is recorded on its row and the others are sent. Database errors are logged and
-    leave the rows for a later pass.
+    leave the rows for a later pass; a row sent while the database was away is marked ``sent`` by this
+    process's next pass.
     """
     try:
+        _record_sent(ctx)
         claimed = _claim_rows(ctx, ids, limit, owner)
         if not claimed:
             return 0
@@ -268,7 +284,8 @@ def deliver(ctx: HubContext, ids: list[int] | None = None, limit: int = 100, *, 
         try:
             _set(ctx, notification_id, HANDING, status=SENT, sent_at=utcnow(), error=None)
         except Exception:
-            log.exception("award e-mail %s was sent but could not be recorded", notification_id)
+            log.exception("award e-mail %s was sent but could not be recorded (next pass records it)", notification_id)
+            _UNRECORDED.setdefault(id(ctx), set()).add(notification_id)
     return sent
 
 

@@ -198,6 +198,30 @@ def test_poison_email_does_not_stop_the_others_which_are_sent_once(settings, mon
     ctx.db.dispose()
 
 
+def test_email_sent_while_the_database_went_away_is_recorded_sent_at_the_next_pass(settings, monkeypatch):
+    """The database fails between the hand-over to the mail server and the ``sent`` mark: the process
+    that sent it marks it ``sent`` once the database answers, so it is neither re-sent nor later failed
+    as "interrupted" (which would invite an administrator to re-send it)."""
+    ctx = store_events(settings, 1)
+    mailer = _Mailer("nobody")
+    monkeypatch.setattr(notifications, "mailer_for", lambda settings: mailer)
+    real_set, failed = notifications._set, []
+
+    def flaky_set(ctx_, notification_id, expected, **values):
+        if values.get("status") == notifications.SENT and not failed:
+            failed.append(notification_id)
+            raise ConnectionError("the database went away")  # as an OperationalError would
+        return real_set(ctx_, notification_id, expected, **values)
+
+    monkeypatch.setattr(notifications, "_set", flaky_set)
+    Runner(ctx).drain()  # the e-mail goes out, its "sent" mark fails; the next pass records it
+    notifications.deliver(ctx)  # and a later pass sends nothing again
+    with ctx.db.read_scope() as s:
+        assert [(n.status, n.error) for n in s.scalars(select(Notification))] == [("sent", None)]
+    assert mailer.sent == ["learner0@example.org"] and len(failed) == 1
+    ctx.db.dispose()
+
+
 # ---- a database outage in the middle of a batch --------------------------------------------------
 
 
