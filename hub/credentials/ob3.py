@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from hub.badges.models import Assertion, BadgeClass, Issuer
 from hub.badges.recipient import hash_identity
 from hub.context import HubContext
-from hub.credentials import dataintegrity, ob3keys
+from hub.credentials import dataintegrity, numbers, ob3keys
 from hub.credentials.baking import OB3_SVG_NS, bake_png, bake_svg
 from hub.credentials.fastcanon import UNSAFE_CHARS
 from hub.credentials.jsonld import OB3_CONTEXTS
@@ -125,14 +125,6 @@ def _alignment(a: dict) -> dict | None:
     return out if "targetName" in out and "targetUrl" in out else None
 
 
-def _number(value: float) -> float | int:
-    """A JSON number that canonicalises the same in Python and JavaScript JSON-LD processors: JS reads
-    ``5.0`` as the integer 5 (``"5"^^xsd:float``) where pyld writes ``"5.0E0"``, so whole numbers go out
-    as integers (still a JSON Schema ``number``)."""
-    value = float(value)
-    return int(value) if value.is_integer() else value
-
-
 def grade_description_id(ctx: HubContext, badge: BadgeClass) -> str:
     """The id of the badge class's ResultDescription for the grade achieved (micro-credential element)."""
     return ctx.urls.badge_class(badge.public_id) + "#grade"
@@ -158,8 +150,9 @@ def achievement_json(session: Session, ctx: HubContext, badge: BadgeClass, *, gr
     ach["image"] = _image(ctx.urls.badge_image(badge.public_id))
     _put(ach, "alignment", [x for x in map(_alignment, frameworks.badge_alignments(session, badge)) if x])
     if details:
-        if details.credits_available is not None:
-            ach["creditsAvailable"] = _number(details.credits_available)
+        credits = numbers.portable_amount(details.credits_available)
+        if credits is not None:
+            ach["creditsAvailable"] = credits
         _put(ach, "fieldOfStudy", details.field_of_study)
         _put(ach, "humanCode", details.human_code)
         _put(ach, "inLanguage", details.in_language)
@@ -177,8 +170,6 @@ def achievement_json(session: Session, ctx: HubContext, badge: BadgeClass, *, gr
         ]
     extension = microcredentials.extension_json(session, badge)
     if extension is not None:
-        if "workloadHours" in extension:
-            extension["workloadHours"] = _number(extension["workloadHours"])
         ach["microCredential"] = extension
     return ach
 
