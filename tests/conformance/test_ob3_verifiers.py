@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
 import subprocess
 import threading
 from datetime import UTC, datetime, timedelta
@@ -30,22 +29,6 @@ pytestmark = pytest.mark.conformance
 
 HERE = Path(__file__).resolve().parent
 HUB_ORIGIN = "https://badges.example.test"
-
-
-@pytest.fixture(scope="session")
-def node_modules() -> Path:
-    """``npm ci`` once (kept in tests/conformance/node_modules); skip when npm or the registry is missing."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("Node.js and npm are needed for the independent verifiers")
-    marker = HERE / "node_modules" / ".package-lock.json"
-    lock = HERE / "package-lock.json"
-    if not marker.exists() or marker.stat().st_mtime < lock.stat().st_mtime:
-        done = subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund"], cwd=HERE, capture_output=True, text=True, timeout=600
-        )
-        if done.returncode != 0:
-            pytest.skip(f"npm ci failed (is the npm registry reachable?): {done.stderr[-500:]}")
-    return HERE / "node_modules"
 
 
 def make_app(ctx) -> Flask:
