@@ -140,6 +140,21 @@ def status_list(issuer_id: str, list_id: str):
     return _json(signed)
 
 
+@bp.get("/issuers/<issuer_id>/status/<list_id>/jwt")
+def status_list_jwt(issuer_id: str, list_id: str):
+    """The same status list as a VC-JWT (``application/vc+jwt``; the ``statusListCredential`` of VC-JWT
+    credentials), signed with the key of the DID document's first verification method."""
+    ctx = _ctx()
+    session = db_session()
+    sl = status.find_status_list(session, issuer_id, list_id)
+    issuer = sl.issuer
+    doc = status.status_list_credential_json(
+        session, ctx, sl, ob3keys.issuer_id(session, ctx, issuer), jwt=True
+    )
+    token = ob3.status_list_jwt(session, ctx, issuer, doc)
+    return Response(token, mimetype="application/vc+jwt", headers={"Access-Control-Allow-Origin": "*"})
+
+
 @bp.get("/issuers/<issuer_id>/revocations/1edtech")
 def revocation_list_1edtech(issuer_id: str):
     """The issuer's 1EdTech Revocation List (ids of revoked OB 3.0 credentials)."""
