@@ -102,9 +102,7 @@ def parse_level(value, field: str) -> int | None:
     """
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    error = ValidationError(
-        _l("%(field)s must be a level from 1 to 8", field=field), field=field
-    )
+    error = ValidationError(_l("%(field)s must be a level from 1 to 8", field=field), field=field)
     if isinstance(value, bool):
         raise error
     if isinstance(value, float):

@@ -148,9 +148,7 @@ def status_list_jwt(issuer_id: str, list_id: str):
     session = db_session()
     sl = status.find_status_list(session, issuer_id, list_id)
     issuer = sl.issuer
-    doc = status.status_list_credential_json(
-        session, ctx, sl, ob3keys.issuer_id(session, ctx, issuer), jwt=True
-    )
+    doc = status.status_list_credential_json(session, ctx, sl, ob3keys.issuer_id(session, ctx, issuer), jwt=True)
     token = ob3.status_list_jwt(session, ctx, issuer, doc)
     return Response(token, mimetype="application/vc+jwt", headers={"Access-Control-Allow-Origin": "*"})
 

@@ -71,7 +71,11 @@ def run(item: dict) -> dict:
             OB2Verifier(download=download).verify(item["token"], expected_recipient=recipient, check_revocation=True)
         elif kind == "ob2-baked":
             data = base64.b64decode(item["data"])
-            extract = OB2Verifier.extract_token_from_png if data.startswith(b"\x89PNG") else OB2Verifier.extract_token_from_svg
+            extract = (
+                OB2Verifier.extract_token_from_png
+                if data.startswith(b"\x89PNG")
+                else OB2Verifier.extract_token_from_svg
+            )
             token = extract(data).strip()
             verifier = OB2Verifier(download=download)
             if token.startswith("{"):

@@ -57,14 +57,20 @@ def forms(ctx, aid: str, ext: str, email: str) -> dict:
     u = ctx.urls
     get = requests.get
     out = {
-        "ob2 hosted": {"kind": "ob2-hosted", "document": get(u.assertion(aid), headers={"Accept": "application/ld+json"}).text},
+        "ob2 hosted": {
+            "kind": "ob2-hosted",
+            "document": get(u.assertion(aid), headers={"Accept": "application/ld+json"}).text,
+        },
         "ob2 signed": {"kind": "ob2-signed", "token": get(u.assertion_signed(aid)).text},
         f"ob2 baked {ext}": {"kind": "ob2-baked", "data": _b64(get(u.assertion_baked(aid, ext)).content)},
         f"ob2 baked signed {ext}": {
             "kind": "ob2-baked",
             "data": _b64(get(u.assertion_baked(aid, ext) + "?form=signed").content),
         },
-        "ob3 ldp": {"kind": "ob3-ldp", "document": get(u.credential(aid), headers={"Accept": "application/json"}).json()},
+        "ob3 ldp": {
+            "kind": "ob3-ldp",
+            "document": get(u.credential(aid), headers={"Accept": "application/json"}).json(),
+        },
         "ob3 jwt": {"kind": "ob3-jwt", "token": get(u.credential_jwt(aid)).text},
         f"ob3 baked ldp {ext}": {
             "kind": "ob3-baked",
@@ -112,7 +118,9 @@ def test_every_form_passes_openbadgeslib(live_server, openbadgeslib_available):
         reason = (r["reason"] or "").lower()
         if revoked:
             # OB 3.0: the status list bit; OB 2.0: the revocation list, or the hosted assertion's 410 Gone
-            seen = "'revocation' is set" in reason if name.startswith("ob3") else ("revoked" in reason or "410" in reason)
+            seen = (
+                "'revocation' is set" in reason if name.startswith("ob3") else ("revoked" in reason or "410" in reason)
+            )
             if r["valid"] or not seen:
                 wrong[name] = r
         elif not r["valid"] or r.get("trusted") is (name.endswith(("svg1",))):
