@@ -33,9 +33,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from hub.badges.models import Issuer, IssuerKey
 from hub.context import HubContext
-from hub.credentials.models import IssuerCredentialSettings
+from hub.credentials.models import DID_METHODS, JWT_ALGORITHMS, PROOF_FORMATS, IssuerCredentialSettings
 from hub.errors import ConfigurationError, NotFound, ServiceUnavailable, ValidationError
-from hub.i18n import N_
+from hub.i18n import N_, joined
 from hub.i18n import lazy as _l
 
 ED25519_MULTICODEC = b"\xed\x01"
@@ -107,6 +107,88 @@ def settings_for(session: Session, issuer: Issuer) -> IssuerCredentialSettings:
     return row or IssuerCredentialSettings(
         issuer_id=issuer.id, proof_format="data-integrity", did_method="web", jwt_algorithm="RS256"
     )
+
+
+SETTINGS_FIELDS = ("did_method", "proof_format", "jwt_algorithm")
+
+
+def _choice(value, allowed: tuple[str, ...], field: str) -> str:
+    if not isinstance(value, str) or value not in allowed:
+        raise ValidationError(
+            _l("%(field)s must be one of %(choices)s", field=field, choices=joined(allowed)), field=field
+        )
+    return value
+
+
+def update_settings(
+    session: Session,
+    ctx: HubContext,
+    issuer: Issuer,
+    *,
+    did_method: str | None = None,
+    proof_format: str | None = None,
+    jwt_algorithm: str | None = None,
+) -> IssuerCredentialSettings:
+    """Change how the issuer's OB 3.0 credentials are made; arguments left None keep their value.
+
+    - ``did_method``: ``web`` (``did:web`` under ``HUB_BASE_URL``; keeps one id across key rotations)
+      or ``key`` (``did:key`` of the active Ed25519 key: no hosting needed, but the id changes when
+      that key is rotated); ``did:web`` / ``did:key`` are accepted too.
+    - ``proof_format``: the default of credentials served without an explicit format (baked images,
+      the certificate's embedded credential): ``data-integrity`` or ``vc-jwt``.
+    - ``jwt_algorithm``: the default VC-JWT ``alg``: ``RS256``, ``ES256`` or ``EdDSA``; a did:key issuer
+      has one key (Ed25519), so only ``EdDSA``.
+
+    Credentials are built and signed when served, so a change applies to every credential of the
+    issuer from then on, earlier awards included (with did:web <-> did:key their ``issuer.id`` changes).
+    Flushes the row (made on first change); makes missing keys (a write path).
+
+    Raises:
+        ValidationError: an unknown value (``field`` names it), or did:key with an algorithm other
+            than EdDSA (``field: jwt_algorithm``).
+    """
+    row = session.query(IssuerCredentialSettings).filter_by(issuer_id=issuer.id).one_or_none()
+    if row is None:
+        defaults = settings_for(session, issuer)
+        row = IssuerCredentialSettings(
+            issuer_id=issuer.id,
+            proof_format=defaults.proof_format,
+            did_method=defaults.did_method,
+            jwt_algorithm=defaults.jwt_algorithm,
+        )
+        session.add(row)
+    if did_method is not None:
+        did_method = did_method.removeprefix("did:") if isinstance(did_method, str) else did_method
+        row.did_method = _choice(did_method, DID_METHODS, "did_method")
+    if proof_format is not None:
+        row.proof_format = _choice(proof_format, PROOF_FORMATS, "proof_format")
+    if jwt_algorithm is not None:
+        row.jwt_algorithm = _choice(jwt_algorithm, JWT_ALGORITHMS, "jwt_algorithm")
+    if row.did_method == "key" and row.jwt_algorithm != "EdDSA":
+        raise DidKeyAlgorithm(
+            _l(
+                "a did:key issuer has one Ed25519 key, so its VC-JWT algorithm must be EdDSA (not %(alg)s)",
+                alg=row.jwt_algorithm,
+            ),
+            field="jwt_algorithm",
+        )
+    ensure_keys(session, ctx, issuer)
+    session.flush()
+    return row
+
+
+def settings_json(session: Session, ctx: HubContext, issuer: Issuer) -> dict:
+    """The issuer's OB 3.0 settings as the API shows them: ``did_method``, ``proof_format``,
+    ``jwt_algorithm``, plus ``issuer_id`` (the DID credentials name now) and ``did_document`` (URL,
+    did:web only)."""
+    row = settings_for(session, issuer)
+    return {
+        "did_method": row.did_method,
+        "proof_format": row.proof_format,
+        "jwt_algorithm": row.jwt_algorithm,
+        "issuer_id": issuer_id(session, ctx, issuer),
+        "did_document": ctx.urls.issuer_did_document(issuer.public_id) if row.did_method == "web" else None,
+    }
 
 
 def _new_private(algorithm: str):

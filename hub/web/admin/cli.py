@@ -1,4 +1,5 @@
-"""``badgehub users create-admin EMAIL``: the first site administrator (and later ones)."""
+"""``badgehub users create-admin EMAIL``: the first site administrator (and later ones);
+``badgehub issuers credential-settings ISSUER_ID [--did-method ...]``: an issuer's OB 3.0 settings."""
 
 from __future__ import annotations
 
@@ -11,7 +12,11 @@ from flask.cli import AppGroup
 from hub.accounts import audit
 from hub.accounts import services as accounts
 from hub.accounts.access import Principal
-from hub.errors import ValidationError
+from hub.credentials import ob3keys
+from hub.credentials.models import DID_METHODS, JWT_ALGORITHMS, PROOF_FORMATS
+from hub.errors import HubError, ValidationError
+from hub.i18n import english
+from hub.operations import actions
 
 
 @click.group(cls=AppGroup)
@@ -46,3 +51,43 @@ def create_admin(email: str, name: str | None, password_stdin: bool) -> None:
     except ValidationError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"site administrator {user.email} created; sign in at {ctx.urls.base}/admin/login")
+
+
+#: The operator at a shell (who has the server's keys anyway): a site administrator in the audit log.
+CLI = Principal(None, "cli", site_admin=True, via="cli")
+
+
+@click.group(cls=AppGroup)
+def issuers() -> None:
+    """Manage issuers."""
+
+
+@issuers.command("credential-settings")
+@click.argument("issuer_id")
+@click.option("--did-method", type=click.Choice(DID_METHODS), help="web: did:web (default); key: did:key.")
+@click.option("--proof-format", type=click.Choice(PROOF_FORMATS), help="Default proof of OB 3.0 credentials.")
+@click.option("--jwt-algorithm", type=click.Choice(JWT_ALGORITHMS), help="Default VC-JWT alg (did:key: EdDSA).")
+def credential_settings(
+    issuer_id: str, did_method: str | None, proof_format: str | None, jwt_algorithm: str | None
+) -> None:
+    """Show or change how ISSUER_ID's Open Badges 3.0 credentials are made (audited). Without options,
+    prints the current settings. Exit 1 with the reason when a value or combination is refused."""
+    ctx = current_app.extensions["hub"]
+    try:
+        with ctx.db.session_scope() as session:
+            issuer = ob3keys.find_issuer(session, issuer_id)
+            if did_method or proof_format or jwt_algorithm:
+                actions.set_credential_settings(
+                    session,
+                    ctx,
+                    CLI,
+                    issuer,
+                    did_method=did_method,
+                    proof_format=proof_format,
+                    jwt_algorithm=jwt_algorithm,
+                )
+            shown = ob3keys.settings_json(session, ctx, issuer)
+    except HubError as exc:
+        raise click.ClickException(english(exc.detail)) from None
+    for key, value in shown.items():
+        click.echo(f"{key}: {value if value is not None else '-'}")
