@@ -104,9 +104,11 @@ def credential_jwt(assertion_id: str):
 
 @bp.get("/credentials/<assertion_id>/baked.<ext>")
 def credential_baked(assertion_id: str, ext: str):
-    """The badge image with the credential baked in; ``?format=ldp`` (default) or ``jwt``."""
-    fmt = {"ldp": PROOF_DATA_INTEGRITY, "jwt": PROOF_VC_JWT}.get(request.args.get("format", "ldp"))
-    if fmt is None:
+    """The badge image with the credential baked in; ``?format=ldp`` or ``jwt``, else the issuer's
+    default proof format (:func:`hub.credentials.ob3keys.update_settings`)."""
+    asked = request.args.get("format")
+    fmt = {"ldp": PROOF_DATA_INTEGRITY, "jwt": PROOF_VC_JWT, None: None}.get(asked, "")
+    if fmt == "":
         raise ValidationError(_l("format must be ldp or jwt"), field="format")
     ctx = _ctx()
     session = db_session()

@@ -9,6 +9,7 @@ import json
 
 from hub.accounts.models import AuditEntry
 from hub.cli import main
+from hub.credentials.baking import unbake_png
 from tests.hub.web.conftest import post_form, sign_in
 
 
@@ -42,8 +43,10 @@ def test_console_explains_and_saves_the_settings(client, ctx, world):
     (entry,) = _audit(ctx)
     assert entry.before == {"did_method": "web", "proof_format": "data-integrity", "jwt_algorithm": "RS256"}
     assert entry.after == {"did_method": "key", "proof_format": "vc-jwt", "jwt_algorithm": "EdDSA"}
-    # the default format now: the baked credential carries a VC-JWT from a did:key issuer
-    token = client.get(f"/credentials/{a['assertion']}/jwt").get_data(as_text=True)
+    # the default format now: the baked credential (no ?format=) carries a VC-JWT from a did:key issuer
+    baked = client.get(f"/credentials/{a['assertion']}/baked.png").data
+    token = unbake_png(baked, "openbadgecredential")
+    assert token.count(".") == 2 and token == client.get(f"/credentials/{a['assertion']}/jwt").get_data(as_text=True)
     header, claims = _payload(token)
     assert header["alg"] == "EdDSA" and claims["iss"].startswith("did:key:") and "sub" not in claims
 
