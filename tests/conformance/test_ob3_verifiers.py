@@ -19,7 +19,7 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from hub.credentials import ob3, ob3keys
+from hub.credentials import jsonld, ob3, ob3keys
 from hub.credentials.baking import OB3_SVG_NS, unbake_png, unbake_svg
 from hub.errors import HubError
 from hub.web.ob3 import bp
@@ -61,6 +61,7 @@ def run_verifiers(local_origin: str, items: dict) -> dict:
         "localOrigin": local_origin,
         "schemaDir": str(SHARED_REF) if SHARED_REF.exists() else None,
         "items": [{"name": name, **item} for name, item in items.items()],
+        "contexts": jsonld.pinned_contexts(),
     }
     done = subprocess.run(
         ["node", str(HERE / "verify_ob3.mjs")],

@@ -48,9 +48,10 @@ const dcLoader = securityLoader({ fetchRemoteContexts: true }).build();
 
 // @digitalbazaar: a separate loader. Contexts from ../shared/ref/jsonld-contexts.json plus the
 // Data Integrity / DID contexts the DID document names, DID documents and status lists over fetch.
-const refContexts = input.schemaDir
-  ? JSON.parse(readFileSync(path.join(input.schemaDir, 'jsonld-contexts.json'), 'utf8'))
-  : {};
+const refContexts = {
+  ...(input.schemaDir ? JSON.parse(readFileSync(path.join(input.schemaDir, 'jsonld-contexts.json'), 'utf8')) : {}),
+  ...(input.contexts ?? {}),  // the hub's pinned contexts (DID document ones included): nothing is fetched
+};
 const dbLoader = async (url) => {
   if (refContexts[url]) return { contextUrl: null, documentUrl: url, document: refContexts[url] };
   const fromDc = await dcLoader(url).catch(() => null);  // did/v1, multikey/v1, data-integrity contexts
