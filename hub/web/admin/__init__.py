@@ -68,6 +68,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.cli.add_command(cli.users)
     app.cli.add_command(cli.issuers)
+    app.cli.add_command(cli.badges)
     mounted = app.extensions["hub.console_blueprints"] = set()
     for kind, connector in registry.available().items():
         child = connector.console_blueprint()

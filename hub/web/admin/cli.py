@@ -1,8 +1,10 @@
 """``badgehub users create-admin EMAIL``: the first site administrator (and later ones);
-``badgehub issuers credential-settings ISSUER_ID [--did-method ...]``: an issuer's OB 3.0 settings."""
+``badgehub issuers credential-settings ISSUER_ID [--did-method ...]``: an issuer's OB 3.0 settings;
+``badgehub badges micro-credential BADGE_ID FILE``: a badge class's EU micro-credential description."""
 
 from __future__ import annotations
 
+import json
 import sys
 
 import click
@@ -91,3 +93,41 @@ def credential_settings(
         raise click.ClickException(english(exc.detail)) from None
     for key, value in shown.items():
         click.echo(f"{key}: {value if value is not None else '-'}")
+
+
+@click.group(cls=AppGroup)
+def badges() -> None:
+    """Manage badge classes."""
+
+
+@badges.command("micro-credential")
+@click.argument("badge_id")
+@click.argument("description", type=click.File("r", encoding="utf-8"), default="-")
+def micro_credential(badge_id: str, description) -> None:
+    """Describe BADGE_ID as an EU micro-credential from a JSON file (``-``: standard input), the shape of
+    ``PUT /api/v1/frameworks/badges/<id>/micro-credential`` (``{"ects": 2.5, "workload_hours": 60,
+    "eqf_level": 6, ...}``); the same operation as the console and the API, audited. Numbers must have
+    the portable form (at most two decimal places, 0.01-10,000; levels 1-8). Prints the mandatory
+    elements still missing; exit 1 with the reason (naming the field) when a value is refused."""
+    from hub.badges.models import BadgeClass
+    from hub.errors import NotFound
+    from hub.frameworks import microcredentials
+
+    ctx = current_app.extensions["hub"]
+    try:
+        data = json.load(description)
+    except ValueError as exc:
+        raise click.ClickException(f"not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise click.ClickException("the description must be a JSON object")
+    try:
+        with ctx.db.session_scope() as session:
+            badge = session.query(BadgeClass).filter_by(public_id=badge_id).one_or_none()
+            if badge is None:
+                raise NotFound(f"no badge class {badge_id}")
+            actions.describe_micro_credential(session, CLI, badge, data)
+            missing = microcredentials.missing_elements(session, badge)
+    except HubError as exc:
+        field = exc.extra.get("field")
+        raise click.ClickException(english(exc.detail) + (f" (field {field})" if field else "")) from None
+    click.echo("saved; missing: " + (", ".join(missing) if missing else "nothing"))
