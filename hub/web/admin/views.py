@@ -144,7 +144,7 @@ def _issuer_page(row: Issuer, *, form=None, status: int = 200, layout_error=None
     endpoints = [
         (_("Issuer profile (Open Badges 2.0)"), urls.issuer(row.public_id)),
         (_("Revocation list (Open Badges 2.0)"), urls.revocation_list(row.public_id)),
-        (_("Issuer DID (Open Badges 3.0)"), urls.issuer_did(row.public_id)),
+        (_("Issuer DID (Open Badges 3.0)"), ob3keys.issuer_id(s, current_context(), row)),
         (_("DID document with the public keys"), urls.issuer_did_document(row.public_id)),
         (_("Revocation list (1EdTech, Open Badges 3.0)"), urls.revocation_list_1edtech(row.public_id)),
         (_("Verify a PDF certificate"), url_for("certificates.verify_upload", _external=True)),
