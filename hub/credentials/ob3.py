@@ -299,8 +299,9 @@ def sign_vc_jwt(
     """The credential as a compact JWS (VC-JWT). ``algorithm`` defaults to the issuer's setting.
 
     Raises:
-        ValidationError: an algorithm other than RS256, ES256, EdDSA.
-        ConfigurationError: the issuer has no key for it (did:key issuers: EdDSA only).
+        ValidationError: an algorithm other than RS256, ES256, EdDSA; ``DidKeyAlgorithm`` (422, field
+            ``alg``) when a did:key issuer is asked for anything but EdDSA.
+        ServiceUnavailable: the issuer has no such key yet.
     """
     algorithm = algorithm or ob3keys.settings_for(session, issuer).jwt_algorithm
     if algorithm not in JWT_ALGORITHMS:
