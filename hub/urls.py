@@ -74,6 +74,11 @@ class Urls:
         """A signed BitstringStatusListCredential."""
         return f"{self.base}/issuers/{issuer_id}/status/{list_id}"
 
+    def status_list_jwt(self, issuer_id: str, list_id: str) -> str:
+        """The same status list as a VC-JWT (``application/vc+jwt``), for JWT-only verifiers; the
+        ``statusListCredential`` of VC-JWT credentials."""
+        return f"{self.base}/issuers/{issuer_id}/status/{list_id}/jwt"
+
     def revocation_list_1edtech(self, issuer_id: str) -> str:
         """The 1EdTech Revocation List (OB 3.0 ``1EdTechRevocationList``) of the issuer."""
         return f"{self.base}/issuers/{issuer_id}/revocations/1edtech"

@@ -6,9 +6,10 @@ Two proof formats, from one unsigned credential (:func:`credential_json`):
 - Data Integrity (default): ``proof: [DataIntegrityProof eddsa-rdfc-2022]`` by the issuer's Ed25519
   Multikey (:mod:`hub.credentials.dataintegrity`); served as ``application/vc+ld+json``.
 - VC-JWT (OB 3.0 §8.2, VC-JOSE): a compact JWS whose payload is the credential plus the registered
-  claims ``iss`` (issuer id), ``jti`` (credential id), ``nbf`` (validFrom), ``sub`` (subject id, else
-  the learner's hashed e-mail identity), ``exp`` (validUntil, when set); header ``alg`` RS256 (default),
-  ES256 or EdDSA, ``typ: JWT`` and a ``kid`` that resolves in the issuer's DID document.
+  claims ``iss`` (issuer id), ``jti`` (credential id), ``nbf`` (validFrom), ``exp`` (validUntil, when
+  set) and ``sub`` only when the subject has an ``id`` (:func:`jwt_claims`); header ``alg`` RS256
+  (default), ES256 or EdDSA, ``typ: JWT`` and a ``kid`` that resolves in the issuer's DID document. Its
+  ``credentialStatus`` names the status list's VC-JWT form.
 
 The credential's id is ``urn:uuid:<assertion public id>``; the learner is named only by hashed
 IdentityObjects (e-mail, and ``ltiUserId`` / ``sourcedId`` when an LMS supplied them), salted with the
@@ -32,7 +33,7 @@ from sqlalchemy.orm import Session
 from hub.badges.models import Assertion, BadgeClass, Issuer
 from hub.badges.recipient import hash_identity
 from hub.context import HubContext
-from hub.credentials import dataintegrity, ob3keys
+from hub.credentials import dataintegrity, numbers, ob3keys
 from hub.credentials.baking import OB3_SVG_NS, bake_png, bake_svg
 from hub.credentials.fastcanon import UNSAFE_CHARS
 from hub.credentials.jsonld import OB3_CONTEXTS
@@ -125,14 +126,6 @@ def _alignment(a: dict) -> dict | None:
     return out if "targetName" in out and "targetUrl" in out else None
 
 
-def _number(value: float) -> float | int:
-    """A JSON number that canonicalises the same in Python and JavaScript JSON-LD processors: JS reads
-    ``5.0`` as the integer 5 (``"5"^^xsd:float``) where pyld writes ``"5.0E0"``, so whole numbers go out
-    as integers (still a JSON Schema ``number``)."""
-    value = float(value)
-    return int(value) if value.is_integer() else value
-
-
 def grade_description_id(ctx: HubContext, badge: BadgeClass) -> str:
     """The id of the badge class's ResultDescription for the grade achieved (micro-credential element)."""
     return ctx.urls.badge_class(badge.public_id) + "#grade"
@@ -158,8 +151,9 @@ def achievement_json(session: Session, ctx: HubContext, badge: BadgeClass, *, gr
     ach["image"] = _image(ctx.urls.badge_image(badge.public_id))
     _put(ach, "alignment", [x for x in map(_alignment, frameworks.badge_alignments(session, badge)) if x])
     if details:
-        if details.credits_available is not None:
-            ach["creditsAvailable"] = _number(details.credits_available)
+        credits = numbers.portable_amount(details.credits_available)
+        if credits is not None:
+            ach["creditsAvailable"] = credits
         _put(ach, "fieldOfStudy", details.field_of_study)
         _put(ach, "humanCode", details.human_code)
         _put(ach, "inLanguage", details.in_language)
@@ -177,8 +171,6 @@ def achievement_json(session: Session, ctx: HubContext, badge: BadgeClass, *, gr
         ]
     extension = microcredentials.extension_json(session, badge)
     if extension is not None:
-        if "workloadHours" in extension:
-            extension["workloadHours"] = _number(extension["workloadHours"])
         ach["microCredential"] = extension
     return ach
 
@@ -200,7 +192,9 @@ def _evidence(e: dict) -> dict | None:
     return out if len(out) > 1 else None
 
 
-def credential_json(session: Session, ctx: HubContext, assertion: Assertion) -> dict:
+def credential_json(
+    session: Session, ctx: HubContext, assertion: Assertion, proof_format: str = PROOF_DATA_INTEGRITY
+) -> dict:
     """The unsigned ``OpenBadgeCredential`` of ``assertion``; read only (its status entry and the
     issuer's keys come from the award, see :func:`prepare`).
 
@@ -247,7 +241,9 @@ def credential_json(session: Session, ctx: HubContext, assertion: Assertion) -> 
     cred["image"] = _image(ctx.urls.badge_image(badge.public_id))
     cred["credentialSubject"] = subject
     _put(cred, "evidence", [x for x in map(_evidence, assertion.evidence or []) if x])
-    cred["credentialStatus"] = status_entry_json(ctx, status_entry(session, assertion))
+    cred["credentialStatus"] = status_entry_json(
+        ctx, status_entry(session, assertion), jwt=proof_format == PROOF_VC_JWT
+    )
     return cred
 
 
@@ -269,9 +265,16 @@ def sign_data_integrity(
 
 
 def jwt_claims(credential: dict) -> dict:
-    """The VC-JWT payload: the credential plus ``iss``, ``jti``, ``nbf``, ``sub``, ``exp`` (OB 3.0 §8.2.4).
+    """The VC-JWT payload (OB 3.0 §8.2.4.1, https://www.imsglobal.org/spec/ob/v3p0/#jwt-proof): the
+    credential itself (no ``vc`` wrapper) plus the registered claims
 
-    Times are NumericDate (seconds since the epoch).
+    - ``iss``: ``issuer.id``; ``jti``: the credential's ``id``;
+    - ``nbf``: ``validFrom``; ``exp``: ``validUntil``, only when the credential has one;
+    - ``sub``: ``credentialSubject.id``, only when the subject has an ``id`` (the hub's learners are
+      named by hashed ``identifier``s, which are not a subject id: a ``sub`` would be a claim that
+      disagrees with the credential, and verifiers such as openbadgeslib reject it).
+
+    Times are NumericDate (whole seconds since the epoch, UTC).
     """
     claims = dict(credential)
     issuer = credential["issuer"]
@@ -279,7 +282,9 @@ def jwt_claims(credential: dict) -> dict:
     claims["jti"] = credential["id"]
     claims["nbf"] = int(parse_timestamp(credential["validFrom"]).timestamp())
     subject = credential["credentialSubject"]
-    claims["sub"] = subject.get("id") or subject["identifier"][0]["identityHash"]
+    subject = subject[0] if isinstance(subject, list) and subject else subject
+    if isinstance(subject, dict) and subject.get("id"):
+        claims["sub"] = subject["id"]
     if "validUntil" in credential:
         claims["exp"] = int(parse_timestamp(credential["validUntil"]).timestamp())
     return claims
@@ -294,13 +299,23 @@ def sign_vc_jwt(
     """The credential as a compact JWS (VC-JWT). ``algorithm`` defaults to the issuer's setting.
 
     Raises:
-        ValidationError: an algorithm other than RS256, ES256, EdDSA.
-        ConfigurationError: the issuer has no key for it (did:key issuers: EdDSA only).
+        ValidationError: an algorithm other than RS256, ES256, EdDSA; ``DidKeyAlgorithm`` (422, field
+            ``alg``) when a did:key issuer is asked for anything but EdDSA.
+        ServiceUnavailable: the issuer has no such key yet.
     """
     algorithm = algorithm or ob3keys.settings_for(session, issuer).jwt_algorithm
     if algorithm not in JWT_ALGORITHMS:
         raise ValidationError(f"unsupported VC-JWT algorithm {algorithm!r}", field="alg")
     return vc_jwt(credential, ob3keys.load_signing_key(session, ctx, issuer, algorithm), algorithm)
+
+
+def status_list_jwt(session: Session, ctx: HubContext, issuer: Issuer, document: dict) -> str:
+    """An unsigned BitstringStatusListCredential as a VC-JWT (claims as :func:`jwt_claims`), signed
+    with the issuer's status-list key (:func:`hub.credentials.ob3keys.status_list_algorithm`: its
+    default VC-JWT algorithm, EdDSA for did:key), the first verification method of its DID document,
+    where JWT-only verifiers look for the list's key."""
+    algorithm = ob3keys.status_list_algorithm(session, issuer)
+    return vc_jwt(document, ob3keys.load_signing_key(session, ctx, issuer, algorithm), algorithm)
 
 
 def vc_jwt(credential: dict, key: ob3keys.SigningKey, algorithm: str) -> str:
@@ -342,7 +357,7 @@ def issue(
     """
     issuer = assertion.badge_class.issuer
     proof_format = proof_format or ob3keys.settings_for(session, issuer).proof_format
-    cred = credential_json(session, ctx, assertion)
+    cred = credential_json(session, ctx, assertion, proof_format)
     if proof_format == PROOF_DATA_INTEGRITY:
         signed = sign_data_integrity(session, ctx, issuer, cred, created=assertion.issued_on)
         return IssuedCredential(proof_format, signed, json.dumps(signed, ensure_ascii=False, indent=None))

@@ -33,8 +33,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from hub.badges.models import Issuer, IssuerKey
 from hub.context import HubContext
-from hub.credentials.models import IssuerCredentialSettings
-from hub.errors import ConfigurationError, NotFound, ServiceUnavailable
+from hub.credentials.models import DID_METHODS, JWT_ALGORITHMS, PROOF_FORMATS, IssuerCredentialSettings
+from hub.errors import ConfigurationError, NotFound, ServiceUnavailable, ValidationError
+from hub.i18n import N_, joined
 from hub.i18n import lazy as _l
 
 ED25519_MULTICODEC = b"\xed\x01"
@@ -49,6 +50,18 @@ DID_CONTEXTS = [
     "https://w3id.org/security/multikey/v1",
     "https://w3id.org/security/jwk/v1",
 ]
+
+
+#: The key algorithm (``IssuerKey.algorithm``) behind each VC-JWT ``alg``.
+KEY_FOR_JWT_ALGORITHM = {"RS256": "RS256", "ES256": "ES256", "EdDSA": "Ed25519"}
+
+
+class DidKeyAlgorithm(ValidationError):
+    """A did:key issuer was asked for a VC-JWT algorithm other than EdDSA (its identifier *is* its
+    Ed25519 key, so it has no other). 422 problem ``did-key-algorithm``, ``field: alg``."""
+
+    slug = "did-key-algorithm"
+    title = N_("Algorithm not available for a did:key issuer")
 
 
 def multikey_from_public(raw: bytes) -> str:
@@ -94,6 +107,88 @@ def settings_for(session: Session, issuer: Issuer) -> IssuerCredentialSettings:
     return row or IssuerCredentialSettings(
         issuer_id=issuer.id, proof_format="data-integrity", did_method="web", jwt_algorithm="RS256"
     )
+
+
+SETTINGS_FIELDS = ("did_method", "proof_format", "jwt_algorithm")
+
+
+def _choice(value, allowed: tuple[str, ...], field: str) -> str:
+    if not isinstance(value, str) or value not in allowed:
+        raise ValidationError(
+            _l("%(field)s must be one of %(choices)s", field=field, choices=joined(allowed)), field=field
+        )
+    return value
+
+
+def update_settings(
+    session: Session,
+    ctx: HubContext,
+    issuer: Issuer,
+    *,
+    did_method: str | None = None,
+    proof_format: str | None = None,
+    jwt_algorithm: str | None = None,
+) -> IssuerCredentialSettings:
+    """Change how the issuer's OB 3.0 credentials are made; arguments left None keep their value.
+
+    - ``did_method``: ``web`` (``did:web`` under ``HUB_BASE_URL``; keeps one id across key rotations)
+      or ``key`` (``did:key`` of the active Ed25519 key: no hosting needed, but the id changes when
+      that key is rotated); ``did:web`` / ``did:key`` are accepted too.
+    - ``proof_format``: the default of credentials served without an explicit format (baked images,
+      the certificate's embedded credential): ``data-integrity`` or ``vc-jwt``.
+    - ``jwt_algorithm``: the default VC-JWT ``alg``: ``RS256``, ``ES256`` or ``EdDSA``; a did:key issuer
+      has one key (Ed25519), so only ``EdDSA``.
+
+    Credentials are built and signed when served, so a change applies to every credential of the
+    issuer from then on, earlier awards included (with did:web <-> did:key their ``issuer.id`` changes).
+    Flushes the row (made on first change); makes missing keys (a write path).
+
+    Raises:
+        ValidationError: an unknown value (``field`` names it), or did:key with an algorithm other
+            than EdDSA (``field: jwt_algorithm``).
+    """
+    row = session.query(IssuerCredentialSettings).filter_by(issuer_id=issuer.id).one_or_none()
+    if row is None:
+        defaults = settings_for(session, issuer)
+        row = IssuerCredentialSettings(
+            issuer_id=issuer.id,
+            proof_format=defaults.proof_format,
+            did_method=defaults.did_method,
+            jwt_algorithm=defaults.jwt_algorithm,
+        )
+        session.add(row)
+    if did_method is not None:
+        did_method = did_method.removeprefix("did:") if isinstance(did_method, str) else did_method
+        row.did_method = _choice(did_method, DID_METHODS, "did_method")
+    if proof_format is not None:
+        row.proof_format = _choice(proof_format, PROOF_FORMATS, "proof_format")
+    if jwt_algorithm is not None:
+        row.jwt_algorithm = _choice(jwt_algorithm, JWT_ALGORITHMS, "jwt_algorithm")
+    if row.did_method == "key" and row.jwt_algorithm != "EdDSA":
+        raise DidKeyAlgorithm(
+            _l(
+                "a did:key issuer has one Ed25519 key, so its VC-JWT algorithm must be EdDSA (not %(alg)s)",
+                alg=row.jwt_algorithm,
+            ),
+            field="jwt_algorithm",
+        )
+    ensure_keys(session, ctx, issuer)
+    session.flush()
+    return row
+
+
+def settings_json(session: Session, ctx: HubContext, issuer: Issuer) -> dict:
+    """The issuer's OB 3.0 settings as the API shows them: ``did_method``, ``proof_format``,
+    ``jwt_algorithm``, plus ``issuer_id`` (the DID credentials name now) and ``did_document`` (URL,
+    did:web only)."""
+    row = settings_for(session, issuer)
+    return {
+        "did_method": row.did_method,
+        "proof_format": row.proof_format,
+        "jwt_algorithm": row.jwt_algorithm,
+        "issuer_id": issuer_id(session, ctx, issuer),
+        "did_document": ctx.urls.issuer_did_document(issuer.public_id) if row.did_method == "web" else None,
+    }
 
 
 def _new_private(algorithm: str):
@@ -214,14 +309,22 @@ def load_signing_key(session: Session, ctx: HubContext, issuer: Issuer, algorith
     """Decrypt the issuer's active ``algorithm`` key (read only: keys are made by :func:`ensure_keys`).
 
     Raises:
-        ConfigurationError: the KEK cannot open it, or did:key asked to sign with a non-Ed25519 key.
+        DidKeyAlgorithm: a did:key issuer asked to sign with a non-Ed25519 key (422; a client's choice
+            of ``?alg=``, never a server fault).
+        ConfigurationError: the KEK cannot open it.
         ServiceUnavailable: the issuer has no such key yet (:func:`active_key`).
     """
     if algorithm == "EdDSA":
         algorithm = "Ed25519"
-    row = active_key(issuer, algorithm)
     if algorithm != "Ed25519" and settings_for(session, issuer).did_method == "key":
-        raise ConfigurationError("a did:key issuer can only sign with its Ed25519 key (EdDSA)")
+        raise DidKeyAlgorithm(
+            _l(
+                "this issuer is a did:key, whose one key is Ed25519: it signs VC-JWTs with EdDSA only, not %(alg)s",
+                alg=algorithm,
+            ),
+            field="alg",
+        )
+    row = active_key(issuer, algorithm)
     private = _decrypt_private(ctx.box, row.private_key_encrypted)
     return SigningKey(row=row, vm_id=verification_method_id(session, ctx, issuer, row), private=private)
 
@@ -239,16 +342,39 @@ def _jwk(row: IssuerKey) -> dict:
     return cls.import_key(pub).as_dict(private=False)
 
 
+def status_list_algorithm(session: Session, issuer: Issuer) -> str:
+    """The VC-JWT ``alg`` of the issuer's status lists in VC-JWT form: its default VC-JWT algorithm
+    (``EdDSA`` for did:key). Its key is the DID document's first verification method
+    (:func:`did_document`), where verifiers that take "the issuer's key" look."""
+    settings = settings_for(session, issuer)
+    return "EdDSA" if settings.did_method == "key" else settings.jwt_algorithm
+
+
+def _document_order(session: Session, issuer: Issuer) -> list[IssuerKey]:
+    """The issuer's keys, the active key of its default VC-JWT algorithm first, then the other active
+    keys, then the retired ones (each group oldest first)."""
+    first = KEY_FOR_JWT_ALGORITHM[status_list_algorithm(session, issuer)]
+
+    def rank(row: IssuerKey) -> tuple:
+        retired = row.retired_at is not None
+        return (retired, retired or row.algorithm != first, row.id or 0)
+
+    return sorted(issuer.keys, key=rank)
+
+
 def did_document(session: Session, ctx: HubContext, issuer: Issuer) -> dict:
     """The issuer's DID document for ``did:web`` (served at :meth:`hub.urls.Urls.issuer_did_document`).
 
     Every key, retired or not, is listed: Ed25519 keys as ``Multikey`` (``publicKeyMultibase``, for
     eddsa-rdfc-2022), RSA and P-256 keys as ``JsonWebKey`` (``publicKeyJwk``, for VC-JWT ``kid``s); all
-    are ``assertionMethod``s. Shape: https://www.w3.org/TR/did-core/#did-documents.
+    are ``assertionMethod``s. The first method is the active key of the issuer's default VC-JWT
+    algorithm (:func:`status_list_algorithm`): JWT-only verifiers that take "the issuer's key" from a
+    DID document take the first, and the status list's VC-JWT form is signed with it.
+    Shape: https://www.w3.org/TR/did-core/#did-documents.
     """
     did = ctx.urls.issuer_did(issuer.public_id)
     methods = []
-    for row in issuer.keys:
+    for row in _document_order(session, issuer):
         vm = {"id": f"{did}#{row.public_id}", "controller": did}
         if row.algorithm == "Ed25519":
             vm.update(type="Multikey", publicKeyMultibase=ed25519_multikey(row))

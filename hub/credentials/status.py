@@ -167,10 +167,16 @@ def allocate_statuses(
     return [entries[a.id] for a in assertions]
 
 
-def status_entry_json(ctx: HubContext, entry: CredentialStatusEntry) -> dict:
-    """The credential's ``credentialStatus`` (BitstringStatusListEntry, Bitstring Status List §2.1)."""
+def status_entry_json(ctx: HubContext, entry: CredentialStatusEntry, *, jwt: bool = False) -> dict:
+    """The credential's ``credentialStatus`` (BitstringStatusListEntry, Bitstring Status List §2.1).
+
+    ``jwt``: point at the list's VC-JWT form (:meth:`hub.urls.Urls.status_list_jwt`), for a VC-JWT
+    credential (JWT-only verifiers verify a JWT list's signature, not a Data Integrity proof); else at
+    the Data Integrity form. Both forms carry the same bits.
+    """
     sl = entry.status_list
-    list_url = ctx.urls.status_list(sl.issuer.public_id, sl.public_id)
+    urls = ctx.urls
+    list_url = (urls.status_list_jwt if jwt else urls.status_list)(sl.issuer.public_id, sl.public_id)
     return {
         "id": f"{list_url}#{entry.status_index}",
         "type": "BitstringStatusListEntry",
@@ -220,12 +226,16 @@ def find_status_list(session: Session, issuer_public_id: str, list_public_id: st
     return sl
 
 
-def status_list_credential_json(session: Session, ctx: HubContext, status_list: StatusList, issuer_id: str) -> dict:
+def status_list_credential_json(
+    session: Session, ctx: HubContext, status_list: StatusList, issuer_id: str, *, jwt: bool = False
+) -> dict:
     """The unsigned BitstringStatusListCredential for ``status_list`` (sign it with the issuer's key).
 
     ``validFrom`` is now: the list is re-made on each request from the assertions' ``revoked`` flags.
+    ``jwt``: the VC-JWT form's document, whose ``id`` is its own URL (:meth:`hub.urls.Urls.status_list_jwt`).
     """
-    url = ctx.urls.status_list(status_list.issuer.public_id, status_list.public_id)
+    urls = ctx.urls
+    url = (urls.status_list_jwt if jwt else urls.status_list)(status_list.issuer.public_id, status_list.public_id)
     return {
         "@context": ["https://www.w3.org/ns/credentials/v2"],
         "id": url,

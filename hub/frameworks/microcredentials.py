@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 
 from hub.badges.models import BadgeClass
 from hub.context import HubContext
+from hub.credentials import numbers
 from hub.credentials.models import AchievementDetails
 from hub.errors import ValidationError
 from hub.frameworks import services as fw
@@ -175,29 +176,12 @@ def _choice(value, allowed: tuple[str, ...], field: str) -> str | None:
 
 
 def _level(value, field: str) -> int | None:
-    if value in (None, ""):
-        return None
-    try:
-        level = int(value)
-    except (TypeError, ValueError):
-        raise ValidationError(_l("%(field)s must be a level from 1 to 8", field=field), field=field) from None
-    if not 1 <= level <= 8:
-        raise ValidationError(_l("%(field)s must be a level from 1 to 8", field=field), field=field)
-    return level
+    return numbers.parse_level(value, field)
 
 
 def _positive(value, field: str) -> float | None:
-    if value in (None, ""):
-        return None
-    try:
-        amount = float(value)
-    except (TypeError, ValueError):
-        raise ValidationError(_l("%(field)s must be a number", field=field), field=field) from None
-    if not amount > 0 or amount > 10_000:
-        raise ValidationError(
-            _l("%(field)s must be more than 0 and at most %(limit)s", field=field, limit=number(10_000)), field=field
-        )
-    return amount
+    """An ECTS / hours amount in the portable form (:func:`hub.credentials.numbers.parse_amount`)."""
+    return numbers.parse_amount(value, field)
 
 
 def _bodies(value) -> list[dict]:
@@ -392,9 +376,9 @@ def extension_json(session: Session, badge: BadgeClass) -> dict | None:
     put("learningOutcome", outcomes)
     if details is not None and details.credits_available:
         out["creditSystem"] = "ECTS"
-    put("workloadHours", mc.workload_hours)
-    put("eqfLevel", mc.eqf_level)
-    put("prkLevel", mc.prk_level)
+    put("workloadHours", numbers.portable_amount(mc.workload_hours))
+    put("eqfLevel", numbers.portable_level(mc.eqf_level))
+    put("prkLevel", numbers.portable_level(mc.prk_level))
     put("qfEheaCycle", mc.qf_ehea_cycle)
     put("assessmentType", mc.assessment_type)
     put("participationForm", mc.participation_form)

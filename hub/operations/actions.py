@@ -27,6 +27,8 @@ from hub.certificates.models import CertificateLayout, IssuerCertificate
 from hub.connections import services as connections
 from hub.connections.models import ConnectorConfig
 from hub.context import HubContext
+from hub.credentials import ob3keys
+from hub.credentials.models import IssuerCredentialSettings
 from hub.errors import ConfigurationError, Conflict, Forbidden, ValidationError
 from hub.frameworks import microcredentials
 from hub.frameworks import services as frameworks
@@ -93,6 +95,44 @@ def rotate_issuer_key(session: Session, ctx: HubContext, p: Principal, issuer: I
         session, p, "issuer.rotate_key", "issuer", issuer.public_id, issuer_id=issuer.id, after={"key": key.public_id}
     )
     return key
+
+
+def set_credential_settings(
+    session: Session,
+    ctx: HubContext,
+    p: Principal,
+    issuer: Issuer,
+    *,
+    did_method: str | None = None,
+    proof_format: str | None = None,
+    jwt_algorithm: str | None = None,
+) -> IssuerCredentialSettings:
+    """Choose how the issuer's OB 3.0 credentials are made: DID method (``web``/``key``), default proof
+    format (``data-integrity``/``vc-jwt``), default VC-JWT algorithm (``RS256``/``ES256``/``EdDSA``);
+    None keeps a value (:func:`hub.credentials.ob3keys.update_settings`, which raises
+    ``ValidationError`` for a bad value or combination). Issuer administrators; audited
+    (``issuer.credential_settings``, before and after); a change re-renders the issuer's certificates,
+    whose embedded credentials name the issuer, in a job after the commit."""
+    _write(p, issuer.id, CONFIGURE, "Issuer")
+    old = ob3keys.settings_for(session, issuer)
+    before = {f: getattr(old, f) for f in ob3keys.SETTINGS_FIELDS}
+    row = ob3keys.update_settings(
+        session, ctx, issuer, did_method=did_method, proof_format=proof_format, jwt_algorithm=jwt_algorithm
+    )
+    after = {f: getattr(row, f) for f in ob3keys.SETTINGS_FIELDS}
+    audit.record(
+        session,
+        p,
+        "issuer.credential_settings",
+        "issuer",
+        issuer.public_id,
+        issuer_id=issuer.id,
+        before=before,
+        after=after,
+    )
+    if after != before:
+        certificate_jobs.enqueue_issuer_render(session, ctx, issuer.id)
+    return row
 
 
 LAYOUT_FIELDS = ("template_html", "template_css", "bilingual")

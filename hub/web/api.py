@@ -27,6 +27,8 @@ from hub.badges import services as badges
 from hub.badges.models import BadgeClass, Issuer
 from hub.connections import registry
 from hub.context import current_context
+from hub.credentials import ob3keys
+from hub.credentials.models import DID_METHODS, JWT_ALGORITHMS, PROOF_FORMATS
 from hub.errors import Unauthorized, ValidationError
 from hub.i18n import lazy as _l
 from hub.operations import actions
@@ -163,6 +165,28 @@ class IssuerPatch(Base):
     image = Text(metadata={"description": "base64 of a PNG or SVG file"})
 
 
+class CredentialSettings(Base):
+    """How the issuer's Open Badges 3.0 credentials are made (``hub.credentials.ob3keys.update_settings``)."""
+
+    did_method = Text(
+        validate=validate.OneOf(DID_METHODS),
+        metadata={"description": "web: did:web under the hub's URL (default); key: did:key of the Ed25519 key"},
+    )
+    proof_format = Text(
+        validate=validate.OneOf(PROOF_FORMATS),
+        metadata={"description": "default proof: data-integrity (eddsa-rdfc-2022, default) or vc-jwt"},
+    )
+    jwt_algorithm = Text(
+        validate=validate.OneOf(JWT_ALGORITHMS),
+        metadata={"description": "default VC-JWT alg (RS256 default); a did:key issuer: EdDSA only"},
+    )
+
+
+class CredentialSettingsOut(CredentialSettings):
+    issuer_id = Text(metadata={"description": "the issuer's DID as credentials name it now"})
+    did_document = Text(allow_none=True, metadata={"description": "URL of the DID document (did:web)"})
+
+
 class Alignment(Base):
     targetName = Text(required=True)  # noqa: N815  (Open Badges 2.0 AlignmentObject names)
     targetUrl = fields.Url(required=True)  # noqa: N815
@@ -296,6 +320,25 @@ def update_issuer(body, issuer_id):
     image = _decode_image(body.pop("image", None))
     actions.update_issuer(db_session(), current_context(), me(), row, image=image, **body)
     return issuer_json(row)
+
+
+@bp.get("/issuers/<issuer_id>/credential-settings")
+@bp.response(200, CredentialSettingsOut)
+def get_credential_settings(issuer_id):
+    """The issuer's Open Badges 3.0 settings: DID method, default proof format, default VC-JWT algorithm."""
+    row = load(db_session(), me(), Issuer, issuer_id, VIEW)
+    return ob3keys.settings_json(db_session(), current_context(), row)
+
+
+@bp.patch("/issuers/<issuer_id>/credential-settings")
+@bp.arguments(CredentialSettings)
+@bp.response(200, CredentialSettingsOut)
+def update_credential_settings(body, issuer_id):
+    """Change the issuer's Open Badges 3.0 settings (issuer administrators; audited). Keys left out keep
+    their value; a did:key issuer's algorithm must be EdDSA (422 otherwise)."""
+    row = load(db_session(), me(), Issuer, issuer_id, CONFIGURE, write=True)
+    actions.set_credential_settings(db_session(), current_context(), me(), row, **body)
+    return ob3keys.settings_json(db_session(), current_context(), row)
 
 
 @bp.post("/issuers/<issuer_id>/rotate-key")

@@ -177,6 +177,14 @@ AWARDING_BODY = {
 }
 
 
+AMOUNT = {
+    "minimum": 0.01,
+    "maximum": 10_000,
+    "multipleOf": 0.01,
+    "description": "at most two decimal places, from 0.01 to 10,000 (portable in every JSON-LD processor)",
+}
+
+
 def _choice(values, **kw):
     return Text(allow_none=True, metadata={"enum": [*values, None]}, **kw)
 
@@ -185,8 +193,9 @@ class MicroCredentialIn(Base):
     """The Annex I elements (2022/C 243/02); keys left out keep their value. Values are checked by
     :func:`hub.frameworks.microcredentials.describe` (422 naming the ``field``)."""
 
-    ects = fields.Float(allow_none=True, metadata={"exclusiveMinimum": 0, "maximum": 10_000})
-    workload_hours = fields.Float(allow_none=True, metadata={"exclusiveMinimum": 0, "maximum": 10_000})
+    # The portable form of a credential's numbers (hub.credentials.numbers): at most two decimals, 0.01-10,000.
+    ects = fields.Float(allow_none=True, metadata=AMOUNT)
+    workload_hours = fields.Float(allow_none=True, metadata=AMOUNT)
     issuer_country = Text(allow_none=True, metadata={"description": "ISO 3166-1 alpha-2 (PL)"})
     issuer_region = Text(allow_none=True)
     awarding_bodies = fields.List(fields.Raw(metadata={"oneOf": [{"type": "string"}, AWARDING_BODY]}))

@@ -104,9 +104,11 @@ def credential_jwt(assertion_id: str):
 
 @bp.get("/credentials/<assertion_id>/baked.<ext>")
 def credential_baked(assertion_id: str, ext: str):
-    """The badge image with the credential baked in; ``?format=ldp`` (default) or ``jwt``."""
-    fmt = {"ldp": PROOF_DATA_INTEGRITY, "jwt": PROOF_VC_JWT}.get(request.args.get("format", "ldp"))
-    if fmt is None:
+    """The badge image with the credential baked in; ``?format=ldp`` or ``jwt``, else the issuer's
+    default proof format (:func:`hub.credentials.ob3keys.update_settings`)."""
+    asked = request.args.get("format")
+    fmt = {"ldp": PROOF_DATA_INTEGRITY, "jwt": PROOF_VC_JWT, None: None}.get(asked, "")
+    if fmt == "":
         raise ValidationError(_l("format must be ldp or jwt"), field="format")
     ctx = _ctx()
     session = db_session()
@@ -138,6 +140,19 @@ def status_list(issuer_id: str, list_id: str):
     doc = status.status_list_credential_json(session, ctx, sl, ob3keys.issuer_id(session, ctx, issuer))
     signed = ob3.sign_data_integrity(session, ctx, issuer, doc)
     return _json(signed)
+
+
+@bp.get("/issuers/<issuer_id>/status/<list_id>/jwt")
+def status_list_jwt(issuer_id: str, list_id: str):
+    """The same status list as a VC-JWT (``application/vc+jwt``; the ``statusListCredential`` of VC-JWT
+    credentials), signed with the key of the DID document's first verification method."""
+    ctx = _ctx()
+    session = db_session()
+    sl = status.find_status_list(session, issuer_id, list_id)
+    issuer = sl.issuer
+    doc = status.status_list_credential_json(session, ctx, sl, ob3keys.issuer_id(session, ctx, issuer), jwt=True)
+    token = ob3.status_list_jwt(session, ctx, issuer, doc)
+    return Response(token, mimetype="application/vc+jwt", headers={"Access-Control-Allow-Origin": "*"})
 
 
 @bp.get("/issuers/<issuer_id>/revocations/1edtech")

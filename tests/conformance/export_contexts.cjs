@@ -34,4 +34,15 @@ write('ob-v3p0-context-3.0.3.json', ob.CONTEXT_URL_V3_0_3,
   Buffer.from(JSON.stringify(ob.contexts.get(ob.CONTEXT_URL_V3_0_3), null, 2) + '\n'),
   obpkg, 'js/contexts/context-3.0.3.js');
 
+// The contexts the issuers' DID documents name (hub.credentials.ob3keys.DID_CONTEXTS), so a verifier
+// reading them with the hub's pinned copies fetches nothing.
+const didpkg = 'did-context';
+write('did-v1.jsonld', 'https://www.w3.org/ns/did/v1',
+  fs.readFileSync(path.join(here, 'node_modules', didpkg, 'contexts', 'did-v1.jsonld')),
+  didpkg, 'contexts/did-v1.jsonld');
+const mkpkg = '@digitalbazaar/multikey-context';
+write('multikey-v1.jsonld', 'https://w3id.org/security/multikey/v1',
+  fs.readFileSync(path.join(here, 'node_modules', mkpkg, 'contexts', 'multikey-v1.jsonld')),
+  mkpkg, 'contexts/multikey-v1.jsonld');
+
 fs.writeFileSync(path.join(out, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');

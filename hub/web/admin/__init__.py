@@ -67,6 +67,8 @@ def init_app(app: Flask) -> None:
     login_manager.user_loader(auth.load_user)
     app.register_blueprint(bp)
     app.cli.add_command(cli.users)
+    app.cli.add_command(cli.issuers)
+    app.cli.add_command(cli.badges)
     mounted = app.extensions["hub.console_blueprints"] = set()
     for kind, connector in registry.available().items():
         child = connector.console_blueprint()

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from hub.accounts.access import Principal
 from hub.badges.models import BadgeClass
+from hub.credentials import numbers
 from hub.errors import HubError, ImageError, NotFound, ValidationError
 from hub.frameworks import microcredentials
 from hub.frameworks import services as fw
@@ -290,17 +291,12 @@ class BadgeForm:
         return int(raw)
 
     def _positive(self, key: str) -> float | None:
-        raw = self._text(key)
-        if raw is None:
-            return None
+        """An ECTS / hours amount, checked as the service checks it (:func:`hub.credentials.numbers.parse_amount`)."""
         try:
-            value = float(raw.replace(",", "."))
-        except ValueError:
-            value = -1.0
-        if not 0 < value <= 10_000:
-            self.errors[key] = _("Give a number greater than 0 and at most 10,000.")
+            return numbers.parse_amount(self._text(key), key)
+        except ValidationError:
+            self.errors[key] = _("Give a number from 0.01 to 10,000 with at most two decimal places.")
             return None
-        return value
 
     def badge_fields(self) -> dict:
         """The keyword arguments of :func:`hub.operations.actions.create_badge_class` (without the issuer

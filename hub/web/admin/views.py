@@ -23,6 +23,7 @@ from hub.certificates import keys as certificate_keys
 from hub.certificates import services as certificates
 from hub.connections.models import ConnectorConfig
 from hub.context import current_context
+from hub.credentials import ob3keys
 from hub.db import utcnow
 from hub.errors import HubError, ValidationError
 from hub.i18n import lazy as _l
@@ -135,7 +136,7 @@ def issuer(issuer_id: str):
     return _issuer_page(row, form=request.form if status != 200 else None, status=status)
 
 
-def _issuer_page(row: Issuer, *, form=None, status: int = 200, layout_error=None):
+def _issuer_page(row: Issuer, *, form=None, status: int = 200, layout_error=None, credentials_form=None):
     s, p, urls = db_session(), principal(), current_context().urls
     members = s.scalars(select(Membership).where(Membership.issuer_id == row.id).order_by(Membership.id)).all()
     signing = certificate_keys.active_rows(s, row)
@@ -143,7 +144,7 @@ def _issuer_page(row: Issuer, *, form=None, status: int = 200, layout_error=None
     endpoints = [
         (_("Issuer profile (Open Badges 2.0)"), urls.issuer(row.public_id)),
         (_("Revocation list (Open Badges 2.0)"), urls.revocation_list(row.public_id)),
-        (_("Issuer DID (Open Badges 3.0)"), urls.issuer_did(row.public_id)),
+        (_("Issuer DID (Open Badges 3.0)"), ob3keys.issuer_id(s, current_context(), row)),
         (_("DID document with the public keys"), urls.issuer_did_document(row.public_id)),
         (_("Revocation list (1EdTech, Open Badges 3.0)"), urls.revocation_list_1edtech(row.public_id)),
         (_("Verify a PDF certificate"), url_for("certificates.verify_upload", _external=True)),
@@ -159,6 +160,8 @@ def _issuer_page(row: Issuer, *, form=None, status: int = 200, layout_error=None
         signing=certificate_keys.summary(signing[-1]) if signing else None,
         layout=layout,
         layout_error=layout_error,
+        credentials=ob3keys.settings_json(s, current_context(), row),
+        credentials_form=credentials_form,
     ), status
 
 
@@ -197,6 +200,26 @@ def issuer_certificate_layout(issuer_id: str):
         )
         return redirect(url_for("admin.issuer", issuer_id=row.public_id))
     return _issuer_page(row, form=request.form, status=saved.status, layout_error=saved.error)
+
+
+@bp.post("/issuers/<issuer_id>/credential-settings")
+@login_required
+def issuer_credential_settings(issuer_id: str):
+    """The issuer's OB 3.0 settings form (:func:`hub.operations.actions.set_credential_settings`)."""
+    s, p = db_session(), principal()
+    row = load(s, p, Issuer, issuer_id, CONFIGURE, write=True)
+    with saving(_("Saved. Every credential of this issuer is made with these settings from now on.")) as saved:
+        actions.set_credential_settings(
+            s,
+            current_context(),
+            p,
+            row,
+            did_method=forms.text("did_method"),
+            proof_format=forms.text("proof_format"),
+            jwt_algorithm=forms.text("jwt_algorithm"),
+        )
+        return redirect(url_for("admin.issuer", issuer_id=row.public_id) + "#credential-settings")
+    return _issuer_page(row, status=saved.status, credentials_form=request.form)
 
 
 @bp.post("/issuers/<issuer_id>/rotate-key")

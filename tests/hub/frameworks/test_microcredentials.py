@@ -329,3 +329,34 @@ def test_api_search_mappings_and_auth(client, micro):
     assert r.get_json() == {"removed": 1}
     bad = client.post("/api/v1/frameworks/import/esco?kind=skills&language=en", data=b"a,b\n1,2\n", headers=AUTH)
     assert bad.status_code == 422 and bad.get_json()["errors"][0]["where"] == "line 1"
+
+
+def test_numbers_that_would_not_canonicalise_alike_are_refused_at_every_door(app, client, micro, ctx):
+    """The portable form (hub.credentials.numbers): at most two decimals, 0.01-10,000; the API and the
+    CLI go through the same operation and say which field and why; nothing is half-written."""
+    url = f"/api/v1/frameworks/badges/{micro['badge']}/micro-credential"
+    for body, field in (
+        ({"ects": 1e-07}, "ects"),
+        ({"ects": 2.555}, "ects"),
+        ({"workload_hours": 0.001}, "workload_hours"),
+        ({"workload_hours": 10_000.5}, "workload_hours"),
+    ):
+        r = client.put(url, json={**body, "issuer_country": "DE"}, headers={**AUTH, "Accept-Language": "en"})
+        assert r.status_code == 422, (body, r.get_json())
+        assert r.get_json()["field"] == field and "two decimal places" in r.get_json()["detail"]
+    got = client.get(url, headers=AUTH).get_json()
+    assert got["issuer_country"] == "PL"  # the refused request changed nothing
+    # JSON wants a JSON number (a decimal comma is for the console's text fields); float noise is fine
+    assert client.put(url, json={"ects": "2,5"}, headers=AUTH).status_code == 422
+    ok = client.put(url, json={"ects": 2.5, "workload_hours": 0.1 + 0.2}, headers=AUTH)
+    assert ok.status_code == 200 and (ok.get_json()["ects"], ok.get_json()["workload_hours"]) == (2.5, 0.3)
+    runner = app.test_cli_runner()
+    from hub.cli import main
+
+    refused = runner.invoke(main, ["badges", "micro-credential", micro["badge"], "-"], input='{"ects": 1e-7}')
+    assert refused.exit_code == 1 and "two decimal places" in refused.output and "(field ects)" in refused.output
+    done = runner.invoke(main, ["badges", "micro-credential", micro["badge"], "-"], input='{"ects": 6}')
+    assert done.exit_code == 0 and "missing: nothing" in done.output, done.output
+    with ctx.db.session_scope() as s:
+        a = s.query(BadgeClass).filter_by(public_id=micro["badge"]).one()
+        assert microcredentials.details_of(s, a).credits_available == 6
