@@ -294,7 +294,10 @@ def make_engine(
     connect_timeout = max(2, int(connect_timeout))
     connect_args = {
         "connect_timeout": connect_timeout,
-        "tcp_user_timeout": (statement_timeout_ms + connect_timeout * 1000) if statement_timeout_ms else 0,
+        # Unacknowledged data only (a slow statement is acknowledged by the server's TCP stack): a
+        # connection into a black hole is dropped after this and replaced once the server is back,
+        # rather than waiting out TCP's retransmission backoff (seconds after the network returns).
+        "tcp_user_timeout": (connect_timeout + 2) * 1000,
         **KEEPALIVE,
     }
     if statement_timeout_ms:
