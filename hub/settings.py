@@ -78,6 +78,11 @@ class Settings:
         lti_grade_sync_minutes: ``HUB_LTI_GRADE_SYNC_MINUTES`` (default 15; 0 turns it off). How often the
             job runner reads the grades of every LTI course whose award rule is a grade threshold and
             awards the badges earned (job kind ``lti.grade_sync``, one job per course and interval).
+        trusted_proxies: ``HUB_TRUSTED_PROXIES`` (default: none). Which peers' ``X-Forwarded-For``,
+            ``-Proto`` and ``-Host`` are believed (:mod:`hub.web.proxies`): an int ``n`` (that many
+            proxies in front of every request, werkzeug ``ProxyFix``), or a tuple of addresses/CIDR
+            networks (``10.0.0.0/8``, ``::1``) of the proxies. ``0`` / empty: none; the headers are
+            ignored and the client is the socket's peer.
     """
 
     instance_path: Path
@@ -108,6 +113,7 @@ class Settings:
     lti_allow_private_hosts: bool = False
     prerender_certificates: bool = True
     lti_grade_sync_minutes: int = 15
+    trusted_proxies: int | tuple[str, ...] = 0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -255,7 +261,36 @@ def load_settings(env: dict | None = None) -> Settings:
         lti_allow_private_hosts=_bool(env, "HUB_LTI_ALLOW_PRIVATE_HOSTS", False),
         prerender_certificates=_bool(env, "HUB_PRERENDER_CERTIFICATES", True),
         lti_grade_sync_minutes=_int(env, "HUB_LTI_GRADE_SYNC_MINUTES", 15, 0),
+        trusted_proxies=_trusted_proxies(env.get("HUB_TRUSTED_PROXIES")),
     )
+
+
+def _trusted_proxies(raw: str | None) -> int | tuple[str, ...]:
+    """``HUB_TRUSTED_PROXIES``: empty -> 0 (none); a whole number -> that many proxy hops; else a
+    comma-separated list of IPv4/IPv6 addresses or CIDR networks, returned normalised.
+
+    Raises:
+        ConfigurationError: a negative count or an entry that is not an address or network.
+    """
+    import ipaddress
+
+    raw = (raw or "").strip()
+    if not raw:
+        return 0
+    if raw.isdigit():
+        return int(raw)
+    found = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        try:
+            found.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError:
+            raise ConfigurationError(
+                f"HUB_TRUSTED_PROXIES must be a number of proxies or a comma-separated list of addresses or "
+                f"networks (e.g. 10.0.0.0/8,::1), got {part!r}"
+            ) from None
+    return tuple(found)
 
 
 def _mail_backend(env: dict) -> str:
