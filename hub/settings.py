@@ -78,6 +78,9 @@ class Settings:
         lti_grade_sync_minutes: ``HUB_LTI_GRADE_SYNC_MINUTES`` (default 15; 0 turns it off). How often the
             job runner reads the grades of every LTI course whose award rule is a grade threshold and
             awards the badges earned (job kind ``lti.grade_sync``, one job per course and interval).
+        institution: ``HUB_INSTITUTION`` (default: the host of ``base_url``): the school or organisation
+            running this hub, shown to platforms in LTI Dynamic Registration (``client_name`` "Badge Hub
+            (<institution>)"), so two hubs in one LMS are told apart.
         trusted_proxies: ``HUB_TRUSTED_PROXIES`` (default: none). Which peers' ``X-Forwarded-For``,
             ``-Proto`` and ``-Host`` are believed (:mod:`hub.web.proxies`): an int ``n`` (that many
             proxies in front of every request, werkzeug ``ProxyFix``), or a tuple of addresses/CIDR
@@ -114,6 +117,7 @@ class Settings:
     prerender_certificates: bool = True
     lti_grade_sync_minutes: int = 15
     trusted_proxies: int | tuple[str, ...] = 0
+    institution: str | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -262,6 +266,7 @@ def load_settings(env: dict | None = None) -> Settings:
         prerender_certificates=_bool(env, "HUB_PRERENDER_CERTIFICATES", True),
         lti_grade_sync_minutes=_int(env, "HUB_LTI_GRADE_SYNC_MINUTES", 15, 0),
         trusted_proxies=_trusted_proxies(env.get("HUB_TRUSTED_PROXIES")),
+        institution=(env.get("HUB_INSTITUTION") or "").strip()[:100] or None,
     )
 
 
