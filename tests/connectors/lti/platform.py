@@ -142,10 +142,17 @@ class Platform:
     hints: dict[str, dict] = field(default_factory=dict)
     issuer_override: str | None = None
     registration: TamperingRegistration | None = None
+    #: Another platform's shapes: a fixed issuer for many clients (Canvas, Blackboard), the
+    #: ``product_family_code`` of its OpenID configuration, extra configuration keys (Canvas's extension),
+    #: extra login initiation parameters (Canvas's ``lti_storage_target``).
+    fixed_iss: str | None = None
+    product_family: str = "moodle"
+    platform_config_extra: dict = field(default_factory=dict)
+    login_extra: dict = field(default_factory=dict)
 
     @property
     def iss(self) -> str:
-        return self.base
+        return self.fixed_iss or self.base
 
     def lineitems_url(self) -> str:
         return f"{self.base}/ags/{self.context_id}/lineitems"
@@ -326,7 +333,10 @@ def create_platform_app(p: Platform) -> Flask:
         }
         login = _Login(None, conf())
         login.set_lti_message_hint(hint=hint_id)
-        return login.initiate_login(request.args["user"])
+        response = login.initiate_login(request.args["user"])
+        if p.login_extra:
+            response.headers["Location"] += "&" + urlencode(p.login_extra)
+        return response
 
     @app.get("/auth")
     def auth():
@@ -401,7 +411,8 @@ def create_platform_app(p: Platform) -> Flask:
                 "response_types_supported": ["id_token"],
                 "claims_supported": ["sub", "iss", "name", "given_name", "family_name", "email"],
                 "https://purl.imsglobal.org/spec/lti-platform-configuration": {
-                    "product_family_code": "moodle",
+                    **p.platform_config_extra,
+                    "product_family_code": p.product_family,
                     "version": "5.1+ (Build: 20251017)",
                     "messages_supported": [{"type": "LtiResourceLinkRequest"}, {"type": "LtiDeepLinkingRequest"}],
                 },
