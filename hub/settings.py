@@ -78,6 +78,13 @@ class Settings:
         lti_grade_sync_minutes: ``HUB_LTI_GRADE_SYNC_MINUTES`` (default 15; 0 turns it off). How often the
             job runner reads the grades of every LTI course whose award rule is a grade threshold and
             awards the badges earned (job kind ``lti.grade_sync``, one job per course and interval).
+        webhook_allow_private_hosts: ``HUB_WEBHOOK_ALLOW_PRIVATE_HOSTS`` (default off). Off: outgoing
+            webhook subscriptions must be ``https://`` URLs whose every address is public
+            (:mod:`hub.netguard`). On (development, a receiver on the local network): both allowed.
+        webhook_timeout_seconds: ``HUB_WEBHOOK_TIMEOUT_MS`` (default 10000) as seconds: connect and read
+            timeout of one outgoing webhook delivery.
+        webhook_retry_hours: ``HUB_WEBHOOK_RETRY_HOURS`` (default 72): how long a failing delivery is
+            retried (exponential backoff) before it fails for good and its subscription is switched off.
     """
 
     instance_path: Path
@@ -108,6 +115,9 @@ class Settings:
     lti_allow_private_hosts: bool = False
     prerender_certificates: bool = True
     lti_grade_sync_minutes: int = 15
+    webhook_allow_private_hosts: bool = False
+    webhook_timeout_seconds: float = 10.0
+    webhook_retry_hours: int = 72
     extra: dict = field(default_factory=dict)
 
     @property
@@ -255,6 +265,9 @@ def load_settings(env: dict | None = None) -> Settings:
         lti_allow_private_hosts=_bool(env, "HUB_LTI_ALLOW_PRIVATE_HOSTS", False),
         prerender_certificates=_bool(env, "HUB_PRERENDER_CERTIFICATES", True),
         lti_grade_sync_minutes=_int(env, "HUB_LTI_GRADE_SYNC_MINUTES", 15, 0),
+        webhook_allow_private_hosts=_bool(env, "HUB_WEBHOOK_ALLOW_PRIVATE_HOSTS", False),
+        webhook_timeout_seconds=_int(env, "HUB_WEBHOOK_TIMEOUT_MS", 10_000, 100) / 1000,
+        webhook_retry_hours=_int(env, "HUB_WEBHOOK_RETRY_HOURS", 72, 1),
     )
 
 

@@ -1,4 +1,5 @@
-"""Outbound HTTP to addresses a stranger chose (SSRF protection for LTI Dynamic Registration).
+"""Outbound HTTP to addresses a stranger chose (SSRF protection for LTI Dynamic Registration, Moodle
+sites and outgoing webhooks).
 
 Anyone may open ``/lti/register?openid_configuration=<url>``, so the hub must not call any URL it is
 given: a request to ``http://127.0.0.1:5432/``, ``http://169.254.169.254/`` (cloud metadata) or a host
