@@ -123,7 +123,12 @@ def home(learner: Learner):
     s = db_session()
     awards = learners.badges_of(s, learner)
     s.commit()  # new curation rows
-    return render_template("learner/home.html", learner=learner, awards=awards, urls=current_context().urls)
+    from hub.paths.services import learner_paths
+
+    progress = learner_paths(s, [e.email for e in learner.emails if e.verified_at is not None])
+    return render_template(
+        "learner/home.html", learner=learner, awards=awards, urls=current_context().urls, progress=progress
+    )
 
 
 @bp.post("/me/settings")

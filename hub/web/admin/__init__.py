@@ -50,7 +50,7 @@ def is_console_request() -> bool:
 def init_app(app: Flask) -> None:
     """Register the console on ``app`` (call once, from ``create_app``)."""
     from hub.connections import registry
-    from hub.web.admin import auth, awards, bulk, cli, connectors, jobs, people, views  # noqa: F401  (routes)
+    from hub.web.admin import auth, awards, bulk, cli, connectors, jobs, paths, people, views, webhooks  # noqa: F401
 
     settings = app.extensions["hub"].settings
     app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=12))
