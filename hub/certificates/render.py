@@ -53,7 +53,7 @@ from xhtml2pdf import pisa
 from xhtml2pdf.config.resources import ResourceAccessPolicy
 
 from hub.certificates import sandbox
-from hub.certificates.content import CertificateContent, Outcome, certificate_number
+from hub.certificates.content import CertificateContent, Outcome, certificate_number, isolated
 from hub.errors import HubError, ValidationError
 from hub.i18n import N_, number, translations
 from hub.i18n import lazy as _l
@@ -348,7 +348,7 @@ def template_context(content: CertificateContent, instance_path: Path | None) ->
         if logo:
             logo, logo_type = print_image(logo, logo_type, 8 * LOGO_PX, LOGO_PX)
     return {
-        "c": content,
+        "c": isolated(content),
         "_": _gettext(instance_path, langs),
         "lang": langs[0],
         "font": register_fonts(),

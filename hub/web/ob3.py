@@ -21,6 +21,7 @@ from hub.credentials.models import PROOF_DATA_INTEGRITY, PROOF_VC_JWT
 from hub.errors import NotFound, ValidationError
 from hub.i18n import lazy as _l
 from hub.web import close_db_session, db_session
+from hub.web.public import bdi, isolate
 from hub.web.security import link
 
 bp = Blueprint("ob3", __name__)
@@ -34,13 +35,13 @@ bp.teardown_request(close_db_session)
 JSON_TYPES = ("application/vc+ld+json", "application/ld+json", "application/json")
 
 _PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{ c.name }}</title>
+<html lang="en"><head><meta charset="utf-8"><title>{{ isolate(c.name) }}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
 <body><main>
-<h1>{{ c.name }}</h1>
+<h1 dir="auto">{{ c.name }}</h1>
 <img src="{{ c.image.id }}" alt="" width="160">
-<p>{{ c.description }}</p>
-<p>Issued by {{ link(c.issuer.url, c.issuer.name) }} on {{ c.validFrom }}
+<p dir="auto">{{ c.description }}</p>
+<p>Issued by {{ link(c.issuer.url, bdi(c.issuer.name)) }} on {{ c.validFrom }}
 {% if c.validUntil %}, valid until {{ c.validUntil }}{% endif %}.</p>
 {% if revoked %}<p><strong>This credential has been revoked.</strong></p>{% endif %}
 <p>Open Badges 3.0 credential: <a href="{{ json_url }}">JSON-LD (Data Integrity proof)</a> ·
@@ -85,6 +86,8 @@ def credential(assertion_id: str):
     return render_template_string(
         _PAGE,
         c=issued.document,
+        bdi=bdi,  # names people typed are isolated (hub.bidi), as on the public page
+        isolate=isolate,
         revoked=a.revoked,
         json_url=ctx.urls.credential(assertion_id),
         jwt_url=ctx.urls.credential_jwt(assertion_id),
