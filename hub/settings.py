@@ -78,6 +78,16 @@ class Settings:
         lti_grade_sync_minutes: ``HUB_LTI_GRADE_SYNC_MINUTES`` (default 15; 0 turns it off). How often the
             job runner reads the grades of every LTI course whose award rule is a grade threshold and
             awards the badges earned (job kind ``lti.grade_sync``, one job per course and interval).
+        verify_max_bytes: ``HUB_VERIFY_MAX_BYTES`` (default 4 MiB): the largest badge, PDF or pasted text
+            the verifier (:mod:`hub.verification`) accepts, and the largest document it downloads.
+        verify_fetch_timeout_seconds: ``HUB_VERIFY_FETCH_TIMEOUT_SECONDS`` (default 10): the longest one
+            download of the verifier may take, connect to last byte (a slow server is cut off then).
+        verify_allow_private_hosts: ``HUB_VERIFY_ALLOW_PRIVATE_HOSTS`` (default off): the verifier may
+            fetch loopback and private addresses (development; off: public addresses only).
+        verify_rate_limit: ``HUB_VERIFY_RATE_LIMIT`` (default ``20 per minute``): Flask-Limiter limit per
+            client address for ``/verify`` and ``POST /api/v1/verify``.
+        backpack_recheck_hours: ``HUB_BACKPACK_RECHECK_HOURS`` (default 24; 0 turns it off): how often the
+            job runner re-verifies learners' imported badges (job kind ``backpack.reverify``).
     """
 
     instance_path: Path
@@ -108,6 +118,11 @@ class Settings:
     lti_allow_private_hosts: bool = False
     prerender_certificates: bool = True
     lti_grade_sync_minutes: int = 15
+    verify_max_bytes: int = 4 * 1024 * 1024
+    verify_fetch_timeout_seconds: int = 10
+    verify_allow_private_hosts: bool = False
+    verify_rate_limit: str = "20 per minute"
+    backpack_recheck_hours: int = 24
     extra: dict = field(default_factory=dict)
 
     @property
@@ -255,6 +270,11 @@ def load_settings(env: dict | None = None) -> Settings:
         lti_allow_private_hosts=_bool(env, "HUB_LTI_ALLOW_PRIVATE_HOSTS", False),
         prerender_certificates=_bool(env, "HUB_PRERENDER_CERTIFICATES", True),
         lti_grade_sync_minutes=_int(env, "HUB_LTI_GRADE_SYNC_MINUTES", 15, 0),
+        verify_max_bytes=_int(env, "HUB_VERIFY_MAX_BYTES", 4 * 1024 * 1024, 1024),
+        verify_fetch_timeout_seconds=_int(env, "HUB_VERIFY_FETCH_TIMEOUT_SECONDS", 10, 1),
+        verify_allow_private_hosts=_bool(env, "HUB_VERIFY_ALLOW_PRIVATE_HOSTS", False),
+        verify_rate_limit=env.get("HUB_VERIFY_RATE_LIMIT") or "20 per minute",
+        backpack_recheck_hours=_int(env, "HUB_BACKPACK_RECHECK_HOURS", 24, 0),
     )
 
 
