@@ -14,7 +14,8 @@ import pytest
 from hub.credentials import ob3
 from hub.frameworks import importers, microcredentials
 from hub.frameworks import services as fw
-from tests.conformance.test_ob3_verifiers import hub, node_modules, run_verifiers, tamper_jwt  # noqa: F401
+from tests.conformance.conftest import node_modules  # noqa: F401
+from tests.conformance.test_ob3_verifiers import hub, run_verifiers, tamper_jwt  # noqa: F401
 from tests.hub.credentials.ob3_support import SHARED_REF, make_assertion, make_badge, make_issuer
 
 pytestmark = pytest.mark.conformance
