@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from hypothesis import strategies as st
 from hub.credentials import fastcanon, jsonld, numbers, ob3
 from hub.errors import ValidationError
 from hub.frameworks import microcredentials
+from tests.conformance.test_ob3_verifiers import run_node
 from tests.hub.credentials.ob3_support import make_assertion, make_badge, make_ctx, make_issuer
 
 pytestmark = pytest.mark.conformance
@@ -45,16 +45,7 @@ levels = st.integers(1, 8)
 
 def node_canonize(contexts: dict, items: dict[str, dict]) -> dict:
     payload = {"contexts": contexts, "items": [{"name": k, "document": v} for k, v in items.items()]}
-    done = subprocess.run(
-        ["node", str(HERE / "canonize_ob3.mjs")],
-        input=json.dumps(payload),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=HERE,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])["results"]
+    return run_node("canonize_ob3.mjs", payload)["results"]
 
 
 def _contexts(ctx) -> dict:

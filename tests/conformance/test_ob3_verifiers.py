@@ -55,6 +55,16 @@ def hub(tmp_path):
     ctx.db.dispose()
 
 
+def run_node(script: str, payload: dict) -> dict:
+    """Run ``script`` of tests/conformance with ``payload`` as JSON on stdin; its report is the last line of
+    stdout (the verifiers log to stdout too, e.g. verifier-core when no schema is at hand)."""
+    done = subprocess.run(
+        ["node", str(HERE / script)], input=json.dumps(payload), capture_output=True, text=True, timeout=300, cwd=HERE
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def run_verifiers(local_origin: str, items: dict) -> dict:
     payload = {
         "hubOrigin": HUB_ORIGIN,
@@ -63,17 +73,7 @@ def run_verifiers(local_origin: str, items: dict) -> dict:
         "items": [{"name": name, **item} for name, item in items.items()],
         "contexts": jsonld.pinned_contexts(),
     }
-    done = subprocess.run(
-        ["node", str(HERE / "verify_ob3.mjs")],
-        input=json.dumps(payload),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=HERE,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    # The verifiers log to stdout too (e.g. verifier-core when no schema is at hand): the report is the last line.
-    out = json.loads(done.stdout.strip().splitlines()[-1])
+    out = run_node("verify_ob3.mjs", payload)
     assert out["refused"] == [], f"verifiers tried to reach the network: {out['refused']}"
     return out["results"]
 
