@@ -36,6 +36,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import schemathesis
+from schemathesis.core import NotSet
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events
 from schemathesis.engine.statistic import Statistic
@@ -64,7 +65,10 @@ class Outcome:
 
     def report(self, show: int = 3) -> str:
         """Human-readable counts, one line per check with failures, then up to ``show`` examples each."""
-        lines = [f"{self.cases} cases in {self.seconds:.0f} s; phases: " + ", ".join(f"{k} {v}" for k, v in self.phases.items())]
+        lines = [
+            f"{self.cases} cases in {self.seconds:.0f} s; phases: "
+            + ", ".join(f"{k} {v}" for k, v in self.phases.items())
+        ]
         for name, count in sorted(self.failures.items(), key=lambda kv: -kv[1]):
             lines.append(f"  {name}: {count}")
             lines.extend(f"      {line}" for line in self.examples.get(name, [])[:show])
@@ -121,17 +125,29 @@ def config(*, token: str, seed: int, max_examples: int, max_steps: int | None = 
                 "fuzzing": {"enabled": True},
                 "stateful": stateful,
             },
+            "continue-on-failure": True,  # every case of an operation, not only up to its first failure
             "suppress-health-check": ["all"],
             "warnings": False,
         }
     )
 
 
-def run(app, *, token: str, seed: int = 4242, max_examples: int = 100, max_steps: int | None = None) -> Outcome:
+def run(
+    app,
+    *,
+    token: str,
+    seed: int = 4242,
+    max_examples: int = 100,
+    max_steps: int | None = None,
+    include: str | None = None,
+) -> Outcome:
     """Run schemathesis in-process against the Flask ``app`` (its ``/api/v1/openapi.json``), every phase
-    and check, as a caller with the bearer ``token``. Returns the :class:`Outcome`."""
+    and check, as a caller with the bearer ``token``; ``include``: only the operations whose path matches
+    this regular expression. Returns the :class:`Outcome`."""
     settings = config(token=token, seed=seed, max_examples=max_examples, max_steps=max_steps)
     schema = _in_process(schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app, config=settings))
+    if include:
+        schema = schema.include(path_regex=include)
     outcome = Outcome()
     statistic = Statistic()
     started = time.perf_counter()
@@ -147,8 +163,7 @@ def run(app, *, token: str, seed: int = 4242, max_examples: int = 100, max_steps
                         before.add(failure)
                         outcome.failures[check.name] += 1
                         outcome.examples.setdefault(check.name, []).append(
-                            f"[{event.phase.value}] {case.method} {case.formatted_path}: {failure.title} — "
-                            + " ".join(str(failure.message).split())[:300]
+                            _example(event.phase.value, case, failure, event.recorder.interactions.get(case_id))
                         )
         elif isinstance(event, events.NonFatalError):
             outcome.errors.append(f"{event.label}: {event.info.title}: {event.info.message}"[:500])
@@ -161,6 +176,28 @@ def run(app, *, token: str, seed: int = 4242, max_examples: int = 100, max_steps
     outcome.cases = statistic.total_cases
     outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+def _example(phase: str, case, failure, interaction) -> str:
+    """One line saying what was sent and what came back, for a failure's report."""
+
+    def short(value, n=160):
+        return " ".join(str(value).split())[:n]
+
+    sent = f" query={case.query!r}" if case.query else ""
+    if not isinstance(case.body, NotSet):
+        sent += f" body={short(repr(case.body), 200)}"
+    if case.media_type:
+        sent += f" ({case.media_type})"
+    answer = ""
+    if interaction is not None and interaction.response is not None:
+        response = interaction.response
+        answer = f" -> {response.status_code} {response.headers.get('content-type', [''])[0]} " + short(
+            response.content[:400].decode("utf-8", "replace"), 200
+        )
+    return (
+        f"[{phase}] {case.method} {case.formatted_path}{sent}{answer} :: {failure.title}: {short(failure.message, 200)}"
+    )
 
 
 # ---- a populated hub -----------------------------------------------------------------------------------
@@ -178,7 +215,9 @@ def populate(ctx, client) -> str:
     response = post_event(client, completion(email="learner@example.org"), slug="lms")
     assert response.status_code == 202, response.get_data(as_text=True)
     with ctx.db.session_scope() as s:
-        admin = accounts.create_user(s, email="api-admin@example.org", password="correct horse battery", site_admin=True)
+        admin = accounts.create_user(
+            s, email="api-admin@example.org", password="correct horse battery", site_admin=True
+        )
         _, token = accounts.create_api_token(s, admin, name="schemathesis", scope="manage")
     return token
 
@@ -193,8 +232,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--max-examples", type=int, default=100, help="per operation and phase (default 100)")
     parser.add_argument("--seed", type=int, default=4242)
-    parser.add_argument("--max-steps", type=int, default=None, help="longest stateful scenario (default: schemathesis')")
+    parser.add_argument(
+        "--max-steps", type=int, default=None, help="longest stateful scenario (default: schemathesis')"
+    )
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--include", metavar="REGEX", help="only operations whose path matches (for debugging)")
     parser.add_argument("--show", type=int, default=3, help="examples printed per check (default 3)")
     args = parser.parse_args(argv)
 
@@ -213,14 +255,23 @@ def main(argv: list[str] | None = None) -> int:
             app = create_app(settings)
             try:
                 token = populate(app.extensions["hub"], app.test_client())
-                outcome = run(app, token=token, seed=args.seed, max_examples=args.max_examples, max_steps=args.max_steps)
+                outcome = run(
+                    app,
+                    token=token,
+                    seed=args.seed,
+                    max_examples=args.max_examples,
+                    max_steps=args.max_steps,
+                    include=args.include,
+                )
             finally:
                 app.extensions["hub.jobs"].shutdown()
                 app.extensions["hub"].db.dispose()
         finally:
             database.drop()
-    print(f"schemathesis {schemathesis.__version__ if hasattr(schemathesis, '__version__') else ''} "
-          f"seed {args.seed}, max-examples {args.max_examples}, {args.db}")
+    print(
+        f"schemathesis {schemathesis.__version__ if hasattr(schemathesis, '__version__') else ''} "
+        f"seed {args.seed}, max-examples {args.max_examples}, {args.db}"
+    )
     print(outcome.report(args.show))
     print("PASS" if not outcome.total else f"FAIL: {outcome.total} failures")
     return 0 if not outcome.total else 1
