@@ -36,8 +36,8 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import schemathesis
-from schemathesis.core import NotSet
 from schemathesis.config import SchemathesisConfig
+from schemathesis.core import NotSet
 from schemathesis.engine import Status, events
 from schemathesis.engine.statistic import Statistic
 from schemathesis.transport.wsgi import WSGI_TRANSPORT, WSGITransport

@@ -1,10 +1,45 @@
 """The base marshmallow schema of every JSON API body and query: the hub's ``/api/v1`` and the
-connectors' API routes (which may not import :mod:`hub.web`) read input the same way."""
+connectors' API routes (which may not import :mod:`hub.web`) read input the same way, and the fields
+whose rules the OpenAPI document states exactly as the code applies them (a ``pattern`` is checked with
+:func:`re.search`, as JSON Schema validators in Python read it).
+"""
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, pre_load
+import re
+from collections.abc import Mapping
+
+from marshmallow import EXCLUDE, Schema, fields, pre_load, validate
 from marshmallow import ValidationError as MarshmallowError
+
+#: Text without NUL (PostgreSQL text cannot hold it): the ``pattern`` of every text field in the document.
+NO_NUL = "^[^\\u0000]*$"
+NUL_MESSAGE = "text must not contain NUL characters"
+
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST = rf"(?:{_LABEL}\.)*{_LABEL}"
+_PORT = r"(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?"
+_REST = r"(?:[/?#][^\s\u0000]*)?"
+#: A host name or IPv4 address in a URL: labels of letters, digits and ``-`` joined by dots.
+URL_HOST = _HOST
+
+
+def url_pattern(origin: str = rf"https?://{_HOST}", *, base: bool = False) -> str:
+    """The pattern of an absolute URL starting with ``origin`` (a regular expression for scheme and host),
+    then an optional port (0-65535), then anything but white space (``base``: a path only, no query or
+    fragment)."""
+    rest = r"(?:/[^\s\u0000?#]*)?" if base else _REST
+    return rf"^{origin}{_PORT}{rest}$"
+
+
+#: An absolute http(s) URL: what the API accepts wherever it takes a URL.
+HTTP_URL = url_pattern()
+#: The same without query or fragment (a site's base address).
+HTTP_BASE_URL = url_pattern(base=True)
+#: Base64 with its padding (RFC 4648 §4), as :func:`base64.b64decode` with ``validate=True`` reads it.
+BASE64 = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+#: A public id (``cursor``): a UUID, as the hub writes them.
+UUID = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 
 def has_nul(value) -> bool:
@@ -18,15 +53,78 @@ def has_nul(value) -> bool:
     return False
 
 
+class Pattern(validate.Validator):
+    """Valid when :func:`re.search` finds ``pattern`` in the text: the JSON Schema ``pattern`` keyword as
+    Python's validators (and schemathesis) apply it, so the document and the code cannot disagree."""
+
+    def __init__(self, pattern: str, error: str = "String does not match expected pattern."):
+        self.pattern = pattern
+        self.regex = re.compile(pattern)
+        self.error = error
+
+    def __call__(self, value):
+        if not isinstance(value, str) or self.regex.search(value) is None:
+            raise MarshmallowError(self.error)
+        return value
+
+
+def http_url(*, max_length: int = 2048, base: bool = False, pattern: str | None = None, **kwargs) -> fields.String:
+    """A text field holding an absolute http(s) URL (:data:`HTTP_URL`; ``base``: :data:`HTTP_BASE_URL`; or
+    ``pattern``) of at most ``max_length`` characters; ``kwargs`` go to :class:`marshmallow.fields.String`."""
+    pattern = pattern or (HTTP_BASE_URL if base else HTTP_URL)
+    metadata = {"pattern": pattern, "description": "an absolute http(s) URL", **kwargs.pop("metadata", {})}
+    checks = [validate.Length(max=max_length), Pattern(pattern, "Not a valid URL.")]
+    return fields.String(validate=checks, metadata=metadata, **kwargs)
+
+
+def base64_file(description: str, **kwargs) -> fields.String:
+    """A text field holding a file in base64 (:data:`BASE64`); ``kwargs`` go to
+    :class:`marshmallow.fields.String`."""
+    metadata = {"pattern": BASE64, "contentEncoding": "base64", "description": description}
+    return fields.String(validate=Pattern(BASE64, "Not valid base64."), metadata=metadata, **kwargs)
+
+
+def _nul_checked(field) -> bool:
+    """Whether NUL is refused in ``field``'s value here: text and containers of typed text. Nested
+    schemas check their own fields; free-form JSON (a dict of any values) is stored as JSON, where a
+    NUL is written ``\\u0000``, so it may hold one."""
+    if isinstance(field, fields.Nested):
+        return False
+    if isinstance(field, fields.List):
+        return _nul_checked(field.inner)
+    if isinstance(field, fields.Dict):
+        return field.value_field is not None
+    return True
+
+
 class ApiSchema(Schema):
-    """Unknown fields are ignored; text with NUL is refused (422), since PostgreSQL text cannot hold it
-    and the database must not be the one to say so."""
+    """Unknown fields are ignored (and so not checked); text with NUL in a declared field is refused (422
+    naming the field), since PostgreSQL text cannot hold it and the database must not be the one to say
+    so. The document states it with :data:`NO_NUL` (:func:`no_nul_attribute`)."""
 
     class Meta:
         unknown = EXCLUDE
 
     @pre_load(pass_collection=True)
     def _refuse_nul(self, data, **_kw):
-        if has_nul(data if isinstance(data, dict | list) else dict(data)):
-            raise MarshmallowError("text must not contain NUL characters")
+        if not isinstance(data, Mapping):  # not an object: marshmallow answers "Invalid input type."
+            return data
+        bad = {
+            field.data_key or name: [NUL_MESSAGE]
+            for name, field in self.load_fields.items()
+            if _nul_checked(field) and has_nul(data.get(field.data_key or name))
+        }
+        if bad:
+            raise MarshmallowError(bad)
         return data
+
+
+def no_nul_attribute(self, field, ret, **_kwargs) -> dict:
+    """An apispec attribute function (``MarshmallowPlugin.converter.add_attribute_function``): text fields
+    without a pattern, format or enum of their own get ``pattern: NO_NUL``; typed dicts get it for their
+    keys (``propertyNames``)."""
+    if isinstance(field, fields.String) and not ({"pattern", "format", "enum"} & set(ret)):
+        return {"pattern": NO_NUL}
+    if isinstance(field, fields.Dict) and field.key_field is not None and "propertyNames" not in ret:
+        return {"propertyNames": {"pattern": NO_NUL}}
+    return {}

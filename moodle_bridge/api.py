@@ -15,6 +15,7 @@ from marshmallow import fields, validate
 from hub.accounts.access import current_principal, not_found
 from hub.context import current_context
 from hub.schemas import ApiSchema as _Base
+from hub.schemas import http_url
 from moodle_bridge import sites
 from moodle_bridge.web import db_session
 
@@ -26,7 +27,7 @@ blp = Blueprint(
 )
 
 
-_URL = fields.Url(schemes={"http", "https"}, require_tld=False, validate=validate.Length(max=500))
+_URL = http_url(max_length=500, base=True)
 _IDS = fields.List(
     fields.Integer(validate=validate.Range(1, 2**31 - 1)),
     validate=validate.Length(max=500),
@@ -69,9 +70,7 @@ class SiteIn(_Base):
         validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,63}$"),
         metadata={"description": "default: made from the name"},
     )
-    site_url = fields.Url(
-        required=True, schemes={"http", "https"}, require_tld=False, validate=validate.Length(max=500)
-    )
+    site_url = http_url(max_length=500, base=True, required=True)
     token = fields.String(required=True, validate=validate.Length(1, 255), metadata={"description": _TOKEN_DOC})
     course_ids = _IDS
     course_idnumbers = _IDNUMBERS

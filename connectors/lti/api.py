@@ -18,8 +18,9 @@ from marshmallow import ValidationError as SchemaError
 from connectors.types import PlatformUser
 from hub.accounts.access import current_principal
 from hub.context import current_context, request_session
-from hub.errors import ValidationError
+from hub.errors import NotFound
 from hub.i18n import lazy as _l
+from hub.schemas import URL_HOST, UUID, Pattern, http_url, url_pattern
 from hub.timefmt import isoformat_z
 
 from . import actions, framing
@@ -54,9 +55,13 @@ class Text(_NoNul, fields.String):
     pass
 
 
-class Url(_NoNul, fields.Url):
-    def __init__(self, **kwargs):
-        super().__init__(schemes={"http", "https"}, require_tld=False, validate=validate.Length(max=1024), **kwargs)
+#: A platform URL as :func:`connectors.lti.registrations.url_problem` accepts it (``http://`` only on this
+#: computer; ``HUB_LTI_ALLOW_PRIVATE_HOSTS`` accepts any host, beyond what the document says).
+PLATFORM_URL = url_pattern(rf"(?:https://{URL_HOST}|http://(?:localhost|127\.0\.0\.1))")
+
+
+def Url(**kwargs):  # noqa: N802  (a field factory, named like the fields it makes)
+    return http_url(max_length=1024, pattern=PLATFORM_URL, **kwargs)
 
 
 #: What ``badge_issuer`` means in the registration documents.
@@ -76,7 +81,7 @@ OPTIONAL: dict[str, Any] = {"load_default": None, "allow_none": True}
 
 class ListArgs(_In):
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
-    cursor = Text(**OPTIONAL, validate=validate.Length(max=36))
+    cursor = Text(**OPTIONAL, validate=Pattern(UUID), metadata={"format": "uuid"})
     status = Text(**OPTIONAL, validate=validate.OneOf(STATUSES))
 
 
@@ -270,7 +275,7 @@ def get_registration(reg_id):
 
 
 @api_bp.post("/registrations/<reg_id>/approve")
-@api_bp.arguments(ApproveIn)
+@api_bp.arguments(ApproveIn, required=False)
 @api_bp.response(200, RegistrationOut)
 def approve_registration(body, reg_id):
     """Let the platform launch (e.g. after a dynamic registration, which is stored pending), assigning it
@@ -337,7 +342,7 @@ def tool():
 
 
 @api_bp.post("/keys/rotate")
-@api_bp.arguments(RotateIn)
+@api_bp.arguments(RotateIn, required=False)
 @api_bp.response(200, RotateOut)
 def rotate_key(body):
     """Make a new tool key for every registration; the old one stays in the JWKS for `overlap_days`
@@ -361,7 +366,7 @@ def completion(body):
     p.require_site_admin(write=True)
     context = svc.find_context(session, body["registration"], body["context_id"])
     if context is None:
-        raise ValidationError(_l("unknown registration or context"), field="context_id")
+        raise NotFound(_l("unknown registration or context"), field="context_id")
     user = PlatformUser(email=body["email"], name=body["name"], platform_user_id=body["sub"])
     event, created = actions.report_completion(session, ctx, p, context, user)
     # Committed by the request boundary before the answer leaves; the runner wakes after that commit.

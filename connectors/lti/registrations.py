@@ -311,12 +311,12 @@ def keyset_page(session: Session, query, model, *, limit: int, cursor: str | Non
     where ``next`` is the public id of the page's last row when more follow (pass it as ``cursor``).
 
     Raises:
-        ValidationError: ``cursor`` names no row of ``model``.
+        NotFound: ``cursor`` names no row of ``model``.
     """
     if cursor:
         anchor = is_public_id(cursor) and session.scalar(select(model.id).where(model.public_id == cursor))
         if not anchor:
-            raise ValidationError(_l("cursor does not name a row of this list"), field="cursor")
+            raise NotFound(_l("cursor does not name a row of this list"), field="cursor")
         query = query.where(model.id < anchor)
     rows = list(session.scalars(query.limit(limit + 1)))
     return rows[:limit], (rows[limit - 1].public_id if len(rows) > limit else None)

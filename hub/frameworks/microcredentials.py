@@ -131,6 +131,7 @@ class MicroCredentialIncomplete(ValidationError):
     """A micro-credential lacks mandatory elements of 2022/C 243/02 Annex I; ``missing`` lists their keys
     (see :data:`MANDATORY`), the detail names them in the user's language."""
 
+    status = 409  # the badge class's state refuses the award until its description is complete
     slug = "micro-credential-incomplete"
     title = N_("Micro-credential description incomplete")
 

@@ -456,7 +456,7 @@ def send_test_event(
     if body is None:
         example = row.config.get("example")
         if example is None:
-            raise ValidationError(_l("the connector has no example payload to send"), field="example")
+            raise Conflict(_l("the connector has no example payload to send"), field="example")
         body = json.dumps(example, ensure_ascii=False)
     try:
         json.loads(body)

@@ -32,9 +32,10 @@ from hub.credentials.models import DID_METHODS, JWT_ALGORITHMS, PROOF_FORMATS
 from hub.errors import Unauthorized, ValidationError
 from hub.i18n import lazy as _l
 from hub.operations import actions
+from hub.schemas import UUID, Pattern, base64_file, http_url, no_nul_attribute
 from hub.schemas import ApiSchema as Base
 from hub.timefmt import isoformat_z
-from hub.web import db_session
+from hub.web import api_contract, db_session
 from hub.web.admin.paging import MAX_LIMIT, page
 from hub.web.admin.scoping import load, scope
 
@@ -44,10 +45,16 @@ PAGE_DOC = "Keyset pagination: pass the previous page's `next` as `cursor`."
 
 class HubApi(Api):
     """flask-smorest without its own error handlers: the hub renders every error as RFC 9457 problem JSON
-    (:mod:`hub.web.errors`), for the API and the HTML pages alike."""
+    (:mod:`hub.web.errors`), for the API and the HTML pages alike, and the document says so
+    (:mod:`hub.web.api_contract`)."""
+
+    ERROR_SCHEMA = api_contract.Problem
 
     def _register_error_handlers(self):
         pass
+
+    def _register_responses(self):
+        api_contract.register_responses(self)
 
 
 def init_app(app) -> HubApi:
@@ -62,9 +69,12 @@ def init_app(app) -> HubApi:
         spec_kwargs={
             "servers": [{"url": app.extensions["hub"].settings.base_url}],
             "security": [{"bearer": []}],
+            "extra_plugins": [api_contract.ProblemResponses()],
         },
     )
+    app.extensions["hub.api"] = api
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    api.ma_plugin.converter.add_attribute_function(no_nul_attribute)
     app.extensions["hub.api_blueprints"] = set()
     from hub.web import api_awards, api_connectors  # noqa: F401  (their routes join bp before it is registered)
 
@@ -93,6 +103,7 @@ def _authenticate_api_request():
     if request.blueprint in current_app.extensions["hub.api_blueprints"]:
         request.max_content_length = current_context().settings.max_upload_bytes  # an image in base64
         _authenticate()
+        api_contract.check_request()
 
 
 def _authenticate():
@@ -130,12 +141,13 @@ def _decode_image(value: str | None) -> bytes | None:
 
 
 Text = fields.String
+IMAGE_DOC = "a PNG or SVG file in base64 (422 `invalid-image` when it is neither)"
 Opt = {"load_default": None, "allow_none": True}
 
 
 class PageArgs(Base):
     limit = fields.Integer(load_default=50, validate=validate.Range(1, MAX_LIMIT))
-    cursor = Text(**Opt, validate=validate.Length(max=36))
+    cursor = Text(**Opt, validate=Pattern(UUID), metadata={"format": "uuid", "description": "a page's `next`"})
 
 
 class IssuerOut(Base):
@@ -151,18 +163,18 @@ class IssuerOut(Base):
 
 class IssuerIn(Base):
     name = Text(required=True, validate=validate.Length(1, 255))
-    url = fields.Url(required=True)
+    url = http_url(required=True)
     email = fields.Email(**Opt)
     description = Text(**Opt, validate=validate.Length(max=10_000))
-    image = Text(**Opt, metadata={"description": "base64 of a PNG or SVG file"})
+    image = base64_file(IMAGE_DOC, **Opt)
 
 
 class IssuerPatch(Base):
     name = Text(validate=validate.Length(1, 255))
-    url = fields.Url()
+    url = http_url()
     email = fields.Email(allow_none=True)
     description = Text(allow_none=True, validate=validate.Length(max=10_000))
-    image = Text(metadata={"description": "base64 of a PNG or SVG file"})
+    image = base64_file(IMAGE_DOC)
 
 
 class CredentialSettings(Base):
@@ -189,7 +201,7 @@ class CredentialSettingsOut(CredentialSettings):
 
 class Alignment(Base):
     targetName = Text(required=True)  # noqa: N815  (Open Badges 2.0 AlignmentObject names)
-    targetUrl = fields.Url(required=True)  # noqa: N815
+    targetUrl = http_url(required=True)  # noqa: N815
     targetDescription = Text()  # noqa: N815
     targetFramework = Text()  # noqa: N815
     targetCode = Text()  # noqa: N815
@@ -213,8 +225,8 @@ class BadgeClassOut(Base):
 class BadgeClassPatch(Base):
     name = Text(validate=validate.Length(1, 255))
     description = Text(validate=validate.Length(1, 10_000))
-    image = Text(metadata={"description": "base64 of a PNG or SVG file"})
-    criteria_url = fields.Url(allow_none=True)
+    image = base64_file(IMAGE_DOC)
+    criteria_url = http_url(allow_none=True)
     criteria_narrative = Text(allow_none=True, validate=validate.Length(max=10_000))
     tags = fields.List(Text(validate=validate.Length(max=255)), validate=validate.Length(max=50))
     alignments = fields.List(fields.Nested(Alignment), validate=validate.Length(max=50))
@@ -226,7 +238,7 @@ class BadgeClassIn(BadgeClassPatch):
     issuer = Text(required=True)
     name = Text(required=True, validate=validate.Length(1, 255))
     description = Text(required=True, validate=validate.Length(1, 10_000))
-    image = Text(required=True, metadata={"description": "base64 of a PNG or SVG file"})
+    image = base64_file(IMAGE_DOC, required=True)
 
 
 class BadgeClassArgs(PageArgs):

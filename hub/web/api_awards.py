@@ -14,6 +14,7 @@ from hub.context import current_context
 from hub.learners import notifications
 from hub.operations import actions
 from hub.schemas import ApiSchema as Base
+from hub.schemas import http_url
 from hub.timefmt import isoformat_z
 from hub.web import db_session
 from hub.web.admin.scoping import load, scope
@@ -38,7 +39,7 @@ class AwardIn(Base):
     badge_class = Text(required=True)
     email = fields.Email(required=True)
     name = Text(**Opt, validate=validate.Length(max=255))
-    evidence_url = fields.Url(**Opt)
+    evidence_url = http_url(**Opt)
     narrative = Text(**Opt, validate=validate.Length(max=10_000))
     issued_on = fields.AwareDateTime(
         **Opt,

@@ -240,7 +240,7 @@ def end_connector_rotation(connector_id):
 
 
 @bp.post("/connectors/<connector_id>/test-event")
-@bp.arguments(TestEventIn)
+@bp.arguments(TestEventIn, required=False)
 @bp.response(202, EventOut)
 def send_test_event(body, connector_id):
     """Store a test event (the example payload, or `body`) and process it like a delivered one."""

@@ -44,6 +44,7 @@ from hub.frameworks import services as fw
 from hub.frameworks.models import Descriptor, Framework, OutcomeMapping
 from hub.i18n import lazy as _l
 from hub.operations import actions
+from hub.schemas import Pattern
 from hub.web import db_session
 from hub.web.admin.scoping import load, scope
 from hub.web.api import Base, Opt, Text, me
@@ -58,6 +59,8 @@ bp = ApiBlueprint(
 #: Largest accepted import body (the ESCO skills file of one language is ~30 MB).
 MAX_IMPORT_BYTES = 256 * 1024 * 1024
 BINARY = {"type": "string", "format": "binary"}
+#: A descriptor reference, ``framework:code`` (:func:`hub.frameworks.services.descriptor_ref`).
+DESCRIPTOR = "^[^:\\u0000]+:[^\\u0000]+$"
 LANG_MAP = {
     "type": "object",
     "properties": {"en": {"type": "string"}, "pl": {"type": "string"}},
@@ -148,7 +151,11 @@ class LearningOutcomeIn(Base):
     text = LangText()
     text_en = Text(allow_none=True)
     text_pl = Text(allow_none=True)
-    descriptors = fields.List(Text(), validate=validate.Length(max=100), metadata={"description": '"framework:code"'})
+    descriptors = fields.List(
+        Text(validate=Pattern(DESCRIPTOR), metadata={"pattern": DESCRIPTOR}),
+        validate=validate.Length(max=100),
+        metadata={"description": '"framework:code"'},
+    )
 
 
 class LearningOutcomeOut(Base):
@@ -243,7 +250,9 @@ class MicroCredentialOut(Base):
 class MappingIn(Base):
     connector = Text(**Opt, metadata={"description": "connector slug; null: every connector (site admins)"})
     outcome_key = Text(required=True, metadata={"description": "the platform's outcome key (1-255 characters)"})
-    descriptor = Text(required=True, metadata={"description": '"framework:code"'})
+    descriptor = Text(
+        required=True, validate=Pattern(DESCRIPTOR), metadata={"pattern": DESCRIPTOR, "description": '"framework:code"'}
+    )
 
 
 class MappingOut(Base):

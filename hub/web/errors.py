@@ -21,7 +21,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from hub.context import current_context
 from hub.errors import BadRequest, HubError, ServiceUnavailable, ValidationError
@@ -124,6 +124,7 @@ def register_error_handlers(app: Flask) -> None:
         if exc.status == 401:
             scheme = "Bearer" if exc.slug == "unauthorized" else "Signature"
             headers = {"WWW-Authenticate": f'{scheme} realm="badgehub"'}
+        headers = {**(headers or {}), **(getattr(exc, "headers", None) or {})}  # e.g. a 415's Accept-Post
         return problem(exc.status, exc.slug, exc.title, exc.detail, exc.extra, headers)
 
     @app.errorhandler(OperationalError)
@@ -165,7 +166,11 @@ def register_error_handlers(app: Flask) -> None:
         if exc.code == 413 and limit:
             megabytes = number(round(limit / 1048576, 1))
             detail = _l("The request is larger than %(limit)s MB, the most this address accepts.", limit=megabytes)
-        return problem(exc.code or 500, slug, title, detail)
+        # A method the address does not take: RFC 9110 §15.5.6 requires `Allow` with those it does.
+        allow = None
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            allow = {"Allow": ", ".join(exc.valid_methods)}
+        return problem(exc.code or 500, slug, title, detail, headers=allow)
 
     @app.errorhandler(RecursionError)
     def too_deep(exc: RecursionError):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.errors import ValidationError
+from hub.errors import NotFound, ValidationError
 from hub.i18n import lazy as _l
 
 MAX_LIMIT = 500
@@ -31,7 +31,8 @@ def page(
     """One page of ``query`` (which must select ``model`` and be ordered by ``model.id`` in the same direction).
 
     Raises:
-        ValidationError: ``limit`` outside 1..500, or an unknown ``cursor``.
+        ValidationError: ``limit`` outside 1..500.
+        NotFound: ``cursor`` names no row of this list (a well-formed id of a row deleted since, say).
     """
     if not 1 <= limit <= MAX_LIMIT:
         raise ValidationError(_l("limit must be between 1 and %(max)s", max=MAX_LIMIT), field="limit")
@@ -40,7 +41,7 @@ def page(
 
         anchor = session.scalar(select(model.id).where(model.public_id == cursor)) if is_public_id(cursor) else None
         if anchor is None:
-            raise ValidationError(_l("the cursor does not name a row of this list"), field="cursor")
+            raise NotFound(_l("the cursor does not name a row of this list"), field="cursor")
         query = query.where(model.id > anchor if ascending else model.id < anchor)
     rows = list(session.scalars(query.limit(limit + 1)).unique())
     more = len(rows) > limit
