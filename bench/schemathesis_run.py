@@ -78,6 +78,39 @@ class Outcome:
         return "\n".join(lines)
 
 
+#: Operations whose input the document cannot describe fully: their content has a grammar or meaning
+#: beyond JSON Schema, so a schema-valid request may still be refused with 422 naming the field. For
+#: these (and only these) positive_data_acceptance takes 422 as an answer; every other check is unchanged.
+CONTENT_CHECKED = {
+    "POST /api/v1/issuers": "image: base64 of a PNG or SVG file (the bytes are checked)",
+    "PATCH /api/v1/issuers/{issuer_id}": "image: as for POST",
+    "POST /api/v1/badge-classes": "image: as for issuers",
+    "PATCH /api/v1/badge-classes/{badge_id}": "image: as for issuers",
+    "POST /api/v1/connectors": "mapping: JMESPath expressions, with the fields a mapping must have",
+    "PATCH /api/v1/connectors/{connector_id}": "mapping: as for POST",
+    "POST /api/v1/connectors/{connector_id}/test-event": "body: a payload the connector's mapping must read",
+    "POST /api/v1/rules": "condition: a JMESPath expression",
+    "PUT /api/v1/issuers/{issuer_id}/certificate-layout": "html, css: a Jinja template and CSS the sanitiser takes",
+    "POST /api/v1/issuers/{issuer_id}/signing-certificate": "pkcs12: a PKCS#12 file its passphrase opens",
+    "POST /api/v1/frameworks/import": "the CSV or JSON framework file",
+    "POST /api/v1/frameworks/import/esco": "the ESCO CSV file",
+    "POST /api/v1/frameworks/mappings": "descriptor: must name an existing descriptor (data, not schema)",
+    "PUT /api/v1/frameworks/badges/{badge_id}/outcomes": "descriptors: must name existing descriptors",
+    "PUT /api/v1/frameworks/badges/{badge_id}/micro-credential": "the Annex I values checked together",
+    "POST /api/v1/lti/registrations": "badge_issuer: must name an issuer (422, `field: badge_issuer`)",
+    "PATCH /api/v1/lti/registrations/{reg_id}": "badge_issuer as for POST; issuer and client id fixed once used",
+    "POST /api/v1/lti/registrations/{reg_id}/approve": "badge_issuer as for POST",
+    "POST /api/v1/moodle/sites": "course_ids, course_idnumbers: at least one course, checked together",
+    "PATCH /api/v1/moodle/sites/{connector_id}": "as for POST",
+}
+#: Operations that reach another server (a Moodle site): its silence or refusal is a documented 502/504.
+UPSTREAM = {
+    "POST /api/v1/moodle/sites/{connector_id}/check": ["2xx", "3xx", "4xx", "502", "504"],
+}
+#: schemathesis' default for positive_data_acceptance, plus 422.
+_ACCEPTED_OR_422 = ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]
+
+
 class _WsgiTransport(WSGITransport):
     """schemathesis' WSGI transport, minus a fault of 4.32: the probes of the ``ignored_auth`` check are sent
     without a session but with the network settings (``max_redirects``...), which werkzeug's test client
@@ -125,6 +158,22 @@ def config(*, token: str, seed: int, max_examples: int, max_steps: int | None = 
                 "fuzzing": {"enabled": True},
                 "stateful": stateful,
             },
+            "operations": [
+                {
+                    "include-method": label.split(" ", 1)[0],
+                    "include-path": label.split(" ", 1)[1],
+                    "checks": {"positive_data_acceptance": {"expected-statuses": _ACCEPTED_OR_422}},
+                }
+                for label in CONTENT_CHECKED
+            ]
+            + [
+                {
+                    "include-method": label.split(" ", 1)[0],
+                    "include-path": label.split(" ", 1)[1],
+                    "checks": {"not_a_server_error": {"expected-statuses": statuses}},
+                }
+                for label, statuses in UPSTREAM.items()
+            ],
             "continue-on-failure": True,  # every case of an operation, not only up to its first failure
             "suppress-health-check": ["all"],
             "warnings": False,

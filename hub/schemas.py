@@ -68,7 +68,7 @@ class Pattern(validate.Validator):
         return value
 
 
-def http_url(*, max_length: int = 2048, base: bool = False, pattern: str | None = None, **kwargs) -> fields.String:
+def http_url(*, max_length: int = 1024, base: bool = False, pattern: str | None = None, **kwargs) -> fields.String:
     """A text field holding an absolute http(s) URL (:data:`HTTP_URL`; ``base``: :data:`HTTP_BASE_URL`; or
     ``pattern``) of at most ``max_length`` characters; ``kwargs`` go to :class:`marshmallow.fields.String`."""
     pattern = pattern or (HTTP_BASE_URL if base else HTTP_URL)
@@ -97,6 +97,20 @@ def _nul_checked(field) -> bool:
     return True
 
 
+def _json_type_fits(field, value) -> bool:
+    """Whether a JSON ``value`` has the JSON type the document gives ``field``: marshmallow also takes
+    ``1``/``"true"`` for a boolean and ``"5"`` for a number, which JSON Schema does not."""
+    if isinstance(field, fields.Boolean):
+        return isinstance(value, bool)
+    if isinstance(field, fields.Integer):
+        return (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, float) and value.is_integer()
+        )
+    if isinstance(field, fields.Number):
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return True
+
+
 class ApiSchema(Schema):
     """Unknown fields are ignored (and so not checked); text with NUL in a declared field is refused (422
     naming the field), since PostgreSQL text cannot hold it and the database must not be the one to say
@@ -114,6 +128,11 @@ class ApiSchema(Schema):
             for name, field in self.load_fields.items()
             if _nul_checked(field) and has_nul(data.get(field.data_key or name))
         }
+        if isinstance(data, dict):  # a JSON body (query and form values arrive as text, in a MultiDict)
+            for name, field in self.load_fields.items():
+                key = field.data_key or name
+                if key in data and data[key] is not None and not _json_type_fits(field, data[key]):
+                    bad.setdefault(key, []).append("Invalid type.")
         if bad:
             raise MarshmallowError(bad)
         return data

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import current_app
 from flask_smorest import Blueprint
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import Schema, fields, validate
 from marshmallow import ValidationError as SchemaError
 
 from connectors.types import PlatformUser
@@ -20,7 +20,7 @@ from hub.accounts.access import current_principal
 from hub.context import current_context, request_session
 from hub.errors import NotFound
 from hub.i18n import lazy as _l
-from hub.schemas import URL_HOST, UUID, Pattern, http_url, url_pattern
+from hub.schemas import URL_HOST, UUID, ApiSchema, Pattern, http_url, url_pattern
 from hub.timefmt import isoformat_z
 
 from . import actions, framing
@@ -71,9 +71,8 @@ BADGE_ISSUER_DOC = (
 )
 
 
-class _In(Schema):
-    class Meta:
-        unknown = EXCLUDE
+class _In(ApiSchema):
+    """Input: unknown fields ignored, JSON types as the document says (:class:`hub.schemas.ApiSchema`)."""
 
 
 OPTIONAL: dict[str, Any] = {"load_default": None, "allow_none": True}

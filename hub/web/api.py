@@ -75,6 +75,8 @@ def init_app(app) -> HubApi:
     app.extensions["hub.api"] = api
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     api.ma_plugin.converter.add_attribute_function(no_nul_attribute)
+    app.url_map.converters["public_id"] = api_contract.PublicIdConverter
+    api.register_converter(api_contract.PublicIdConverter, api_contract.public_id_schema)
     app.extensions["hub.api_blueprints"] = set()
     from hub.web import api_awards, api_connectors  # noqa: F401  (their routes join bp before it is registered)
 

@@ -147,7 +147,7 @@ def create_awards(body):
     return {"items": [award_json(r.assertion, r.created) for r in results]}
 
 
-@bp.get("/awards/<assertion_id>")
+@bp.get("/awards/<public_id:assertion_id>")
 @bp.response(200, AwardOut)
 def get_award(assertion_id):
     return award_json(load(db_session(), me(), Assertion, assertion_id, VIEW))

@@ -319,7 +319,7 @@ def list_events(args):
     return listing(query, InboundEvent, args, event_json)
 
 
-@bp.get("/events/<event_id>")
+@bp.get("/events/<public_id:event_id>")
 @bp.response(200, EventOut)
 def get_event(event_id):
     return event_json(load(db_session(), me(), InboundEvent, event_id, CONFIGURE), full=True)

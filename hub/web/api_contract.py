@@ -31,11 +31,12 @@ from flask import current_app, request
 from flask_smorest.spec.plugins import FlaskPlugin
 from flask_smorest.utils import prepare_response
 from marshmallow import fields
+from werkzeug.routing import BaseConverter
 
 from hub.errors import UnsupportedMediaType, ValidationError
 from hub.i18n import joined
 from hub.i18n import lazy as _l
-from hub.schemas import ApiSchema
+from hub.schemas import UUID, ApiSchema
 
 PROBLEM_JSON = "application/problem+json"
 WRITES = ("post", "put", "patch", "delete")
@@ -110,6 +111,18 @@ class ProblemResponses(BasePlugin):
                 if str(code) not in present:
                     responses[code] = http.HTTPStatus(code).name
                     present.add(str(code))
+
+
+class PublicIdConverter(BaseConverter):
+    """``<public_id:name>`` in a route: a public id (a UUID), so that ``/awards/batch`` is not the address
+    of an award called ``batch`` (and ``Allow`` on it names only ``POST``)."""
+
+    regex = UUID.strip("^$")
+
+
+def public_id_schema(_converter) -> dict:
+    """The OpenAPI schema of a :class:`PublicIdConverter` path parameter."""
+    return {"type": "string", "format": "uuid"}
 
 
 # ---- requests ------------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from flask import request
 from flask_smorest import Blueprint as ApiBlueprint
+from marshmallow import ValidationError as SchemaError
 from marshmallow import fields, pre_load, validate
 from sqlalchemy import func, or_, select
 
@@ -44,7 +45,7 @@ from hub.frameworks import services as fw
 from hub.frameworks.models import Descriptor, Framework, OutcomeMapping
 from hub.i18n import lazy as _l
 from hub.operations import actions
-from hub.schemas import Pattern
+from hub.schemas import NO_NUL, Pattern
 from hub.web import db_session
 from hub.web.admin.scoping import load, scope
 from hub.web.api import Base, Opt, Text, me
@@ -61,9 +62,13 @@ MAX_IMPORT_BYTES = 256 * 1024 * 1024
 BINARY = {"type": "string", "format": "binary"}
 #: A descriptor reference, ``framework:code`` (:func:`hub.frameworks.services.descriptor_ref`).
 DESCRIPTOR = "^[^:\\u0000]+:[^\\u0000]+$"
+LANG_TEXT = {"type": "string", "maxLength": 5000, "pattern": NO_NUL}
 LANG_MAP = {
     "type": "object",
-    "properties": {"en": {"type": "string"}, "pl": {"type": "string"}},
+    "properties": {
+        "en": {"type": ["string", "null"], "maxLength": 5000, "pattern": NO_NUL},
+        "pl": {"type": ["string", "null"], "maxLength": 5000, "pattern": NO_NUL},
+    },
     "additionalProperties": False,
 }
 
@@ -78,9 +83,21 @@ def _templates(state) -> None:
 # ---- schemas -------------------------------------------------------------------------------------------
 
 
+def _lang_text(value) -> None:
+    """Valid: text (English), ``{"en": text|null, "pl": text|null}`` or null, each text at most 5,000
+    characters without NUL (:data:`LANG_MAP`; the services read it, :func:`hub.frameworks.microcredentials`)."""
+    texts = value.values() if isinstance(value, dict) and set(value) <= {"en", "pl"} else [value]
+    if not isinstance(value, str | dict) or not all(t is None or isinstance(t, str) for t in texts):
+        raise SchemaError("Not text or an object with 'en' and/or 'pl' texts.")
+    if any(t is not None and (len(t) > 5000 or "\x00" in t) for t in texts):
+        raise SchemaError("Text longer than 5000 characters, or with NUL.")
+
+
 def LangText(**kw):  # noqa: N802  (a field factory, named like the fields it makes)
-    """Text in one language (English), or ``{"en": ..., "pl": ...}``; the services validate it."""
-    return fields.Raw(**kw, metadata={"oneOf": [{"type": "string"}, LANG_MAP, {"type": "null"}]})
+    """Text in one language (English), or ``{"en": ..., "pl": ...}``, or null (:func:`_lang_text`)."""
+    return fields.Raw(
+        allow_none=True, validate=_lang_text, metadata={"oneOf": [LANG_TEXT, LANG_MAP, {"type": "null"}]}, **kw
+    )
 
 
 class LangPair(Base):

@@ -82,6 +82,7 @@ PKCS12_FORM = {
         "pkcs12": {"type": "string", "format": "binary", "description": "PKCS#12 file: certificate, key, chain"},
         "passphrase": {"type": "string"},
     },
+    "required": ["pkcs12"],
 }
 
 
@@ -106,13 +107,24 @@ def put_layout(body, issuer_id: str):
 
 
 @admin.post("/issuers/<issuer_id>/signing-certificate")
-@admin.doc(requestBody={"required": False, "content": {"multipart/form-data": {"schema": PKCS12_FORM}}})
+@admin.doc(
+    requestBody={
+        "required": False,
+        "description": "no body: a new self-issued certificate; a form: the `pkcs12` file it must carry",
+        "content": {"multipart/form-data": {"schema": PKCS12_FORM}},
+    }
+)
 @admin.response(201, SigningCertificateOut)
 def post_signing_certificate(issuer_id: str):
     """Install an uploaded PKCS#12 signing certificate, or without a file a new self-issued one."""
     s = db_session()
     issuer = load(s, api.me(), Issuer, issuer_id, CONFIGURE, write=True)
     upload = request.files.get("pkcs12")
+    if upload is None and request.content_length:
+        raise ValidationError(
+            _l("a form must carry the PKCS#12 file (pkcs12); send no body for a self-issued certificate"),
+            field="pkcs12",
+        )
     data = upload.read() if upload is not None else None
     passphrase = request.form.get("passphrase") or None
     row = actions.set_signing_certificate(s, current_context(), api.me(), issuer, pkcs12=data, passphrase=passphrase)
