@@ -141,9 +141,11 @@ class ApiSchema(Schema):
 def no_nul_attribute(self, field, ret, **_kwargs) -> dict:
     """An apispec attribute function (``MarshmallowPlugin.converter.add_attribute_function``): text fields
     without a pattern, format or enum of their own get ``pattern: NO_NUL``; typed dicts get it for their
-    keys (``propertyNames``)."""
+    keys (``propertyNames``); ``contentEncoding`` in a field's metadata (JSON Schema 2020-12 §8.3, which
+    apispec does not pass on) reaches the document."""
+    extra = {k: field.metadata[k] for k in ("contentEncoding", "contentMediaType") if k in field.metadata}
     if isinstance(field, fields.String) and not ({"pattern", "format", "enum"} & set(ret)):
-        return {"pattern": NO_NUL}
+        extra["pattern"] = NO_NUL
     if isinstance(field, fields.Dict) and field.key_field is not None and "propertyNames" not in ret:
-        return {"propertyNames": {"pattern": NO_NUL}}
-    return {}
+        extra["propertyNames"] = {"pattern": NO_NUL}
+    return extra
