@@ -115,7 +115,7 @@ def test_validation_and_lookups_answer_problem_json(world, people):
         ("get", f"/registrations/{UNKNOWN}", {}, 404),
         ("get", "/registrations/not-an-id", {}, 404),
         ("post", "/keys/rotate", {"json": {"overlap_days": -1}}, 422),
-        ("post", "/completions", {"json": {"registration": UNKNOWN, "context_id": "2", "sub": "4"}}, 422),
+        ("post", "/completions", {"json": {"registration": UNKNOWN, "context_id": "2", "sub": "4"}}, 404),
     ]
     for method, path, kw, status in cases:
         r = requests.request(method, f"{api}{path}", headers=site, timeout=10, **kw)
