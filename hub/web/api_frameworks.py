@@ -86,7 +86,7 @@ def _templates(state) -> None:
 def _lang_text(value) -> None:
     """Valid: text (English), ``{"en": text|null, "pl": text|null}`` or null, each text at most 5,000
     characters without NUL (:data:`LANG_MAP`; the services read it, :func:`hub.frameworks.microcredentials`)."""
-    texts = value.values() if isinstance(value, dict) and set(value) <= {"en", "pl"} else [value]
+    texts = list(value.values()) if isinstance(value, dict) else [value]  # other keys: the services refuse them
     if not isinstance(value, str | dict) or not all(t is None or isinstance(t, str) for t in texts):
         raise SchemaError("Not text or an object with 'en' and/or 'pl' texts.")
     if any(t is not None and (len(t) > 5000 or "\x00" in t) for t in texts):
@@ -196,7 +196,11 @@ class LearningOutcomesOut(Base):
 
 AWARDING_BODY = {
     "type": "object",
-    "properties": {"name": {"type": "string"}, "url": {"type": "string"}, "country": {"type": "string"}},
+    "properties": {
+        "name": {"type": "string", "pattern": NO_NUL},
+        "url": {"type": "string", "pattern": NO_NUL},
+        "country": {"type": "string", "pattern": NO_NUL},
+    },
     "required": ["name"],
 }
 
@@ -207,6 +211,14 @@ AMOUNT = {
     "multipleOf": 0.01,
     "description": "at most two decimal places, from 0.01 to 10,000 (portable in every JSON-LD processor)",
 }
+
+
+def _awarding_body(value) -> None:
+    """Valid: a name, or ``{"name", "url"?, "country"?}`` of texts (:data:`AWARDING_BODY`; the services check
+    the rest)."""
+    texts = [value] if isinstance(value, str) else list(value.values()) if isinstance(value, dict) else [None]
+    if not all(isinstance(t, str) for t in texts):  # a missing name: the services say which body
+        raise SchemaError("Not a name or an object with a text name (and url, country).")
 
 
 def _choice(values, **kw):
@@ -222,7 +234,9 @@ class MicroCredentialIn(Base):
     workload_hours = fields.Float(allow_none=True, metadata=AMOUNT)
     issuer_country = Text(allow_none=True, metadata={"description": "ISO 3166-1 alpha-2 (PL)"})
     issuer_region = Text(allow_none=True)
-    awarding_bodies = fields.List(fields.Raw(metadata={"oneOf": [{"type": "string"}, AWARDING_BODY]}))
+    awarding_bodies = fields.List(
+        fields.Raw(validate=_awarding_body, metadata={"oneOf": [{"type": "string", "pattern": NO_NUL}, AWARDING_BODY]})
+    )
     eqf_level = fields.Integer(allow_none=True, metadata={"minimum": 1, "maximum": 8})
     prk_level = fields.Integer(allow_none=True, metadata={"minimum": 1, "maximum": 8, "description": "= eqf_level"})
     qf_ehea_cycle = _choice(microcredentials.QF_EHEA_CYCLES)
