@@ -139,7 +139,9 @@ def _in_process(schema):
     return schema
 
 
-def config(*, token: str, seed: int, max_examples: int, max_steps: int | None = None) -> SchemathesisConfig:
+def config(
+    *, token: str, seed: int, max_examples: int, max_steps: int | None = None, strict: bool = False
+) -> SchemathesisConfig:
     """The schemathesis configuration of a run: every phase, every check, both
     positive and negative data, the bearer ``token``, a fixed ``seed``, ``max_examples`` per operation
     and phase, stateful scenarios of at most ``max_steps`` calls."""
@@ -164,7 +166,7 @@ def config(*, token: str, seed: int, max_examples: int, max_steps: int | None = 
                     "include-path": label.split(" ", 1)[1],
                     "checks": {"positive_data_acceptance": {"expected-statuses": _ACCEPTED_OR_422}},
                 }
-                for label in CONTENT_CHECKED
+                for label in ({} if strict else CONTENT_CHECKED)
             ]
             + [
                 {
@@ -189,11 +191,13 @@ def run(
     max_examples: int = 100,
     max_steps: int | None = None,
     include: str | None = None,
+    strict: bool = False,
 ) -> Outcome:
     """Run schemathesis in-process against the Flask ``app`` (its ``/api/v1/openapi.json``), every phase
     and check, as a caller with the bearer ``token``; ``include``: only the operations whose path matches
-    this regular expression. Returns the :class:`Outcome`."""
-    settings = config(token=token, seed=seed, max_examples=max_examples, max_steps=max_steps)
+    this regular expression; ``strict``: without the :data:`CONTENT_CHECKED` allowances. Returns the
+    :class:`Outcome`."""
+    settings = config(token=token, seed=seed, max_examples=max_examples, max_steps=max_steps, strict=strict)
     schema = _in_process(schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app, config=settings))
     if include:
         schema = schema.include(path_regex=include)
@@ -286,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--include", metavar="REGEX", help="only operations whose path matches (for debugging)")
+    parser.add_argument("--strict", action="store_true", help="no CONTENT_CHECKED allowances (see the list)")
     parser.add_argument("--show", type=int, default=3, help="examples printed per check (default 3)")
     args = parser.parse_args(argv)
 
@@ -311,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
                     max_examples=args.max_examples,
                     max_steps=args.max_steps,
                     include=args.include,
+                    strict=args.strict,
                 )
             finally:
                 app.extensions["hub.jobs"].shutdown()
