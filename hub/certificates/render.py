@@ -1,9 +1,11 @@
 """HTML/CSS -> A4 PDF with xhtml2pdf: fonts, QR code, templates (default and uploaded, sandboxed).
 
-- Fonts: DejaVu Sans (``hub/data/fonts``, Bitstream Vera licence beside it) is registered once per
-  process with ReportLab, so Polish letters, „quotes” and the en dash land in the text layer as
-  themselves; xhtml2pdf's built-in Helvetica has no glyphs for them. Registering per render (an
-  ``@font-face`` rule) would re-parse a 750 KB TTF every time.
+- Fonts (:mod:`hub.certificates.fonts`): DejaVu Sans (``hub/data/fonts``) and the bundled Noto
+  families are registered once per process with ReportLab, so Polish letters, „quotes”, and names in
+  Greek, Cyrillic, Arabic, Hebrew, Devanagari, Thai or CJK land in the text layer as themselves; the
+  template's ``font`` variable lists the families one document needs, and xhtml2pdf takes each glyph
+  from the first that has it. Registering per render (an ``@font-face`` rule) would re-parse the TTFs
+  every time.
 - Resources: every image goes in as a ``data:`` URI and xhtml2pdf renders under
   ``ResourceAccessPolicy.server(None, allow_remote=False)``: no network, no local file reads, with
   size and time limits, whatever a template says.
@@ -44,16 +46,17 @@ from babel.dates import format_date
 from babel.numbers import format_decimal
 from markupsafe import Markup
 from PIL import Image, UnidentifiedImageError
-from reportlab import rl_config
-from reportlab.lib.fonts import addMapping
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
-from xhtml2pdf import default as xhtml2pdf_default
 from xhtml2pdf import pisa
 from xhtml2pdf.config.resources import ResourceAccessPolicy
 
-from hub.certificates import sandbox
-from hub.certificates.content import CertificateContent, Outcome, certificate_number
+from hub.certificates import fonts, sandbox
+from hub.certificates.content import (
+    Aligned,
+    CertificateContent,
+    LearningOutcomeLine,
+    Outcome,
+    certificate_number,
+)
 from hub.errors import HubError, ValidationError
 from hub.i18n import N_, number, translations
 from hub.i18n import lazy as _l
@@ -61,9 +64,8 @@ from hub.i18n import lazy as _l
 log = logging.getLogger(__name__)
 
 HUB_DIR = Path(__file__).resolve().parent.parent
-FONT_DIR = HUB_DIR / "data" / "fonts"
 TEMPLATE_DIR = HUB_DIR / "web" / "templates"
-FONT_FAMILY = "DejaVuSans"
+FONT_FAMILY = fonts.BASE_FAMILY
 # Printed sizes of the default template's images (CSS px, 96 per inch) and the resolution they are
 # prepared at: 240 dpi is print quality at these sizes and keeps the data: URIs, which html5lib
 # scans character by character, small.
@@ -92,26 +94,9 @@ class RenderError(HubError):
     title = N_("The certificate could not be rendered")
 
 
-_font_lock = threading.Lock()
-
-
-@cache
 def register_fonts() -> str:
-    """Register DejaVu Sans (regular, bold) with ReportLab and xhtml2pdf once; returns the family name.
-
-    Also turns off ReportLab's ASCII85 stream encoding for the process (binary Flate streams are a
-    quarter smaller and skip an encoding pass); the hub has no other ReportLab output.
-    """
-    with _font_lock:
-        rl_config.useA85 = 0
-        pdfmetrics.registerFont(TTFont(FONT_FAMILY, str(FONT_DIR / "DejaVuSans.ttf")))
-        pdfmetrics.registerFont(TTFont(f"{FONT_FAMILY}-Bold", str(FONT_DIR / "DejaVuSans-Bold.ttf")))
-        for bold in (0, 1):
-            for italic in (0, 1):
-                addMapping(FONT_FAMILY, bold, italic, f"{FONT_FAMILY}-Bold" if bold else FONT_FAMILY)
-        # xhtml2pdf resolves CSS font-family names through this table (lower-case keys).
-        xhtml2pdf_default.DEFAULT_FONT[FONT_FAMILY.lower()] = FONT_FAMILY
-    return FONT_FAMILY
+    """Register the base family (DejaVu Sans) once; returns its name. See :mod:`hub.certificates.fonts`."""
+    return fonts.register_base()
 
 
 def data_uri(data: bytes, media_type: str) -> str:
@@ -212,12 +197,39 @@ TemplateFailed = sandbox.TemplateFailed
 
 
 SAMPLE_MICRO = {
-    "achievement_type": "Certificate",
+    "achievement_type": "MicroCredential",
     "credits": 2.5,
     "field_of_study": "Zdrowie",
     "human_code": "PP-1",
     "in_language": "pl",
+    "issuer_country": "PL",
+    "issuer_region": "Mazowsze",
+    "awarding_bodies": [{"name": "Uniwersytet Przykładowy", "url": "https://uni.example.edu", "country": "PL"}],
+    "workload_hours": 60,
+    "levels": [
+        {"name": {"en": "Level 5"}, "framework": {"en": "EQF", "pl": "ERK"}, "code": "5", "level": "5", "url": None}
+    ],
+    "qf_ehea_cycle": "short",
+    "assessment_type": {"en": "Practical exam", "pl": "Egzamin praktyczny"},
+    "participation_form": "blended",
+    "quality_assurance": {"en": "Internal QA", "pl": "Wewnętrzne zapewnianie jakości"},
+    "prerequisites": {"pl": "Brak"},
+    "supervision": "supervised-onsite-identity-verification",
+    "stackability": "stackable",
+    "stackable_towards": "Ratownik medyczny",
+    "grading_scheme": {"en": "Pass/fail"},
+    "further_information": {"en": "https://uni.example.edu/pp-1"},
+    "grade": "5.0",
 }
+SAMPLE_OUTCOMES = (
+    LearningOutcomeLine(
+        {"pl": "Ocenia stan poszkodowanego", "en": "Assesses a casualty"},
+        (
+            Aligned({"en": "Level 5"}, {"en": "EQF", "pl": "ERK"}, "5", "5"),
+            Aligned({"en": "provide first aid", "pl": "udzielać pierwszej pomocy"}, {"en": "ESCO skills"}, "S1.2"),
+        ),
+    ),
+)
 
 
 @cache
@@ -259,6 +271,7 @@ def sample_content(languages: tuple[str, ...], *, full: bool = True) -> Certific
         if full
         else (),
         micro=SAMPLE_MICRO if full else {},
+        learning_outcomes=SAMPLE_OUTCOMES if full else (),
         revoked=not full,
         revocation_reason=None if full else "Wydany omyłkowo",
         revoked_at=None if full else issued + timedelta(days=1),
@@ -308,13 +321,19 @@ def _gettext(instance_path: Path | None, languages: tuple[str, ...]):
 
     cats = [translations(instance_path, lang) if instance_path else NullTranslations() for lang in languages]
 
+    def pick(value, lang: str):
+        # A language map as a message variable: each language's text gets its own value.
+        if isinstance(value, dict):
+            return value.get(lang) or value.get("en") or value.get("pl") or next(iter(value.values()), "")
+        return value
+
     def gettext(message: str, **kw) -> str:
         out = []
-        for cat in cats:
+        for lang, cat in zip(languages, cats, strict=True):
             text = cat.gettext(message)
             if kw:
                 sandbox.check_printf(text)  # an issuer's template may pass its own message
-                text = text % kw
+                text = text % {k: pick(v, lang) for k, v in kw.items()}
             if text not in out:
                 out.append(text)
         return " / ".join(out)
@@ -338,6 +357,90 @@ def _decimals(langs: tuple[str, ...]):
     return decimal
 
 
+def _decimal_maps(langs: tuple[str, ...]):
+    def decimals(value) -> dict:
+        """A number as a language map (``{"pl": "2,5", "en": "2.5"}``), for a message variable of ``_()``."""
+        return {lang: format_decimal(value, locale=lang) for lang in langs} if value is not None else {}
+
+    return decimals
+
+
+#: OB 3.0 AchievementType terms (https://www.imsglobal.org/spec/ob/v3p0/#achievementtype-enumeration)
+#: as printed; any other term is printed with its words separated (``ext:SportsMedal`` -> "Sports Medal").
+ACHIEVEMENT_TYPES = {
+    "Achievement": N_("Achievement"),
+    "ApprenticeshipCertificate": N_("Apprenticeship certificate"),
+    "Assessment": N_("Assessment"),
+    "Assignment": N_("Assignment"),
+    "AssociateDegree": N_("Associate degree"),
+    "Award": N_("Award"),
+    "Badge": N_("Badge"),
+    "BachelorDegree": N_("Bachelor's degree"),
+    "Certificate": N_("Certificate"),
+    "CertificateOfCompletion": N_("Certificate of completion"),
+    "Certification": N_("Certification"),
+    "CommunityService": N_("Community service"),
+    "Competency": N_("Competency"),
+    "Course": N_("Course"),
+    "CoCurricular": N_("Co-curricular activity"),
+    "Degree": N_("Degree"),
+    "Diploma": N_("Diploma"),
+    "DoctoralDegree": N_("Doctoral degree"),
+    "Fieldwork": N_("Fieldwork"),
+    "GeneralEducationDevelopment": N_("General education development"),
+    "JourneymanCertificate": N_("Journeyman certificate"),
+    "LearningProgram": N_("Learning programme"),
+    "License": N_("Licence"),
+    "Membership": N_("Membership"),
+    "ProfessionalDoctorate": N_("Professional doctorate"),
+    "QualityAssuranceCredential": N_("Quality assurance credential"),
+    "MasterCertificate": N_("Master certificate"),
+    "MasterDegree": N_("Master's degree"),
+    "MicroCredential": N_("Micro-credential"),
+    "ResearchDoctorate": N_("Research doctorate"),
+    "SecondarySchoolDiploma": N_("Secondary school diploma"),
+}
+
+
+def _labels(langs: tuple[str, ...], gettext):
+    """Template helpers that print a value in the certificate's language(s), each once."""
+    from babel import Locale
+
+    def joined(values) -> str:
+        return " / ".join(dict.fromkeys(v for v in values if v))
+
+    def loc(value) -> str:
+        """A language map (``{"en", "pl"}``) in the certificate's languages, the other as fallback."""
+        if not value:
+            return ""
+        if isinstance(value, str):
+            return value
+        return joined(value.get(lang) or value.get("en") or value.get("pl") or "" for lang in langs)
+
+    def country(code) -> str:
+        """An ISO 3166-1 code as the country's name (``PL`` -> ``Polska / Poland``)."""
+        if not code:
+            return ""
+        return joined(Locale(lang).territories.get(str(code).upper(), str(code)) for lang in langs)
+
+    def language(tag) -> str:
+        """A BCP 47 tag as the language's name (``pl`` -> ``polski / Polish``)."""
+        if not tag:
+            return ""
+        primary = str(tag).split("-")[0].lower()
+        return joined(Locale(lang).languages.get(primary, str(tag)) for lang in langs)
+
+    def achievement_type(term) -> str:
+        """An OB 3.0 AchievementType as words, translated (never ``MicroCredential`` as it is)."""
+        term = str(term or "")
+        if term in ACHIEVEMENT_TYPES:
+            return gettext(ACHIEVEMENT_TYPES[term])
+        words = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", term.removeprefix("ext:"))
+        return words[:1].upper() + words[1:]
+
+    return {"loc": loc, "country": country, "language": language, "achievement_type": achievement_type}
+
+
 def template_context(content: CertificateContent, instance_path: Path | None) -> dict:
     """The variables a certificate template sees (documented in README.md, "PDF certificate")."""
     langs = content.languages
@@ -347,15 +450,19 @@ def template_context(content: CertificateContent, instance_path: Path | None) ->
         badge, badge_type = print_image(badge, badge_type, BADGE_PX, BADGE_PX)
         if logo:
             logo, logo_type = print_image(logo, logo_type, 8 * LOGO_PX, LOGO_PX)
+    gettext = _gettext(instance_path, langs)
     return {
         "c": content,
-        "_": _gettext(instance_path, langs),
+        "_": gettext,
+        **_labels(langs, gettext),
         "lang": langs[0],
-        "font": register_fonts(),
+        "font": fonts.families_for(content.text()),
+        "fonts": fonts.bundled_families() if content.template_html else [fonts.BASE_FAMILY],
         "issued_on": _dates(content.issued_on, langs),
         "expires": _dates(content.expires, langs),
         "revoked_at": _dates(content.revoked_at, langs),
         "decimal": _decimals(langs),
+        "decimals": _decimal_maps(langs),
         "badge_image": data_uri(badge, badge_type),
         "issuer_image": data_uri(logo, logo_type) if logo else None,
         "qr": data_uri(qr_png(content.verify_url), "image/png"),
