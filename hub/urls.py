@@ -40,6 +40,10 @@ class Urls:
     def assertion(self, assertion_id: str) -> str:
         return f"{self.base}/assertions/{assertion_id}"
 
+    def assertion_json(self, assertion_id: str) -> str:
+        """The hosted OB 2.0 assertion as a JSON-LD download, whatever the client's ``Accept``."""
+        return f"{self.base}/assertions/{assertion_id}?format=json"
+
     def assertion_signed(self, assertion_id: str) -> str:
         return f"{self.base}/assertions/{assertion_id}/signed"
 
@@ -51,6 +55,10 @@ class Urls:
     def credential(self, assertion_id: str) -> str:
         """The OB 3.0 credential (JSON-LD with a Data Integrity proof; HTML for browsers)."""
         return f"{self.base}/credentials/{assertion_id}"
+
+    def credential_json(self, assertion_id: str) -> str:
+        """The OB 3.0 credential (Data Integrity proof) as a JSON download, whatever the ``Accept``."""
+        return f"{self.base}/credentials/{assertion_id}?format=json"
 
     def credential_jwt(self, assertion_id: str) -> str:
         """The OB 3.0 credential as a VC-JWT (compact JWS, ``text/plain``)."""

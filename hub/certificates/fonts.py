@@ -208,6 +208,10 @@ def _plan(text: str) -> tuple[list[str], set[str], set[str]]:
                 break
         else:
             missing.add(char)
+    if "NotoSansArabic" not in families and any("\u0600" <= c <= "\u06ff" for c in text):
+        # xhtml2pdf joins Arabic letters into presentation forms (DejaVu Sans has most of them) and
+        # may write ligatures DejaVu lacks, such as U+FDF2 (Allah): Noto Sans Arabic draws those.
+        families.append("NotoSansArabic")
     families.sort(key=list(NOTO_FILES).index)
     return families, cjk, missing
 
@@ -239,10 +243,11 @@ def bundled_families() -> list[str]:
     return [BASE_FAMILY, *(f for f in NOTO_FILES if _noto(f) is not None)]
 
 
-def _convert_cjk(chars: frozenset[str], weight: int) -> bytes:
+def _convert_cjk(chars: frozenset[str], weight: int, ps_name: str) -> bytes:
     """A TrueType (``glyf``) font with just ``chars`` from Noto Sans CJK SC at ``weight`` (CSS weight:
     400 Regular, 700 Bold; the variable font's default is its lightest), outlines converted from CFF2
-    cubic to quadratic curves (fontTools ``cu2qu``, max error 1 font unit)."""
+    cubic to quadratic curves (fontTools ``cu2qu``, max error 1 font unit). ``ps_name`` is its
+    PostScript name, which ReportLab keeps faces by: one per converted font."""
     from fontTools.fontBuilder import FontBuilder
     from fontTools.pens.cu2quPen import Cu2QuPen
     from fontTools.pens.ttGlyphPen import TTGlyphPen
@@ -273,7 +278,9 @@ def _convert_cjk(chars: frozenset[str], weight: int) -> bytes:
     fb.setupGlyf(outlines)
     fb.setupHorizontalMetrics(metrics)
     fb.setupHorizontalHeader(ascent=hhea.ascent, descent=hhea.descent)
-    fb.setupNameTable({"familyName": "Noto Sans CJK SC", "styleName": "Regular"})
+    fb.setupNameTable(
+        {"familyName": "Noto Sans CJK SC", "styleName": "Bold" if weight >= 700 else "Regular", "psName": ps_name}
+    )
     fb.setupOS2(
         sTypoAscender=os2.sTypoAscender,
         sTypoDescender=os2.sTypoDescender,
@@ -296,13 +303,14 @@ def cjk_family(chars: frozenset[str]) -> str:
             _cjk_fonts.move_to_end(chars)
             return found
         name = f"{CJK_FAMILY}-{hashlib.sha256(''.join(sorted(chars)).encode()).hexdigest()[:10]}"
-        pdfmetrics.registerFont(TTFont(name, io.BytesIO(_convert_cjk(chars, 400))))
-        pdfmetrics.registerFont(TTFont(f"{name}-Bold", io.BytesIO(_convert_cjk(chars, 700))))
+        for font_name, weight in ((name, 400), (f"{name}-Bold", 700)):
+            pdfmetrics.registerFont(TTFont(font_name, io.BytesIO(_convert_cjk(chars, weight, font_name))))
         _alias(name, name, f"{name}-Bold")
         _cjk_fonts[chars] = name
         while len(_cjk_fonts) > CJK_FONTS_KEPT:
             _old, old_name = _cjk_fonts.popitem(last=False)
-            for font_name in (old_name, f"{old_name}-Bold"):
-                pdfmetrics._fonts.pop(font_name, None)  # noqa: SLF001 - ReportLab has no unregister
+            for font_name in (old_name, f"{old_name}-Bold"):  # ReportLab has no unregister
+                pdfmetrics._fonts.pop(font_name, None)  # noqa: SLF001
+                pdfmetrics._dynFaceNames.pop(font_name, None)  # noqa: SLF001
             xhtml2pdf_default.DEFAULT_FONT.pop(old_name.lower(), None)
         return name

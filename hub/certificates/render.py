@@ -431,14 +431,20 @@ def _labels(langs: tuple[str, ...], gettext):
         return joined(Locale(lang).languages.get(primary, str(tag)) for lang in langs)
 
     def achievement_type(term) -> str:
-        """An OB 3.0 AchievementType as words, translated (never ``MicroCredential`` as it is)."""
-        term = str(term or "")
-        if term in ACHIEVEMENT_TYPES:
-            return gettext(ACHIEVEMENT_TYPES[term])
-        words = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", term.removeprefix("ext:"))
-        return words[:1].upper() + words[1:]
+        return achievement_type_label(term, gettext)
 
     return {"loc": loc, "country": country, "language": language, "achievement_type": achievement_type}
+
+
+def achievement_type_label(term, gettext) -> str:
+    """An OB 3.0 AchievementType as words translated by ``gettext`` (never ``MicroCredential`` as it
+    is): a term of :data:`ACHIEVEMENT_TYPES`, else its words separated (``ext:SportsMedal`` ->
+    ``Sports Medal``)."""
+    term = str(term or "")
+    if term in ACHIEVEMENT_TYPES:
+        return gettext(ACHIEVEMENT_TYPES[term])
+    words = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", term.removeprefix("ext:"))
+    return words[:1].upper() + words[1:]
 
 
 def template_context(content: CertificateContent, instance_path: Path | None) -> dict:
@@ -540,6 +546,14 @@ def render_pdf(content: CertificateContent, instance_path: Path, *, issuer_id: s
     the issuer (``issuer_id``, its public id) and the problem is logged: a learner always gets a
     certificate.
     """
+    missing = fonts.undrawable(content.text())
+    if missing:
+        log.warning(
+            "certificate of award %s (issuer %s) has characters no bundled font draws, left blank: %s",
+            content.assertion_public_id,
+            issuer_id,
+            " ".join(f"{c!r} U+{ord(c):04X}" for c in missing),
+        )
     if content.template_html:
         try:
             return html_to_pdf(html(content, instance_path))

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.badges.models import Assertion, Issuer
-from hub.certificates import keys, preview, render
+from hub.certificates import fonts, keys, preview, render
 from hub.certificates.content import CertificateContent, gather
 from hub.certificates.models import CertificateLayout, IssuerCertificate, RenderedFile
 from hub.certificates.sign import OB2_FILENAME, OB3_FILENAME, Attachment, sign_pdf
@@ -106,6 +106,13 @@ def content_for(session: Session, ctx: HubContext, assertion: Assertion) -> Cert
         template_html=layout.template_html if layout else None,
         template_css=layout.template_css if layout else None,
     )
+
+
+def undrawable_characters(session: Session, ctx: HubContext, assertion: Assertion) -> list[str]:
+    """Characters the award's certificate would print that no bundled font draws (each once, sorted;
+    [] when all can): shown to administrators on the award in the console and logged when the PDF is
+    rendered (:func:`hub.certificates.fonts.undrawable`), so a name is never printed as boxes silently."""
+    return fonts.undrawable(content_for(session, ctx, assertion).text())
 
 
 def _cached(

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, current_app, render_template_string, request
+from flask import Blueprint, Response, current_app, render_template, request
+from flask_babel import gettext
 from sqlalchemy import select
 
 from hub.badges.models import Assertion
+from hub.certificates.render import achievement_type_label
+from hub.certificates.sharing import live_status
 from hub.context import HubContext
 from hub.credentials import ob3, ob3keys, status
 from hub.credentials.models import PROOF_DATA_INTEGRITY, PROOF_VC_JWT
@@ -33,22 +36,6 @@ bp.teardown_request(close_db_session)
 
 JSON_TYPES = ("application/vc+ld+json", "application/ld+json", "application/json")
 
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{ c.name }}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body><main>
-<h1>{{ c.name }}</h1>
-<img src="{{ c.image.id }}" alt="" width="160">
-<p>{{ c.description }}</p>
-<p>Issued by {{ link(c.issuer.url, c.issuer.name) }} on {{ c.validFrom }}
-{% if c.validUntil %}, valid until {{ c.validUntil }}{% endif %}.</p>
-{% if revoked %}<p><strong>This credential has been revoked.</strong></p>{% endif %}
-<p>Open Badges 3.0 credential: <a href="{{ json_url }}">JSON-LD (Data Integrity proof)</a> ·
-<a href="{{ jwt_url }}">VC-JWT</a> · <a href="{{ baked_url }}">badge image with the credential</a></p>
-</main></body></html>
-"""
-
-
 def _ctx() -> HubContext:
     return current_app.extensions["hub"]
 
@@ -65,6 +52,13 @@ def _json(doc: dict, media_type: str = "application/vc+ld+json") -> Response:
     return Response(body, mimetype=media_type, headers={"Access-Control-Allow-Origin": "*"})
 
 
+def _json_download_requested() -> bool:
+    fmt = request.args.get("format")
+    if fmt is not None and fmt != "json":
+        raise ValidationError(_l("format must be json"), field="format")
+    return fmt == "json"
+
+
 def _negotiated_json_type() -> str | None:
     best = request.accept_mimetypes.best_match(["text/html", *JSON_TYPES])
     if best == "text/html" and request.accept_mimetypes["text/html"] > request.accept_mimetypes["application/json"]:
@@ -74,19 +68,29 @@ def _negotiated_json_type() -> str | None:
 
 @bp.get("/credentials/<assertion_id>")
 def credential(assertion_id: str):
-    """The credential with its Data Integrity proof (JSON), or its page for a browser."""
+    """The credential with its Data Integrity proof (JSON), or its page for a browser (``credential.html``,
+    in the visitor's language, Polish or English; needs the hub's public blueprint for its layout);
+    ``?format=json``: the JSON as a download (``Content-Disposition: attachment``) whatever ``Accept``."""
     ctx = _ctx()
     session = db_session()
     a = _assertion(session, assertion_id)
     issued = ob3.issue(session, ctx, a, PROOF_DATA_INTEGRITY)
+    if _json_download_requested():
+        response = _json(issued.document)
+        response.headers["Content-Disposition"] = f'attachment; filename="credential-{a.public_id}.json"'
+        return response
     media = _negotiated_json_type()
     if media is not None:
         return _json(issued.document, media)
-    return render_template_string(
-        _PAGE,
+    term = issued.document["credentialSubject"]["achievement"].get("achievementType")
+    return render_template(
+        "credential.html",
         c=issued.document,
-        revoked=a.revoked,
-        json_url=ctx.urls.credential(assertion_id),
+        a=a,
+        status=live_status(a),
+        achievement_type=achievement_type_label(term, gettext) if term and term != "Badge" else None,
+        page_url=ctx.urls.assertion(assertion_id),
+        json_url=ctx.urls.credential_json(assertion_id),
         jwt_url=ctx.urls.credential_jwt(assertion_id),
         baked_url=ctx.urls.credential_baked(assertion_id, "svg" if "svg" in a.badge_class.image_type else "png"),
     )

@@ -21,7 +21,7 @@ from hub.certificates import services as certificates
 from hub.certificates import sharing
 from hub.context import current_context
 from hub.credentials import ob2
-from hub.errors import NotFound
+from hub.errors import NotFound, ValidationError
 from hub.i18n import lazy as _l
 from hub.learners.profile import Presentation, presentation
 from hub.web import db_session
@@ -38,9 +38,28 @@ def _vary_on_accept(response):
     return response
 
 
-def jsonld(doc: dict, status: int = 200) -> Response:
+def jsonld(doc: dict, status: int = 200, *, download: str | None = None) -> Response:
+    """``doc`` as ``application/ld+json``; ``download`` (a file name) adds ``Content-Disposition:
+    attachment`` (RFC 6266), so a browser saves it instead of showing it."""
     body = json.dumps(doc, ensure_ascii=False, indent=2)
-    return Response(body, status=status, content_type="application/ld+json; charset=utf-8")
+    response = Response(body, status=status, content_type="application/ld+json; charset=utf-8")
+    if download:
+        response.headers["Content-Disposition"] = f'attachment; filename="{download}"'
+    return response
+
+
+def json_download_requested() -> bool:
+    """True for ``?format=json`` (the page's "(JSON)" links): JSON whatever ``Accept`` says.
+
+    Raises:
+        ValidationError: another ``format`` value (field ``format``).
+    """
+    fmt = request.args.get("format")
+    if fmt is None:
+        return False
+    if fmt != "json":
+        raise ValidationError(_l("format must be json"), field="format")
+    return True
 
 
 @bp.app_template_global()
@@ -150,15 +169,17 @@ def criteria(badge_id: str):
 @bp.get("/assertions/<assertion_id>")
 def assertion(assertion_id: str):
     """The hosted assertion; 410 with ``revoked: true`` and the reason once revoked. Browsers get the
-    public badge page (live status, downloads, sharing; see ``assertion.html``)."""
+    public badge page (live status, downloads, sharing; see ``assertion.html``); ``?format=json`` is
+    the JSON as a download for everyone (the page's "(JSON)" link)."""
     session = db_session()
     row = get_by_public_id(session, Assertion, assertion_id)
     urls = current_context().urls
-    if wants_html():
+    download = f"assertion-{row.public_id}.json" if json_download_requested() else None
+    if download is None and wants_html():
         return _assertion_page(session, row), (410 if row.revoked else 200)
     if row.revoked:
-        return jsonld(ob2.revoked_json(urls, row), status=410)
-    return jsonld(ob2.assertion_json(urls, row))
+        return jsonld(ob2.revoked_json(urls, row), status=410, download=download)
+    return jsonld(ob2.assertion_json(urls, row), download=download)
 
 
 def _assertion_page(session, row: Assertion) -> str:

@@ -9,6 +9,7 @@ from flask_login import login_required
 from hub.accounts.access import AWARD, VIEW
 from hub.badges import services as badges
 from hub.badges.models import Assertion, BadgeClass
+from hub.certificates import services as certificates
 from hub.certificates import sharing
 from hub.context import current_context
 from hub.errors import HubError
@@ -134,6 +135,7 @@ def award(assertion_id: str):
         public_url=current_context().urls.assertion(row.public_id),
         notifications=history,
         ever_sent=any(n.status == notifications.SENT for n in history),
+        undrawable=[f"{c} (U+{ord(c):04X})" for c in certificates.undrawable_characters(s, current_context(), row)],
     )
 
 
