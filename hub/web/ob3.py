@@ -36,6 +36,7 @@ bp.teardown_request(close_db_session)
 
 JSON_TYPES = ("application/vc+ld+json", "application/ld+json", "application/json")
 
+
 def _ctx() -> HubContext:
     return current_app.extensions["hub"]
 
