@@ -154,8 +154,12 @@ def worker(once: bool) -> None:
 @main.command(with_appcontext=False)
 @click.option("--out", default="./demo-out", show_default=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--serve", "keep_serving", is_flag=True, help="Keep serving the badge pages after the demo.")
-def demo(out: Path, keep_serving: bool) -> None:
-    """Send a signed course-completion event through the real HTTP stack, and verify the badges it earns.
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=None, help="Serve on 127.0.0.1:PORT (default: a free port)."
+)
+def demo(out: Path, keep_serving: bool, port: int | None) -> None:
+    """Send a signed course-completion event through the real HTTP stack, then write and verify every
+    form of the badges it earns (OB 2.0, OB 3.0, the signed PDF certificate).
 
     Uses HUB_DATABASE_URL if set, else a fresh SQLite file in the output folder.
     """
@@ -172,11 +176,19 @@ def demo(out: Path, keep_serving: bool) -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
         overrides["database_url"] = f"sqlite:///{db}"
-    result = run_demo(_settings(**overrides), out)
+    try:
+        result = run_demo(_settings(**overrides), out, port=port)
+    except OSError as exc:
+        raise click.UsageError(f"cannot serve on 127.0.0.1:{port}: {exc.strerror or exc}") from None
     click.echo("\n".join(result.lines))
     click.echo("demo: OK — every output verified" if result.ok else "demo: FAILED")
-    if keep_serving:
-        click.echo(f"serving {result.base_url} — press Ctrl-C to stop")
+    if not keep_serving:
+        click.echo(
+            f"The URLs above work only while the demo's server runs; it stops now. "
+            f"Run `badgehub demo --serve` to keep {result.base_url} running and open them."
+        )
+    else:
+        click.echo(f"serving {result.base_url}: the URLs above work until you press Ctrl-C")
         try:
             threading.Event().wait()
         except KeyboardInterrupt:

@@ -1,9 +1,20 @@
-"""``badgehub demo``: one real event through the real HTTP stack to verified badges on disk.
+"""``badgehub demo``: one real event through the real HTTP stack to every form of credential the hub
+makes, written to disk and verified.
 
-Creates an issuer, two badge classes (PNG and SVG images), a webhook connector with a mapping shaped
-for a Moodle course-completion notice, and a rule; sends a Standard Webhooks-signed event over HTTP;
-processes it; writes the hosted assertion JSON, the signed JWS and the baked PNG and SVG; verifies them
-with :mod:`hub.credentials.verify` and prints the public URLs.
+Creates an issuer, two badge classes (PNG and SVG images) -- the PNG one an EU micro-credential (Council
+Recommendation 2022/C 243/02, Annex I) whose learning outcomes are aligned to EQF and PRK level 5 and
+to ESCO skills --, a webhook connector with a mapping shaped for a Moodle course-completion notice, and
+rules; sends a Standard Webhooks-signed event over HTTP; processes it; then, for each award, writes and
+verifies over HTTP:
+
+- OB 2.0: the hosted assertion (JSON-LD), the signed assertion (JWS), the baked PNG or SVG
+  (:mod:`hub.credentials.verify`);
+- OB 3.0: the credential with its Data Integrity proof (JSON), the VC-JWT, the baked PNG or SVG
+  (:mod:`hub.credentials.verify_ob3`);
+- for the micro-credential, the signed PDF certificate: checked by the hub's ``POST /verify`` and its
+  embedded OB 3.0 and OB 2.0 credentials verified on their own.
+
+It prints the public URLs; they answer while the server runs (``--serve`` keeps it running).
 """
 
 from __future__ import annotations
@@ -26,7 +37,10 @@ from werkzeug.serving import make_server
 from hub import configure_logging, create_app
 from hub.badges import services as badges
 from hub.connections.services import create_connector, new_webhook_secret
-from hub.credentials.verify import verify_baked, verify_hosted, verify_signed
+from hub.credentials.verify import Report, verify_baked, verify_hosted, verify_signed
+from hub.credentials.verify_ob3 import verify_baked_credential, verify_data_integrity, verify_vc_jwt
+from hub.frameworks import importers, microcredentials
+from hub.frameworks import services as frameworks
 from hub.migrations import upgrade
 from hub.rules.services import create_rule
 from hub.settings import Settings
@@ -69,6 +83,80 @@ BADGE_SVG = """<?xml version="1.0" encoding="UTF-8"?>
   <text x="128" y="140" font-size="28" text-anchor="middle" fill="#fff">Zażółć</text>
 </svg>
 """
+
+
+#: Two rows of the ESCO skills pillar in the CSV format of the ESCO download (``skills_<lang>.csv``),
+#: as ``badgehub frameworks import-esco`` reads it: the skill groups "S1" and "S5" at the top of the
+#: pillar, enough to align the demo's learning outcomes without a download.
+ESCO_COLUMNS = "conceptType,conceptUri,skillType,reuseLevel,preferredLabel,altLabels,status,description"
+ESCO_SKILLS = {
+    "en": [
+        ("S1", "communication, collaboration and creativity", "Communicating, collaborating, being creative."),
+        ("S5", "working with computers", "Using computers and digital tools."),
+    ],
+    "pl": [
+        ("S1", "komunikacja, współpraca i kreatywność", "Komunikowanie się, współpraca, kreatywność."),
+        ("S5", "praca z komputerami", "Korzystanie z komputerów i narzędzi cyfrowych."),
+    ],
+}
+
+#: The micro-credential description of the PNG badge (the input of
+#: :func:`hub.frameworks.microcredentials.describe`): every Annex I element, outcomes aligned to the
+#: EQF and PRK level and to ESCO.
+MICRO_CREDENTIAL = {
+    "ects": 2,
+    "workload_hours": 50,
+    "issuer_country": "PL",
+    "issuer_region": "mazowieckie",
+    "awarding_bodies": [{"name": "Fundacja Odznaka+ (demo)", "url": "https://example.org", "country": "PL"}],
+    "eqf_level": 5,
+    "prk_level": 5,
+    "assessment_type": {"pl": "Projekt oceniony przez prowadzącego", "en": "Project assessed by the tutor"},
+    "participation_form": "online",
+    "quality_assurance": {"pl": "Wewnętrzny system zapewniania jakości", "en": "Internal quality assurance"},
+    "prerequisites": {"pl": "Brak", "en": "None"},
+    "supervision": "supervised-online-identity-verification",
+    "stackability": "stackable",
+    "stackable_towards": "Kurs „Zażółć gęślą jaźń” II",
+    "grading_scheme": {"pl": "zaliczone / niezaliczone", "en": "pass / fail"},
+    "further_information": {"en": "https://example.org/zgj-101"},
+    "in_language": "pl",
+    "learning_outcomes": [
+        {
+            "text": {"pl": "Redaguje teksty z polskimi znakami", "en": "Edits texts with Polish letters"},
+            "descriptors": ["esco-skills:S5", "eqf:5", "prk:5"],
+        },
+        {
+            "text": {"pl": "Współpracuje w zespole kursu", "en": "Works with the course team"},
+            "descriptors": ["esco-skills:S1"],
+        },
+    ],
+}
+
+
+def _esco_csv(language: str) -> bytes:
+    rows = [ESCO_COLUMNS]
+    for code, label, description in ESCO_SKILLS[language]:
+        rows.append(
+            f"KnowledgeSkillCompetence,http://data.europa.eu/esco/skill/{code},skill/competence,cross-sector,"
+            f'"{label}",,released,"{description}"'
+        )
+    return ("\n".join(rows) + "\n").encode()
+
+
+def describe_micro_credential(session, badge) -> None:
+    """Load the EQF/PRK levels and the demo's ESCO rows, and describe ``badge`` as a micro-credential."""
+    frameworks.load_bundled(session)
+    for language in ESCO_SKILLS:
+        importers.import_esco(session, io.BytesIO(_esco_csv(language)), kind="skills", language=language)
+    microcredentials.describe(session, badge, MICRO_CREDENTIAL)
+
+
+def _check_port(port: int) -> None:
+    """Raise OSError (with ``strerror``) when 127.0.0.1:``port`` cannot be served; Werkzeug's
+    ``make_server`` would print its own message and exit instead."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", port))
 
 
 def _free_port() -> int:
@@ -127,13 +215,20 @@ def completion_payload(
     }
 
 
-def run_demo(settings: Settings, out: Path) -> DemoResult:
+def run_demo(settings: Settings, out: Path, port: int | None = None) -> DemoResult:
     """Run the demo against ``settings`` (its database is created/upgraded) and write files to ``out``.
 
-    The hub is served on 127.0.0.1:<free port> until the caller calls ``result.stop()``.
+    The hub is served on 127.0.0.1:``port`` (a free port when None) until the caller calls
+    ``result.stop()``; ``result.lines`` is the report (one ``verify <form>: OK|FAILED ...`` line per
+    form checked).
+
+    Raises:
+        OSError: ``port`` is taken.
     """
     out.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    if port:
+        _check_port(port)
+    port = port or _free_port()
     settings = settings.with_(base_url=f"http://127.0.0.1:{port}", job_mode="sync")
     configure_logging(settings.log_level)  # before the migrations, which log at INFO
     upgrade(settings.database_url)
@@ -168,6 +263,7 @@ def run_demo(settings: Settings, out: Path) -> DemoResult:
                 tags=["mikropoświadczenie", "kurs"],
                 expires_after_days=730,
             )
+            describe_micro_credential(s, png_badge)
             svg_badge = badges.create_badge_class(
                 s,
                 ctx,
@@ -208,21 +304,11 @@ def run_demo(settings: Settings, out: Path) -> DemoResult:
         ok = resp.status_code == 202 and len(made) == 2
         http = requests.Session()
         for public_id, image_type in made:
-            url = ctx.urls.assertion(public_id)
             ext = "png" if image_type == "image/png" else "svg"
-            hosted = http.get(url, headers={"Accept": "application/ld+json"}, timeout=30).json()
-            jws = http.get(ctx.urls.assertion_signed(public_id), timeout=30).text
-            baked = http.get(ctx.urls.assertion_baked(public_id, ext), timeout=30).content
-            (out / f"assertion-{ext}-badge.json").write_text(json.dumps(hosted, ensure_ascii=False, indent=2))
-            (out / f"assertion-{ext}-badge.jws").write_text(jws)
-            (out / f"baked.{ext}").write_bytes(baked)
-            checks = {
-                "hosted": verify_hosted(url, email=LEARNER_EMAIL, http=http),
-                "signed": verify_signed(jws, email=LEARNER_EMAIL, http=http),
-                f"baked {ext}": verify_baked(baked, email=LEARNER_EMAIL, http=http),
-            }
-            lines.append(f"assertion {url}")
-            lines.append(f"  page (HTML): {url}  signed: {ctx.urls.assertion_signed(public_id)}")
+            checks = _ob2_forms(ctx, http, out, public_id, ext, lines)
+            checks |= _ob3_forms(ctx, http, out, public_id, ext)
+            if ext == "png":  # the micro-credential
+                checks |= _certificate(ctx, http, out, public_id)
             for name, report in checks.items():
                 lines.append(f"  verify {name}: {'OK' if report.valid else 'FAILED ' + '; '.join(report.errors)}")
                 ok = ok and report.valid
@@ -232,3 +318,72 @@ def run_demo(settings: Settings, out: Path) -> DemoResult:
         server.shutdown()
         raise
     return DemoResult(ok, lines, ctx.urls.base, server, app)
+
+
+def _ob2_forms(ctx, http: requests.Session, out: Path, public_id: str, ext: str, lines: list[str]) -> dict:
+    """Write and verify the OB 2.0 forms of one award: hosted JSON, JWS, baked image."""
+    url = ctx.urls.assertion(public_id)
+    hosted = http.get(url, headers={"Accept": "application/ld+json"}, timeout=30).json()
+    jws = http.get(ctx.urls.assertion_signed(public_id), timeout=30).text
+    baked = http.get(ctx.urls.assertion_baked(public_id, ext), timeout=30).content
+    (out / f"assertion-{ext}-badge.json").write_text(json.dumps(hosted, ensure_ascii=False, indent=2))
+    (out / f"assertion-{ext}-badge.jws").write_text(jws)
+    (out / f"baked.{ext}").write_bytes(baked)
+    lines.append(f"assertion {url}")
+    lines.append(f"  page (HTML): {url}  OB 3.0: {ctx.urls.credential(public_id)}")
+    return {
+        "OB 2.0 hosted": verify_hosted(url, email=LEARNER_EMAIL, http=http),
+        "OB 2.0 signed (JWS)": verify_signed(jws, email=LEARNER_EMAIL, http=http),
+        f"OB 2.0 baked {ext.upper()}": verify_baked(baked, email=LEARNER_EMAIL, http=http),
+    }
+
+
+def _ob3_forms(ctx, http: requests.Session, out: Path, public_id: str, ext: str) -> dict:
+    """Write and verify the OB 3.0 forms: Data Integrity JSON, VC-JWT, baked image (with the JSON)."""
+    json_url = ctx.urls.credential(public_id)
+    document = http.get(json_url, headers={"Accept": "application/vc+ld+json"}, timeout=30).json()
+    token = http.get(ctx.urls.credential_jwt(public_id), timeout=30).text
+    baked = http.get(ctx.urls.credential_baked(public_id, ext), timeout=30).content
+    (out / f"credential-{ext}-badge.json").write_text(json.dumps(document, ensure_ascii=False, indent=2))
+    (out / f"credential-{ext}-badge.jwt").write_text(token)
+    (out / f"credential-baked.{ext}").write_bytes(baked)
+    return {
+        "OB 3.0 Data Integrity (JSON)": verify_data_integrity(document, email=LEARNER_EMAIL, http=http),
+        "OB 3.0 VC-JWT": verify_vc_jwt(token, email=LEARNER_EMAIL, http=http),
+        f"OB 3.0 baked {ext.upper()}": verify_baked_credential(baked, email=LEARNER_EMAIL, http=http),
+    }
+
+
+def _certificate(ctx, http: requests.Session, out: Path, public_id: str) -> dict:
+    """Write the signed PDF certificate (as the ``certificate.render`` job stored it) and verify it:
+    the hub's ``POST /verify`` (signature, embedded credential, status), then each embedded credential."""
+    from pypdf import PdfReader
+    from sqlalchemy import select
+
+    from hub.badges.models import Assertion
+    from hub.certificates import services as certificates
+    from hub.certificates.sign import OB2_FILENAME, OB3_FILENAME
+
+    with ctx.db.session_scope() as s:
+        assertion = s.scalar(select(Assertion).where(Assertion.public_id == public_id))
+        pdf = certificates.certificate_pdf(s, ctx, assertion)
+    (out / "certificate.pdf").write_bytes(pdf)
+    checked = http.post(
+        ctx.urls.verify_certificate(),
+        files={"file": ("certificate.pdf", pdf, "application/pdf")},
+        headers={"Accept": "application/json"},
+        timeout=60,
+    )
+    report = Report()
+    answer = checked.json() if checked.headers.get("content-type", "").startswith("application/") else {}
+    if not answer.get("ok"):
+        report.fail(f"POST /verify: HTTP {checked.status_code} {'; '.join(answer.get('problems', []))}")
+    embedded = {name: data[0] for name, data in PdfReader(io.BytesIO(pdf)).attachments.items()}
+    ob3_doc, ob2_doc = embedded.get(OB3_FILENAME), embedded.get(OB2_FILENAME)
+    inner3 = verify_data_integrity(json.loads(ob3_doc), email=LEARNER_EMAIL, http=http) if ob3_doc else None
+    inner2 = verify_hosted(json.loads(ob2_doc)["id"], email=LEARNER_EMAIL, http=http) if ob2_doc else None
+    return {
+        "PDF certificate (signature, POST /verify)": report,
+        "PDF embedded OB 3.0 credential": inner3 or Report().fail(f"no {OB3_FILENAME} in the PDF"),
+        "PDF embedded OB 2.0 assertion": inner2 or Report().fail(f"no {OB2_FILENAME} in the PDF"),
+    }
