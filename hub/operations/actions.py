@@ -256,9 +256,12 @@ def _badge_change(session: Session, p: Principal, badge: BadgeClass, action: str
         )
 
 
-def set_learning_outcomes(session: Session, p: Principal, badge: BadgeClass, outcomes: list) -> None:
+def set_learning_outcomes(
+    session: Session, p: Principal, badge: BadgeClass, outcomes: list, ctx: HubContext | None = None
+) -> None:
     """Replace the badge class's learning outcomes (:func:`hub.frameworks.services.set_learning_outcomes`:
-    ``[{"text": {"en", "pl"}, "descriptors": ["eqf:4", ...]}]``). Issuer administrators.
+    ``[{"text": {"en", "pl"}, "descriptors": ["eqf:4", ...]}]``). Issuer administrators. With ``ctx``, a
+    change re-renders the badge's certificates (they print the outcomes) after the commit.
 
     Raises:
         ValidationError: an outcome without text; NotFound: an unknown descriptor.
@@ -268,6 +271,8 @@ def set_learning_outcomes(session: Session, p: Principal, badge: BadgeClass, out
     frameworks.set_learning_outcomes(session, badge, outcomes)
     after = {"outcomes": [frameworks.outcome_json(o) for o in frameworks.outcomes_of(session, badge)]}
     _badge_change(session, p, badge, "badge_class.outcomes", before, after)
+    if ctx is not None and before != after:
+        certificate_jobs.enqueue_badge_render(session, ctx, badge)
 
 
 def _micro_snapshot(session: Session, badge: BadgeClass) -> dict:
@@ -277,10 +282,13 @@ def _micro_snapshot(session: Session, badge: BadgeClass) -> dict:
     return doc
 
 
-def describe_micro_credential(session: Session, p: Principal, badge: BadgeClass, data: dict | None) -> None:
+def describe_micro_credential(
+    session: Session, p: Principal, badge: BadgeClass, data: dict | None, ctx: HubContext | None = None
+) -> None:
     """Make the badge class an EU micro-credential described by ``data``
     (:func:`hub.frameworks.microcredentials.describe`; keys left out keep their value), or with
-    ``data=None`` an ordinary badge again (its description is kept). Issuer administrators.
+    ``data=None`` an ordinary badge again (its description is kept). Issuer administrators. With
+    ``ctx``, a change re-renders the badge's certificates (they print the elements) after the commit.
 
     Raises:
         ValidationError: a malformed element (``field`` names it).
@@ -291,7 +299,10 @@ def describe_micro_credential(session: Session, p: Principal, badge: BadgeClass,
         microcredentials.unmark(session, badge)
     else:
         microcredentials.describe(session, badge, data)
-    _badge_change(session, p, badge, "badge_class.micro_credential", before, _micro_snapshot(session, badge))
+    after = _micro_snapshot(session, badge)
+    _badge_change(session, p, badge, "badge_class.micro_credential", before, after)
+    if ctx is not None and before != after:
+        certificate_jobs.enqueue_badge_render(session, ctx, badge)
 
 
 def import_framework(session: Session, p: Principal, source: str, run):

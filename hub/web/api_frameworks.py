@@ -39,6 +39,7 @@ from sqlalchemy import func, or_, select
 from hub.accounts.access import CONFIGURE, VIEW
 from hub.badges.models import BadgeClass
 from hub.connections.models import ConnectorConfig
+from hub.context import current_context
 from hub.errors import NotFound
 from hub.frameworks import importers, microcredentials
 from hub.frameworks import services as fw
@@ -447,7 +448,7 @@ def put_outcomes(body, badge_id: str):
     """Replace the badge class's learning outcomes (issuer administrators)."""
     session = db_session()
     badge = load(session, me(), BadgeClass, badge_id, CONFIGURE, write=True)
-    actions.set_learning_outcomes(session, me(), badge, body["items"])
+    actions.set_learning_outcomes(session, me(), badge, body["items"], current_context())
     session.flush()
     return _outcomes(session, badge)
 
@@ -476,8 +477,8 @@ def put_micro(body, badge_id: str):
     badge = load(session, me(), BadgeClass, badge_id, CONFIGURE, write=True)
     outcomes = body.pop("learning_outcomes", None)
     if outcomes is not None:
-        actions.set_learning_outcomes(session, me(), badge, outcomes)
-    actions.describe_micro_credential(session, me(), badge, body)
+        actions.set_learning_outcomes(session, me(), badge, outcomes, current_context())
+    actions.describe_micro_credential(session, me(), badge, body, current_context())
     session.flush()
     return _micro_json(session, badge)
 

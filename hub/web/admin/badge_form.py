@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from hub.accounts.access import Principal
 from hub.badges.models import BadgeClass
+from hub.context import current_context
 from hub.credentials import numbers
 from hub.errors import HubError, ImageError, NotFound, ValidationError
 from hub.frameworks import microcredentials
@@ -388,9 +389,10 @@ class BadgeForm:
     def save(session: Session, p: Principal, badge: BadgeClass, outcomes: list[dict], micro: dict | None) -> None:
         """Save the outcomes and the micro-credential description of ``badge`` (in the caller's unit of
         work, after the badge itself; audited by :mod:`hub.operations.actions`)."""
-        actions.set_learning_outcomes(session, p, badge, outcomes)
+        ctx = current_context()
+        actions.set_learning_outcomes(session, p, badge, outcomes, ctx)
         if micro is not None or microcredentials.is_micro_credential(session, badge):
-            actions.describe_micro_credential(session, p, badge, micro)
+            actions.describe_micro_credential(session, p, badge, micro, ctx)
 
     def failed(self, exc: HubError) -> None:
         """Put a service's error next to the field it names (``field`` of a :class:`ValidationError`)."""

@@ -169,3 +169,23 @@ def test_a_name_nothing_can_draw_is_reported_on_the_award(client, ctx, factory, 
     assert sign_in(client, "site@example.org").status_code == 302
     page = client.get(f"/admin/awards/{public_id}?lang=en").get_data(as_text=True)
     assert 'id="certificate-undrawable"' in page and "U+13000" in page
+
+
+def test_editing_outcomes_or_the_description_re_renders_the_stored_certificate(client, ctx, micro):  # noqa: F811
+    from hub.certificates.models import RenderedFile
+    from tests.hub.certificates.support import pdf_text
+    from tests.hub.frameworks.test_microcredentials import AUTH, DESCRIPTION
+
+    def stored() -> str:
+        with ctx.db.read_scope() as s:
+            return pdf_text(s.scalar(select(RenderedFile.data).where(RenderedFile.kind == "certificate.pdf")))
+
+    assert post_event(client, completion()).status_code in (200, 202)
+    assert "Pisze programy w Pythonie" in stored()  # rendered by the certificate.render job
+    body = {**DESCRIPTION, "participation_form": "onsite"}
+    body["learning_outcomes"] = [{"text": {"pl": "Testuje programy", "en": "Tests programs"}, "descriptors": ["eqf:4"]}]
+    r = client.put(f"/api/v1/frameworks/badges/{micro['badge']}/micro-credential", json=body, headers=AUTH)
+    assert r.status_code == 200, r.get_json()
+    text = stored()  # the job re-rendered it after the commit (HUB_JOB_MODE=sync in tests)
+    assert "Testuje programy" in text and "Pisze programy w Pythonie" not in text
+    assert "Forma uczestnictwa: stacjonarnie" in text
