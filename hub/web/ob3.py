@@ -70,7 +70,8 @@ def _negotiated_json_type() -> str | None:
 @bp.get("/credentials/<assertion_id>")
 def credential(assertion_id: str):
     """The credential with its Data Integrity proof (JSON), or its page for a browser (``credential.html``,
-    in the visitor's language, Polish or English; needs the hub's public blueprint for its layout);
+    in the visitor's language, Polish or English; an app without the hub's public blueprint, whose
+    layout it uses, answers the JSON instead);
     ``?format=json``: the JSON as a download (``Content-Disposition: attachment``) whatever ``Accept``."""
     ctx = _ctx()
     session = db_session()
@@ -81,6 +82,8 @@ def credential(assertion_id: str):
         response.headers["Content-Disposition"] = f'attachment; filename="credential-{a.public_id}.json"'
         return response
     media = _negotiated_json_type()
+    if media is None and "public" not in current_app.blueprints:
+        media = JSON_TYPES[0]  # an app without the hub's pages (layout, translations): the JSON
     if media is not None:
         return _json(issued.document, media)
     term = issued.document["credentialSubject"]["achievement"].get("achievementType")

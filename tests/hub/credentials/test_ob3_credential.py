@@ -176,8 +176,10 @@ def test_served_media_types(tmp_path):
     assert client.get(url, headers={"Accept": "application/vc+ld+json"}).mimetype == "application/vc+ld+json"
     assert client.get(url, headers={"Accept": "application/ld+json"}).mimetype == "application/ld+json"
     assert client.get(url, headers={"Accept": "application/json"}).mimetype == "application/json"
+    # The page uses the hub's layout (tests/hub/test_json_downloads.py); an app with only this
+    # blueprint answers a browser with the JSON rather than failing.
     page = client.get(url, headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
-    assert page.mimetype == "text/html" and "Zażółć" in page.get_data(as_text=True)
+    assert page.status_code == 200 and page.mimetype == "application/vc+ld+json"
     jwt = client.get(url + "/jwt?alg=ES256")
     assert (
         jwt.mimetype == "text/plain"
