@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from hub.web import admin, api, close_db_session, commit_db_session, init_csrf
     from hub.web.api_frameworks import bp as frameworks_api_bp
     from hub.web.api_jobs import bp as jobs_api_bp
+    from hub.web.boundary import init_app as init_boundary
     from hub.web.certificates import admin as certificates_admin_bp
     from hub.web.certificates import bp as certificates_bp
     from hub.web.errors import register_error_handlers
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.mount(app, hub_api, certificates_admin_bp)
     admin.init_app(app)
     init_security(app)
+    init_boundary(app)  # after the API's authentication and the console's CSRF check
     app.register_blueprint(ob3_bp)
     app.register_blueprint(certificates_bp)
     app.register_blueprint(learner_bp)

@@ -1,7 +1,9 @@
-"""The base marshmallow schema of every JSON API body and query: the hub's ``/api/v1`` and the
-connectors' API routes (which may not import :mod:`hub.web`) read input the same way, and the fields
-whose rules the OpenAPI document states exactly as the code applies them (a ``pattern`` is checked with
-:func:`re.search`, as JSON Schema validators in Python read it).
+"""How the hub reads input from outside: the base marshmallow schema of every JSON API body and query
+(the hub's ``/api/v1`` and the connectors' API routes, which may not import :mod:`hub.web`, read input
+the same way), with the fields whose rules the OpenAPI document states exactly as the code applies them
+(a ``pattern`` is checked with :func:`re.search`, as JSON Schema validators in Python read it), and the
+one check of text that cannot be stored (:func:`invalid_text_at`, :func:`not_unicode`), used at the
+request boundary (:mod:`hub.web.boundary`) and by the inbox.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from collections.abc import Mapping
 
 from marshmallow import EXCLUDE, Schema, fields, pre_load, validate
 from marshmallow import ValidationError as MarshmallowError
+
+from hub.errors import HubError, ValidationError
+from hub.i18n import lazy as _l
 
 #: Text without NUL (PostgreSQL text cannot hold it): the ``pattern`` of every text field in the document.
 NO_NUL = "^[^\\u0000]*$"
@@ -51,6 +56,63 @@ def has_nul(value) -> bool:
     if isinstance(value, list | tuple):
         return any(has_nul(v) for v in value)
     return False
+
+
+def _is_unicode(text: str) -> bool:
+    """Whether ``text`` is Unicode text that can be stored: no lone UTF-16 surrogate (U+D800-U+DFFF), which
+    JSON's ``\\ud83c`` escape can produce (a cut-off emoji) but UTF-8 cannot encode."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown_key(key: str) -> str:
+    return key if _is_unicode(key) else key.encode("unicode_escape").decode("ascii")
+
+
+def invalid_text_at(value, path: str = "") -> str | None:
+    """Where in ``value`` (parsed JSON: text, numbers, dicts and lists of them, at any depth, keys
+    included) the first text that is not valid Unicode is (:func:`_is_unicode`), as a dotted path of keys
+    and list indexes (``"items.0.email"``; ``""``: ``value`` itself; an invalid key is written with
+    ``\\u`` escapes), or None when all of it is valid.
+
+    The one check of every input the hub parses from outside (the JSON API, console and learner forms,
+    webhook bodies, imports): :mod:`hub.web.boundary` and the inbox call it. Iterative, so a deeply
+    nested document costs no recursion.
+    """
+    stack = [(path, value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, str):
+            if not _is_unicode(item):
+                return where
+        elif isinstance(item, dict):
+            for key, child in reversed(list(item.items())):
+                name = f"{where}.{_shown_key(str(key))}" if where else _shown_key(str(key))
+                if isinstance(key, str) and not _is_unicode(key):
+                    return name
+                stack.append((name, child))
+        elif isinstance(item, list | tuple):
+            stack.extend((f"{where}.{i}" if where else str(i), child) for i, child in reversed(list(enumerate(item))))
+    return None
+
+
+def not_unicode(field: str, error: type[HubError] = ValidationError) -> HubError:
+    """The refusal of text that is not valid Unicode at ``field`` (a dotted path, see
+    :func:`invalid_text_at`): ``error`` (422 :class:`~hub.errors.ValidationError` by default; the inbox
+    uses :class:`~hub.errors.EventNotProcessable`) with ``field`` set, its message naming the field."""
+    return error(
+        _l(
+            'the text at "%(field)s" is not valid Unicode (a lone UTF-16 surrogate such as \\ud83c, or a cut-off '
+            "emoji); send it as UTF-8 text",
+            field=field,
+        ),
+        field=field,
+    )
 
 
 class Pattern(validate.Validator):
@@ -114,14 +176,21 @@ def _json_type_fits(field, value) -> bool:
 class ApiSchema(Schema):
     """Unknown fields are ignored (and so not checked); text with NUL in a declared field is refused (422
     naming the field), since PostgreSQL text cannot hold it and the database must not be the one to say
-    so. The document states it with :data:`NO_NUL` (:func:`no_nul_attribute`)."""
+    so. The document states it with :data:`NO_NUL` (:func:`no_nul_attribute`). A body that is not an
+    object is refused before any schema sees it (:mod:`hub.web.boundary`), unless the schema sets
+    :attr:`accepts_list`."""
+
+    #: The JSON body may also be a list (the schema's own ``pre_load`` turns it into an object).
+    accepts_list = False
 
     class Meta:
         unknown = EXCLUDE
 
     @pre_load(pass_collection=True)
     def _refuse_nul(self, data, **_kw):
-        if not isinstance(data, Mapping):  # not an object: marshmallow answers "Invalid input type."
+        if not isinstance(data, Mapping):  # a list (accepts_list) or not an object: marshmallow says so
+            if has_nul(data if isinstance(data, list | str) else None):
+                raise MarshmallowError(NUL_MESSAGE)
             return data
         bad = {
             field.data_key or name: [NUL_MESSAGE]

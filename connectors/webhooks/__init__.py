@@ -10,7 +10,7 @@ from connectors.types import LearningEvent
 from hub.errors import EventNotProcessable
 from hub.i18n import lazy as _l
 
-from .mapping import apply_mapping, validate_mapping
+from .mapping import map_payload, validate_mapping
 
 
 class WebhookConnector(Connector):
@@ -31,4 +31,4 @@ class WebhookConnector(Connector):
             payload = json.loads(body)
         except ValueError:
             raise EventNotProcessable(_l("the stored body is not JSON")) from None
-        return apply_mapping(connector_slug, config.get("mapping", {}), payload)
+        return map_payload(connector_slug, config.get("mapping", {}), payload)

@@ -15,6 +15,7 @@ from hub.errors import ConfigurationError, EventNotProcessable, ValidationError
 from hub.i18n import joined
 from hub.i18n import lazy as _l
 from hub.rules.services import compile_expression
+from hub.schemas import invalid_text_at, not_unicode
 from hub.timefmt import parse_timestamp
 
 REQUIRED = ("recipient_email", "event_type")
@@ -81,6 +82,23 @@ def _one(value: Any, name: str, mapping: dict[str, str]) -> str | None:
             _l('the value at "%(path)s" must be text, not a JSON object', path=mapping[name]), field=name
         )
     return _text(value)
+
+
+def map_payload(connector_slug: str, mapping: dict[str, str], payload: Any) -> LearningEvent:
+    """The webhook's one way from a parsed body to a LearningEvent, at intake and when a stored event is
+    processed or replayed: the body's text must be valid Unicode (:func:`hub.schemas.invalid_text_at`),
+    then :func:`apply_mapping`, then :func:`hub.inbox.services.check_learning_event`, so what can never
+    be processed is refused at intake (stored as failed, replayable) rather than accepted with 202.
+
+    Raises:
+        EventNotProcessable: naming the field (a payload path for text that is not Unicode).
+    """
+    from hub.inbox.services import check_learning_event  # the inbox imports the connectors' registry
+
+    where = invalid_text_at(payload)
+    if where is not None:
+        raise not_unicode(where or "body", EventNotProcessable)
+    return check_learning_event(apply_mapping(connector_slug, mapping, payload))
 
 
 def apply_mapping(connector_slug: str, mapping: dict[str, str], payload: Any) -> LearningEvent:

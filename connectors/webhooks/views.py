@@ -14,7 +14,7 @@ from hub.i18n import lazy
 from hub.i18n import lazy as _l
 from hub.inbox.services import record_event
 
-from .mapping import apply_mapping
+from .mapping import map_payload
 from .verify import verify_signature
 
 log = logging.getLogger(__name__)
@@ -32,8 +32,11 @@ def receive(slug: str):
 
     Answers 202 with ``{"event": id, "status": "accepted"}`` once stored; 200 for a redelivery of a
     stored ``webhook-id``; RFC 9457 problems otherwise (401 signature, 404 connector, 413 size,
-    415 content type, 400 not JSON, 422 mapped fields missing — stored as failed, replayable —,
-    503 database unreachable).
+    415 content type, 400 not UTF-8 or not JSON (a UTF-8 byte order mark before the JSON is accepted),
+    422 an event that can never be processed — mapped fields missing, text that is not valid Unicode, a
+    NUL in the idempotency key: stored as failed with the reason, replayable —, 503 database unreachable).
+    The view reads the raw body itself (``reads_raw_body``: the signature comes first, see
+    :mod:`hub.web.boundary`).
     """
     ctx = current_context()
     if not _is_json(request.mimetype):
@@ -45,7 +48,15 @@ def receive(slug: str):
     connector = intake_connector(ctx, slug, KIND)  # cached per process: no database read here
     webhook_id = verify_signature(body, request.headers, connector.secrets)
     try:
-        payload = json.loads(body)
+        # JSON is UTF-8 (RFC 8259 section 8.1), and a byte order mark before it may be ignored: the text is
+        # stored without one, so processing reads what intake read.
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(
+            _l("the body is not UTF-8 text (invalid byte at offset %(offset)s)", offset=exc.start)
+        ) from None
+    try:
+        payload = json.loads(text)
     except RecursionError:  # the decoder recurses per nesting level
         raise BadRequest(_l("the JSON body is nested too deeply")) from None
     except ValueError as exc:
@@ -54,7 +65,7 @@ def receive(slug: str):
         raise BadRequest(_l("the body must be a JSON object"))
     problem = None
     try:
-        apply_mapping(slug, connector.config.get("mapping", {}), payload)
+        map_payload(slug, connector.config.get("mapping", {}), payload)
     except EventNotProcessable as exc:
         problem = exc  # stored as failed, so the sender's mistake can be replayed once fixed
     # One statement stores the event (as failed when the mapping refused it): nothing half-written.
@@ -63,7 +74,7 @@ def receive(slug: str):
             session,
             connector,
             webhook_id,
-            body.decode("utf-8"),
+            text,
             # Stored in English, and as a message the console shows in the reader's language.
             failed_reason=_l("%(title)s: %(detail)s", title=lazy(problem.title), detail=problem.detail)
             if problem
@@ -80,3 +91,6 @@ def receive(slug: str):
         return jsonify(event=public_id, status=status, duplicate=True), 200
     current_app.extensions["hub.jobs"].enqueue(event_id)
     return jsonify(event=public_id, status="accepted"), 202
+
+
+receive.reads_raw_body = True  # type: ignore[attr-defined]  # hub.web.boundary leaves the body to this view

@@ -98,13 +98,20 @@ def set_password(session: Session, user: User, password: str) -> None:
     session.flush()
 
 
-def authenticate(session: Session, email: str, password: str) -> User | None:
-    """The active user with this e-mail and password, else None (same work either way)."""
+def user_by_email(session: Session, email: str | None) -> User | None:
+    """The user whose address is ``email`` in any of its written forms (NFC or not, Unicode or ``xn--``
+    domain, any case: :func:`hub.badges.recipient.normalise_email`); None when there is none or
+    ``email`` is not an address."""
     try:
         email = normalise_email(email)
     except ValidationError:
-        email = ""
-    user = session.scalar(select(User).where(User.email == email)) if email else None
+        return None
+    return session.scalar(select(User).where(User.email == email))
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    """The active user with this e-mail and password, else None (same work either way)."""
+    user = user_by_email(session, email)
     ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
     if not (ok and user and user.active):
         return None

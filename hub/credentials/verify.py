@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from hub.badges.recipient import hash_identity, normalise_email
+from hub.badges.recipient import hash_identity, identity_forms
 from hub.credentials.baking import OB2_SVG_NS, unbake_png, unbake_svg
 from hub.credentials.signing import verify_jws
 from hub.errors import HubError
@@ -49,9 +49,10 @@ def _check_recipient(report: Report, assertion: dict, email: str | None) -> None
     if email is None:
         return
     r = assertion.get("recipient", {})
-    identity = normalise_email(email)
-    expected = hash_identity(identity, r.get("salt", "")) if r.get("hashed") else identity
-    if r.get("identity") != expected:
+    # the hub's form first, then the form awards issued before NFC/IDNA normalisation were hashed in
+    forms = identity_forms(email)
+    expected = [hash_identity(f, r.get("salt", "")) for f in forms] if r.get("hashed") else forms
+    if r.get("identity") not in expected:
         report.fail("the recipient does not match")
 
 

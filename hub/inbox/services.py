@@ -33,6 +33,7 @@ from hub.i18n import lazy as _l
 from hub.inbox.models import FAILED, PENDING, PROCESSED, PROCESSING, InboundEvent
 from hub.operations import awards
 from hub.rules import services as rules
+from hub.schemas import has_nul, invalid_text_at, not_unicode
 from hub.timefmt import isoformat_z, parse_timestamp
 
 log = logging.getLogger(__name__)
@@ -152,14 +153,22 @@ def normalise(connector: ConnectorConfig, event: InboundEvent) -> LearningEvent:
 
 
 def check_learning_event(learning: LearningEvent) -> LearningEvent:
-    """Refuse a normalised event the hub cannot award from, whatever connector made it: the recipient's
-    e-mail must be an address (:func:`hub.badges.recipient.normalise_email`: ``123`` or an address with a
-    NUL in it is not), and the event type a name: text of 1-255 characters without control characters
-    (not a list or an object the mapping found). Returns ``learning`` unchanged.
+    """Refuse a normalised event the hub cannot award from, whatever connector made it: every text in it
+    must be valid Unicode (:func:`hub.schemas.invalid_text_at`, the payload in ``data`` included), the
+    recipient's e-mail an address (:func:`hub.badges.recipient.normalise_email`: ``123`` or an address
+    with a NUL in it is not), the event type a name: text of 1-255 characters without control characters
+    (not a list or an object the mapping found), the idempotency key at most 255 characters without
+    control characters (it is the award's ``source_key``), and no other text field may hold a NUL
+    (PostgreSQL text cannot). Returns ``learning`` unchanged. Intake calls it too, so an event that can
+    never be processed is stored as failed at once rather than accepted.
 
     Raises:
-        EventNotProcessable: naming the field (``recipient_email`` or ``event_type``) and the reason.
+        EventNotProcessable: naming the field (``recipient_email``, ``event_type``, ``idempotency_key``,
+            ``key``, ``recipient_name``, ... or the path of the text that is not Unicode) and the reason.
     """
+    where = invalid_text_at(asdict(learning))
+    if where is not None:
+        raise not_unicode(where, EventNotProcessable)
     try:
         normalise_email(learning.recipient.email)
     except ValidationError as exc:
@@ -177,6 +186,26 @@ def check_learning_event(learning: LearningEvent) -> LearningEvent:
             _l("the event type must be a name of at most 255 characters without control characters"),
             field="event_type",
         )
+    ikey = learning.idempotency_key
+    if ikey is not None and (len(ikey) > 255 or any(unicodedata.category(c) == "Cc" for c in ikey)):
+        raise EventNotProcessable(
+            _l("the idempotency key must be at most 255 characters without control characters (a NUL, a line break)"),
+            field="idempotency_key",
+        )
+    texts = {
+        "key": learning.key,
+        "recipient_name": learning.recipient.name,
+        "platform_user_id": learning.recipient.platform_user_id,
+        "platform": learning.recipient.platform,
+        "sourced_id": learning.recipient.sourced_id,
+        "evidence": learning.evidence,
+        "outcomes": learning.outcomes,
+    }
+    for name, value in texts.items():
+        if has_nul(value):
+            raise EventNotProcessable(
+                _l("%(field)s contains a NUL character (U+0000), which cannot be stored", field=name), field=name
+            )
     return learning
 
 

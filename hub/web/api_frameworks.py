@@ -184,6 +184,7 @@ class LearningOutcomeOut(Base):
 class LearningOutcomesIn(Base):
     """``{"items": [...]}``, or the list of outcomes itself."""
 
+    accepts_list = True
     items = fields.List(fields.Nested(LearningOutcomeIn), required=True, validate=validate.Length(max=100))
 
     @pre_load(pass_collection=True)

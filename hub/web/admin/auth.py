@@ -15,9 +15,10 @@ from sqlalchemy import select
 
 from hub.accounts import services as accounts
 from hub.accounts.models import ApiToken, User
+from hub.badges.recipient import normalise_email
 from hub.context import current_context
 from hub.db import utcnow
-from hub.errors import HubError
+from hub.errors import HubError, ValidationError
 from hub.i18n import set_locale
 from hub.learners.mail import MailError, Message, mailer_for
 from hub.operations import actions
@@ -77,7 +78,11 @@ def _finish_login(user: User):
 
 
 def _email_key() -> str:
-    return (request.form.get("email") or "").strip().lower() or get_addr()
+    typed = request.form.get("email") or ""
+    try:
+        return normalise_email(typed)  # every written form of one address shares its limit
+    except ValidationError:
+        return typed.strip().lower() or get_addr()
 
 
 def lang_code() -> str:
@@ -154,8 +159,7 @@ def language():
 def forgot_password():
     if request.method == "POST":
         ctx = current_context()
-        email = (request.form.get("email") or "").strip().lower()
-        user = db_session().scalar(select(User).where(User.email == email))
+        user = accounts.user_by_email(db_session(), request.form.get("email"))
         if user is not None and user.active:
             # Built from HUB_BASE_URL, never from the request's Host header (reset-link poisoning).
             path = url_for("admin.reset_password", token=accounts.make_reset_token(ctx, user))

@@ -15,8 +15,9 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import func, select
 
+from hub.accounts import services as accounts
 from hub.accounts.access import AWARD, CONFIGURE, VIEW
-from hub.accounts.models import ROLES, Membership, User
+from hub.accounts.models import ROLES, Membership
 from hub.badges import services as badges
 from hub.badges.models import Assertion, BadgeClass, Issuer
 from hub.certificates import keys as certificate_keys
@@ -238,8 +239,7 @@ def issuer_rotate_key(issuer_id: str):
 def issuer_member(issuer_id: str):
     s, p = db_session(), principal()
     row = load(s, p, Issuer, issuer_id, CONFIGURE, write=True)
-    email = (forms.text("email") or "").lower()
-    user = s.scalar(select(User).where(User.email == email))
+    user = accounts.user_by_email(s, forms.text("email"))
     if user is None:
         flash(_("No user with this e-mail. A site administrator creates accounts."), "error")
     else:
