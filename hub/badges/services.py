@@ -66,6 +66,26 @@ def _require_text(value: str | None, field: str, max_len: int = 255) -> str:
     return text
 
 
+#: Line breaks: CR, LF, NEL, LINE and PARAGRAPH SEPARATOR (vertical tab and form feed are dropped by
+#: :func:`_clean` already). A name is one line: it goes into e-mail subjects and headers, PDF titles and
+#: ``<title>``.
+LINE_BREAKS = frozenset("\r\n\x85\u2028\u2029")
+
+
+def require_line(value: str | None, field: str, max_len: int = 255) -> str:
+    """:func:`_require_text` for a name (an issuer's, a badge class's, a recipient's): also one line.
+
+    Raises:
+        ValidationError: empty, too long, or with a line break (``field`` as given).
+    """
+    text = _require_text(value, field, max_len)
+    if LINE_BREAKS.intersection(text):
+        raise ValidationError(
+            _l("%(field)s must be one line, without line breaks", field=FIELD_NAMES.get(field, field)), field=field
+        )
+    return text
+
+
 def _require_url(value: str | None, field: str) -> str:
     text = _require_text(value, field, 1024)
     if not text.startswith(("https://", "http://")):
@@ -98,7 +118,7 @@ def create_issuer(
         ValidationError: missing name, bad URL or e-mail; ImageError for a bad image.
     """
     issuer = Issuer(
-        name=_require_text(name, "name"),
+        name=require_line(name, "name"),
         url=_require_url(url, "url"),
         email=normalise_email(email) if email else None,
         description=_clean(description),
@@ -166,7 +186,7 @@ def create_badge_class(
     image_type = check_image(image, max_bytes=ctx.settings.max_image_bytes, max_pixels=ctx.settings.max_image_pixels)
     badge = BadgeClass(
         issuer=issuer,
-        name=_require_text(name, "name"),
+        name=require_line(name, "name"),
         description=_require_text(description, "description", 10_000),
         image=image,
         image_type=image_type,
@@ -207,13 +227,13 @@ def check_issued_on(issued_on: datetime | None) -> datetime:
 
 def recipient_name(name: str | None) -> str | None:
     """A recipient's display name as an award stores it: trimmed, without control characters, None when
-    empty (also used by the bulk upload's preview).
+    empty (also used by the bulk upload's preview and the inbox's intake check).
 
     Raises:
-        ValidationError: longer than 255 characters (field ``recipient.name``).
+        ValidationError: longer than 255 characters, or with a line break (field ``recipient.name``).
     """
     text = _clean(name)
-    return _require_text(text, "recipient.name") if text else None
+    return require_line(text, "recipient.name") if text else None
 
 
 @dataclass(frozen=True)
@@ -399,7 +419,7 @@ def update_issuer(session: Session, ctx: HubContext, issuer: Issuer, *, image: b
     if unknown:
         raise ValidationError(_l("unknown issuer fields: %(fields)s", fields=joined(sorted(unknown))))
     if "name" in fields:
-        issuer.name = _require_text(fields["name"], "name")
+        issuer.name = require_line(fields["name"], "name")
     if "url" in fields:
         issuer.url = _require_url(fields["url"], "url")
     if "email" in fields:
@@ -430,7 +450,7 @@ def update_badge_class(
     if "expires_after_days" in fields:
         badge.expires_after_days = _positive_days(fields["expires_after_days"])
     if "name" in fields:
-        badge.name = _require_text(fields["name"], "name")
+        badge.name = require_line(fields["name"], "name")
     if "description" in fields:
         badge.description = _require_text(fields["description"], "description", 10_000)
     if "criteria_url" in fields:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, joinedload
 from connectors.types import LearningEvent, PlatformUser
 from hub.accounts.access import Principal
 from hub.badges.recipient import normalise_email
+from hub.badges.services import recipient_name
 from hub.certificates import jobs as certificate_jobs
 from hub.connections import registry
 from hub.connections.models import ConnectorConfig
@@ -186,6 +187,12 @@ def check_learning_event(learning: LearningEvent) -> LearningEvent:
             _l("the event type must be a name of at most 255 characters without control characters"),
             field="event_type",
         )
+    try:
+        recipient_name(learning.recipient.name)
+    except ValidationError as exc:  # a line break (it would reach e-mail headers), or too long
+        raise EventNotProcessable(
+            _l("the recipient's name is not usable: %(detail)s", detail=exc.detail), field="recipient_name"
+        ) from None
     ikey = learning.idempotency_key
     if ikey is not None and (len(ikey) > 255 or any(unicodedata.category(c) == "Cc" for c in ikey)):
         raise EventNotProcessable(

@@ -90,7 +90,9 @@ def test_an_award_with_a_lone_surrogate_in_the_name_is_refused_and_stores_nothin
     body = '{"badge_class": "%s", "email": "ola@example.org", "name": "Ola \\ud83c"}' % info["badge"]
     problem = _problem(client.post("/api/v1/awards", data=body, headers=AUTH), 422)
     assert problem["field"] == "name"
-    assert client.post("/api/v1/awards", data=body.replace("\\ud83c", "\\ud83c\\udf89"), headers=AUTH).status_code == 201
+    assert (
+        client.post("/api/v1/awards", data=body.replace("\\ud83c", "\\ud83c\\udf89"), headers=AUTH).status_code == 201
+    )
     with ctx.db.session_scope() as s:
         assert [a.recipient_name for a in s.scalars(select(Assertion))] == ["Ola 🎉"]
 
@@ -193,7 +195,9 @@ def test_a_webhook_body_that_is_not_utf8_is_a_400(client, ctx, factory):
         ("key", "data.nul", "key"),
     ],
 )
-def test_events_that_can_never_be_processed_are_refused_at_intake(client, ctx, factory, mapping_field, expression, field):
+def test_events_that_can_never_be_processed_are_refused_at_intake(
+    client, ctx, factory, mapping_field, expression, field
+):
     from hub.demo import MOODLE_MAPPING
 
     factory.setup(mapping={**MOODLE_MAPPING, mapping_field: expression})
