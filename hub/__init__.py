@@ -10,7 +10,7 @@ import logging
 
 from flask import Flask
 
-from hub.settings import Settings, load_settings
+from hub.settings import Settings, check_session_cookie_name, load_settings
 
 __all__ = ["create_app"]
 
@@ -32,6 +32,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     Raises:
         hub.errors.ConfigurationError: invalid settings.
     """
+    from datetime import timedelta
+
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     from hub import i18n
@@ -61,6 +63,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
+        # Flask's defaults are 31 days and "session": set, never setdefault (those keys always exist)
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_hours),
+        SESSION_COOKIE_NAME=check_session_cookie_name(settings.session_cookie_name),
     )
     app.json.ensure_ascii = False
     # Behind a TLS-terminating proxy: trust one hop of X-Forwarded-For/Proto/Host.
@@ -95,5 +100,28 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(learner_bp)
     for connector in registry.available().values():
         connector.init_app(app)
-
+    check_settings_applied(app, settings)
     return app
+
+
+def check_settings_applied(app: Flask, settings: Settings) -> None:
+    """Refuse to start when a setting did not take effect (an extension or connector changed the
+    Flask configuration it maps to): a setting is applied or the app does not start, never ignored.
+
+    Raises:
+        hub.errors.ConfigurationError: naming the setting, what it says and what is in effect.
+    """
+    from datetime import timedelta
+
+    from hub.errors import ConfigurationError
+
+    expected = {
+        "PERMANENT_SESSION_LIFETIME": ("HUB_SESSION_HOURS", timedelta(hours=settings.session_hours)),
+        "SESSION_COOKIE_NAME": ("HUB_SESSION_COOKIE_NAME", settings.session_cookie_name),
+        "MAX_CONTENT_LENGTH": ("HUB_MAX_BODY_BYTES", settings.max_body_bytes),
+        "SECRET_KEY": ("HUB_SECRET_KEY", settings.secret_key),
+    }
+    for key, (name, value) in expected.items():
+        if app.config.get(key) != value:
+            shown = "(secret)" if key == "SECRET_KEY" else f"{value!r}, but {app.config.get(key)!r} is in effect"
+            raise ConfigurationError(f"{name} does not take effect ({key}): the setting says {shown}")

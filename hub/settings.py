@@ -79,6 +79,10 @@ class Settings:
         lti_grade_sync_minutes: ``HUB_LTI_GRADE_SYNC_MINUTES`` (default 15; 0 turns it off). How often the
             job runner reads the grades of every LTI course whose award rule is a grade threshold and
             awards the badges earned (job kind ``lti.grade_sync``, one job per course and interval).
+        session_hours: ``HUB_SESSION_HOURS`` (default 12, at least 1): how long a console or learner
+            sign-in lasts, hours (Flask's ``PERMANENT_SESSION_LIFETIME``; the cookie's ``Expires``).
+        session_cookie_name: ``HUB_SESSION_COOKIE_NAME`` (default ``badgehub_session``): the session
+            cookie's name, an RFC 6265 token (section 4.1.1) other than the cookies the hub sets itself.
     """
 
     instance_path: Path
@@ -109,6 +113,8 @@ class Settings:
     lti_allow_private_hosts: bool = False
     prerender_certificates: bool = False
     lti_grade_sync_minutes: int = 15
+    session_hours: int = 12
+    session_cookie_name: str = "badgehub_session"
     extra: dict = field(default_factory=dict)
 
     @property
@@ -121,6 +127,30 @@ class Settings:
     def with_(self, **changes) -> Settings:
         """Return a copy with ``changes`` applied (settings are frozen)."""
         return replace(self, **changes)
+
+
+#: RFC 6265 section 4.1.1: a cookie name is an RFC 2616 token (visible ASCII but separators).
+_TOKEN_SEPARATORS = frozenset('()<>@,;:\\"/[]?={} \t')
+#: Cookies the hub or its libraries set under their own names (Flask-Login's remember-me cookie).
+RESERVED_COOKIES = frozenset({"remember_token"})
+
+
+def check_session_cookie_name(name: str) -> str:
+    """``name`` when it can be the session cookie's name, else a ConfigurationError: an RFC 6265 token
+    (1-64 visible ASCII characters, no separators), not a ``__Host-``/``__Secure-`` prefixed name (they
+    need attributes the hub does not set on every origin), not a cookie the hub sets itself
+    (:data:`RESERVED_COOKIES`) nor the LTI tool's ``lti1p3-state-*`` cookies."""
+    if (
+        not 1 <= len(name) <= 64
+        or not all(33 <= ord(c) <= 126 and c not in _TOKEN_SEPARATORS for c in name)
+        or name.lower().startswith(("__host-", "__secure-", "lti1p3-"))
+        or name in RESERVED_COOKIES
+    ):
+        raise ConfigurationError(
+            f"HUB_SESSION_COOKIE_NAME must be a cookie name (1-64 letters, digits or !#$%&'*+-.^_`|~, not "
+            f"__Host-/__Secure-/lti1p3- prefixed, not {', '.join(sorted(RESERVED_COOKIES))}), got {name!r}"
+        )
+    return name
 
 
 def _int(env: dict, name: str, default: int, minimum: int = 0) -> int:
@@ -256,6 +286,8 @@ def load_settings(env: dict | None = None) -> Settings:
         lti_allow_private_hosts=_bool(env, "HUB_LTI_ALLOW_PRIVATE_HOSTS", False),
         prerender_certificates=_bool(env, "HUB_PRERENDER_CERTIFICATES", False),
         lti_grade_sync_minutes=_int(env, "HUB_LTI_GRADE_SYNC_MINUTES", 15, 0),
+        session_hours=_int(env, "HUB_SESSION_HOURS", 12, 1),
+        session_cookie_name=check_session_cookie_name(env.get("HUB_SESSION_COOKIE_NAME") or "badgehub_session"),
     )
 
 

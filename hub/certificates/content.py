@@ -9,13 +9,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.badges.models import Assertion
+from hub.bidi import isolate_if_needed
 from hub.context import HubContext
 from hub.credentials.models import AchievementDetails
 from hub.db import utcnow
@@ -131,6 +132,24 @@ class CertificateContent:
         for e in extra:
             h.update(e.encode())
         return h.hexdigest()
+
+
+def isolated(content: CertificateContent) -> CertificateContent:
+    """``content`` with the texts people typed (names, descriptions, the criteria narrative, the
+    revocation reason, outcomes' names and descriptions) isolated where they need it
+    (:func:`hub.bidi.isolate_if_needed`): xhtml2pdf applies UAX #9 with isolates, so a U+202E in a name
+    cannot reverse the text after it (``Issued by <name> (<url>)``). What templates see as ``c``."""
+    fix = isolate_if_needed
+    return replace(
+        content,
+        recipient_name=fix(content.recipient_name),
+        badge_name=fix(content.badge_name) or "",
+        badge_description=fix(content.badge_description) or "",
+        issuer_name=fix(content.issuer_name) or "",
+        criteria_narrative=fix(content.criteria_narrative),
+        revocation_reason=fix(content.revocation_reason),
+        outcomes=tuple(replace(o, name=fix(o.name) or "", description=fix(o.description)) for o in content.outcomes),
+    )
 
 
 def outcome(a: dict) -> Outcome | None:

@@ -56,6 +56,7 @@ from hub.certificates.content import (
     LearningOutcomeLine,
     Outcome,
     certificate_number,
+    isolated,
 )
 from hub.errors import HubError, ValidationError
 from hub.i18n import N_, number, translations
@@ -458,7 +459,7 @@ def template_context(content: CertificateContent, instance_path: Path | None) ->
             logo, logo_type = print_image(logo, logo_type, 8 * LOGO_PX, LOGO_PX)
     gettext = _gettext(instance_path, langs)
     return {
-        "c": content,
+        "c": isolated(content),
         "_": gettext,
         **_labels(langs, gettext),
         "lang": langs[0],

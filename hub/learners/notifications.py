@@ -18,6 +18,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from hub.badges.models import Assertion
+from hub.bidi import isolate_if_needed
 from hub.context import HubContext
 from hub.db import claim_filter, utcnow
 from hub.errors import HubError
@@ -138,11 +139,14 @@ def award_message(session: Session, ctx: HubContext, assertion: Assertion, *, me
     _ = translations(ctx.settings.instance_path, locale).gettext
     badge = assertion.badge_class
     link = ctx.urls.claim(tokens.issue(session, ctx, tokens.CLAIM, assertion.recipient_plain, assertion))
-    greeting = _("Hello %(name)s,") % {"name": assertion.recipient_name} if assertion.recipient_name else _("Hello,")
+    # names people typed are isolated (hub.bidi): a U+202E in one cannot reverse the text after it
+    name = isolate_if_needed(assertion.recipient_name)
+    greeting = _("Hello %(name)s,") % {"name": name} if name else _("Hello,")
+    badge_name, issuer_name = isolate_if_needed(badge.name), isolate_if_needed(badge.issuer.name)
     text = "\n\n".join(
         [
             greeting,
-            _("%(issuer)s has awarded you the badge „%(badge)s”.") % {"issuer": badge.issuer.name, "badge": badge.name},
+            _("%(issuer)s has awarded you the badge „%(badge)s”.") % {"issuer": issuer_name, "badge": badge_name},
             _("Open your badge, download its certificate and choose who may see it:"),
             link,
             _("The link works once and for %(days)d days; later you can sign in with your e-mail address at %(url)s.")
@@ -151,7 +155,7 @@ def award_message(session: Session, ctx: HubContext, assertion: Assertion, *, me
     )
     return Message(
         to=assertion.recipient_plain,
-        subject=_("You have earned a badge: %(badge)s") % {"badge": badge.name},
+        subject=_("You have earned a badge: %(badge)s") % {"badge": badge_name},
         text=text,
         locale=locale,
         message_id=message_id,

@@ -17,6 +17,8 @@ from sqlalchemy import select
 
 from hub.badges.models import Assertion, BadgeClass, Issuer, IssuerKey
 from hub.badges.services import get_by_public_id
+from hub.bidi import isolate as bidi_isolate
+from hub.bidi import visible_json as bidi_visible_json
 from hub.certificates import services as certificates
 from hub.certificates import sharing
 from hub.context import current_context
@@ -72,8 +74,14 @@ def bdi(text) -> Markup:
 @bp.app_template_filter("isolate")
 def isolate(text) -> str:
     """``text`` between U+2068 FIRST STRONG ISOLATE and U+2069 POP DIRECTIONAL ISOLATE, the plain-text
-    ``<bdi>`` for places that take no markup (``<title>``, ``og:title``)."""
-    return f"\u2068{text}\u2069" if text else ""
+    ``<bdi>`` for places that take no markup (``<title>``, ``og:title``): :func:`hub.bidi.isolate`."""
+    return bidi_isolate(text)
+
+
+@bp.app_template_filter("visible_json")
+def visible_json(value) -> str:
+    """``value`` as JSON with its bidi controls escaped (:func:`hub.bidi.visible_json`; the audit log)."""
+    return bidi_visible_json(value)
 
 
 @cache

@@ -8,8 +8,6 @@ API".
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Blueprint, Flask, current_app, g, request, session, url_for
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -53,8 +51,8 @@ def init_app(app: Flask) -> None:
     from hub.web.admin import auth, awards, bulk, cli, connectors, jobs, people, views  # noqa: F401  (routes)
 
     settings = app.extensions["hub"].settings
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=12))
-    app.config.setdefault("SESSION_COOKIE_NAME", "badgehub_session")
+    # Session lifetime and cookie name: create_app sets them from settings (HUB_SESSION_HOURS,
+    # HUB_SESSION_COOKIE_NAME) and checks they took effect.
     app.config.setdefault("REMEMBER_COOKIE_SECURE", settings.base_url.startswith("https://"))
     app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
     # Shared counts between processes when Redis is configured; per-process otherwise.

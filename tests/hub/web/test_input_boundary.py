@@ -87,7 +87,7 @@ def test_every_api_write_refuses_non_objects_and_invalid_unicode(client, method,
 
 def test_an_award_with_a_lone_surrogate_in_the_name_is_refused_and_stores_nothing(client, ctx, factory):
     info = factory.setup()
-    body = '{"badge_class": "%s", "email": "ola@example.org", "name": "Ola \\ud83c"}' % info["badge"]
+    body = json.dumps({"badge_class": info["badge"], "email": "ola@example.org", "name": "Ola \ud83c"})
     problem = _problem(client.post("/api/v1/awards", data=body, headers=AUTH), 422)
     assert problem["field"] == "name"
     assert (
