@@ -1,4 +1,5 @@
-"""Input that cannot be stored is refused here, at the request boundary, never by the database (a 500).
+"""Input that cannot be stored is refused here, at the request boundary, never by the database (a 500);
+and a body over the size limit is a 413 however it is sent (:class:`HubRequest`).
 
 One ``before_request`` hook (:func:`refuse_unstorable_input`, registered after the API's authentication
 and the console's CSRF check, so a stranger still gets 401 and a stale form 400 first) looks at every
@@ -31,7 +32,10 @@ import logging
 from urllib.parse import unquote_to_bytes
 
 from flask import Flask, Request, current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
+from werkzeug.utils import cached_property
+from werkzeug.wsgi import LimitedStream, get_content_length, get_input_stream
 
 from hub.errors import ValidationError
 from hub.i18n import lazy as _l
@@ -111,10 +115,36 @@ class StrictFormDataParser(FormDataParser):
         return super()._parse_urlencoded(io.BytesIO(raw), mimetype, content_length, options)
 
 
+class CappedStream(LimitedStream):
+    """A streamed body (``Transfer-Encoding: chunked``, no ``Content-Length``) read at most one byte past
+    ``limit``: reading that byte is a 413. Werkzeug's own stream stops silently at the limit, so a view
+    saw a truncated body (a webhook then failed its signature check with 401, the API its JSON with 400).
+    """
+
+    def __init__(self, stream, limit: int) -> None:
+        super().__init__(stream, limit + 1, is_max=True)
+        self.cap = limit
+
+    def readinto(self, b) -> int | None:  # type: ignore[override]
+        """Raises RequestEntityTooLarge once more than ``limit`` bytes came."""
+        n = super().readinto(b)
+        if self._pos > self.cap:
+            raise RequestEntityTooLarge()
+        return n
+
+
 class HubRequest(Request):
-    """The app's request class: forms are read by :class:`StrictFormDataParser`."""
+    """The app's request class: forms are read by :class:`StrictFormDataParser`; a streamed body over the
+    request's ``max_content_length`` is a 413 (:class:`CappedStream`), as one with ``Content-Length`` is."""
 
     form_data_parser_class = StrictFormDataParser
+
+    @cached_property
+    def stream(self):  # type: ignore[override]
+        limit = self.max_content_length
+        if limit is not None and get_content_length(self.environ) is None and self.environ.get("wsgi.input_terminated"):
+            return CappedStream(self.environ["wsgi.input"], limit)
+        return get_input_stream(self.environ, max_content_length=limit)
 
 
 def _check_multipart() -> None:

@@ -210,3 +210,38 @@ def test_events_that_can_never_be_processed_are_refused_at_intake(
     with ctx.db.session_scope() as s:
         assert s.scalar(select(Assertion)) is None
         assert s.scalar(select(Issuer)) is not None
+
+
+# ---- streamed bodies over the limit ----------------------------------------------------------------------
+
+
+def _chunked_post(app, path: str, body: bytes, headers: dict) -> tuple[int, dict]:
+    """POST ``body`` with ``Transfer-Encoding: chunked`` (no Content-Length) over real HTTP."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    where = urlsplit(app.extensions["hub"].settings.base_url)
+    conn = http.client.HTTPConnection(where.hostname, where.port, timeout=30)
+    try:
+        pieces = (body[i : i + 65536] for i in range(0, len(body), 65536))
+        conn.request("POST", path, body=pieces, headers=headers, encode_chunked=True)
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read() or b"{}")
+    finally:
+        conn.close()
+
+
+def test_a_chunked_body_over_the_limit_is_a_413_and_one_within_it_is_read_whole(live_server):
+    from tests.conftest import Factory
+
+    ctx = live_server.extensions["hub"]
+    Factory(ctx).setup()
+    limit = ctx.settings.max_body_bytes
+    big = json.dumps(completion(padding="x" * limit)).encode()
+    status, problem = _chunked_post(live_server, "/hooks/lms", big, signed_headers(big))
+    assert status == 413 and problem["status"] == 413  # not 401 from a signature over a truncated body
+    status, _ = _chunked_post(live_server, "/api/v1/awards", b"[" + b" " * ctx.settings.max_upload_bytes + b"]", AUTH)
+    assert status == 413
+    small = json.dumps(completion(email="chunked@example.org")).encode()
+    status, accepted = _chunked_post(live_server, "/hooks/lms", small, signed_headers(small))
+    assert status == 202, accepted
