@@ -31,6 +31,7 @@ from hub.errors import ValidationError
 from hub.frameworks import services as fw
 from hub.i18n import N_, english, joined, number
 from hub.i18n import lazy as _l
+from hub.schemas import invalid_text_at, not_unicode
 
 log = logging.getLogger(__name__)
 
@@ -407,7 +408,8 @@ def import_custom_json(session: Session, stream: BinaryIO) -> ImportResult:
     thousands of rows; use CSV for more.
 
     Raises:
-        ImportRefused: not UTF-8, not JSON (with its line and column), invalid descriptors.
+        ImportRefused: not UTF-8, not JSON (with its line and column), text that is not valid Unicode
+            (naming its place, :func:`hub.schemas.invalid_text_at`), invalid descriptors.
     """
     import json
 
@@ -429,5 +431,9 @@ def import_custom_json(session: Session, stream: BinaryIO) -> ImportResult:
         raise ImportRefused(
             _l("the file is not JSON"), [RowError("line 1", _l("the JSON body is nested too deeply"))]
         ) from None
+    where = invalid_text_at(doc)  # a lone surrogate written as \\ud83c: JSON, but not storable text
+    if where is not None:
+        refusal = not_unicode(where or "file")
+        raise ImportRefused(refusal.detail, [RowError(where or "file", refusal.detail)])
     framework, n = fw.load_framework_document(session, doc, where="JSON")
     return ImportResult(framework.identifier, n)

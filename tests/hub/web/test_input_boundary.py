@@ -245,3 +245,19 @@ def test_a_chunked_body_over_the_limit_is_a_413_and_one_within_it_is_read_whole(
     small = json.dumps(completion(email="chunked@example.org")).encode()
     status, accepted = _chunked_post(live_server, "/hooks/lms", small, signed_headers(small))
     assert status == 202, accepted
+
+
+def test_a_framework_import_with_text_that_is_not_unicode_is_refused_naming_the_place(ctx):
+    import io
+
+    from hub.frameworks import importers
+
+    doc = {
+        "identifier": "club-skills",
+        "name": {"en": "Club skills", "pl": "Umiejętności klubowe"},
+        "url": "https://club.example.pl",
+        "descriptors": [{"code": "swim", "url": "https://club.example.pl/swim", "name": {"pl": "Pływanie \ud83c"}}],
+    }
+    with pytest.raises(importers.ImportRefused) as info, ctx.db.session_scope() as s:
+        importers.import_custom_json(s, io.BytesIO(json.dumps(doc).encode()))
+    assert info.value.errors[0].where == "descriptors.0.name.pl"
