@@ -376,8 +376,10 @@ def test_webhook_events_with_unusable_recipient_or_event_type_fail_readably(clie
         "nul": completion(email="a\u0000b@x.pl", user_id=2),
         "list": completion(email="ok@example.org", user_id=3, type=["course_completed"]),
     }
-    assert post_event(client, bad["number"], slug="lms-a").status_code == 202  # stored, then fails
-    assert post_event(client, bad["nul"], slug="lms-a").status_code == 202
+    # refused at intake (issue 13: never accepted with 202 when it can never be processed), stored as failed
+    for name in ("number", "nul"):
+        refused = post_event(client, bad[name], slug="lms-a")
+        assert refused.status_code == 422 and refused.get_json()["field"] == "recipient_email"
     listed = post_event(client, bad["list"], slug="lms-a")
     assert listed.status_code == 422 and listed.get_json()["field"] == "event_type"
     assert "JSON" in listed.get_json()["detail"]  # "must be text, not a JSON list", in the reader's language

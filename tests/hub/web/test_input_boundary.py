@@ -81,7 +81,11 @@ def test_every_api_write_refuses_non_objects_and_invalid_unicode(client, method,
         ('{"\\ud83c": 1}', "\\ud83c"),
         ('"\\ud83c"', "body"),
     ):
-        problem = _problem(client.open(path, method=method, data=body, headers=AUTH), 422)
+        resp = client.open(path, method=method, data=body, headers=AUTH)
+        if not declared:  # a route without a JSON body never reads it (an import checks its own bytes)
+            assert resp.status_code < 500, resp.get_data(as_text=True)
+            continue
+        problem = _problem(resp, 422)
         assert problem["field"] == field and "not valid Unicode" in problem["detail"], body
 
 
