@@ -34,14 +34,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     """
     from datetime import timedelta
 
-    from werkzeug.middleware.proxy_fix import ProxyFix
-
     from hub import i18n
     from hub.connections import registry
     from hub.context import HubContext
     from hub.jobs import attach as attach_runner
     from hub.jobs.runner import Runner, load_kinds
-    from hub.web import admin, api, close_db_session, commit_db_session, init_csrf
+    from hub.web import admin, api, close_db_session, commit_db_session, init_csrf, proxies
     from hub.web.api_frameworks import bp as frameworks_api_bp
     from hub.web.api_jobs import bp as jobs_api_bp
     from hub.web.boundary import init_app as init_boundary
@@ -68,8 +66,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         SESSION_COOKIE_NAME=check_session_cookie_name(settings.session_cookie_name),
     )
     app.json.ensure_ascii = False
-    # Behind a TLS-terminating proxy: trust one hop of X-Forwarded-For/Proto/Host.
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+    # X-Forwarded-For/Proto/Host only from the proxies HUB_TRUSTED_PROXIES names (none by default).
+    app.wsgi_app = proxies.wrap(app.wsgi_app, settings.trusted_proxies)  # type: ignore[method-assign]
 
     ctx = HubContext.from_settings(settings)
     load_kinds()

@@ -83,6 +83,11 @@ class Settings:
             sign-in lasts, hours (Flask's ``PERMANENT_SESSION_LIFETIME``; the cookie's ``Expires``).
         session_cookie_name: ``HUB_SESSION_COOKIE_NAME`` (default ``badgehub_session``): the session
             cookie's name, an RFC 6265 token (section 4.1.1) other than the cookies the hub sets itself.
+        trusted_proxies: ``HUB_TRUSTED_PROXIES`` (default: none). Which peers' ``X-Forwarded-For``,
+            ``-Proto`` and ``-Host`` are believed (:mod:`hub.web.proxies`): an int ``n`` (that many
+            proxies in front of every request, werkzeug ``ProxyFix``), or a tuple of addresses/CIDR
+            networks (``10.0.0.0/8``, ``::1``) of the proxies. ``0`` / empty: none; the headers are
+            ignored and the client is the socket's peer.
     """
 
     instance_path: Path
@@ -115,6 +120,7 @@ class Settings:
     lti_grade_sync_minutes: int = 15
     session_hours: int = 12
     session_cookie_name: str = "badgehub_session"
+    trusted_proxies: int | tuple[str, ...] = 0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -288,7 +294,36 @@ def load_settings(env: dict | None = None) -> Settings:
         lti_grade_sync_minutes=_int(env, "HUB_LTI_GRADE_SYNC_MINUTES", 15, 0),
         session_hours=_int(env, "HUB_SESSION_HOURS", 12, 1),
         session_cookie_name=check_session_cookie_name(env.get("HUB_SESSION_COOKIE_NAME") or "badgehub_session"),
+        trusted_proxies=_trusted_proxies(env.get("HUB_TRUSTED_PROXIES")),
     )
+
+
+def _trusted_proxies(raw: str | None) -> int | tuple[str, ...]:
+    """``HUB_TRUSTED_PROXIES``: empty -> 0 (none); a whole number -> that many proxy hops; else a
+    comma-separated list of IPv4/IPv6 addresses or CIDR networks, returned normalised.
+
+    Raises:
+        ConfigurationError: a negative count or an entry that is not an address or network.
+    """
+    import ipaddress
+
+    raw = (raw or "").strip()
+    if not raw:
+        return 0
+    if raw.isdigit():
+        return int(raw)
+    found = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        try:
+            found.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError:
+            raise ConfigurationError(
+                f"HUB_TRUSTED_PROXIES must be a number of proxies or a comma-separated list of addresses or "
+                f"networks (e.g. 10.0.0.0/8,::1), got {part!r}"
+            ) from None
+    return tuple(found)
 
 
 def _mail_backend(env: dict) -> str:

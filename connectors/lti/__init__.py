@@ -38,7 +38,7 @@ class LtiConnector(Connector):
         from .views import bp, limiter
 
         app.register_blueprint(bp)
-        limiter.init_app(app)  # storage: the app's RATELIMIT_STORAGE_URI (Redis with HUB_REDIS_URL)
+        limiter.init_app(app)  # storage: the app's RATELIMIT_STORAGE_URI (Redis, or the database)
         app.cli.add_command(lti_cli)
 
     def register_jobs(self) -> None:

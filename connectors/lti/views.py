@@ -65,10 +65,10 @@ from .store import Store, make_store
 log = logging.getLogger(__name__)
 bp = Blueprint("lti", __name__, url_prefix="/lti", template_folder="templates")
 #: Dynamic registration needs no sign-in and makes the hub call the platform: a few tries per client
-#: address (``request.remote_addr``; behind a proxy, set the hub up to see the client's address).
-#: Counted in Redis with ``HUB_REDIS_URL`` (shared by the workers), else per process.
+#: address (``request.remote_addr``; behind proxies, name them in ``HUB_TRUSTED_PROXIES``). Counted in
+#: the app's rate-limit storage (Redis with ``HUB_REDIS_URL``, else the database), shared by the workers.
 REGISTER_LIMITS = "10 per minute;30 per hour"
-limiter = Limiter(get_remote_address, storage_uri="memory://", key_prefix="lti")
+limiter = Limiter(get_remote_address, key_prefix="lti")
 
 
 @limiter.request_filter

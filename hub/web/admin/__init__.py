@@ -13,6 +13,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user
 
+from hub import ratelimit
 from hub.accounts.access import Principal
 from hub.errors import BadRequest
 from hub.i18n import lazy as _l
@@ -27,7 +28,9 @@ bp = Blueprint(
     static_url_path="/static",
 )
 login_manager = LoginManager()
-limiter = Limiter(get_remote_address, storage_uri="memory://")
+#: Storage: none of its own, so ``init_app`` takes the app's (:func:`hub.ratelimit.configure`: Redis with
+#: ``HUB_REDIS_URL``, else the database), shared by every process.
+limiter = Limiter(get_remote_address)
 
 NUL_REFUSED = _l("The form contains a NUL character (U+0000), which no field accepts. Remove it and try again.")
 
@@ -55,8 +58,8 @@ def init_app(app: Flask) -> None:
     # HUB_SESSION_COOKIE_NAME) and checks they took effect.
     app.config.setdefault("REMEMBER_COOKIE_SECURE", settings.base_url.startswith("https://"))
     app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
-    # Shared counts between processes when Redis is configured; per-process otherwise.
-    app.config.setdefault("RATELIMIT_STORAGE_URI", settings.redis_url or "memory://")
+    # Counts shared by every process: Redis when configured, the database otherwise.
+    ratelimit.configure(app, app.extensions["hub"])
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     limiter.init_app(app)
     login_manager.init_app(app)
