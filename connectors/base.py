@@ -39,6 +39,15 @@ class Connector:
         e.g. a scheduled sync. Called once when the connector is loaded, in web and worker processes
         alike. Default: nothing."""
 
+    def related_events(self, session, ctx, source, learning: LearningEvent) -> list[tuple[Any, LearningEvent]]:
+        """Events of this kind that ``learning`` stands for too. The inbox asks every other kind while it
+        processes an event of connector row ``source`` (a ``hub.connections.models.ConnectorConfig``),
+        and stores each answer ``(ConnectorConfig row of this kind, LearningEvent)`` deduplicated on the
+        event's ``idempotency_key`` (required), to be processed like any other event. E.g. LTI: the
+        Moodle plugin's or sync's course completion is the completion of the LTI course launched from
+        that Moodle course. Must not write anything itself. Default: none."""
+        return []
+
     def validate_config(self, config: dict[str, Any]) -> dict[str, Any]:
         """Check a stored configuration; return it normalised.
 

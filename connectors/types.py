@@ -44,6 +44,10 @@ class LearningEvent:
         evidence: list of OB evidence dicts (``{"id": url, "narrative": ...}``).
         outcomes: platform outcome keys achieved (e.g. Moodle competency idnumbers).
         data: the (parsed) source payload, against which rule conditions are evaluated.
+        course_id: the platform's own id of the course it happened in (Moodle course id, LTI context
+            id), if known. With ``recipient.platform`` (the site address) it names the course across
+            connectors: a Moodle completion of course 2 is also the completion of the LTI context 2
+            launched from that site (:meth:`connectors.base.Connector.related_events`).
     """
 
     connector: str
@@ -55,3 +59,4 @@ class LearningEvent:
     evidence: tuple[dict[str, Any], ...] = ()
     outcomes: tuple[str, ...] = ()
     data: dict[str, Any] = field(default_factory=dict)
+    course_id: str | None = None

@@ -31,6 +31,7 @@ WEBHOOK_MAPPING: dict[str, str] = {
     "outcomes": "data.competencies[?idnumber].idnumber",
     "platform_user_id": "to_string(data.user.id)",
     "platform": "data.site.url",
+    "course_id": "to_string(data.course.id)",
 }
 
 
@@ -119,4 +120,5 @@ def completion_event(connector_slug: str, payload: dict[str, Any]) -> LearningEv
         idempotency_key=completion_key(site["url"], course["id"], user["id"]),
         outcomes=tuple(c["idnumber"] for c in data.get("competencies", []) if c.get("idnumber")),
         data=payload,
+        course_id=str(course["id"]),
     )

@@ -65,6 +65,13 @@ class LtiConnector(Connector):
 
         return api_bp
 
+    def related_events(self, session, ctx, source, learning: LearningEvent):
+        """A course completion from the Moodle plugin or sync is also the completion of the LTI course
+        launched from that Moodle course (:func:`connectors.lti.services.related_completions`)."""
+        from .services import related_completions
+
+        return related_completions(session, ctx, source, learning)
+
     def validate_config(self, config: dict[str, Any]) -> dict[str, Any]:
         return dict(config)
 

@@ -48,6 +48,7 @@ from hub.rules.services import create_rule, set_rule_enabled
 from .errors import PlatformServiceError
 from .launch import AGS_CLAIM, NRPS_CLAIM, Launch
 from .models import (
+    ACTIVE,
     AWARD_RULES,
     INACTIVE,
     PENDING,
@@ -554,29 +555,127 @@ def _sync_completion_rules(session: Session, ctx: HubContext, context: LtiContex
         set_rule_enabled(session, rule, badge_id in wanted)
 
 
-def report_completion(session: Session, ctx: HubContext, context: LtiContext, user: PlatformUser) -> tuple[Any, bool]:
-    """Record "``user`` completed this course" as reported by the platform, for the inbox pipeline.
+def completion_event(
+    session: Session, ctx: HubContext, context: LtiContext, user: PlatformUser, *, occurred_at=None, reported_by=None
+) -> tuple[ConnectorConfig, LearningEvent]:
+    """The "``user`` completed this course" event of ``context``, for its registration's ``lti``
+    connector: ``course_completed``, key = context id, idempotency key
+    ``lti:<iss>:<context id>:<sub>:completed`` (the same from every source, so the inbox stores it once).
+    ``occurred_at``: when (default now); ``reported_by``: the slug of the connector it came through,
+    if not the LTI API. Returns ``(connector row, LearningEvent)``.
 
-    The event (``course_completed``, key = context id, idempotency key
-    ``lti:<iss>:<context id>:<sub>:completed``) goes to the registration's ``lti`` connector; the
-    caller enqueues ``process_event`` after committing. Returns ``(InboundEvent, created)``.
+    Raises:
+        ValidationError: no LTI user id (``sub``).
     """
     if not user.platform_user_id:
         raise ValidationError(_l("the learner's LTI user id (sub) is required"), field="sub")
     reg = context.registration
     connector = registration_connector(session, ctx, reg)
-    event = LearningEvent(
+    data = {"context_id": context.context_id, "sub": user.platform_user_id}
+    if reported_by:
+        data["reported_by"] = reported_by
+    return connector, LearningEvent(
         connector=connector.slug,
         event_type=COMPLETION_EVENT,
         key=context.context_id,
         recipient=PlatformUser(
-            email=user.email, name=user.name, platform_user_id=user.platform_user_id, platform=reg.issuer
+            email=user.email,
+            name=user.name,
+            platform_user_id=user.platform_user_id,
+            platform=reg.issuer,
+            sourced_id=user.sourced_id,
         ),
-        occurred_at=datetime.now(UTC),
+        occurred_at=occurred_at or datetime.now(UTC),
         idempotency_key=f"lti:{reg.issuer}:{context.context_id}:{user.platform_user_id}:completed",
-        data={"context_id": context.context_id, "sub": user.platform_user_id},
+        data=data,
+        course_id=context.context_id,
     )
+
+
+def report_completion(session: Session, ctx: HubContext, context: LtiContext, user: PlatformUser) -> tuple[Any, bool]:
+    """Record "``user`` completed this course" as reported by the platform, for the inbox pipeline
+    (:func:`completion_event`); the caller enqueues ``process_event`` after committing. Returns
+    ``(InboundEvent, created)``; ``created`` is False when the same completion came before, from this
+    API or from the Moodle plugin or sync (:func:`related_completions`)."""
+    connector, event = completion_event(session, ctx, context, user)
     return submit_learning_event(session, ctx, connector, event)
+
+
+def site_key(address: str) -> tuple[str, int | None, str]:
+    """What makes two platform addresses one site: ``(host in lower case, port, path without a trailing
+    ``/`` or ``/index.php``)``; the scheme is left out (a Moodle site configured as ``http://`` in one
+    place and ``https://`` in another is still one site). Moodle's LTI ``iss`` is its ``wwwroot``."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address.strip() if "//" in address else "//" + address.strip())
+    path = parts.path.rstrip("/")
+    path = path.removesuffix("/index.php").rstrip("/")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port in (80, 443):
+        port = None
+    return (parts.hostname or "", port, path)
+
+
+def contexts_of_course(session: Session, site: str, course_id: str) -> list[LtiContext]:
+    """The LTI courses launched from course ``course_id`` of the platform at ``site`` (an active
+    registration whose issuer is that site, and a context of that id: Moodle's LTI ``context.id`` is
+    the course id, https://docs.moodle.org/dev/LTI_1.3_support), whose award rule is ``completion``."""
+    wanted = site_key(site)
+    regs = [
+        r.id
+        for r in session.scalars(select(LtiRegistration).where(LtiRegistration.status == ACTIVE))
+        if site_key(r.issuer) == wanted
+    ]
+    if not regs:
+        return []
+    return list(
+        session.scalars(
+            select(LtiContext).where(
+                LtiContext.registration_id.in_(regs),
+                LtiContext.context_id == str(course_id),
+                LtiContext.award_rule == RULE_COMPLETION,
+            )
+        )
+    )
+
+
+def related_completions(
+    session: Session, ctx: HubContext, source: ConnectorConfig, learning: LearningEvent
+) -> list[tuple[ConnectorConfig, LearningEvent]]:
+    """A course completion another connector received (the Moodle plugin's webhook, the Moodle sync) is
+    the completion of each LTI course launched from that course (:func:`contexts_of_course`, by the
+    event's ``recipient.platform`` and ``course_id``); the learner's Moodle user id is their LTI ``sub``.
+    Returns the :func:`completion_event` of each, for the inbox to store once
+    (:meth:`connectors.base.Connector.related_events`). Only for a registration of the source
+    connector's issuer (or a site-level source connector): a connector of one issuer cannot award
+    another issuer's badge classes by naming their platform."""
+    user = learning.recipient
+    if learning.event_type != COMPLETION_EVENT or source.kind == "lti":
+        return []
+    if not (user.platform and user.platform_user_id and learning.course_id):
+        return []
+    found = []
+    for context in contexts_of_course(session, user.platform, learning.course_id):
+        reg = context.registration
+        if reg.issuer_id is None:
+            continue  # awards nothing until it belongs to an issuer
+        if source.issuer_id is not None and source.issuer_id != reg.issuer_id:
+            log.warning(
+                "completion from connector %s (issuer %s) not handed to LTI course %s of registration %s "
+                "(another issuer)",
+                source.slug,
+                source.issuer_id,
+                context.context_id,
+                reg.public_id,
+            )
+            continue
+        found.append(
+            completion_event(session, ctx, context, user, occurred_at=learning.occurred_at, reported_by=source.slug)
+        )
+    return found
 
 
 # ---- awarding ----------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ OPTIONAL = (
     "platform_user_id",
     "platform",
     "sourced_id",
+    "course_id",
 )
 
 
@@ -155,4 +156,5 @@ def apply_mapping(connector_slug: str, mapping: dict[str, str], payload: Any) ->
             text for o in (outcomes if isinstance(outcomes, list) else [outcomes]) if (text := _text(o)) is not None
         ),
         data=payload if isinstance(payload, dict) else {"payload": payload},
+        course_id=_text(_get(mapping, "course_id", payload)),
     )

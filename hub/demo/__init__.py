@@ -62,6 +62,7 @@ MOODLE_MAPPING = {
     "outcomes": "data.competencies[?idnumber].idnumber",
     "platform_user_id": "to_string(data.user.id)",
     "platform": "data.site.url",
+    "course_id": "to_string(data.course.id)",
 }
 
 

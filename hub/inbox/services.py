@@ -315,7 +315,10 @@ def apply_awards(
     """
     learning = normalise(connector, event)
     found = rules.match(session, connector, learning)
+    related = hand_on(session, ctx, connector, learning)
     if not found.badge_classes:
+        if related and not found.unmet:
+            return [], _l("handed on to %(events)s", events=joined(related))
         if found.unmet:
             return [], _l(
                 "no badge earned: condition %(condition)s is false",
@@ -346,6 +349,28 @@ def apply_awards(
         )
         for badge_class in found.badge_classes
     ], None
+
+
+def hand_on(session: Session, ctx: HubContext, connector: ConnectorConfig, learning: LearningEvent) -> list[str]:
+    """Store the events of other connector kinds that ``learning`` (an event of ``connector``) stands for
+    too (:meth:`connectors.base.Connector.related_events`, e.g. the LTI course of a Moodle course that
+    reported a completion), each once: deduplicated on its idempotency key by :func:`submit_learning_event`,
+    so the same fact reported by several paths makes one event, whichever came first. They are processed
+    by the job runner like any other pending event. Returns ``<connector slug>:<idempotency key>`` of each
+    related event (new or stored before)."""
+    found: list[str] = []
+    for kind, kind_connector in registry.available().items():
+        if kind == connector.kind:
+            continue
+        for target, related in kind_connector.related_events(session, ctx, connector, learning):
+            _recorded, created = submit_learning_event(session, ctx, target, related)
+            if created:
+                log.info(
+                    "event handed on",
+                    extra={"from": connector.slug, "to": target.slug, "idempotency_key": related.idempotency_key},
+                )
+            found.append(f"{target.slug}:{related.idempotency_key}")
+    return found
 
 
 def process_claimed(ctx: HubContext, event_ids: list[int]) -> dict[int, str]:
