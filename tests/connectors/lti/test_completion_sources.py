@@ -96,7 +96,9 @@ def _plugin_payload(world, user_id: int = 4) -> dict:
 
     return completion_payload(
         site_url=world.platform.base,
-        course=Course(id=2, shortname="SEC101", fullname="Bezpieczeństwo w sieci", idnumber="SEC-101", enablecompletion=True),
+        course=Course(
+            id=2, shortname="SEC101", fullname="Bezpieczeństwo w sieci", idnumber="SEC-101", enablecompletion=True
+        ),
         user=EnrolledUser(
             id=user_id, email="Lukasz.Wojcik@Example.org", firstname="Łukasz", lastname="Wójcik",
             fullname="Łukasz Wójcik", idnumber="S-001",
