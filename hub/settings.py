@@ -83,6 +83,9 @@ class Settings:
             sign-in lasts, hours (Flask's ``PERMANENT_SESSION_LIFETIME``; the cookie's ``Expires``).
         session_cookie_name: ``HUB_SESSION_COOKIE_NAME`` (default ``badgehub_session``): the session
             cookie's name, an RFC 6265 token (section 4.1.1) other than the cookies the hub sets itself.
+        institution: ``HUB_INSTITUTION`` (default: the host of ``base_url``): the school or organisation
+            running this hub, shown to platforms in LTI Dynamic Registration (``client_name`` "Badge Hub
+            (<institution>)"), so two hubs in one LMS are told apart.
         trusted_proxies: ``HUB_TRUSTED_PROXIES`` (default: none). Which peers' ``X-Forwarded-For``,
             ``-Proto`` and ``-Host`` are believed (:mod:`hub.web.proxies`): an int ``n`` (that many
             proxies in front of every request, werkzeug ``ProxyFix``), or a tuple of addresses/CIDR
@@ -121,6 +124,7 @@ class Settings:
     session_hours: int = 12
     session_cookie_name: str = "badgehub_session"
     trusted_proxies: int | tuple[str, ...] = 0
+    institution: str | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -295,6 +299,7 @@ def load_settings(env: dict | None = None) -> Settings:
         session_hours=_int(env, "HUB_SESSION_HOURS", 12, 1),
         session_cookie_name=check_session_cookie_name(env.get("HUB_SESSION_COOKIE_NAME") or "badgehub_session"),
         trusted_proxies=_trusted_proxies(env.get("HUB_TRUSTED_PROXIES")),
+        institution=(env.get("HUB_INSTITUTION") or "").strip()[:100] or None,
     )
 
 

@@ -11,7 +11,7 @@ Every change goes through :mod:`connectors.lti.actions` (audit log).
 from __future__ import annotations
 
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -30,7 +30,9 @@ from . import actions, framing
 from . import registrations as regs
 from . import services as svc
 from .dynreg import tool_configuration
+from .launch import problem_key
 from .models import ACTIVE, INACTIVE, PENDING, LtiContext, LtiDeployment, LtiRegistration
+from .store import make_store
 
 console_bp = Blueprint(
     "lti_console",
@@ -284,7 +286,10 @@ def registration(reg_id: str):
         courses, nxt = regs.keyset_page(session, query, LtiContext, limit=PAGE_SIZE, cursor=request.args.get("cursor"))
     except ValidationError:
         abort(404)
-    return _render("lti/console/registration.html", reg=reg, courses=courses, next_cursor=nxt)
+    problem = make_store(current_context()).get(problem_key(reg.public_id))  # e.g. an LTI 1.1 consumer key
+    if problem:
+        problem["when"] = datetime.fromtimestamp(problem["at"], UTC)
+    return _render("lti/console/registration.html", reg=reg, courses=courses, next_cursor=nxt, problem=problem)
 
 
 # ---- changes -------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.context import HubContext
+from hub.db import new_public_id
 from hub.i18n import lazy as _l
 from hub.i18n import number
 
@@ -71,25 +72,48 @@ def tool_configuration(base_url: str) -> dict:
     }
 
 
-def registration_request(base_url: str, client_name: str = "Badge Hub") -> dict:
-    """Our client registration (LTI-DR section 3.5.2, OpenID Connect Dynamic Client Registration 1.0)."""
+#: The tool's description in the platform's tool list (LTI-DR section 3.5.2, ``description``).
+DESCRIPTION = (
+    "Badge Hub awards Open Badges (2.0 and 3.0) for this course: link badges, award them by hand, on course "
+    "completion or on a grade, and let learners download and share them."
+)
+
+
+def client_name(institution: str | None) -> str:
+    """``Badge Hub (<institution>)``, or ``Badge Hub``: the name the platform lists the tool under, so
+    two hubs registered in one platform are told apart."""
+    return f"Badge Hub ({institution})" if institution else "Badge Hub"
+
+
+def registration_request(
+    base_url: str, *, institution: str | None = None, registration_id: str | None = None
+) -> dict:
+    """Our client registration (LTI-DR section 3.5.2, https://www.imsglobal.org/spec/lti-dr/v1p0#tool-configuration;
+    OpenID Connect Dynamic Client Registration 1.0): ``client_name`` with the ``institution``, a
+    ``logo_uri`` and a ``description``. With ``registration_id``, ``initiate_login_uri`` is the
+    registration's own ``/lti/login/<registration id>``, so a platform that omits ``client_id`` from its
+    login requests (Moodle, MDL-74221) still names the registration when two share one issuer."""
     urls = tool_urls(base_url)
+    name = client_name(institution)
+    login = f"{urls['login']}/{registration_id}" if registration_id else urls["login"]
     return {
         "application_type": "web",
         "response_types": ["id_token"],
         "grant_types": ["implicit", "client_credentials"],
-        "initiate_login_uri": urls["login"],
+        "initiate_login_uri": login,
         "redirect_uris": [urls["launch"]],
-        "client_name": client_name,
+        "client_name": name,
+        "logo_uri": f"{base_url}/lti/logo.png",
         "jwks_uri": urls["jwks"],
         "token_endpoint_auth_method": "private_key_jwt",
         "scope": " ".join(SCOPES),
         TOOL_CONFIG: {
             "domain": urlsplit(urls["launch"]).netloc,
+            "description": DESCRIPTION,
             "target_link_uri": urls["launch"],
             "claims": ["iss", "sub", "name", "given_name", "family_name", "email"],
             "messages": [
-                {"type": "LtiResourceLinkRequest", "target_link_uri": urls["launch"], "label": client_name},
+                {"type": "LtiResourceLinkRequest", "target_link_uri": urls["launch"], "label": name},
                 {"type": "LtiDeepLinkingRequest", "target_link_uri": urls["launch"], "label": "Add a badge"},
             ],
         },
@@ -189,7 +213,12 @@ def register(
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if registration_token:
             headers["Authorization"] = f"Bearer {registration_token}"
-        body = registration_request(ctx.settings.base_url)
+        reg_id = new_public_id()
+        body = registration_request(
+            ctx.settings.base_url,
+            institution=ctx.settings.institution or urlsplit(ctx.settings.base_url).hostname,
+            registration_id=reg_id,
+        )
         endpoint = config["registration_endpoint"]
         try:
             answer = _call(http, "POST", endpoint, allow_private=allow_private, json=body, headers=headers)
@@ -219,6 +248,7 @@ def register(
         product_family_code=family,
         scopes=scope.split() if isinstance(scope, str) else [],
         status=PENDING,
+        public_id=reg_id,
     )
     log.warning(
         "LTI dynamic registration from %s: client_id %s, deployment %s stored as pending registration %s; "

@@ -27,13 +27,14 @@ from urllib.parse import urlencode, urlsplit
 import jwt
 from pylti1p3.exception import LtiException
 from pylti1p3.message_launch import MessageLaunch
+from sqlalchemy import select
 
 from hub.context import HubContext
 from hub.db import utcnow
 from hub.i18n import lazy as _l
 
 from .errors import LaunchRefused, SessionExpired
-from .models import ACTIVE
+from .models import ACTIVE, LtiRegistration
 from .registrations import DatabaseToolConf, find_deployment, find_registration
 from .store import Store
 
@@ -112,8 +113,17 @@ def storage_target(value: str | None) -> str | None:
     return value if value and _FRAME_NAME.match(value) else None
 
 
-def start_login(ctx: HubContext, store: Store, params: dict[str, str], *, launch_url: str, tool_host: str) -> Login:
-    """Handle an OIDC third-party-initiated login (GET or POST parameters ``params``).
+def start_login(
+    ctx: HubContext,
+    store: Store,
+    params: dict[str, str],
+    *,
+    launch_url: str,
+    tool_host: str,
+    registration: str | None = None,
+) -> Login:
+    """Handle an OIDC third-party-initiated login (GET or POST parameters ``params``); ``registration``:
+    the public id in the registration's own login URL (``/lti/login/<id>``), if it came that way.
 
     With ``lti_storage_target`` the login also keeps a random proof to put in the platform's storage
     (``storage`` of the result); the launch accepts it instead of the state cookie.
@@ -137,7 +147,14 @@ def start_login(ctx: HubContext, store: Store, params: dict[str, str], *, launch
             reason=f"login target_link_uri {target!r} is not on this tool's host {tool_host}",
         )
     with ctx.db.session_scope() as session:  # closed before the store is used (SQLite has one writer)
-        reg = find_registration(session, iss, client_id)
+        if registration:
+            reg = session.scalar(select(LtiRegistration).where(LtiRegistration.public_id == registration))
+            if reg is not None and (reg.issuer != iss or client_id not in (None, reg.client_id)):
+                reg = None  # another platform's login URL: refused below as unknown
+        else:
+            reg = find_registration(session, iss, client_id)
+            if reg is None and client_id is None:
+                _refuse_without_client_id(session, iss)
     if reg is None or reg.status != ACTIVE:
         raise LaunchRefused(
             _l(
@@ -176,6 +193,31 @@ def start_login(ctx: HubContext, store: Store, params: dict[str, str], *, launch
         auth["lti_message_hint"] = params["lti_message_hint"]
     sep = "&" if "?" in reg.auth_login_url else "?"
     return Login(reg.auth_login_url + sep + urlencode(auth), state, storage)
+
+
+def _refuse_without_client_id(session, iss: str) -> None:
+    """A login without ``client_id`` to the shared login URL, from an issuer with several registrations
+    (two schools on one hosted LMS): say exactly that, and how to fix it. Returns when the issuer has
+    fewer than two registrations (then it is simply unknown).
+
+    Raises:
+        LaunchRefused: the issuer has several registrations.
+    """
+    regs = session.scalars(select(LtiRegistration).where(LtiRegistration.issuer == iss)).all()
+    if len(regs) < 2:
+        return
+    listed = ", ".join(f"{r.public_id} (client_id {r.client_id})" for r in regs)
+    raise LaunchRefused(
+        _l(
+            "Badge Hub has several registrations for this learning platform, and the platform did not say "
+            "which one this activity uses. Ask the administrator to set the tool's login URL to the one "
+            "Badge Hub shows for its registration."
+        ),
+        reason=f"login from iss={iss} without client_id to the shared login URL, and {len(regs)} registrations "
+        f"share this issuer: {listed}. Fix: in the platform's tool settings set 'Initiate login URL' to the "
+        f"registration's own /lti/login/<registration id> (shown on its console page), or make the platform "
+        f"send client_id",
+    )
 
 
 def _host(url: str) -> str:
@@ -388,10 +430,9 @@ def validate_launch(
     aud = body.get("aud")
     auds = aud if isinstance(aud, list) else [aud]
     client_id = pending["client_id"]
-    if client_id not in auds or (len(auds) > 1 and body.get("azp") != client_id):
-        raise LaunchRefused(
-            sorry, reason=f"wrong audience: aud={aud!r} azp={body.get('azp')!r}, expected {client_id!r} ({where})"
-        )
+    # A wrong audience is refused once the signature is checked: a platform-signed token naming another
+    # audience is Moodle's leftover LTI 1.1 consumer key (consumer_key_audience), not an attack.
+    wrong_audience = client_id not in auds or (len(auds) > 1 and body.get("azp") != client_id)
     with ctx.db.session_scope() as session:
         tool_conf = DatabaseToolConf(ctx, session)
         reg_row = tool_conf.row(pending["iss"], client_id)
@@ -418,6 +459,12 @@ def validate_launch(
         ) from None
     except jwt.InvalidTokenError as exc:
         raise LaunchRefused(sorry, reason=f"bad id_token signature or claims: {exc} ({where})") from None
+    if wrong_audience:
+        if len(auds) == 1 and isinstance(auds[0], str):
+            consumer_key_audience(store, reg_public_id, body, client_id, where)
+        raise LaunchRefused(
+            sorry, reason=f"wrong audience: aud={aud!r} azp={body.get('azp')!r}, expected {client_id!r} ({where})"
+        )
     try:
         deployment_id = _check_signed_launch(ctx, store, v, body, pending, where)
     except LaunchRefused as exc:
@@ -438,6 +485,62 @@ def validate_launch(
         where,
     )
     return Launch(launch_id, claims)
+
+
+#: How long the console shows a registration's last misconfigured activity (seconds).
+PROBLEM_TTL = 30 * 24 * 3600
+
+
+def problem_key(reg_public_id: str) -> str:
+    """The store key of a registration's last launch problem the administrator should fix."""
+    return f"problem:{reg_public_id}"
+
+
+def consumer_key_audience(store: Store, reg_public_id: str, body: dict, client_id: str, where: str) -> None:
+    """Refuse a platform-signed id_token whose ``aud`` is one value other than the registration's
+    ``client_id``: Moodle sends an External tool activity's LTI 1.1 *Consumer key* (``resourcekey``,
+    left over from an LTI 1.1 set-up) as ``aud`` instead of the LTI 1.3 client id (Moodle
+    ``mod/lti/locallib.php``, ``lti_sign_jwt``). The person is told the activity is misconfigured; the
+    log line and the registration's console page (:func:`problem_key`, kept :data:`PROBLEM_TTL`) give
+    the administrator the exact fix.
+
+    Raises:
+        LaunchRefused: always.
+    """
+    aud = body.get("aud")
+    key = aud[0] if isinstance(aud, list) else aud
+    context = body.get(CLAIM + "context") or {}
+    link = body.get(CLAIM + "resource_link") or {}
+    activity = f"activity {link.get('title') or '?'!r} (resource link {link.get('id') or '?'})"
+    course = f"course {context.get('title') or context.get('label') or '?'!r} (id {context.get('id') or '?'})"
+    fix = (
+        f"In the platform, edit the {activity} in {course}: under 'Show more...', clear 'Consumer key' "
+        f"(now {key!r}) and 'Shared secret', and save; the launch then carries the client id {client_id!r}."
+    )
+    log.warning(
+        "LTI launch refused: the id_token's aud is %r, not the client id %r: an LTI 1.1 consumer key is set on "
+        "the activity. Fix: %s (%s)",
+        key,
+        client_id,
+        fix,
+        where,
+    )
+    store.put(
+        problem_key(reg_public_id),
+        {"kind": "consumer_key_audience", "at": int(time.time()), "consumer_key": key, "fix": fix,
+         "activity": activity, "course": course},
+        PROBLEM_TTL,
+    )  # fmt: skip
+    refused = LaunchRefused(
+        _l(
+            "This activity is set up wrongly in your course: it still carries an old LTI 1.1 consumer key, so "
+            "the learning platform does not name Badge Hub correctly. Ask your teacher or the site administrator "
+            "to edit the activity and clear its Consumer key (under Show more...)."
+        ),
+        reason=f"id_token aud {key!r} is an LTI 1.1 consumer key, not the client id {client_id!r} ({where})",
+    )
+    refused.locale = Launch("", body).locale
+    raise refused
 
 
 def _check_signed_launch(ctx: HubContext, store: Store, v: _Validator, body: dict, pending: dict, where: str) -> str:

@@ -170,8 +170,11 @@ def create_registration(
     scopes: list[str] | None = None,
     status: str = ACTIVE,
     badge_issuer: Issuer | None = None,
+    public_id: str | None = None,
 ) -> LtiRegistration:
     """Register a platform (manually, or from dynamic registration) with its deployments (active).
+    ``public_id``: the registration's public id when it must be known beforehand (dynamic registration
+    sends the platform its own login URL ``/lti/login/<public id>``); default a new one.
 
     ``badge_issuer`` is the Badge Hub issuer the platform belongs to (its teachers see only that
     issuer's badge classes); required for an ``active`` registration, left empty for a ``pending`` one
@@ -190,6 +193,8 @@ def create_registration(
         tool_key=current_tool_key(session, ctx),
         badge_issuer=badge_issuer,
     )
+    if public_id:
+        reg.public_id = public_id
     _apply(
         session,
         ctx,

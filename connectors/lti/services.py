@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import requests
+from cachetools import TTLCache
 from pylti1p3.assignments_grades import AssignmentsGradesService
 from pylti1p3.deep_link import DeepLink
 from pylti1p3.deep_link_resource import DeepLinkResource
@@ -73,6 +75,22 @@ HTTP_TIMEOUT = 15  # seconds per platform call
 # ---- platform service calls --------------------------------------------------------------------
 
 
+def token_refusal(response: requests.Response) -> str:
+    """The platform's own words for a refused token request: RFC 6749 section 5.2 ``error`` and
+    ``error_description`` (Moodle: e.g. ``invalid_client`` "The client is not authorised", or
+    ``invalid_scope``), else the start of the body as text (Moodle's cURL security page, a proxy's
+    error page), quoted."""
+    try:
+        doc = response.json()
+    except ValueError:
+        doc = None
+    if isinstance(doc, dict) and doc.get("error"):
+        described = f" ({doc['error_description']!r})" if doc.get("error_description") else ""
+        return f"{doc['error']!r}{described}"
+    text = " ".join((response.text or "").split())[:300]
+    return repr(text) if text else "nothing (empty body)"
+
+
 class CachedServiceConnector(ServiceConnector):
     """pylti1p3's service connector with access tokens cached in the shared store (encrypted, per
     registration and scope set, renewed :data:`TOKEN_MARGIN` s before ``expires_in``), HTTP timeouts,
@@ -117,7 +135,12 @@ class CachedServiceConnector(ServiceConnector):
                 },
                 timeout=HTTP_TIMEOUT,
             )
-            r.raise_for_status()
+            if not r.ok:
+                raise PlatformServiceError(
+                    _l("The learning platform refused the tool's access request."),
+                    reason=f"token request to {reg.get_auth_token_url()} refused: HTTP {r.status_code}, "
+                    f"the platform says: {token_refusal(r)}",
+                )
             doc = r.json()
             token, expires_in = doc["access_token"], int(doc.get("expires_in") or 3600)
         except (requests.RequestException, ValueError, KeyError) as exc:
@@ -213,12 +236,34 @@ class Member:
         return any(r.endswith("#Learner") or r == "Learner" for r in self.roles)
 
 
-def roster(ctx: HubContext, store: Store, course: CourseServices) -> list[Member]:
-    """Every member of the course, following ``Link: rel="next"`` pages.
+#: How long a course's roster (NRPS) is kept, seconds: a launch, a saved rule and an award a moment
+#: later read it once. Per process (cachetools TTLCache); a member added in the LMS shows up after this.
+ROSTER_TTL = 180
+_rosters: TTLCache = TTLCache(maxsize=1024, ttl=ROSTER_TTL)
+_rosters_lock = threading.Lock()
+
+
+def roster(ctx: HubContext, store: Store, course: CourseServices, *, fresh: bool = False) -> list[Member]:
+    """Every member of the course, following ``Link: rel="next"`` pages; kept per (registration,
+    context, membership URL) for :data:`ROSTER_TTL` seconds unless ``fresh`` (the grade sync reads it
+    afresh). NRPS 2.0, https://www.imsglobal.org/spec/lti-nrps/v2p0.
 
     Raises:
-        PlatformServiceError: the course has no NRPS endpoint, or the platform refused.
+        PlatformServiceError: the course has no NRPS endpoint, or the platform refused (not cached).
     """
+    key = (course.reg_id, course.context_id, course.nrps_url)
+    if not fresh:
+        with _rosters_lock:
+            cached = _rosters.get(key)
+        if cached is not None:
+            return list(cached)
+    members = _read_roster(ctx, store, course)
+    with _rosters_lock:
+        _rosters[key] = tuple(members)
+    return members
+
+
+def _read_roster(ctx: HubContext, store: Store, course: CourseServices) -> list[Member]:
     if not course.nrps_url:
         raise PlatformServiceError(
             _l("The learning platform does not share the course roster with this tool."),
@@ -827,7 +872,7 @@ def sync_grades(ctx: HubContext, store: Store, context_pk: int) -> GradeSync:
             raise ValidationError(_l("This course does not award badges on grades."), field="rule")
         registration_principal(context.registration)  # refuse early: no platform calls for nothing
         course, lineitem, threshold = course_services(ctx, context), context.grade_lineitem_url, context.grade_threshold
-    members = {m.user_id: m for m in roster(ctx, store, course)}
+    members = {m.user_id: m for m in roster(ctx, store, course, fresh=True)}
     passed, outcome = [], GradeSync()
     for result in results(ctx, store, course, lineitem):
         score, maximum = result.get("resultScore"), result.get("resultMaximum") or 1

@@ -20,9 +20,20 @@ platform cannot be told (an expired page). The console and API for registrations
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
-from flask import Blueprint, current_app, g, jsonify, make_response, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    g,
+    jsonify,
+    make_response,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -139,8 +150,11 @@ def _refused(exc: LaunchRefused):
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login():
-    """OIDC third-party-initiated login (LTI 1.3 section 5.1.1): redirect to the platform's auth endpoint."""
+@bp.route("/login/<reg_id>", methods=["GET", "POST"])
+def login(reg_id: str | None = None):
+    """OIDC third-party-initiated login (LTI 1.3 section 5.1.1): redirect to the platform's auth endpoint.
+    ``/lti/login/<registration id>``: the login URL dynamic registration gives each registration, which
+    names it when the platform sends no ``client_id``."""
     params = (request.form if request.method == "POST" else request.args).to_dict()
     ctx = _ctx()
     _framed_by(framing.cache(current_app).of_platform(params.get("iss") or "", params.get("client_id") or None))
@@ -149,6 +163,7 @@ def login():
             ctx,
             _store(),
             params,
+            registration=reg_id,
             launch_url=tool_urls(ctx.settings.base_url)["launch"],
             tool_host=urlsplit(ctx.settings.base_url).netloc.lower(),
         )
@@ -235,6 +250,14 @@ def launch():
     if done.is_instructor:
         return _course_page(done)
     return _learner_page(done)
+
+
+@bp.get("/logo.png")
+def logo():
+    """The tool's icon (128x128 PNG), the ``logo_uri`` of dynamic registration."""
+    response = send_from_directory(Path(__file__).parent / "static", "badgehub-logo.png", mimetype="image/png")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 @bp.get("/jwks")
