@@ -460,7 +460,8 @@ def validate_launch(
     except jwt.InvalidTokenError as exc:
         raise LaunchRefused(sorry, reason=f"bad id_token signature or claims: {exc} ({where})") from None
     if wrong_audience:
-        if len(auds) == 1 and isinstance(auds[0], str):
+        moodle = (body.get(CLAIM + "tool_platform") or {}).get("product_family_code") == "moodle"
+        if moodle and len(auds) == 1 and isinstance(auds[0], str):
             consumer_key_audience(store, reg_public_id, body, client_id, where)
         raise LaunchRefused(
             sorry, reason=f"wrong audience: aud={aud!r} azp={body.get('azp')!r}, expected {client_id!r} ({where})"

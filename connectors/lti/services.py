@@ -263,6 +263,12 @@ def roster(ctx: HubContext, store: Store, course: CourseServices, *, fresh: bool
     return members
 
 
+def forget_rosters() -> None:
+    """Drop every cached roster of this process (the next page reads NRPS again)."""
+    with _rosters_lock:
+        _rosters.clear()
+
+
 def _read_roster(ctx: HubContext, store: Store, course: CourseServices) -> list[Member]:
     if not course.nrps_url:
         raise PlatformServiceError(

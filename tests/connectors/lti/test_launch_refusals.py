@@ -48,6 +48,14 @@ def test_empty_or_missing_deployment(world, caplog, value):
 
 def test_wrong_audience(world, caplog):
     _tamper(world, lambda p: {**p, "aud": "someone-else", "azp": "someone-else"})
+    # Signed by the (Moodle) platform: a leftover LTI 1.1 consumer key (test_moodle_quirks.py).
+    _refused(world, caplog, "is an LTI 1.1 consumer key")
+    # From another platform, the plain refusal.
+    caplog.clear()
+    _tamper(
+        world,
+        lambda p: {**p, "aud": "someone-else", "https://purl.imsglobal.org/spec/lti/claim/tool_platform": {}},
+    )
     _refused(world, caplog, "wrong audience")
 
 
@@ -186,14 +194,23 @@ def test_relaunch_url_is_moodles_launch_page_of_the_course_module():
 
 
 def test_state_cookie_is_samesite_none_secure_behind_tls(world):
+    from hub.web.proxies import wrap
+
     p = world.platform
-    r = requests.get(
-        f"{world.hub}/lti/login",
-        params={"iss": p.iss, "login_hint": "4", "client_id": p.client_id},
-        headers={"X-Forwarded-Proto": "https"},
-        allow_redirects=False,
-        timeout=10,
-    )
+
+    def login():
+        return requests.get(
+            f"{world.hub}/lti/login",
+            params={"iss": p.iss, "login_hint": "4", "client_id": p.client_id},
+            headers={"X-Forwarded-Proto": "https"},
+            allow_redirects=False,
+            timeout=10,
+        )
+
+    # X-Forwarded-Proto from a peer that is not a trusted proxy (HUB_TRUSTED_PROXIES unset) is ignored.
+    assert "SameSite=Lax" in login().headers["Set-Cookie"]
+    world.app.wsgi_app = wrap(world.app.wsgi_app, ("127.0.0.1/32",))  # HUB_TRUSTED_PROXIES=127.0.0.1
+    r = login()
     cookie = r.headers["Set-Cookie"]
     assert "Secure" in cookie and "SameSite=None" in cookie and "HttpOnly" in cookie and "Partitioned" in cookie
     assert f"redirect_uri={requests.utils.quote(world.hub, safe='')}" in r.headers["Location"].replace("%3A", "%3A")

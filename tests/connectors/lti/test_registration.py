@@ -39,7 +39,13 @@ def test_dynamic_registration_then_approval_then_launch(hub_server, bare_platfor
     assert r.status_code == 200, r.text
     assert "org.imsglobal.lti.close" in r.text and "must approve" in r.text
     (sent,) = p.registrations
-    assert sent["initiate_login_uri"] == f"{hub}/lti/login"
+    login_uri = sent["initiate_login_uri"]  # the registration's own (MDL-74221), checked below
+    assert login_uri.startswith(f"{hub}/lti/login/")
+    # Two hubs in one platform are told apart: the institution (default: the hub's host), a logo, a description.
+    assert sent["client_name"] == "Badge Hub (127.0.0.1)"
+    logo = requests.get(sent["logo_uri"], timeout=10)
+    assert logo.status_code == 200 and logo.headers["content-type"] == "image/png" and logo.content[:4] == b"\x89PNG"
+    assert "Open Badges" in sent[TOOL_CONFIG]["description"]
     assert sent["redirect_uris"] == [f"{hub}/lti/launch"]
     assert sent["jwks_uri"] == f"{hub}/lti/jwks"
     assert sent["token_endpoint_auth_method"] == "private_key_jwt"
@@ -54,6 +60,7 @@ def test_dynamic_registration_then_approval_then_launch(hub_server, bare_platfor
     assert reg["status"] == "pending" and reg["client_id"] == "dyn-client-7"
     assert reg["deployments"] == [{"deployment_id": "2", "status": "active", "last_seen_at": None}]
     assert reg["product_family_code"] == "moodle"
+    assert login_uri == f"{hub}/lti/login/{reg['id']}"
     from .platform import Browser
 
     pending = Browser().open_from_platform(p, "10")
@@ -181,8 +188,8 @@ def test_access_tokens_are_cached_per_registration_and_scopes(world):
     teacher = world.browser()
     teacher.launch(world.platform, "10")
     teacher.launch(world.platform, "10")
-    assert world.platform.token_requests == 1  # two roster reads (four NRPS pages), one token
-    from connectors.lti.services import NRPS_SCOPE
+    assert world.platform.token_requests == 1  # one roster read (the second launch: cached), one token
+    from connectors.lti.services import NRPS_SCOPE, forget_rosters
     from connectors.lti.store import make_store
 
     store = make_store(world.ctx)
@@ -191,6 +198,7 @@ def test_access_tokens_are_cached_per_registration_and_scopes(world):
 
     key = f"token:{reg_id}:{hashlib.sha256(NRPS_SCOPE.encode()).hexdigest()[:32]}"
     assert store.take(key) is not None  # expire it
+    forget_rosters()  # and the roster, so the next launch calls NRPS again
     teacher.launch(world.platform, "10")
     assert world.platform.token_requests == 2
 
