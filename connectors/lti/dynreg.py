@@ -85,9 +85,7 @@ def client_name(institution: str | None) -> str:
     return f"Badge Hub ({institution})" if institution else "Badge Hub"
 
 
-def registration_request(
-    base_url: str, *, institution: str | None = None, registration_id: str | None = None
-) -> dict:
+def registration_request(base_url: str, *, institution: str | None = None, registration_id: str | None = None) -> dict:
     """Our client registration (LTI-DR section 3.5.2, https://www.imsglobal.org/spec/lti-dr/v1p0#tool-configuration;
     OpenID Connect Dynamic Client Registration 1.0): ``client_name`` with the ``institution``, a
     ``logo_uri`` and a ``description``. With ``registration_id``, ``initiate_login_uri`` is the
