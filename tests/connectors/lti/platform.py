@@ -137,6 +137,7 @@ class Platform:
     registrations: list[dict] = field(default_factory=list)
     registration_token: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     token_requests: int = 0
+    token_refusal: tuple[int, dict] | None = None  # (status, body) the token endpoint answers instead
     roster_reads: int = 0
     hints: dict[str, dict] = field(default_factory=dict)
     issuer_override: str | None = None
@@ -442,6 +443,8 @@ def create_platform_app(p: Platform) -> Flask:
     @app.post("/token")
     def token():
         p.token_requests += 1
+        if p.token_refusal:
+            return jsonify(p.token_refusal[1]), p.token_refusal[0]
         return jsonify(conf().get_access_token(request.form.to_dict()))
 
     @app.get("/nrps/CourseSection/<context_id>/memberships")
