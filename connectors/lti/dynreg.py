@@ -85,7 +85,19 @@ def client_name(institution: str | None) -> str:
     return f"Badge Hub ({institution})" if institution else "Badge Hub"
 
 
-def registration_request(base_url: str, *, institution: str | None = None, registration_id: str | None = None) -> dict:
+#: Canvas's extension of the tool configuration (Canvas "Registration" guide,
+#: https://developerdocs.instructure.com/services/canvas/external-tools/lti/file.registration): share the
+#: learner's name and e-mail (the default is anonymous, and a badge needs the e-mail).
+CANVAS_PRIVACY_LEVEL = "https://canvas.instructure.com/lti/privacy_level"
+
+
+def registration_request(
+    base_url: str,
+    *,
+    institution: str | None = None,
+    registration_id: str | None = None,
+    product_family: str | None = None,
+) -> dict:
     """Our client registration (LTI-DR section 3.5.2, https://www.imsglobal.org/spec/lti-dr/v1p0#tool-configuration;
     OpenID Connect Dynamic Client Registration 1.0): ``client_name`` with the ``institution``, a
     ``logo_uri`` and a ``description``. With ``registration_id``, ``initiate_login_uri`` is the
@@ -94,7 +106,7 @@ def registration_request(base_url: str, *, institution: str | None = None, regis
     urls = tool_urls(base_url)
     name = client_name(institution)
     login = f"{urls['login']}/{registration_id}" if registration_id else urls["login"]
-    return {
+    request = {
         "application_type": "web",
         "response_types": ["id_token"],
         "grant_types": ["implicit", "client_credentials"],
@@ -116,6 +128,12 @@ def registration_request(base_url: str, *, institution: str | None = None, regis
             ],
         },
     }
+    if product_family == "canvas":  # Canvas: the privacy level and where the tool appears
+        tool = request[TOOL_CONFIG]
+        tool[CANVAS_PRIVACY_LEVEL] = "public"
+        tool["messages"][0]["placements"] = ["course_navigation"]
+        tool["messages"][1]["placements"] = ["link_selection", "assignment_selection"]
+    return request
 
 
 def _read_json(response: requests.Response) -> object:
@@ -144,6 +162,13 @@ def _call(http: requests.Session, method: str, url: str, *, allow_private: bool,
         if not r.ok:
             raise requests.HTTPError(f"{url} answered {r.status_code}: {r.raw.read(200, decode_content=True)!r}")
         return _read_json(r)
+
+
+def _family(config: dict) -> str | None:
+    """The platform's ``product_family_code`` from its OpenID configuration (LTI-DR section 3.4.1)."""
+    platform = config.get(PLATFORM_CONFIG) or {}
+    family = platform.get("product_family_code") if isinstance(platform, dict) else None
+    return family if isinstance(family, str) else None
 
 
 def pending_count(session: Session) -> int:
@@ -216,6 +241,7 @@ def register(
             ctx.settings.base_url,
             institution=ctx.settings.institution or urlsplit(ctx.settings.base_url).hostname,
             registration_id=reg_id,
+            product_family=_family(config),
         )
         endpoint = config["registration_endpoint"]
         try:
@@ -229,8 +255,7 @@ def register(
             raise RegistrationError(sorry, reason=f"bad registration answer from {issuer}: {exc}") from None
     tool_conf = answer.get(TOOL_CONFIG) or {}
     deployment = tool_conf.get("deployment_id") if isinstance(tool_conf, dict) else None
-    platform = config.get(PLATFORM_CONFIG) or {}
-    family = platform.get("product_family_code") if isinstance(platform, dict) else None
+    family = _family(config)
     scope, audience = answer.get("scope"), config.get("authorization_server")
     reg = create_registration(
         session,
