@@ -152,10 +152,17 @@ class Platform:
     once_hints: dict[str, bool] = field(default_factory=dict)
     auth_hints: list[str] = field(default_factory=list)
     refused_hints: list[str] = field(default_factory=list)
+    #: Another platform's shapes: a fixed issuer for many clients (Canvas, Blackboard), the
+    #: ``product_family_code`` of its OpenID configuration, extra configuration keys (Canvas's extension),
+    #: extra login initiation parameters (Canvas's ``lti_storage_target``).
+    fixed_iss: str | None = None
+    product_family: str = "moodle"
+    platform_config_extra: dict = field(default_factory=dict)
+    login_extra: dict = field(default_factory=dict)
 
     @property
     def iss(self) -> str:
-        return self.base
+        return self.fixed_iss or self.base
 
     @property
     def services(self) -> str:
@@ -380,7 +387,10 @@ def create_platform_app(p: Platform) -> Flask:
         }
         login = _Login(None, conf())
         login.set_lti_message_hint(hint=hint_id)
-        return login.initiate_login(request.args["user"])
+        response = login.initiate_login(request.args["user"])
+        if p.login_extra:
+            response.headers["Location"] += "&" + urlencode(p.login_extra)
+        return response
 
     @app.get("/course/view.php")
     def course_view():
@@ -503,7 +513,8 @@ def create_platform_app(p: Platform) -> Flask:
                 "response_types_supported": ["id_token"],
                 "claims_supported": ["sub", "iss", "name", "given_name", "family_name", "email"],
                 "https://purl.imsglobal.org/spec/lti-platform-configuration": {
-                    "product_family_code": "moodle",
+                    **p.platform_config_extra,
+                    "product_family_code": p.product_family,
                     "version": "5.1+ (Build: 20251017)",
                     "messages_supported": [{"type": "LtiResourceLinkRequest"}, {"type": "LtiDeepLinkingRequest"}],
                 },
