@@ -47,7 +47,10 @@ def test_two_registrations_of_one_issuer_and_a_login_without_client_id(world, ca
     assert r.status_code == 201, r.text
     caplog.set_level(logging.WARNING, logger="connectors.lti")
     no_client = {"iss": p.iss, "login_hint": "4", "target_link_uri": f"{world.hub}/lti/launch"}
-    refused = requests.get(f"{world.hub}/lti/login", params=no_client, allow_redirects=False, timeout=10)
+    english = {"Accept-Language": "en"}
+    refused = requests.get(
+        f"{world.hub}/lti/login", params=no_client, headers=english, allow_redirects=False, timeout=10
+    )
     assert refused.status_code == 401
     assert "several registrations for this learning platform" in refused.text
     logged = " ".join(rec.getMessage() for rec in caplog.records)
