@@ -91,6 +91,16 @@ class Settings:
             proxies in front of every request, werkzeug ``ProxyFix``), or a tuple of addresses/CIDR
             networks (``10.0.0.0/8``, ``::1``) of the proxies. ``0`` / empty: none; the headers are
             ignored and the client is the socket's peer.
+        verify_max_bytes: ``HUB_VERIFY_MAX_BYTES`` (default 4 MiB): the largest badge, PDF or pasted text
+            the verifier (:mod:`hub.verification`) accepts, and the largest document it downloads.
+        verify_fetch_timeout_seconds: ``HUB_VERIFY_FETCH_TIMEOUT_SECONDS`` (default 10): the longest one
+            download of the verifier may take, connect to last byte (a slow server is cut off then).
+        verify_allow_private_hosts: ``HUB_VERIFY_ALLOW_PRIVATE_HOSTS`` (default off): the verifier may
+            fetch loopback and private addresses (development; off: public addresses only).
+        verify_rate_limit: ``HUB_VERIFY_RATE_LIMIT`` (default ``20 per minute``): Flask-Limiter limit per
+            client address for ``/verify`` and ``POST /api/v1/verify``.
+        backpack_recheck_hours: ``HUB_BACKPACK_RECHECK_HOURS`` (default 24; 0 turns it off): how often the
+            job runner re-verifies learners' imported badges (job kind ``backpack.reverify``).
     """
 
     instance_path: Path
@@ -125,6 +135,11 @@ class Settings:
     session_cookie_name: str = "badgehub_session"
     trusted_proxies: int | tuple[str, ...] = 0
     institution: str | None = None
+    verify_max_bytes: int = 4 * 1024 * 1024
+    verify_fetch_timeout_seconds: int = 10
+    verify_allow_private_hosts: bool = False
+    verify_rate_limit: str = "20 per minute"
+    backpack_recheck_hours: int = 24
     extra: dict = field(default_factory=dict)
 
     @property
@@ -300,6 +315,11 @@ def load_settings(env: dict | None = None) -> Settings:
         session_cookie_name=check_session_cookie_name(env.get("HUB_SESSION_COOKIE_NAME") or "badgehub_session"),
         trusted_proxies=_trusted_proxies(env.get("HUB_TRUSTED_PROXIES")),
         institution=(env.get("HUB_INSTITUTION") or "").strip()[:100] or None,
+        verify_max_bytes=_int(env, "HUB_VERIFY_MAX_BYTES", 4 * 1024 * 1024, 1024),
+        verify_fetch_timeout_seconds=_int(env, "HUB_VERIFY_FETCH_TIMEOUT_SECONDS", 10, 1),
+        verify_allow_private_hosts=_bool(env, "HUB_VERIFY_ALLOW_PRIVATE_HOSTS", False),
+        verify_rate_limit=env.get("HUB_VERIFY_RATE_LIMIT") or "20 per minute",
+        backpack_recheck_hours=_int(env, "HUB_BACKPACK_RECHECK_HOURS", 24, 0),
     )
 
 

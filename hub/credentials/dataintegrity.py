@@ -98,3 +98,43 @@ def verify_proof(
     except (InvalidSignature, ValueError) as exc:
         raise SignatureError("the Data Integrity proof does not verify") from exc
     return proof
+
+
+JCS_CRYPTOSUITE = "eddsa-jcs-2022"
+
+
+def verify_proof_jcs(document: dict, resolve_key: Callable[[str], bytes]) -> dict:
+    """Check the (single) ``eddsa-jcs-2022`` proof of ``document``; return the proof object.
+
+    Spec: https://www.w3.org/TR/vc-di-eddsa/#eddsa-jcs-2022 (§3.3.2 Verify Proof, §3.3.4 Transformation,
+    §3.3.5 Hashing): the proof configuration is the proof without ``proofValue`` (with the document's
+    ``@context`` when it has one), both it and the unsecured document are canonicalised with JCS
+    (RFC 8785, the ``rfc8785`` package), and the signature covers
+    ``sha256(JCS(proof configuration)) || sha256(JCS(document without proof))``.
+
+    Raises:
+        SignatureError: no proof, another cryptosuite, a type other than ``DataIntegrityProof``, or a
+            signature that does not verify.
+    """
+    import rfc8785
+
+    proofs = document.get("proof")
+    proofs = proofs if isinstance(proofs, list) else [proofs] if proofs else []
+    if len(proofs) != 1 or not isinstance(proofs[0], dict) or proofs[0].get("cryptosuite") != JCS_CRYPTOSUITE:
+        raise SignatureError("expected exactly one eddsa-jcs-2022 proof")
+    proof = proofs[0]
+    if proof.get("type") != "DataIntegrityProof":
+        raise SignatureError("an eddsa-jcs-2022 proof must be a DataIntegrityProof")
+    config = {k: v for k, v in proof.items() if k != "proofValue"}
+    if "@context" in document:
+        config["@context"] = document["@context"]
+    unsecured = {k: v for k, v in document.items() if k != "proof"}
+    value = proof.get("proofValue", "")
+    try:
+        data = hashlib.sha256(rfc8785.dumps(config)).digest() + hashlib.sha256(rfc8785.dumps(unsecured)).digest()
+        signature = base58.b58decode(value[1:]) if isinstance(value, str) and value.startswith("z") else b""
+        public = ed25519.Ed25519PublicKey.from_public_bytes(resolve_key(proof["verificationMethod"]))
+        public.verify(signature, data)
+    except (InvalidSignature, ValueError, KeyError, TypeError, rfc8785.CanonicalizationError) as exc:
+        raise SignatureError("the Data Integrity proof does not verify") from exc
+    return proof
