@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from hub.context import HubContext
     from hub.jobs import attach as attach_runner
     from hub.jobs.runner import Runner, load_kinds
-    from hub.web import admin, api, close_db_session, commit_db_session, init_csrf, proxies
+    from hub.web import admin, api, close_db_session, commit_db_session, init_csrf, proxies, verifier
     from hub.web.api_frameworks import bp as frameworks_api_bp
     from hub.web.api_jobs import bp as jobs_api_bp
     from hub.web.boundary import init_app as init_boundary
@@ -90,6 +90,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.mount(app, hub_api, frameworks_api_bp)
     api.mount(app, hub_api, jobs_api_bp)
     api.mount(app, hub_api, certificates_admin_bp)
+    verifier.init_app(app, hub_api)
     admin.init_app(app)
     init_security(app)
     init_boundary(app)  # after the API's authentication and the console's CSRF check

@@ -28,7 +28,9 @@ from hub.context import current_context
 from hub.errors import ValidationError
 from hub.i18n import lazy as _l
 from hub.operations import actions
-from hub.web import api, db_session
+from hub.verification.report import VERDICT_TITLES
+from hub.web import api, db_session, verifier
+from hub.web.admin import limiter
 from hub.web.admin.scoping import load
 from hub.web.negotiation import wants_html
 
@@ -39,19 +41,27 @@ admin = ApiBlueprint(
 
 
 @bp.route("/verify", methods=["GET", "POST"])
+@limiter.limit(verifier.rate_limit, methods=["POST"])
 def verify_upload():
-    """Check an uploaded PDF certificate (form field ``file``)."""
-    report = None
+    """Verify any badge (:mod:`hub.web.verifier`): form fields ``file`` (PNG, SVG, PDF, JSON, JWT), ``url``
+    or ``text``, and ``email`` (optional, the recipient). A PDF also gets the PDF certificate report; with
+    ``Accept: application/json`` the answer is JSON (the report's fields and the verdict's)."""
+    report = verdict = None
     if request.method == "POST":
-        upload = request.files.get("file")
-        if upload is None:
-            raise ValidationError(_l("choose a PDF file"), field="file")
         ctx = current_context()
-        with ctx.db.session_scope() as session:
-            report = verify.verify_pdf(session, ctx, upload.read())
+        upload = request.files.get("file")
+        data = verifier.read_upload(upload, ctx.settings.verify_max_bytes) if upload and upload.filename else None
+        url, text = (request.form.get("url") or "").strip(), (request.form.get("text") or "").strip()
+        if data is None and not url and not text:
+            raise ValidationError(_l("choose a badge file, or give its URL, JSON or JWT"), field="file")
+        if data is not None and (data.startswith(b"%PDF-") or (upload.filename or "").lower().endswith(".pdf")):
+            report = verify.verify_pdf(db_session(), ctx, data)
+        verdict = verifier.run(data=data, url=url or None, text=text or None, email=request.form.get("email"))
         if not wants_html():
-            return {**asdict(report), "ok": report.ok}
-    return render_template("verify.html", report=report, urls=current_context().urls)
+            return {**(asdict(report) | {"ok": report.ok} if report else {}), **verdict.as_json()}
+    return render_template(
+        "verify.html", report=report, verdict=verdict, verdict_titles=VERDICT_TITLES, urls=current_context().urls
+    )
 
 
 class LayoutIn(api.Base):

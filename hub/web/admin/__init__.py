@@ -81,9 +81,9 @@ def init_app(app: Flask) -> None:
 
 @limiter.request_filter
 def _not_limited() -> bool:
-    # Only console sign-in views carry limits: other requests (webhook intake above all) skip the
-    # limiter's per-request bookkeeping.
-    return not is_console_request()
+    # Only console sign-in views and the public verifier (``hub.limited_endpoints``, :mod:`hub.web.verifier`)
+    # carry limits: other requests (webhook intake above all) skip the limiter's per-request bookkeeping.
+    return not is_console_request() and request.endpoint not in current_app.extensions.get("hub.limited_endpoints", ())
 
 
 def _console_request():

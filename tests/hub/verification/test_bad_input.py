@@ -66,8 +66,13 @@ def test_unsafe_svg(app):
 def test_guarded_addresses_are_refused_without_the_test_allowance(app, ctx, caplog):
     baked = bake_png(badge_png(), "openbadges", "http://127.0.0.1:9/assertion")
     with Fetcher.from_settings(ctx.settings) as f:  # the production guard: public addresses only
-        for given in ({"url": "http://127.0.0.1:5432/"}, {"url": "http://169.254.169.254/latest/meta-data"},
-                      {"url": "http://10.0.0.1/a.json"}, {"data": baked}, {"url": "file:///etc/passwd"}):
+        for given in (
+            {"url": "http://127.0.0.1:5432/"},
+            {"url": "http://169.254.169.254/latest/meta-data"},
+            {"url": "http://10.0.0.1/a.json"},
+            {"data": baked},
+            {"url": "file:///etc/passwd"},
+        ):
             v = verify(ctx, fetcher=f, **given)
             assert v.state in ("invalid", "unverifiable") and v.state != "valid"
             assert set(_codes(v)) <= {"blocked-address", "not-http"} and _codes(v), (given, v.as_json())
@@ -177,8 +182,13 @@ def _gzip(conn, srv):
 
 @pytest.mark.parametrize(
     "behaviour,code",
-    [(_slow, "timeout"), (_silent, "timeout"), (_endless, "too-large"), (_declared_huge, "too-large"),
-     (_gzip, "compressed")],
+    [
+        (_slow, "timeout"),
+        (_silent, "timeout"),
+        (_endless, "too-large"),
+        (_declared_huge, "too-large"),
+        (_gzip, "compressed"),
+    ],
 )
 def test_slow_endless_and_oversized_servers_are_cut_off(app, ctx, server, behaviour, code):
     srv = server(behaviour)
@@ -191,8 +201,12 @@ def test_slow_endless_and_oversized_servers_are_cut_off(app, ctx, server, behavi
 
 
 def test_unpinned_context_is_refused_and_nothing_fetched(app, httpserver):
-    doc = {"@context": ["https://www.w3.org/ns/credentials/v2", httpserver.url_for("/evil-context.json")],
-           "type": ["VerifiableCredential"], "issuer": "did:key:z6Mkfoo", "credentialSubject": {}}
+    doc = {
+        "@context": ["https://www.w3.org/ns/credentials/v2", httpserver.url_for("/evil-context.json")],
+        "type": ["VerifiableCredential"],
+        "issuer": "did:key:z6Mkfoo",
+        "credentialSubject": {},
+    }
     v = check(app, text=json.dumps(doc))
     assert _codes(v) == ["unpinned-context"] and v.state == "invalid"
     assert httpserver.log == []

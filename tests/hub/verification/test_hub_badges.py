@@ -45,9 +45,9 @@ def test_ob3_data_integrity_jwt_baked_and_pdf_verify(live_server):
     cred = requests.get(ctx.urls.credential(aid), headers={"Accept": "application/vc+ld+json"}, timeout=10).text
     v = check(live_server, text=cred)
     assert v.state == "valid" and v.kind == "ob3-data-integrity", v.as_json()
-    assert {k: statuses(v)[k] for k in ("contexts", "schema", "proof", "key", "revocation", "recipient")} == dict.fromkeys(
-        ("contexts", "schema", "proof", "key", "revocation", "recipient"), "passed"
-    )
+    assert {
+        k: statuses(v)[k] for k in ("contexts", "schema", "proof", "key", "revocation", "recipient")
+    } == dict.fromkeys(("contexts", "schema", "proof", "key", "revocation", "recipient"), "passed")
     jwt = requests.get(ctx.urls.credential_jwt(aid), timeout=10).text
     v = check(live_server, text=jwt)
     assert v.state == "valid" and v.kind == "ob3-vc-jwt", v.as_json()

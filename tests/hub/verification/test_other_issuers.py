@@ -31,16 +31,30 @@ def _moodle_assertion(base: str, *, expires: str | None = None) -> dict:
     salt = "moodle-site-salt"
     url = f"{base}/badges/assertion.php?b=abc123&obversion=2"
     doc = {
-        "recipient": {"identity": "sha256$" + hashlib.sha256((EMAIL + salt).encode()).hexdigest(),
-                      "type": "email", "hashed": True, "salt": salt},
+        "recipient": {
+            "identity": "sha256$" + hashlib.sha256((EMAIL + salt).encode()).hexdigest(),
+            "type": "email",
+            "hashed": True,
+            "salt": salt,
+        },
         "badge": {
-            "name": "Ukończenie kursu", "description": "Kurs Moodle", "image": PNG_DATA,
+            "name": "Ukończenie kursu",
+            "description": "Kurs Moodle",
+            "image": PNG_DATA,
             "criteria": {"id": f"{base}/badges/badge.php?hash=abc123", "narrative": "Ukończ kurs"},
-            "@context": "https://w3id.org/openbadges/v2", "id": f"{base}/badges/badge_json.php?id=3",
-            "type": "BadgeClass", "version": "", "@language": "pl",
-            "issuer": {"name": "Moodle szkoła", "url": base, "email": "admin@example.edu",
-                       "@context": "https://w3id.org/openbadges/v2",
-                       "id": f"{base}/badges/badge_json.php?id=3&action=0&obversion=2", "type": "Issuer"},
+            "@context": "https://w3id.org/openbadges/v2",
+            "id": f"{base}/badges/badge_json.php?id=3",
+            "type": "BadgeClass",
+            "version": "",
+            "@language": "pl",
+            "issuer": {
+                "name": "Moodle szkoła",
+                "url": base,
+                "email": "admin@example.edu",
+                "@context": "https://w3id.org/openbadges/v2",
+                "id": f"{base}/badges/badge_json.php?id=3&action=0&obversion=2",
+                "type": "Issuer",
+            },
         },
         "verify": {"type": "hosted", "url": url},
         "issuedOn": "2026-11-02T10:15:00+01:00",
@@ -66,8 +80,14 @@ def test_moodle_hosted_assertion_url_and_baked_png(app, httpserver):
     url = _serve_moodle(httpserver, _moodle_assertion(base))
     v = check(app, emails=[EMAIL], url=url)
     assert v.state == "valid", v.as_json()
-    assert statuses(v) | {} == {"hosted": "passed", "badge_class": "passed", "issuer": "passed",
-                                "recipient": "passed", "expiry": "passed", "image": "passed"}
+    assert statuses(v) | {} == {
+        "hosted": "passed",
+        "badge_class": "passed",
+        "issuer": "passed",
+        "recipient": "passed",
+        "expiry": "passed",
+        "image": "passed",
+    }
     assert v.name == "Ukończenie kursu" and v.issuer_name == "Moodle szkoła"
     baked = bake_png(badge_png(), "openbadges", url)  # Moodle bakes the assertion URL
     assert check(app, emails=[EMAIL], data=baked).state == "valid"
@@ -108,8 +128,10 @@ def test_ob2_identities_real_badges_carry(app, httpserver, identity, hashed, sal
 def _credential(issuer: str, *, valid_until: str | None = None) -> dict:
     now = datetime.now(UTC).replace(microsecond=0)
     cred = {
-        "@context": ["https://www.w3.org/ns/credentials/v2",
-                     "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"],
+        "@context": [
+            "https://www.w3.org/ns/credentials/v2",
+            "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json",
+        ],
         "id": "urn:uuid:6a1b3f4e-0f7c-4b5e-9d0a-3c2b1a0f9e8d",
         "type": ["VerifiableCredential", "OpenBadgeCredential"],
         "issuer": {"id": issuer, "type": ["Profile"], "name": "Inna Uczelnia"},
@@ -117,11 +139,22 @@ def _credential(issuer: str, *, valid_until: str | None = None) -> dict:
         "name": "Analiza danych",
         "credentialSubject": {
             "type": ["AchievementSubject"],
-            "identifier": [{"type": "IdentityObject", "identityType": "emailAddress", "hashed": True,
-                            "identityHash": "sha256$" + hashlib.sha256((EMAIL + "pepper").encode()).hexdigest(),
-                            "salt": "pepper"}],
-            "achievement": {"id": "https://uczelnia.example/achievements/1", "type": ["Achievement"],
-                            "name": "Analiza danych", "description": "Kurs", "criteria": {"narrative": "Zdaj"}},
+            "identifier": [
+                {
+                    "type": "IdentityObject",
+                    "identityType": "emailAddress",
+                    "hashed": True,
+                    "identityHash": "sha256$" + hashlib.sha256((EMAIL + "pepper").encode()).hexdigest(),
+                    "salt": "pepper",
+                }
+            ],
+            "achievement": {
+                "id": "https://uczelnia.example/achievements/1",
+                "type": ["Achievement"],
+                "name": "Analiza danych",
+                "description": "Kurs",
+                "criteria": {"narrative": "Zdaj"},
+            },
         },
     }
     if valid_until:
@@ -131,8 +164,14 @@ def _credential(issuer: str, *, valid_until: str | None = None) -> dict:
 
 def _jcs_sign(doc: dict, key: SigningKey, vm: str) -> dict:
     """eddsa-jcs-2022 (W3C vc-di-eddsa §3.3), written here with PyNaCl and rfc8785, not the hub's code."""
-    proof = {"type": "DataIntegrityProof", "cryptosuite": "eddsa-jcs-2022", "created": "2026-11-30T10:00:00Z",
-             "verificationMethod": vm, "proofPurpose": "assertionMethod", "@context": doc["@context"]}
+    proof = {
+        "type": "DataIntegrityProof",
+        "cryptosuite": "eddsa-jcs-2022",
+        "created": "2026-11-30T10:00:00Z",
+        "verificationMethod": vm,
+        "proofPurpose": "assertionMethod",
+        "@context": doc["@context"],
+    }
     data = hashlib.sha256(rfc8785.dumps(proof)).digest() + hashlib.sha256(rfc8785.dumps(doc)).digest()
     import base58
 
@@ -161,8 +200,11 @@ def test_eddsa_jcs_2022_by_pynacl_with_did_key(app):
 
 
 def _jwk_of(public) -> dict:
-    return json.loads(pyjwt.algorithms.get_default_algorithms()["ES256" if isinstance(
-        public, ec.EllipticCurvePublicKey) else "RS256"].to_jwk(public))
+    return json.loads(
+        pyjwt.algorithms.get_default_algorithms()[
+            "ES256" if isinstance(public, ec.EllipticCurvePublicKey) else "RS256"
+        ].to_jwk(public)
+    )
 
 
 @pytest.mark.parametrize("alg", ["ES256", "RS256"])
@@ -170,14 +212,19 @@ def test_vc_jwt_by_pyjwt_with_did_web(app, httpserver, alg):
     private = ec.generate_private_key(ec.SECP256R1()) if alg == "ES256" else rsa.generate_private_key(65537, 2048)
     host = f"localhost%3A{httpserver.port}"
     did = f"did:web:{host}:issuers:x"
-    doc = {"@context": ["https://www.w3.org/ns/did/v1"], "id": did,
-           "verificationMethod": [{"id": f"{did}#k1", "type": "JsonWebKey", "controller": did,
-                                   "publicKeyJwk": _jwk_of(private.public_key())}],
-           "assertionMethod": [f"{did}#k1"]}
+    doc = {
+        "@context": ["https://www.w3.org/ns/did/v1"],
+        "id": did,
+        "verificationMethod": [
+            {"id": f"{did}#k1", "type": "JsonWebKey", "controller": did, "publicKeyJwk": _jwk_of(private.public_key())}
+        ],
+        "assertionMethod": [f"{did}#k1"],
+    }
     httpserver.expect_request("/issuers/x/did.json").respond_with_json(doc)
     cred = _credential(did)
-    token = pyjwt.encode({**cred, "iss": did, "jti": cred["id"]}, private, algorithm=alg,
-                         headers={"kid": f"{did}#k1", "typ": "JWT"})
+    token = pyjwt.encode(
+        {**cred, "iss": did, "jti": cred["id"]}, private, algorithm=alg, headers={"kid": f"{did}#k1", "typ": "JWT"}
+    )
     v = check(app, emails=[EMAIL], text=token)
     assert v.state == "valid", v.as_json()
     assert v.kind == "ob3-vc-jwt"
@@ -192,11 +239,17 @@ def test_vc_jwt_eddsa_with_https_jwks_issuer(app, httpserver):
     httpserver.expect_request("/jwks.json").respond_with_json({"keys": [{**jwk, "kid": "k1"}]})
     issuer = f"{base}/issuer"
     cred = _credential(issuer)
-    token = pyjwt.encode({"vc": cred, "iss": issuer, "jti": cred["id"]}, private, algorithm="EdDSA",
-                         headers={"kid": f"{base}/jwks.json#k1"})
+    token = pyjwt.encode(
+        {"vc": cred, "iss": issuer, "jti": cred["id"]},
+        private,
+        algorithm="EdDSA",
+        headers={"kid": f"{base}/jwks.json#k1"},
+    )
     assert check(app, emails=[EMAIL], text=token).state == "valid"
     other = ed25519.Ed25519PrivateKey.generate()
-    forged = pyjwt.encode({"vc": cred, "iss": issuer}, other, algorithm="EdDSA", headers={"kid": f"{base}/jwks.json#k1"})
+    forged = pyjwt.encode(
+        {"vc": cred, "iss": issuer}, other, algorithm="EdDSA", headers={"kid": f"{base}/jwks.json#k1"}
+    )
     v = check(app, emails=[EMAIL], text=forged)
     assert v.state == "invalid" and [c.code for c in v.checks if c.status == "failed"] == ["bad-signature"]
     none_alg = pyjwt.encode({"vc": cred, "iss": issuer}, None, algorithm="none")

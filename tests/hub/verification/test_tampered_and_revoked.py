@@ -27,7 +27,9 @@ def _failed(v):
 def test_tampered_proofs_and_signatures_fail(live_server):
     ctx = live_server.extensions["hub"]
     aid = award_one(live_server)
-    cred = json.loads(requests.get(ctx.urls.credential(aid), headers={"Accept": "application/vc+ld+json"}, timeout=10).text)
+    cred = json.loads(
+        requests.get(ctx.urls.credential(aid), headers={"Accept": "application/vc+ld+json"}, timeout=10).text
+    )
     cred["credentialSubject"]["achievement"]["name"] = "Podrobiona odznaka"
     v = check(live_server, text=json.dumps(cred))
     assert v.state == "invalid" and _failed(v) == ["bad-proof"], v.as_json()
