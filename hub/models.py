@@ -1,6 +1,7 @@
 """Imports every model module so that ``Base.metadata`` is complete (Alembic, tests)."""
 
 from hub.accounts.models import ApiToken, AuditEntry, BulkJob, Membership, User  # noqa: F401
+from hub.backpack.models import ImportedBadge  # noqa: F401
 from hub.badges.models import Assertion, BadgeClass, Issuer, IssuerKey  # noqa: F401
 from hub.certificates.models import CertificateLayout, IssuerCertificate, RenderedFile  # noqa: F401
 from hub.connections.models import ConnectorConfig  # noqa: F401

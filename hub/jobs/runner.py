@@ -218,6 +218,7 @@ def load_kinds() -> None:
     installed connectors' (:meth:`connectors.base.Connector.register_jobs`, called when the registry
     loads them). Idempotent."""
     import hub.certificates.jobs  # noqa: F401  (registers certificate.render)
+    import hub.operations.backpack  # noqa: F401  (registers backpack.reverify)
     import hub.operations.bulk  # noqa: F401  (registers bulk.award)
     from hub.connections import registry
 

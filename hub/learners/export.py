@@ -7,6 +7,9 @@ Layout::
     badges/<n>-<id>/credential-ob3.json   OB 3.0 credential (Data Integrity proof)
     badges/<n>-<id>/badge.png|svg         the badge image with the OB 2.0 assertion baked in
     badges/<n>-<id>/certificate.pdf       the signed certificate
+    imported/<n>-<id>/verification.json   an imported badge's latest verification (state, date, checks)
+    imported/<n>-<id>/badge.json|.jwt     the assertion or credential as it was verified (JSON, or JWS/JWT)
+    imported/<n>-<id>/original.png|svg|pdf the file the learner uploaded
 
 :func:`stream` yields bytes: ``zipfile`` writes into a sink that hands each chunk on, with data
 descriptors (the sink cannot seek), so memory holds one member at a time, not the whole archive.
@@ -19,6 +22,7 @@ import json
 import zipfile
 from collections.abc import Iterator
 
+from hub.backpack.services import imported_of
 from hub.certificates import services as certificates
 from hub.context import HubContext
 from hub.credentials import ob2, ob3
@@ -67,6 +71,38 @@ def _profile(learner: Learner, awards) -> dict:
     }
 
 
+EXTENSIONS = {"image/png": "png", "image/svg+xml": "svg", "application/pdf": "pdf"}
+
+
+def _write_imported(zf: zipfile.ZipFile, folder: str, row) -> None:
+    """An imported badge's files (see the module docstring); check reasons in English."""
+    from hub.i18n import english, load_text
+
+    checks = [{**c, "reason": english(load_text(c.get("reason")))} for c in row.checks or []]
+    zf.writestr(
+        f"{folder}/verification.json",
+        json.dumps(
+            {
+                "state": row.state,
+                "kind": row.kind,
+                "name": row.name,
+                "issuerName": row.issuer_name,
+                "checkedAt": isoformat_z(row.checked_at),
+                "sourceUrl": row.source_url,
+                "checks": [{k: v for k, v in c.items() if k != "title"} for c in checks],
+            },
+            ensure_ascii=False,
+            indent=2,
+        ),
+    )
+    if row.payload and not row.payload.lstrip().startswith("{"):
+        zf.writestr(f"{folder}/badge.jwt", row.payload)
+    elif row.document is not None:
+        zf.writestr(f"{folder}/badge.json", json.dumps(row.document, ensure_ascii=False, indent=2))
+    if row.original is not None and row.original_type in EXTENSIONS:
+        zf.writestr(f"{folder}/original.{EXTENSIONS[row.original_type]}", row.original, zipfile.ZIP_STORED)
+
+
 def stream(ctx: HubContext, learner_id: int) -> Iterator[bytes]:
     """Yield the learner's export ZIP. Opens its own unit of work (it outlives the request's session);
     certificates made on the way are cached like any other."""
@@ -88,5 +124,8 @@ def stream(ctx: HubContext, learner_id: int) -> Iterator[bytes]:
                 ext = "png" if a.badge_class.image_type == "image/png" else "svg"
                 zf.writestr(f"{folder}/badge.{ext}", ob2.baked_assertion(ctx.urls, a, ext, signed=False))
             zf.writestr(f"{folder}/certificate.pdf", certificates.certificate_pdf(session, ctx, a), zipfile.ZIP_STORED)
+            yield sink.take()
+        for n, row in enumerate(imported_of(session, learner), 1):
+            _write_imported(zf, f"imported/{n:03d}-{row.public_id}", row)
             yield sink.take()
     yield sink.take()

@@ -79,7 +79,9 @@ class Notification(Base):
     stops between commit and send: the worker sends what is still ``pending``).
 
     ``kind`` is ``award`` (the one e-mail of a new award; unique per award) or ``resend`` (an
-    administrator sent it again, :func:`hub.learners.notifications.resend_award`; several per award)."""
+    administrator sent it again, :func:`hub.learners.notifications.resend_award`; several per award) or
+    ``backpack`` (the verification state of an imported badge changed, :mod:`hub.backpack.services`;
+    ``imported_badge_id`` set, ``assertion_id`` None)."""
 
     __tablename__ = "notification"
     __table_args__ = (
@@ -95,7 +97,8 @@ class Notification(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(16), default="award")
-    assertion_id: Mapped[int] = mapped_column(ForeignKey("assertion.id", ondelete="CASCADE"))
+    assertion_id: Mapped[int | None] = mapped_column(ForeignKey("assertion.id", ondelete="CASCADE"))
+    imported_badge_id: Mapped[int | None] = mapped_column(ForeignKey("imported_badge.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sending | sent | failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -22,7 +22,7 @@ from hub.bidi import isolate_if_needed
 from hub.context import HubContext
 from hub.db import claim_filter, utcnow
 from hub.errors import HubError
-from hub.i18n import LOCALES, translations
+from hub.i18n import LOCALES, N_, translations
 from hub.learners import tokens
 from hub.learners.mail import MailError, Message, mailer_for
 from hub.learners.models import Notification
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 PENDING, SENDING, HANDING, SENT, FAILED = "pending", "sending", "handing", "sent", "failed"
 MAX_ATTEMPTS = 5
-AWARD, RESEND = "award", "resend"
+AWARD, RESEND, BACKPACK = "award", "resend", "backpack"
 #: At most one e-mail about an award per this interval (the first e-mail counts too) ...
 RESEND_INTERVAL = timedelta(minutes=1)
 #: ... and at most this many re-sends of one award per 24 hours.
@@ -256,6 +256,13 @@ def deliver(ctx: HubContext, ids: list[int] | None = None, limit: int = 100, *, 
         messages: dict[int, Message] = {}
         with ctx.db.session_scope() as session:
             for row in session.scalars(select(Notification).where(Notification.id.in_(claimed))):
+                if row.kind == BACKPACK:
+                    message = backpack_message(session, ctx, row)
+                    if message is None:
+                        row.status, row.error = FAILED, "imported badge or learner address gone"
+                    else:
+                        messages[row.id] = message
+                    continue
                 if row.assertion.recipient_plain is None:  # personal data erased meanwhile
                     row.status, row.error = FAILED, "recipient erased"
                     continue
@@ -307,4 +314,56 @@ def _record_failure(ctx: HubContext, notification_id: int, detail: str) -> None:
 def _message_id(ctx: HubContext, row: Notification) -> str:
     """``<notification-<row id>.<assertion id>@<hub host>>``: the same for every attempt at one e-mail."""
     host = urlsplit(ctx.settings.base_url).hostname or "badgehub.invalid"
-    return f"<notification-{row.id}.{row.assertion.public_id}@{host}>"
+    about = row.assertion.public_id if row.assertion is not None else f"imported-{row.imported_badge_id}"
+    return f"<notification-{row.id}.{about}@{host}>"
+
+
+def enqueue_backpack(session: Session, imported_badge_id: int) -> Notification:
+    """Add a pending ``backpack`` e-mail (an imported badge's verification state changed) in the
+    caller's transaction; :func:`deliver` sends it after the commit, like award e-mails."""
+    row = Notification(kind=BACKPACK, imported_badge_id=imported_badge_id, status=PENDING, created_at=utcnow())
+    session.add(row)
+    session.flush()
+    return row
+
+
+#: The state names in e-mails (message ids; translated in the learner's language).
+STATE_NAMES = {
+    "valid": N_("valid"),
+    "revoked": N_("revoked"),
+    "expired": N_("expired"),
+    "invalid": N_("not valid"),
+    "unverifiable": N_("cannot be verified"),
+}
+
+
+def backpack_message(session: Session, ctx: HubContext, row: Notification) -> Message | None:
+    """The e-mail telling a learner that an imported badge's state changed (their language), or None
+    when the badge or every address of the learner is gone."""
+    from hub.backpack.models import ImportedBadge
+    from hub.learners.models import Learner
+
+    badge = session.get(ImportedBadge, row.imported_badge_id) if row.imported_badge_id else None
+    learner = session.get(Learner, badge.learner_id) if badge is not None else None
+    if badge is None or learner is None or not learner.emails:
+        return None
+    locale = learner.locale if learner.locale in LOCALES else ctx.settings.default_locale
+    _ = translations(ctx.settings.instance_path, locale).gettext
+    name = badge.name or _("an imported badge")
+    state = _(STATE_NAMES.get(badge.state, badge.state))
+    text = "\n\n".join(
+        [
+            _("Hello,"),
+            _("The badge „%(badge)s” in your backpack was checked again: it is now %(state)s.")
+            % {"badge": name, "state": state},
+            _("See each check in your backpack:"),
+            ctx.urls.learner_home() + f"#imported-{badge.public_id}",
+        ]
+    )
+    return Message(
+        to=learner.emails[0].email,
+        subject=_("Your badge „%(badge)s” is now %(state)s") % {"badge": name, "state": state},
+        text=text,
+        locale=locale,
+        message_id=_message_id(ctx, row),
+    )

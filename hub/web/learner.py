@@ -14,6 +14,7 @@ import functools
 from flask import Blueprint, Response, redirect, render_template, request, session, stream_with_context
 from flask_babel import get_locale
 
+from hub.backpack import services as backpack
 from hub.context import current_context
 from hub.errors import Forbidden
 from hub.i18n import lazy as _l
@@ -22,8 +23,10 @@ from hub.learners import services as learners
 from hub.learners.mail import MailError, mailer_for
 from hub.learners.models import Learner
 from hub.learners.profile import Presentation
+from hub.operations import backpack as backpack_ops
 from hub.operations.uow import after_commit
-from hub.web import csrf, db_session
+from hub.verification.report import VERDICT_TITLES
+from hub.web import csrf, db_session, verifier
 
 bp = Blueprint("learner", __name__)
 
@@ -51,6 +54,8 @@ def owns(pres: Presentation) -> bool:
 def _check_csrf():
     # Claim and sign-in links carry their own single-use secret, and are redeemed from a page that may
     # have been opened in another browser than the one holding the session.
+    if request.path == "/me/import":  # one badge file (the form is parsed by the CSRF check below)
+        request.max_content_length = current_context().settings.verify_max_bytes + 65536
     if request.method == "POST" and not request.path.startswith(("/me/claim/", "/me/login")):
         csrf.protect()
 
@@ -127,7 +132,43 @@ def home(learner: Learner):
     s = db_session()
     awards = learners.badges_of(s, learner)
     s.commit()  # new curation rows
-    return render_template("learner/home.html", learner=learner, awards=awards, urls=current_context().urls)
+    return render_template(
+        "learner/home.html",
+        learner=learner,
+        awards=awards,
+        imported=backpack.imported_of(s, learner),
+        imported_checks=backpack.checks,
+        verdict_titles=VERDICT_TITLES,
+        urls=current_context().urls,
+    )
+
+
+@bp.post("/me/import")
+@signed_in
+def import_badge(learner: Learner):
+    """Import a badge from elsewhere: form field ``file`` (read in chunks up to ``HUB_VERIFY_MAX_BYTES``),
+    ``url`` or ``text`` (JSON or JWT). Verified against the learner's addresses, then kept."""
+    ctx = current_context()
+    upload = request.files.get("file")
+    data = verifier.read_upload(upload, ctx.settings.verify_max_bytes) if upload and upload.filename else None
+    given = backpack.Given(
+        data=data,
+        url=(request.form.get("url") or "").strip() or None,
+        text=(request.form.get("text") or "").strip() or None,
+    )
+    s = db_session()
+    row, _verdict = backpack_ops.import_badge(s, ctx, learner, given)
+    s.flush()
+    return redirect(f"{ctx.urls.learner_home()}#imported-{row.public_id}", 303)
+
+
+@bp.post("/me/imported/<public_id>/delete")
+@signed_in
+def remove_imported(learner: Learner, public_id: str):
+    s = db_session()
+    backpack_ops.remove_badge(s, learner, public_id)
+    s.flush()
+    return redirect(current_context().urls.learner_home(), 303)
 
 
 @bp.post("/me/settings")
