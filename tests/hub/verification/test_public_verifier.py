@@ -32,16 +32,22 @@ def test_verify_page_and_api_show_each_check_in_both_languages(live_server):
     base = ctx.urls.base
     png = requests.get(ctx.urls.assertion_baked(aid), timeout=10).content
     before = _rows(ctx)
-    page = requests.post(f"{base}/verify?lang=pl", files={"file": ("b.png", png)}, data={"email": EMAIL},
-                         headers=HTML, timeout=30)
+    page = requests.post(
+        f"{base}/verify?lang=pl", files={"file": ("b.png", png)}, data={"email": EMAIL}, headers=HTML, timeout=30
+    )
     assert page.status_code == 200
     assert 'data-verdict="valid"' in page.text and "Ważna" in page.text
     assert 'data-check="recipient" data-status="passed"' in page.text and "Odbiorca" in page.text
-    en = requests.post(f"{base}/verify?lang=en", data={"url": ctx.urls.assertion(aid), "email": "x@example.org"},
-                       headers=HTML, timeout=30)
+    en = requests.post(
+        f"{base}/verify?lang=en",
+        data={"url": ctx.urls.assertion(aid), "email": "x@example.org"},
+        headers=HTML,
+        timeout=30,
+    )
     assert 'data-verdict="invalid"' in en.text and "issued to someone else" in en.text
-    answer = requests.post(f"{base}/api/v1/verify", json={"data": base64.b64encode(png).decode(), "email": EMAIL},
-                           timeout=30)
+    answer = requests.post(
+        f"{base}/api/v1/verify", json={"data": base64.b64encode(png).decode(), "email": EMAIL}, timeout=30
+    )
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["verdict"] == "valid" and {c["name"] for c in body["checks"]} >= {"unbake", "hosted", "recipient"}
@@ -62,8 +68,9 @@ def test_api_is_documented_public_size_limited_and_rate_limited(client, ctx):
     assert r.status_code in (413, 200)
     if r.status_code == 200:
         assert r.get_json()["checks"][0]["code"] == "too-large"
-    huge = client.post("/verify", data={"file": (io.BytesIO(b"x" * (ctx.settings.verify_max_bytes * 2)), "b.png")},
-                       headers=HTML)
+    huge = client.post(
+        "/verify", data={"file": (io.BytesIO(b"x" * (ctx.settings.verify_max_bytes * 2)), "b.png")}, headers=HTML
+    )
     assert huge.status_code == 413
     statuses = [client.post("/api/v1/verify", json={"text": "{}"}).status_code for _ in range(25)]
     assert 429 in statuses and statuses[0] == 200
