@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -70,7 +71,7 @@ def _apply(row: ImportedBadge, v: Verdict) -> None:
     row.name = (v.name or row.name or "")[:255] or None
     row.issuer_name = (str(v.issuer_name) if v.issuer_name else row.issuer_name or "")[:255] or None
     row.checks = v.as_json(rendered=False)["checks"]
-    row.checked_at = v.checked_at
+    row.checked_at = v.checked_at or datetime.now(UTC)
     if v.document is not None:
         row.document = v.document
 
