@@ -104,7 +104,7 @@ class VerifyIn(Base):
     )
 
 
-class CheckOut(Base):
+class VerifyCheck(Base):
     name = fields.String(
         metadata={
             "description": "input, unbake, format, contexts, schema, hosted, badge_class, "
@@ -118,14 +118,14 @@ class CheckOut(Base):
     reason = fields.String()
 
 
-class VerdictOut(Base):
+class VerifyVerdict(Base):
     verdict = fields.String(metadata={"description": "valid | revoked | expired | invalid | unverifiable"})
     title = fields.String()
     kind = fields.String(metadata={"description": "ob2-hosted | ob2-signed | ob3-data-integrity | ob3-vc-jwt | pdf"})
     name = fields.String(allow_none=True)
     issuerName = fields.String(allow_none=True)  # noqa: N815
     checkedAt = fields.String(allow_none=True)  # noqa: N815
-    checks = fields.List(fields.Nested(CheckOut))
+    checks = fields.List(fields.Nested(VerifyCheck))
 
 
 @api_bp.before_request
@@ -136,7 +136,7 @@ def _api_limits():
 @api_bp.post("/verify")
 @limiter.limit(rate_limit, methods=["POST"])
 @api_bp.arguments(VerifyIn)
-@api_bp.response(200, VerdictOut)
+@api_bp.response(200, VerifyVerdict)
 @api_bp.doc(security=[])
 def verify_badge(body):
     """Verify any Open Badge (OB 2.0 or 3.0, file, URL, JSON or JWT), check by check; no account needed.

@@ -14,7 +14,7 @@ def loopback_fetcher(**kw) -> Fetcher:
     """A fetcher whose guard allows loopback and private addresses: only tests use this."""
     CACHE.clear()
     kw.setdefault("max_bytes", 1024 * 1024)
-    kw.setdefault("timeout", 5)
+    kw.setdefault("timeout", 30)  # generous: a loaded test machine answers slowly
     return Fetcher(allow_private=True, use_cache=False, **kw)
 
 

@@ -106,7 +106,7 @@ def test_import_of_another_issuers_credential_and_refusals(app, ctx):
     assert client.post("/me/import", data={"csrf_token": token, "text": json.dumps(tampered)}).status_code == 303
     with ctx.db.session_scope() as s:
         assert sorted(r.state for r in s.query(ImportedBadge)) == ["invalid", "valid"]
-    bad = client.post("/me/import", data={"csrf_token": token, "text": "no badge here"}, headers=HTML)
+    bad = client.post("/me/import?lang=en", data={"csrf_token": token, "text": "no badge here"}, headers=HTML)
     assert bad.status_code == 422 and "not a badge" in bad.get_data(as_text=True)
     huge = client.post(
         "/me/import",
