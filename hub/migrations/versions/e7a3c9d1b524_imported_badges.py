@@ -40,7 +40,7 @@ def upgrade() -> None:
         sa.Column('updated_at', UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(['learner_id'], ['learner.id'], name=op.f('fk_imported_badge_learner_id_learner'), ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_imported_badge')),
-        sa.UniqueConstraint('learner_id', 'badge_key', name=op.f('uq_imported_badge_learner_id')),
+        sa.UniqueConstraint('learner_id', 'badge_key', name=op.f('uq_imported_badge_learner_id_badge_key')),
         sa.UniqueConstraint('public_id', name=op.f('uq_imported_badge_public_id')),
     )
     with op.batch_alter_table('imported_badge', schema=None) as batch_op:
