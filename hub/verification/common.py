@@ -7,12 +7,22 @@ import binascii
 import hashlib
 from datetime import UTC, datetime
 
-from hub.badges.recipient import normalise_email
+from hub.badges.recipient import identity_forms
+from hub.errors import ValidationError
 from hub.i18n import lazy as _l
 from hub.timefmt import parse_timestamp
 from hub.verification.report import Verdict
 
 HASHES = {"sha256": hashlib.sha256, "md5": hashlib.md5}
+
+
+def _forms(email: str) -> set[str]:
+    """``email`` and the forms a hash of it may be of (:func:`hub.badges.recipient.identity_forms`: the
+    normalised form, and the form of awards issued before NFC/IDNA normalisation)."""
+    try:
+        return {email, *identity_forms(email)}
+    except ValidationError:  # not an address the hub can normalise: compare it as given
+        return {email}
 
 
 def identity_matches(identity: str, *, hashed: bool, salt: str | None, emails: list[str]) -> str | None:
@@ -25,14 +35,14 @@ def identity_matches(identity: str, *, hashed: bool, salt: str | None, emails: l
     value = (identity or "").strip()
     if not hashed and "$" not in value:
         wanted = value.lower().removeprefix("mailto:")
-        return next((e for e in emails if e == wanted), None)
+        return next((e for e in emails if wanted == e or wanted in _forms(e)), None)
     algorithm, _, digest = value.partition("$")
     fn = HASHES.get(algorithm.lower())
     if fn is None or not digest:
         return None
     digest = digest.lower()
     for email in emails:
-        for candidate in {email, normalise_email(email)}:
+        for candidate in _forms(email):
             if fn((candidate + (salt or "")).encode("utf-8")).hexdigest() == digest:
                 return email
     return None
