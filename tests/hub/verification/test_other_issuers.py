@@ -254,3 +254,57 @@ def test_vc_jwt_eddsa_with_https_jwks_issuer(app, httpserver):
     assert v.state == "invalid" and [c.code for c in v.checks if c.status == "failed"] == ["bad-signature"]
     none_alg = pyjwt.encode({"vc": cred, "iss": issuer}, None, algorithm="none")
     assert check(app, emails=[EMAIL], text=none_alg + "x").state == "invalid"
+
+
+def test_1edtech_revocation_list_of_another_issuer(app, httpserver):
+    key = SigningKey.generate()
+    did = "did:key:" + multikey_from_public(bytes(key.verify_key))
+    listed = httpserver.url_for("/revocations")
+    cred = _credential(did)
+    cred["credentialStatus"] = {"id": listed, "type": "1EdTechRevocationList"}
+    signed = _jcs_sign(cred, key, f"{did}#{did[8:]}")
+    httpserver.expect_request("/revocations").respond_with_json({"id": listed, "revokedCredentials": []})
+    v = check(app, emails=[EMAIL], text=json.dumps(signed))
+    assert v.state == "valid" and statuses(v)["revocation"] == "passed", v.as_json()
+    httpserver.clear()
+    httpserver.expect_request("/revocations").respond_with_json(
+        {"id": listed, "revokedCredentials": [{"id": cred["id"], "revocationReason": "Plagiat"}]}
+    )
+    v = check(app, emails=[EMAIL], text=json.dumps(signed))
+    assert v.state == "revoked" and "Plagiat" in [c for c in v.checks if c.name == "revocation"][0].reason.english
+
+
+def test_pdf_of_another_issuer_embedding_a_credential(app):
+    import io
+
+    from pypdf import PdfWriter
+
+    key = SigningKey.generate()
+    did = "did:key:" + multikey_from_public(bytes(key.verify_key))
+    signed = _jcs_sign(_credential(did), key, f"{did}#{did[8:]}")
+    writer = PdfWriter()
+    writer.add_blank_page(595, 842)
+    writer.add_attachment("credential.json", json.dumps(signed).encode())
+    out = io.BytesIO()
+    writer.write(out)
+    v = check(app, emails=[EMAIL], data=out.getvalue())
+    assert v.state == "valid", v.as_json()
+    assert statuses(v)["pdf_signature"] == "skipped" and statuses(v)["pdf_credential"] == "passed"
+    assert v.kind == "pdf+ob3-data-integrity"
+    bare = io.BytesIO()
+    empty = PdfWriter()
+    empty.add_blank_page(595, 842)
+    empty.write(bare)
+    v = check(app, emails=[EMAIL], data=bare.getvalue())
+    assert v.state == "invalid" and [c.code for c in v.checks if c.status == "failed"] == ["pdf-no-credential"]
+
+
+def test_scheduled_reverify_targets_follow_the_setting(app, ctx):
+    from hub import jobs
+    from hub.operations.backpack import REVERIFY
+
+    spec = jobs.KINDS[REVERIFY]
+    with ctx.db.session_scope() as s:
+        assert list(spec.schedule.targets(s, ctx)) == [("all", {}, None, 24 * 3600)]
+        off = type("C", (), {"settings": ctx.settings.with_(backpack_recheck_hours=0)})()
+        assert list(spec.schedule.targets(s, off)) == []
