@@ -20,7 +20,7 @@ from hub.netguard import is_local_host
 from hub.verification.fetch import Fetcher, FetchError
 
 
-class KeyError_(Exception):
+class KeyProblem(Exception):
     """No usable key: ``reason`` (lazy text), ``code`` (``unknown-method``, ``key-not-found``, ...)."""
 
     def __init__(self, reason, code: str):
@@ -43,11 +43,11 @@ def did_web_url(did: str, *, allow_http_loopback: bool = False) -> str:
     """The URL of a ``did:web`` DID document.
 
     Raises:
-        KeyError_: not a did:web.
+        KeyProblem: not a did:web.
     """
     parts = did.split(":")
     if len(parts) < 3 or parts[:2] != ["did", "web"] or not parts[2]:
-        raise KeyError_(_l("%(did)s is not a did:web", did=did), "bad-did")
+        raise KeyProblem(_l("%(did)s is not a did:web", did=did), "bad-did")
     host = unquote(parts[2])
     path = "/".join(unquote(p) for p in parts[3:])
     scheme = "http" if allow_http_loopback and is_local_host(urlsplit(f"//{host}").hostname) else "https"
@@ -65,13 +65,13 @@ def _from_method(vm: dict, controller: str) -> PublicKey:
         try:
             raw = public_from_multikey(vm["publicKeyMultibase"])
         except ValueError:
-            raise KeyError_(_l("the key is not an Ed25519 Multikey"), "unsupported-key") from None
+            raise KeyProblem(_l("the key is not an Ed25519 Multikey"), "unsupported-key") from None
         return PublicKey(controller, _okp_jwk(raw), raw)
     if isinstance(vm.get("publicKeyJwk"), dict):
-        return _from_jwk(vm["publicKeyJwk"], controller)
+        return from_jwk(vm["publicKeyJwk"], controller)
     if vm.get("publicKeyPem"):
         return PublicKey(controller, pem=vm["publicKeyPem"])
-    raise KeyError_(_l("the verification method has no public key"), "key-not-found")
+    raise KeyProblem(_l("the verification method has no public key"), "key-not-found")
 
 
 def _okp_jwk(raw: bytes) -> dict:
@@ -80,7 +80,8 @@ def _okp_jwk(raw: bytes) -> dict:
     return {"kty": "OKP", "crv": "Ed25519", "x": base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")}
 
 
-def _from_jwk(jwk: dict, controller: str) -> PublicKey:
+def from_jwk(jwk: dict, controller: str) -> PublicKey:
+    """A :class:`PublicKey` from a JWK (private members dropped)."""
     public = {k: v for k, v in jwk.items() if k not in ("d", "p", "q", "dp", "dq", "qi")}
     raw = None
     if public.get("kty") == "OKP" and public.get("crv") == "Ed25519" and isinstance(public.get("x"), str):
@@ -93,7 +94,7 @@ def _did_key(did_url: str) -> PublicKey:
     try:
         raw = public_from_multikey(did.removeprefix("did:key:"))
     except ValueError:
-        raise KeyError_(_l("%(did)s is not an Ed25519 did:key", did=did), "unsupported-key") from None
+        raise KeyProblem(_l("%(did)s is not an Ed25519 did:key", did=did), "unsupported-key") from None
     return PublicKey(did, _okp_jwk(raw), raw)
 
 
@@ -102,16 +103,18 @@ def _did_web(did_url: str, fetcher: Fetcher) -> PublicKey:
     url = did_web_url(did, allow_http_loopback=fetcher.allow_private)
     doc = fetcher.get(url).json()
     if not isinstance(doc, dict) or doc.get("id") != did:
-        raise KeyError_(_l("the DID document at %(url)s is not that of %(did)s", url=url, did=did), "did-mismatch")
+        raise KeyProblem(_l("the DID document at %(url)s is not that of %(did)s", url=url, did=did), "did-mismatch")
     methods = [m for m in doc.get("verificationMethod") or [] if isinstance(m, dict)]
     wanted = [m for m in methods if m.get("id") in (did_url, f"#{fragment}")] if fragment else methods[:1]
     if not wanted:
-        raise KeyError_(_l("%(id)s is not in the issuer's DID document", id=did_url), "key-not-found")
+        raise KeyProblem(_l("%(id)s is not in the issuer's DID document", id=did_url), "key-not-found")
     assertion = doc.get("assertionMethod")
     if fragment and isinstance(assertion, list):
         ids = {a if isinstance(a, str) else a.get("id") for a in assertion}
         if did_url not in ids and f"#{fragment}" not in ids:
-            raise KeyError_(_l("%(id)s may not sign credentials (not an assertionMethod)", id=did_url), "not-assertion")
+            raise KeyProblem(
+                _l("%(id)s may not sign credentials (not an assertionMethod)", id=did_url), "not-assertion"
+            )
     return _from_method(wanted[0], did)
 
 
@@ -119,15 +122,17 @@ def _https(url: str, fetcher: Fetcher) -> PublicKey:
     base, fragment = urldefrag(url)
     doc = fetcher.get(base).json()
     if not isinstance(doc, dict):
-        raise KeyError_(_l("%(url)s is not a key document", url=url), "key-not-found")
+        raise KeyProblem(_l("%(url)s is not a key document", url=url), "key-not-found")
     if isinstance(doc.get("keys"), list):  # a JWKS
         keys = [k for k in doc["keys"] if isinstance(k, dict)]
         chosen = [k for k in keys if fragment and k.get("kid") in (fragment, url)] or (keys if len(keys) == 1 else [])
         if not chosen:
-            raise KeyError_(_l("no key %(kid)s in the JWKS at %(url)s", kid=fragment or "?", url=base), "key-not-found")
-        return _from_jwk(chosen[0], doc.get("issuer") or base)
+            raise KeyProblem(
+                _l("no key %(kid)s in the JWKS at %(url)s", kid=fragment or "?", url=base), "key-not-found"
+            )
+        return from_jwk(chosen[0], doc.get("issuer") or base)
     if doc.get("kty"):
-        return _from_jwk(doc, base)
+        return from_jwk(doc, base)
     owner = doc.get("controller") or doc.get("owner") or base
     return _from_method(doc, owner if isinstance(owner, str) else base)
 
@@ -136,18 +141,18 @@ def resolve(key_id: str, fetcher: Fetcher) -> PublicKey:
     """The public key that ``key_id`` (a DID URL or an https URL) names.
 
     Raises:
-        KeyError_: unknown method, no such key, or an unsupported key type.
+        KeyProblem: unknown method, no such key, or an unsupported key type.
         FetchError: a download failed (see :class:`Fetcher`).
     """
     if not isinstance(key_id, str) or not key_id:
-        raise KeyError_(_l("the proof names no key"), "no-key-id")
+        raise KeyProblem(_l("the proof names no key"), "no-key-id")
     if key_id.startswith("did:key:"):
         return _did_key(key_id)
     if key_id.startswith("did:web:"):
         return _did_web(key_id, fetcher)
     if key_id.startswith(("https://", "http://")):
         return _https(key_id, fetcher)
-    raise KeyError_(
+    raise KeyProblem(
         _l("keys named %(id)s cannot be resolved (did:key, did:web or https only)", id=key_id[:80]), "unknown-method"
     )
 
@@ -160,4 +165,4 @@ def controlled_by(key: PublicKey, key_id: str, issuer_id: str) -> bool:
     return (a.scheme, a.netloc) == (b.scheme, b.netloc) and a.scheme in ("http", "https")
 
 
-__all__ = ["FetchError", "KeyError_", "PublicKey", "controlled_by", "did_web_url", "resolve"]
+__all__ = ["FetchError", "KeyProblem", "PublicKey", "controlled_by", "did_web_url", "from_jwk", "resolve"]

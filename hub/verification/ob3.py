@@ -148,7 +148,7 @@ def verify_ld_proof(v: Verdict, doc: dict, fetcher: Fetcher, *, check: str = "pr
     except FetchError as exc:
         v.failed("key", exc.reason, exc.code)
         return False
-    except keys.KeyError_ as exc:
+    except keys.KeyProblem as exc:
         v.failed("key", exc.reason, exc.code)
         return False
     except jsonld.ContextNotAllowed:
@@ -156,7 +156,7 @@ def verify_ld_proof(v: Verdict, doc: dict, fetcher: Fetcher, *, check: str = "pr
         return False
     except HubError as exc:
         cause = exc.__cause__
-        if isinstance(cause, FetchError | keys.KeyError_):
+        if isinstance(cause, FetchError | keys.KeyProblem):
             v.failed("key", cause.reason, cause.code)
         else:
             v.failed(
@@ -197,7 +197,7 @@ def verify_vc_jwt(v: Verdict, token: str, fetcher: Fetcher, emails) -> None:
     kid = header.get("kid")
     try:
         if isinstance(header.get("jwk"), dict) and not kid:
-            key = keys._from_jwk(header["jwk"], issuer or "")
+            key = keys.from_jwk(header["jwk"], issuer or "")
             key_id = issuer or ""
             if not (issuer or "").startswith("did:jwk:"):
                 v.failed("key", _l("the JWT carries its own key, which does not prove who issued it"), "embedded-jwk")
@@ -210,7 +210,7 @@ def verify_vc_jwt(v: Verdict, token: str, fetcher: Fetcher, emails) -> None:
     except FetchError as exc:
         v.failed("key", exc.reason, exc.code)
         return
-    except keys.KeyError_ as exc:
+    except keys.KeyProblem as exc:
         v.failed("key", exc.reason, exc.code)
         return
     try:
