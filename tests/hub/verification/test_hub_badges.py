@@ -37,6 +37,10 @@ def test_ob2_baked_svg_hosted_and_verify_attribute_only(live_server):
         assert v.state == "valid", (form, v.as_json())
     signed = [c for c in v.checks if c.name == "unbake"][0]
     assert signed.code == "svg-verify"
+    for fmt in ("ldp", "jwt"):  # OB 3.0 <openbadges:credential>: JSON in the element, or the JWT in verify
+        svg = requests.get(ctx.urls.credential_baked(aid, "svg", fmt), timeout=10).content
+        v = check(live_server, data=svg)
+        assert v.state == "valid" and v.kind.startswith("ob3"), (fmt, v.as_json())
 
 
 def test_ob3_data_integrity_jwt_baked_and_pdf_verify(live_server):
