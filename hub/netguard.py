@@ -1,5 +1,5 @@
-"""Outbound HTTP to addresses a stranger chose (SSRF protection for LTI Dynamic Registration and the
-badge verifier, :mod:`hub.verification`).
+"""Outbound HTTP to addresses a stranger chose (SSRF protection for LTI Dynamic Registration, Moodle
+sites, outgoing webhooks and the badge verifier, :mod:`hub.verification`).
 
 Anyone may open ``/lti/register?openid_configuration=<url>``, so the hub must not call any URL it is
 given: a request to ``http://127.0.0.1:5432/``, ``http://169.254.169.254/`` (cloud metadata) or a host
@@ -193,3 +193,16 @@ def guarded_session(*, allow_private: bool = False) -> requests.Session:
         session.mount("http://", adapter)
         session.mount("https://", adapter)
     return session
+
+
+def guarded_pool(*, allow_private: bool = False, maxsize: int = 4):
+    """A ``urllib3.PoolManager`` with the same guard as :func:`guarded_session` (every connection to a
+    checked public address unless ``allow_private``; no proxies from the environment), for a sender of
+    many small requests (outgoing webhooks) that needs less per-request work than ``requests``. Callers
+    pass ``retries=False, redirect=False`` and a timeout on each request."""
+    from urllib3 import PoolManager
+
+    pool = PoolManager(maxsize=maxsize, retries=False)
+    if not allow_private:
+        pool.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+    return pool

@@ -101,6 +101,13 @@ class Settings:
             client address for ``/verify`` and ``POST /api/v1/verify``.
         backpack_recheck_hours: ``HUB_BACKPACK_RECHECK_HOURS`` (default 24; 0 turns it off): how often the
             job runner re-verifies learners' imported badges (job kind ``backpack.reverify``).
+        webhook_allow_private_hosts: ``HUB_WEBHOOK_ALLOW_PRIVATE_HOSTS`` (default off). Off: outgoing
+            webhook subscriptions must be ``https://`` URLs whose every address is public
+            (:mod:`hub.netguard`). On (development, a receiver on the local network): both allowed.
+        webhook_timeout_seconds: ``HUB_WEBHOOK_TIMEOUT_MS`` (default 10000) as seconds: connect and read
+            timeout of one outgoing webhook delivery.
+        webhook_retry_hours: ``HUB_WEBHOOK_RETRY_HOURS`` (default 72): how long a failing delivery is
+            retried (exponential backoff) before it fails for good and its subscription is switched off.
     """
 
     instance_path: Path
@@ -140,6 +147,9 @@ class Settings:
     verify_allow_private_hosts: bool = False
     verify_rate_limit: str = "20 per minute"
     backpack_recheck_hours: int = 24
+    webhook_allow_private_hosts: bool = False
+    webhook_timeout_seconds: float = 10.0
+    webhook_retry_hours: int = 72
     extra: dict = field(default_factory=dict)
 
     @property
@@ -320,6 +330,9 @@ def load_settings(env: dict | None = None) -> Settings:
         verify_allow_private_hosts=_bool(env, "HUB_VERIFY_ALLOW_PRIVATE_HOSTS", False),
         verify_rate_limit=env.get("HUB_VERIFY_RATE_LIMIT") or "20 per minute",
         backpack_recheck_hours=_int(env, "HUB_BACKPACK_RECHECK_HOURS", 24, 0),
+        webhook_allow_private_hosts=_bool(env, "HUB_WEBHOOK_ALLOW_PRIVATE_HOSTS", False),
+        webhook_timeout_seconds=_int(env, "HUB_WEBHOOK_TIMEOUT_MS", 10_000, 100) / 1000,
+        webhook_retry_hours=_int(env, "HUB_WEBHOOK_RETRY_HOURS", 72, 1),
     )
 
 

@@ -121,5 +121,9 @@ class Urls:
         """A JSON-LD context the hub ships and serves (:func:`hub.credentials.jsonld.hosted_contexts`)."""
         return f"{self.base}/contexts/{file}"
 
+    def path(self, path_id: str) -> str:
+        """A development path's public page (:mod:`hub.web.paths`)."""
+        return f"{self.base}/paths/{path_id}"
+
     def hook(self, connector_slug: str) -> str:
         return f"{self.base}/hooks/{connector_slug}"

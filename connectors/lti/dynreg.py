@@ -22,10 +22,10 @@ from hub.context import HubContext
 from hub.db import new_public_id
 from hub.i18n import lazy as _l
 from hub.i18n import number
+from hub.netguard import BlockedAddress, check_url, guarded_session
 
 from .errors import RegistrationError, RegistrationQueueFull
 from .models import PENDING, LtiRegistration
-from .netguard import BlockedAddress, check_url, guarded_session
 from .registrations import create_registration, url_problem
 
 log = logging.getLogger(__name__)
@@ -181,7 +181,7 @@ def register(
 ) -> LtiRegistration:
     """Run the registration exchange and store the result as a pending registration.
 
-    Every call goes through :func:`connectors.lti.netguard.guarded_session`: only public addresses
+    Every call goes through :func:`hub.netguard.guarded_session`: only public addresses
     unless ``HUB_LTI_ALLOW_PRIVATE_HOSTS``, no redirects, answers up to 1 MiB. The platform's URLs must be
     https (:func:`connectors.lti.registrations.url_problem`).
 

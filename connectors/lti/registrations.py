@@ -25,10 +25,10 @@ from hub.db import utcnow
 from hub.errors import NotFound, ValidationError
 from hub.i18n import LazyText, joined
 from hub.i18n import lazy as _l
+from hub.netguard import is_local_host
 from hub.timefmt import isoformat_z
 
 from .models import ACTIVE, PENDING, STATUSES, LtiContext, LtiDeployment, LtiRegistration, LtiToolKey
-from .netguard import is_local_host
 
 log = logging.getLogger(__name__)
 #: How long a retired tool key stays in the JWKS after a rotation (platforms cache JWKS for hours).

@@ -277,7 +277,7 @@ def dynamic_registration():
 
     Open to anyone (the platform's administrator is signed in to the platform, not to the hub), so it is
     rate-limited per client address (:data:`REGISTER_LIMITS`), its calls go to public addresses only
-    (:mod:`connectors.lti.netguard`) and the registrations it stores wait for approval, at most
+    (:mod:`hub.netguard`) and the registrations it stores wait for approval, at most
     :data:`connectors.lti.dynreg.MAX_PENDING` of them."""
     ctx = _ctx()
     config_url = request.args.get("openid_configuration", "")

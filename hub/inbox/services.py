@@ -33,6 +33,8 @@ from hub.i18n import Lazy, dump_text, english, joined, lazy
 from hub.i18n import lazy as _l
 from hub.inbox.models import FAILED, PENDING, PROCESSED, PROCESSING, InboundEvent
 from hub.operations import awards
+from hub.outgoing import services as outgoing
+from hub.paths import services as paths
 from hub.rules import services as rules
 from hub.schemas import has_nul, invalid_text_at, not_unicode
 from hub.timefmt import isoformat_z, parse_timestamp
@@ -269,6 +271,24 @@ def _failure_reason(exc: Exception, event_id: int):
     return f"internal error: {type(exc).__name__}"
 
 
+def _tell_failed(session: Session, ctx: HubContext, event: InboundEvent) -> None:
+    """An ``event.failed`` outgoing webhook event for the connector's issuer (if it has one)."""
+    issuer_id = event.connector.issuer_id if event.connector is not None else None
+    if issuer_id is not None:
+        outgoing.emit(
+            session,
+            ctx,
+            issuer_id,
+            "event.failed",
+            {
+                "event": event.public_id,
+                "connector": event.connector.slug,
+                "external_id": event.external_id,
+                "reason": event.reason,
+            },
+        )
+
+
 def _finish(session: Session, event: InboundEvent, status: str, reason) -> None:
     """Record the outcome; ``reason`` (a string, or a lazy text the console shows translated) is stored
     in English, plus as a message in the history entry (:attr:`InboundEvent.reason_text`)."""
@@ -417,9 +437,12 @@ def process_claimed(ctx: HubContext, event_ids: list[int]) -> dict[int, str]:
             allocate_statuses(session, issued)
             # One job pre-renders the batch's certificates and previews after the commit (one INSERT).
             certificate_jobs.enqueue_render(session, ctx, [a.id for a in issued])
+            # One path.check job for the batch's step awards (development paths).
+            paths.enqueue_checks(session, ctx, issued)
             for event, reason in failures:
                 _finish(session, event, FAILED, reason)
                 statuses[event.id] = FAILED
+                _tell_failed(session, ctx, event)
     except OperationalError:
         raise  # the database is down or silent: one by one would fail the same way; the runner retries
     except Exception:

@@ -1,12 +1,15 @@
 """The one job system: every piece of background work is a durable row, claimed, run, retried with
 backoff and a cap, visible in the console and the API, and resumed after a crash.
 
-Three kinds of durable row feed one runner (:class:`hub.jobs.runner.Runner`):
+Four kinds of durable row feed one runner (:class:`hub.jobs.runner.Runner`):
 
 - inbox events (:class:`hub.inbox.models.InboundEvent`): written before the sender is answered,
   processed in batches (:func:`hub.inbox.services.process_claimed`);
 - award e-mails (:class:`hub.learners.models.Notification`): outbox rows written in the award's
   transaction, sent at most once each (:func:`hub.learners.notifications.deliver`);
+- outgoing webhook deliveries (:class:`hub.outgoing.models.WebhookDelivery`): outbox rows written in
+  the transaction of the award (or revocation, path completion, failed event) they tell of, sent in
+  order per award with their own backoff of up to 3 days (:func:`hub.outgoing.services.deliver`);
 - jobs (:class:`hub.jobs.models.Job`): everything else — bulk CSV awards, Moodle syncs, LTI grade
   syncs — each ``kind`` with a handler registered here, plus scheduled kinds the runner enqueues by
   itself (no cron).

@@ -25,6 +25,7 @@ from hub import jobs
 from hub.context import HubContext
 from hub.inbox import services as inbox
 from hub.learners import notifications
+from hub.outgoing import services as outgoing
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,8 @@ class Runner:
                 self._wake.clear()
 
     def run_pass(self, *, schedule: bool = True) -> bool:
-        """One pass: held events, a batch of new events, the e-mail outbox, one job, and (every
+        """One pass: held events, a batch of new events, the e-mail outbox, the outgoing webhook outbox
+        (:func:`hub.outgoing.services.deliver`), one job, and (every
         :data:`SCHEDULE_EVERY` s) the schedule. Returns whether it did anything (so the loop goes on
         without sleeping).
 
@@ -149,6 +151,8 @@ class Runner:
             self._process(ids)
             busy = True
         if notifications.deliver(self.ctx, owner=owner):
+            busy = True
+        if outgoing.deliver(self.ctx, owner=owner):
             busy = True
         claimed = jobs.claim(self.ctx, limit=1, owner=owner)
         for job_id in claimed:
@@ -182,7 +186,7 @@ class Runner:
             return False
         events = inbox.own_claims(self.ctx, owner)
         held_jobs = jobs.own_claims(self.ctx, owner)
-        mails = notifications.release_own(self.ctx, owner)
+        mails = notifications.release_own(self.ctx, owner) + outgoing.release_own(self.ctx, owner)
         self._local.interrupted = False
         if events or held_jobs or mails:
             log.info(
@@ -220,6 +224,8 @@ def load_kinds() -> None:
     import hub.certificates.jobs  # noqa: F401  (registers certificate.render)
     import hub.operations.backpack  # noqa: F401  (registers backpack.reverify)
     import hub.operations.bulk  # noqa: F401  (registers bulk.award)
+    import hub.outgoing.services  # noqa: F401  (registers webhooks.disabled_mail, webhooks.expired_scan)
+    import hub.paths.services  # noqa: F401  (registers path.check)
     from hub.connections import registry
 
     registry.available()

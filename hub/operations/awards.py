@@ -23,6 +23,8 @@ from hub.context import HubContext
 from hub.errors import ValidationError
 from hub.i18n import lazy as _l
 from hub.learners import notifications
+from hub.outgoing import services as outgoing
+from hub.paths import services as paths
 
 ASSERTION_FIELDS = ("recipient_plain", "recipient_name", "issued_on", "revoked", "revocation_reason")
 #: Schemes an evidence link may have. A ``javascript:`` or ``data:`` URL on a public badge page would run
@@ -95,7 +97,10 @@ def award(
     audit entry for a new award, the ``certificate.render`` job that pre-renders its certificate and
     preview (:mod:`hub.certificates.jobs`; a batch caller with ``defer_status`` enqueues one for the
     batch instead), and — with ``notify`` — the award e-mail as an outbox row of this transaction,
-    delivered after the commit (the runner is woken then). A repeat of an award already made
+    delivered after the commit (the runner is woken then); an ``award.issued`` outbox row per webhook
+    subscription of the issuer (:mod:`hub.outgoing`); and, for a step badge of a development path, the
+    ``path.check`` job that awards the path's completion badge once the learner holds what it needs
+    (:mod:`hub.paths.services`; a ``defer_status`` caller enqueues one for its batch). A repeat of an award already made
     (``created`` False) writes no audit entry, renders nothing and sends no e-mail.
 
     Args:
@@ -140,6 +145,8 @@ def award(
         )
         if not defer_status:
             certificate_jobs.enqueue_render(session, ctx, [result.assertion.id], issuer_id=badge.issuer_id)
+            paths.enqueue_checks(session, ctx, [result.assertion])
+        outgoing.emit_award(session, ctx, "award.issued", result.assertion)
         if notify:
             mails = notifications.enqueue_awards(session, [result])
             if mails:
@@ -149,7 +156,9 @@ def award(
 
 def revoke(session: Session, ctx: HubContext, p: Principal, assertion: Assertion, reason: str) -> Assertion:
     """Revoke ``assertion`` with ``reason`` on behalf of ``p`` (AWARD at its issuer), audited with the
-    state before and after; its certificate and preview are re-rendered (REVOKED) by a job after the
+    state before and after, told to webhook subscribers (``award.revoked``); a completion badge of a
+    path it is a step of stays, marked for an administrator's decision
+    (:func:`hub.paths.services.note_revoked`); its certificate and preview are re-rendered (REVOKED) by a job after the
     commit (a download before that renders the revoked one in memory).
 
     Raises:
@@ -171,4 +180,6 @@ def revoke(session: Session, ctx: HubContext, p: Principal, assertion: Assertion
         after=audit.snapshot(assertion, ASSERTION_FIELDS),
     )
     certificate_jobs.enqueue_render(session, ctx, [assertion.id], issuer_id=issuer_id)
+    outgoing.emit_award(session, ctx, "award.revoked", assertion)
+    paths.note_revoked(session, assertion)
     return assertion

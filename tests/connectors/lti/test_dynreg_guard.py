@@ -14,8 +14,8 @@ import socket
 import pytest
 import requests
 
-from connectors.lti import netguard
-from connectors.lti.netguard import BlockedAddress, check_url, guarded_session, is_public_address
+from hub import netguard
+from hub.netguard import BlockedAddress, check_url, guarded_session, is_public_address
 
 from .conftest import ADMIN
 
