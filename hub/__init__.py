@@ -42,6 +42,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     from hub.web import admin, api, close_db_session, commit_db_session, init_csrf, proxies, verifier
     from hub.web.api_frameworks import bp as frameworks_api_bp
     from hub.web.api_jobs import bp as jobs_api_bp
+    from hub.web.api_paths import bp as paths_api_bp
+    from hub.web.api_paths import hooks_bp as webhooks_api_bp
     from hub.web.boundary import init_app as init_boundary
     from hub.web.certificates import admin as certificates_admin_bp
     from hub.web.certificates import bp as certificates_bp
@@ -89,6 +91,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     hub_api = api.init_app(app)
     api.mount(app, hub_api, frameworks_api_bp)
     api.mount(app, hub_api, jobs_api_bp)
+    api.mount(app, hub_api, paths_api_bp)
+    api.mount(app, hub_api, webhooks_api_bp)
     api.mount(app, hub_api, certificates_admin_bp)
     verifier.init_app(app, hub_api)
     admin.init_app(app)

@@ -45,6 +45,7 @@ from hub.context import HubContext, current_context
 from hub.errors import HubError, NotFound, ValidationError
 from hub.i18n import lazy as _l
 from hub.i18n import set_locale
+from hub.paths.services import learner_paths
 
 from . import framing, tenancy
 from . import jobs as lti_jobs
@@ -378,6 +379,7 @@ def _learner_page(done: Launch):
         focus = done.custom.get("badge_class")
         to_earn = [b for b in (svc.linked_badges(context) if context else []) if b.id not in earned_ids]
         to_earn.sort(key=lambda b: b.public_id != focus)
+        emails = {a.recipient_plain for a in earned if a.recipient_plain} | ({done.email} if done.email else set())
         html = render_template(
             "lti/learner.html",
             launch=done,
@@ -387,6 +389,7 @@ def _learner_page(done: Launch):
             to_earn=to_earn,
             urls=ctx.urls,
             share=_share_links,
+            progress=learner_paths(session, sorted(emails)),
         )
     return _page(html)
 

@@ -170,9 +170,57 @@ def achievement_json(session: Session, ctx: HubContext, badge: BadgeClass, *, gr
             }
         ]
     extension = microcredentials.extension_json(session, badge)
+    _path_links(session, ctx, badge, ach, extension)
     if extension is not None:
         ach["microCredential"] = extension
     return ach
+
+
+#: ``targetType`` of an alignment to a development path (an extension value, OB 3.0 AlignmentTargetType).
+PATH_TARGET_TYPE = "ext:DevelopmentPath"
+
+
+def _path_links(session: Session, ctx: HubContext, badge: BadgeClass, ach: dict, extension: dict | None) -> None:
+    """Point the Achievement to the development paths it belongs to (:mod:`hub.paths`): an
+    ``alignment`` to each path's public page (``targetType`` :data:`PATH_TARGET_TYPE`), ``related``
+    (OB 3.0 Related, https://www.imsglobal.org/spec/ob/v3p0/#related) to the completion badge of a path
+    it is a step of, or to the steps of a path it completes, and the micro-credential "integration /
+    stackability" element (``stackability: stackable``, ``stackableTowards`` the path) when the
+    issuer left it unset."""
+    from hub.paths.services import paths_of_badge
+
+    found = paths_of_badge(session, badge.id)
+    if not found:
+        return
+    alignments, related = list(ach.get("alignment") or []), []
+    for path in found:
+        url = ctx.urls.path(path.public_id)
+        completes = path.completion_badge_id == badge.id
+        alignments.append(
+            {
+                "type": ["Alignment"],
+                "targetName": clean_text(path.name),
+                "targetUrl": url,
+                "targetDescription": "Completion badge of this development path"
+                if completes
+                else "A step of this development path",
+                "targetType": PATH_TARGET_TYPE,
+            }
+        )
+        if completes:
+            related += [ctx.urls.badge_class(s.badge_class.public_id) for s in path.steps if s.badge_class is not None]
+        else:
+            related.append(ctx.urls.badge_class(path.completion_badge.public_id))
+            if extension is not None and not extension.get("stackableTowards"):
+                extension["stackability"] = "stackable"
+                extension["stackableTowards"] = url
+    ach["alignment"] = alignments
+    seen: list[str] = []
+    for url in related:
+        if url not in seen:
+            seen.append(url)
+    if seen:
+        ach["related"] = [{"id": url, "type": ["Related"]} for url in seen]
 
 
 def _identity(identity_type: str, identity_hash: str, salt: str) -> dict:

@@ -132,6 +132,9 @@ def home(learner: Learner):
     s = db_session()
     awards = learners.badges_of(s, learner)
     s.commit()  # new curation rows
+    from hub.paths.services import learner_paths
+
+    progress = learner_paths(s, [e.email for e in learner.emails if e.verified_at is not None])
     return render_template(
         "learner/home.html",
         learner=learner,
@@ -140,6 +143,7 @@ def home(learner: Learner):
         imported_checks=backpack.checks,
         verdict_titles=VERDICT_TITLES,
         urls=current_context().urls,
+        progress=progress,
     )
 
 

@@ -158,8 +158,24 @@ def badge_class(badge_id: str):
     row = get_by_public_id(db_session(), BadgeClass, badge_id)
     doc = ob2.badge_class_json(current_context().urls, row)
     if wants_html():
-        return render_template("badge_class.html", badge=row, doc=doc)
+        from hub.paths.services import paths_of_badge
+
+        return render_template("badge_class.html", badge=row, doc=doc, paths=paths_of_badge(db_session(), row.id))
     return jsonld(doc)
+
+
+@bp.get("/paths/<path_id>")
+def path_page(path_id: str):
+    """A development path's public page: its steps (required, optional, "N of these M") and what its
+    completion badge means; JSON (:func:`hub.web.api_paths.path_json`) for non-browsers."""
+    from hub.paths.models import Path
+    from hub.web.api_paths import path_json
+
+    row = get_by_public_id(db_session(), Path, path_id)
+    doc = path_json(row, current_context())
+    if wants_html():
+        return render_template("path.html", path=row, doc=doc)
+    return Response(json.dumps(doc, ensure_ascii=False), mimetype="application/json")
 
 
 @bp.get("/badges/<badge_id>/image")

@@ -51,7 +51,7 @@ def is_console_request() -> bool:
 def init_app(app: Flask) -> None:
     """Register the console on ``app`` (call once, from ``create_app``)."""
     from hub.connections import registry
-    from hub.web.admin import auth, awards, bulk, cli, connectors, jobs, people, views  # noqa: F401  (routes)
+    from hub.web.admin import auth, awards, bulk, cli, connectors, jobs, paths, people, views, webhooks  # noqa: F401
 
     settings = app.extensions["hub"].settings
     # Session lifetime and cookie name: create_app sets them from settings (HUB_SESSION_HOURS,

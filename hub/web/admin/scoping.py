@@ -14,6 +14,8 @@ from hub.badges.models import Assertion, BadgeClass, Issuer
 from hub.connections.models import ConnectorConfig
 from hub.inbox.models import InboundEvent
 from hub.jobs.models import Job
+from hub.outgoing.models import WebhookDelivery, WebhookSubscription
+from hub.paths.models import Path
 from hub.rules.models import AwardRule
 
 # The issuer-id column each listing is scoped on (listings join BadgeClass / ConnectorConfig first).
@@ -26,6 +28,9 @@ SCOPE_COLUMN = {
     InboundEvent: ConnectorConfig.issuer_id,
     BulkJob: BulkJob.issuer_id,
     Job: Job.issuer_id,
+    Path: Path.issuer_id,
+    WebhookSubscription: WebhookSubscription.issuer_id,
+    WebhookDelivery: WebhookDelivery.issuer_id,
 }
 
 
@@ -33,7 +38,7 @@ def issuer_of(row) -> int | None:
     """The issuer row id owning ``row`` (None for site-level connectors and their rules and events)."""
     if isinstance(row, Issuer):
         return row.id
-    if isinstance(row, BadgeClass | BulkJob | ConnectorConfig | Job):
+    if isinstance(row, BadgeClass | BulkJob | ConnectorConfig | Job | Path | WebhookSubscription | WebhookDelivery):
         return row.issuer_id
     if isinstance(row, Assertion):
         return row.badge_class.issuer_id
