@@ -34,7 +34,7 @@ from hub.i18n import lazy as _l
 from hub.inbox.models import FAILED, PENDING, PROCESSED, PROCESSING, InboundEvent
 from hub.operations import awards
 from hub.outgoing import services as outgoing
-from hub.paths import services as paths
+from hub.paths import jobs as path_jobs
 from hub.rules import services as rules
 from hub.schemas import has_nul, invalid_text_at, not_unicode
 from hub.timefmt import isoformat_z, parse_timestamp
@@ -438,7 +438,7 @@ def process_claimed(ctx: HubContext, event_ids: list[int]) -> dict[int, str]:
             # One job pre-renders the batch's certificates and previews after the commit (one INSERT).
             certificate_jobs.enqueue_render(session, ctx, [a.id for a in issued])
             # One path.check job for the batch's step awards (development paths).
-            paths.enqueue_checks(session, ctx, issued)
+            path_jobs.enqueue_checks(session, ctx, issued)
             for event, reason in failures:
                 _finish(session, event, FAILED, reason)
                 statuses[event.id] = FAILED

@@ -24,7 +24,8 @@ from hub.errors import ValidationError
 from hub.i18n import lazy as _l
 from hub.learners import notifications
 from hub.outgoing import services as outgoing
-from hub.paths import services as paths
+from hub.paths import jobs as path_jobs
+from hub.paths import services as path_services
 
 ASSERTION_FIELDS = ("recipient_plain", "recipient_name", "issued_on", "revoked", "revocation_reason")
 #: Schemes an evidence link may have. A ``javascript:`` or ``data:`` URL on a public badge page would run
@@ -145,7 +146,7 @@ def award(
         )
         if not defer_status:
             certificate_jobs.enqueue_render(session, ctx, [result.assertion.id], issuer_id=badge.issuer_id)
-            paths.enqueue_checks(session, ctx, [result.assertion])
+            path_jobs.enqueue_checks(session, ctx, [result.assertion])
         outgoing.emit_award(session, ctx, "award.issued", result.assertion)
         if notify:
             mails = notifications.enqueue_awards(session, [result])
@@ -181,5 +182,5 @@ def revoke(session: Session, ctx: HubContext, p: Principal, assertion: Assertion
     )
     certificate_jobs.enqueue_render(session, ctx, [assertion.id], issuer_id=issuer_id)
     outgoing.emit_award(session, ctx, "award.revoked", assertion)
-    paths.note_revoked(session, assertion)
+    path_services.note_revoked(session, assertion)
     return assertion

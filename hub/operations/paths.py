@@ -1,13 +1,16 @@
 """Operations on development paths (:mod:`hub.paths`): build a path (CONFIGURE at its issuer), the
-system's completion of one (the ``path.check`` job), and an administrator's decision on a completion
-whose step badge was revoked. Console, API and CLI call these; each writes its audit entry."""
+system's completion of one (the ``path.check`` job, :func:`check_job`, registered here), and an
+administrator's decision on a completion whose step badge was revoked. Console, API and CLI call
+these; each writes its audit entry."""
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from connectors.types import PlatformUser
+from hub import jobs
 from hub.accounts import audit
 from hub.accounts.access import CONFIGURE, Principal
 from hub.badges.models import Assertion, BadgeClass, Issuer
@@ -16,6 +19,7 @@ from hub.errors import ValidationError
 from hub.i18n import lazy as _l
 from hub.operations import awards
 from hub.outgoing import services as outgoing
+from hub.paths import jobs as path_jobs
 from hub.paths import services as paths
 from hub.paths.models import Path, PathCompletion, PathGroup, PathStep
 
@@ -301,3 +305,26 @@ def resolve_completion(
         after={"recipient": completion.recipient},
     )
     return completion
+
+
+def check_job(ctx: HubContext, run: jobs.JobRun) -> None:
+    """The ``path.check`` job: for each award in ``payload["assertions"]``, complete every path it is a
+    step of that its learner now completes (:func:`hub.operations.paths.complete`), one transaction per
+    award (a re-run after a crash finds the completions made and does nothing)."""
+    for assertion_id in run.payload.get("assertions", []):
+        with ctx.db.session_scope() as session:
+            assertion = session.get(Assertion, assertion_id)
+            if assertion is None or assertion.revoked or not assertion.recipient_plain:
+                continue
+            as_step = select(PathStep.path_id).where(PathStep.badge_class_id == assertion.badge_class_id)
+            for path in session.scalars(
+                select(Path).where(Path.id.in_(as_step)).options(selectinload(Path.steps), selectinload(Path.groups))
+            ):
+                if paths.completion_of(session, path, assertion.recipient_plain) is not None:
+                    continue
+                state = paths.progress(session, path, assertion.recipient_plain)
+                if state.complete:
+                    complete(session, ctx, path, assertion, state)
+
+
+jobs.register(path_jobs.KIND, check_job, max_attempts=8)

@@ -272,7 +272,7 @@ def release_own(ctx: HubContext, owner: str) -> int:
             .where(WebhookDelivery.status == SENDING, WebhookDelivery.claimed_by == owner)
             .values(status=PENDING, attempts=WebhookDelivery.attempts - 1)
         )
-        return result.rowcount or 0
+        return int(getattr(result, "rowcount", 0) or 0)
 
 
 def sign(secret: str, msg_id: str, at: datetime, text: str) -> dict[str, str]:

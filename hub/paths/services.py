@@ -3,7 +3,7 @@
 A learner (the e-mail their awards name) holds a step when they have a valid award of its badge class:
 not revoked, not expired. A path is complete when every required step is held and every "N of these
 M" group has ``need`` of its steps held; optional steps never hold it back. The completion badge is
-awarded by the ``path.check`` job (:func:`check_job`), which the award operation enqueues in the
+awarded by the ``path.check`` job (:func:`hub.operations.paths.check_job`), which the award operation enqueues in the
 transaction of each award of a step badge (one job per inbox batch), so it runs after that award has
 committed, whichever door it came by; it awards through :func:`hub.operations.awards.award` (audited,
 e-mailed, told to webhook subscribers) with the source key ``path:<path>:<learner>`` and a
@@ -27,16 +27,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from hub import jobs
 from hub.badges.models import Assertion, BadgeClass
 from hub.badges.recipient import normalise_email
-from hub.context import HubContext
 from hub.db import utcnow
 from hub.errors import ValidationError
 from hub.i18n import lazy as _l
 from hub.paths.models import Path, PathCompletion, PathStep
 
-KIND = "path.check"
 _STEP_IDS = "hub.path_step_badges"
 
 DONE, EXPIRED, MISSING, DELETED = "done", "expired", "missing", "deleted"
@@ -86,17 +83,6 @@ def step_badge_ids(session: Session) -> frozenset[int]:
 def forget_cache(session: Session) -> None:
     """Drop the cached step list (after a path changed in this transaction)."""
     session.info.pop(_STEP_IDS, None)
-
-
-def enqueue_checks(session: Session, ctx: HubContext, assertions: Iterable[Assertion]) -> None:
-    """Enqueue one ``path.check`` job for those of ``assertions`` whose badge class is a path step
-    (nothing, and no statement beyond one cached look-up per transaction, otherwise)."""
-    steps = step_badge_ids(session)
-    if not steps:
-        return
-    ids = [a.id for a in assertions if a.badge_class_id in steps]
-    if ids:
-        jobs.enqueue(session, KIND, {"assertions": ids}, ctx=ctx)
 
 
 def _holdings(session: Session, email: str, badge_ids: list[int]) -> dict[int, Assertion]:
@@ -323,28 +309,3 @@ def completion_of(session: Session, path: Path, email: str) -> PathCompletion | 
             PathCompletion.path_id == path.id, PathCompletion.recipient == normalise_email(email)
         )
     )
-
-
-def check_job(ctx: HubContext, run: jobs.JobRun) -> None:
-    """The ``path.check`` job: for each award in ``payload["assertions"]``, complete every path it is a
-    step of that its learner now completes (:func:`hub.operations.paths.complete`), one transaction per
-    award (a re-run after a crash finds the completions made and does nothing)."""
-    from hub.operations import paths as path_ops
-
-    for assertion_id in run.payload.get("assertions", []):
-        with ctx.db.session_scope() as session:
-            assertion = session.get(Assertion, assertion_id)
-            if assertion is None or assertion.revoked or not assertion.recipient_plain:
-                continue
-            as_step = select(PathStep.path_id).where(PathStep.badge_class_id == assertion.badge_class_id)
-            for path in session.scalars(
-                select(Path).where(Path.id.in_(as_step)).options(selectinload(Path.steps), selectinload(Path.groups))
-            ):
-                if completion_of(session, path, assertion.recipient_plain) is not None:
-                    continue
-                state = progress(session, path, assertion.recipient_plain)
-                if state.complete:
-                    path_ops.complete(session, ctx, path, assertion, state)
-
-
-jobs.register(KIND, check_job, max_attempts=8)
