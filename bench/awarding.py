@@ -87,11 +87,12 @@ def bake_share(ctx, index: int, workers: int, chunk: int = 500) -> int:
         last = rows[-1].id
 
 
-def worker_main(index: int, workers: int, db_url: str, instance: str, barrier, results) -> None:
-    """One worker process: wait for the start, drain the inbox with the job runner, wait, bake its share."""
+def worker_main(index: int, workers: int, db_url: str, instance: str, barrier, results, env=None) -> None:
+    """One worker process: wait for the start, drain the inbox with the job runner, wait, bake its share.
+    ``env``: extra ``HUB_*`` variables."""
     from hub.jobs.runner import Runner
 
-    ctx = hub_context(db_url, Path(instance))
+    ctx = hub_context(db_url, Path(instance), env=env)
     barrier.wait()  # all processes imported and connected: start the clock
     cpu0 = time.process_time()
     processed = Runner(ctx).drain()
@@ -103,23 +104,27 @@ def worker_main(index: int, workers: int, db_url: str, instance: str, barrier, r
     ctx.db.dispose()
 
 
-def run_database(kind: str, opts, work: Path) -> dict:
-    """Store, process and bake ``opts.events`` events on a fresh database of ``kind``."""
+def run_database(kind: str, opts, work: Path, *, prepare=None, env=None, name: str | None = None) -> dict:
+    """Store, process and bake ``opts.events`` events on a fresh database of ``kind``. ``prepare(ctx)``
+    runs after the award setup (``bench/paths.py``: a path and webhook subscriptions) and what it
+    returns is in the result's ``extra``, as is ``finish(ctx)`` of that value (counts read after the run);
+    ``env``: extra ``HUB_*`` variables of every process; ``name``: the work directory's."""
     from hub.badges.models import Assertion
     from hub.inbox.models import PROCESSED, InboundEvent
 
-    db = fresh_database(kind, work / kind)
-    instance = work / kind / "instance"
+    db = fresh_database(kind, work / (name or kind))
+    instance = work / (name or kind) / "instance"
     try:
-        ctx = hub_context(db.url, instance)
+        ctx = hub_context(db.url, instance, env=env)
         setup_award_pipeline(ctx)
+        extra = prepare(ctx) if prepare is not None else None
         with Stopwatch() as store:
             store_events(ctx, opts.events, uuid.uuid4().hex[:8])
 
         spawn = mp.get_context("spawn")
         barrier, results = spawn.Barrier(opts.workers + 1), spawn.Queue()
         procs = [
-            spawn.Process(target=worker_main, args=(i, opts.workers, db.url, str(instance), barrier, results))
+            spawn.Process(target=worker_main, args=(i, opts.workers, db.url, str(instance), barrier, results, env))
             for i in range(opts.workers)
         ]
         for p in procs:
@@ -138,6 +143,7 @@ def run_database(kind: str, opts, work: Path) -> dict:
             assertions = s.scalar(select(func.count()).select_from(Assertion))
             processed = s.scalar(select(func.count()).where(InboundEvent.status == PROCESSED))
             signing_input = s.scalar(select(Assertion.signature).limit(1)).rsplit(".", 1)[0]
+        finished = extra.finish(ctx) if extra is not None and hasattr(extra, "finish") else None
         ctx.db.dispose()
         return {
             "kind": kind,
@@ -152,6 +158,7 @@ def run_database(kind: str, opts, work: Path) -> dict:
             "processed": processed,
             "baked": sum(b for _, _, b, _, _ in done),
             "signing_input": signing_input,
+            "extra": finished,
         }
     finally:
         db.drop()

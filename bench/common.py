@@ -78,9 +78,11 @@ def fresh_database(kind: str, workdir: Path) -> BenchDatabase:
     return BenchDatabase(url, kind, name)
 
 
-def hub_env(database_url: str, instance: Path, job_mode: str = "worker") -> dict[str, str]:
-    """The ``HUB_*`` environment of a bench hub process (also read by :func:`hub.settings.load_settings`)."""
+def hub_env(database_url: str, instance: Path, job_mode: str = "worker", extra: dict | None = None) -> dict[str, str]:
+    """The ``HUB_*`` environment of a bench hub process (also read by :func:`hub.settings.load_settings`),
+    plus ``extra`` variables."""
     return {
+        **(extra or {}),
         "HUB_DATABASE_URL": database_url,
         "HUB_INSTANCE_PATH": str(instance),
         "HUB_KEY_ENCRYPTION_KEY": KEK,
@@ -91,13 +93,14 @@ def hub_env(database_url: str, instance: Path, job_mode: str = "worker") -> dict
     }
 
 
-def hub_context(database_url: str, instance: Path, job_mode: str = "worker", **engine_kwargs):
-    """A :class:`hub.context.HubContext` built the way ``badgehub worker`` builds it."""
+def hub_context(database_url: str, instance: Path, job_mode: str = "worker", env: dict | None = None, **engine_kwargs):
+    """A :class:`hub.context.HubContext` built the way ``badgehub worker`` builds it (``env``: extra
+    ``HUB_*`` variables)."""
     from hub.context import HubContext
     from hub.db import Database
     from hub.settings import load_settings
 
-    settings = load_settings(hub_env(database_url, instance, job_mode))
+    settings = load_settings(hub_env(database_url, instance, job_mode, env))
     return HubContext.from_settings(settings, Database(settings.database_url, **engine_kwargs))
 
 

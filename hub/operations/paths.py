@@ -308,18 +308,30 @@ def resolve_completion(
 
 
 def check_job(ctx: HubContext, run: jobs.JobRun) -> None:
-    """The ``path.check`` job: for each award in ``payload["assertions"]``, complete every path it is a
-    step of that its learner now completes (:func:`hub.operations.paths.complete`), one transaction per
-    award (a re-run after a crash finds the completions made and does nothing)."""
-    for assertion_id in run.payload.get("assertions", []):
-        with ctx.db.session_scope() as session:
-            assertion = session.get(Assertion, assertion_id)
-            if assertion is None or assertion.revoked or not assertion.recipient_plain:
+    """The ``path.check`` job: for each award in ``payload["assertions"]`` (not revoked), complete every
+    path it is a step of that its learner now completes (:func:`complete`), in one transaction (paths
+    looked up once per badge class). A re-run after a crash finds the completions made and does nothing
+    more: the :class:`PathCompletion` row and the award's source key make each completion once."""
+    ids = list(run.payload.get("assertions", []))
+    with ctx.db.session_scope() as session:
+        rows = session.scalars(
+            select(Assertion).where(Assertion.id.in_(ids), Assertion.revoked.is_(False)).order_by(Assertion.id)
+        ).all()
+        by_badge: dict[int, list[Path]] = {}
+        for assertion in rows:
+            if not assertion.recipient_plain:
                 continue
-            as_step = select(PathStep.path_id).where(PathStep.badge_class_id == assertion.badge_class_id)
-            for path in session.scalars(
-                select(Path).where(Path.id.in_(as_step)).options(selectinload(Path.steps), selectinload(Path.groups))
-            ):
+            found = by_badge.get(assertion.badge_class_id)
+            if found is None:
+                as_step = select(PathStep.path_id).where(PathStep.badge_class_id == assertion.badge_class_id)
+                found = by_badge[assertion.badge_class_id] = list(
+                    session.scalars(
+                        select(Path)
+                        .where(Path.id.in_(as_step))
+                        .options(selectinload(Path.steps), selectinload(Path.groups))
+                    )
+                )
+            for path in found:
                 if paths.completion_of(session, path, assertion.recipient_plain) is not None:
                     continue
                 state = paths.progress(session, path, assertion.recipient_plain)

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from hub.badges.models import Issuer
 from hub.db import Base, PublicIdMixin, TimestampMixin, UTCDateTime
 
 #: The event types a subscription may choose (``type`` of each delivered body).
@@ -33,6 +34,8 @@ class WebhookSubscription(PublicIdMixin, TimestampMixin, Base):
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+
+    issuer: Mapped[Issuer] = relationship()
 
 
 class WebhookDelivery(PublicIdMixin, Base):

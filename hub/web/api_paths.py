@@ -278,7 +278,7 @@ def decide(body, path_id):
 def subscription_json(sub: WebhookSubscription) -> dict:
     return {
         "id": sub.public_id,
-        "issuer": db_session().get(Issuer, sub.issuer_id).public_id,  # type: ignore[union-attr]
+        "issuer": sub.issuer.public_id,
         "url": sub.url,
         "description": sub.description,
         "events": list(sub.events or []),
