@@ -14,6 +14,7 @@ For each database, twice, on a fresh database each time, with ``bench/awarding.p
    every delivery verified with the ``standardwebhooks`` library), so every award writes 3 outbox rows
    in its transaction and the same workers deliver them, signed, over real HTTP.
 
+Certificate pre-rendering is off in both runs unless ``--prerender`` (see :data:`NO_PRERENDER`).
 Reported: awards per second of each (events / (processing + baking) seconds), webhook deliveries per
 second (deliveries / the same seconds: they go out inside the processing passes), deliveries received
 and verified, and the cost: 1 − awards/s with paths and webhooks ÷ plain awards/s. Target: at most 25 %
@@ -39,6 +40,9 @@ from bench.awarding import run_database
 TARGET_COST = 0.25
 SUBSCRIPTIONS = 3
 ENV = {"HUB_WEBHOOK_ALLOW_PRIVATE_HOSTS": "1", "HUB_WEBHOOK_TIMEOUT_MS": "10000"}
+#: Certificate pre-rendering (the same PDF work in both runs, most of a run's time) is off unless
+#: ``--prerender``: the comparison then measures the awarding path itself, the stricter test.
+NO_PRERENDER = {"HUB_PRERENDER_CERTIFICATES": "0"}
 
 
 class CountingReceiver:
@@ -142,18 +146,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=13_000, help="distinct events to award (default 13000)")
     parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     parser.add_argument("--databases", default="sqlite,postgresql", help="comma-separated: sqlite,postgresql")
+    parser.add_argument("--prerender", action="store_true", help="keep certificate pre-rendering on in both runs")
     opts = parser.parse_args(argv)
+    env = ENV if opts.prerender else {**ENV, **NO_PRERENDER}
     kinds = [k.strip() for k in opts.databases.split(",") if k.strip()]
     n = opts.events
     work = Path(tempfile.mkdtemp(prefix="hub-bench-paths-"))
     rows = []
     try:
         for kind in kinds:
-            plain = run_database(kind, opts, work, env=ENV, name=f"{kind}-plain")
+            plain = run_database(kind, opts, work, env=env, name=f"{kind}-plain")
             receiver = CountingReceiver()
             try:
                 extended = run_database(
-                    kind, opts, work, prepare=PathsAndWebhooks(receiver), env=ENV, name=f"{kind}-paths"
+                    kind, opts, work, prepare=PathsAndWebhooks(receiver), env=env, name=f"{kind}-paths"
                 )
                 rows.append((kind, plain, extended, len(receiver.ids), receiver.posts, receiver.bad))
             finally:
@@ -163,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"\nPaths and webhooks benchmark: {n} awards, {opts.workers} worker processes, {os.cpu_count()} CPUs")
     print(f"each award completes a path step; {SUBSCRIPTIONS} webhook subscriptions per issuer (award.issued)")
+    print(f"certificate pre-rendering: {'on' if opts.prerender else 'off'} in both runs")
     print(f"load average at the end: {os.getloadavg()}")
     head = ("database", "plain aw/s", "paths aw/s", "deliv/s", "cost", "delivered", "verified", "posts", "bad")
     print("{:<11} {:>10} {:>10} {:>8} {:>6} {:>10} {:>9} {:>6} {:>4}".format(*head))

@@ -309,34 +309,41 @@ def resolve_completion(
 
 def check_job(ctx: HubContext, run: jobs.JobRun) -> None:
     """The ``path.check`` job: for each award in ``payload["assertions"]`` (not revoked), complete every
-    path it is a step of that its learner now completes (:func:`complete`), in one transaction (paths
-    looked up once per badge class). A re-run after a crash finds the completions made and does nothing
-    more: the :class:`PathCompletion` row and the award's source key make each completion once."""
+    path it is a step of that its learner now completes (:func:`complete`), in one transaction, with
+    one look-up of the paths per badge class and, per path, one of the learners' completions and one of
+    their step awards. A re-run after a crash finds the completions made and does nothing more: the
+    :class:`PathCompletion` row and the award's source key make each completion once."""
     ids = list(run.payload.get("assertions", []))
     with ctx.db.session_scope() as session:
         rows = session.scalars(
             select(Assertion).where(Assertion.id.in_(ids), Assertion.revoked.is_(False)).order_by(Assertion.id)
         ).all()
-        by_badge: dict[int, list[Path]] = {}
-        for assertion in rows:
-            if not assertion.recipient_plain:
-                continue
-            found = by_badge.get(assertion.badge_class_id)
-            if found is None:
-                as_step = select(PathStep.path_id).where(PathStep.badge_class_id == assertion.badge_class_id)
-                found = by_badge[assertion.badge_class_id] = list(
-                    session.scalars(
-                        select(Path)
-                        .where(Path.id.in_(as_step))
-                        .options(selectinload(Path.steps), selectinload(Path.groups))
+        badge_ids = {a.badge_class_id for a in rows if a.recipient_plain}
+        if not badge_ids:
+            return
+        as_step = select(PathStep.path_id).where(PathStep.badge_class_id.in_(badge_ids))
+        found = session.scalars(
+            select(Path).where(Path.id.in_(as_step)).options(selectinload(Path.steps), selectinload(Path.groups))
+        ).all()
+        for path in found:
+            steps = set(paths.step_ids(path))
+            triggers: dict[str, Assertion] = {}
+            for a in rows:
+                if a.recipient_plain and a.badge_class_id in steps:
+                    triggers.setdefault(a.recipient_plain, a)
+            done = set(
+                session.scalars(
+                    select(PathCompletion.recipient).where(
+                        PathCompletion.path_id == path.id, PathCompletion.recipient.in_(list(triggers))
                     )
                 )
-            for path in found:
-                if paths.completion_of(session, path, assertion.recipient_plain) is not None:
-                    continue
-                state = paths.progress(session, path, assertion.recipient_plain)
+            )
+            todo = [email for email in triggers if email not in done]
+            held = paths.holdings(session, todo, list(steps))
+            for email in todo:
+                state = paths.progress(session, path, email, held=held.get(email, {}))
                 if state.complete:
-                    complete(session, ctx, path, assertion, state)
+                    complete(session, ctx, path, triggers[email], state)
 
 
 jobs.register(path_jobs.KIND, check_job, max_attempts=8)

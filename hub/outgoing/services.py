@@ -31,6 +31,7 @@ import logging
 import random
 import secrets
 import socket
+import threading
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -305,8 +306,9 @@ def _post(http: requests.Session, ctx: HubContext, url: str, secret: str, msg_id
 
 
 def deliver(ctx: HubContext, *, owner: str | None = None, limit: int = 50) -> int:
-    """Claim due deliveries and send them (one ``requests`` session per pass: connections kept alive
-    per receiver). Returns how many were attempted. Never raises for a receiver's failure."""
+    """Claim due deliveries and send them (one ``requests`` session per runner thread, kept between
+    passes: connections to a receiver stay open). Returns how many were attempted. Never raises for a
+    receiver's failure."""
     ids = claim(ctx, limit, owner=owner)
     if not ids:
         return 0
@@ -323,31 +325,52 @@ def deliver(ctx: HubContext, *, owner: str | None = None, limit: int = 50) -> in
         ]
         secrets_by_sub = {s.id: secret_of(ctx, s) for *_, s in work}
     outcomes = []
-    with guarded_session(allow_private=ctx.settings.webhook_allow_private_hosts) as http:
-        for delivery_id, public_id, created_at, attempts, text, sub_id, url, _sub in work:
-            status, error = _post(http, ctx, url, secrets_by_sub[sub_id], "msg_" + public_id.replace("-", ""), text)
-            outcomes.append((delivery_id, created_at, attempts, sub_id, status, error))
+    http = _http_session(ctx.settings.webhook_allow_private_hosts)
+    for delivery_id, public_id, created_at, attempts, text, sub_id, url, _sub in work:
+        status, error = _post(http, ctx, url, secrets_by_sub[sub_id], "msg_" + public_id.replace("-", ""), text)
+        outcomes.append((delivery_id, created_at, attempts, sub_id, status, error))
     _record(ctx, outcomes)
     return len(outcomes)
 
 
+_local = threading.local()
+
+
+def _http_session(allow_private: bool) -> requests.Session:
+    """This thread's guarded ``requests`` session (:func:`hub.netguard.guarded_session`), kept between
+    passes so connections to a receiver stay open (HTTP keep-alive)."""
+    found = getattr(_local, "sessions", None)
+    if found is None:
+        found = _local.sessions = {}
+    if allow_private not in found:
+        found[allow_private] = guarded_session(allow_private=allow_private)
+    return found[allow_private]
+
+
 def _record(ctx: HubContext, outcomes: list) -> None:
+    """Store a pass's outcomes: the delivered ones in one statement (and one per subscription that had
+    been failing), each failure on its own (next attempt, or failed for good and the subscription off)."""
     now = utcnow()
     window = timedelta(hours=ctx.settings.webhook_retry_hours)
+    D = WebhookDelivery
     with ctx.db.session_scope() as session:
+        ok = [o for o in outcomes if o[5] is None]
+        for status in {o[4] for o in ok}:
+            session.execute(
+                update(D)
+                .where(D.id.in_([o[0] for o in ok if o[4] == status]), D.status == SENDING)
+                .values(status=DELIVERED, delivered_at=now, last_status=status, last_error=None)
+            )
+        if ok:
+            session.execute(
+                update(WebhookSubscription)
+                .where(
+                    WebhookSubscription.id.in_({o[3] for o in ok}), WebhookSubscription.consecutive_failures != 0
+                )
+                .values(consecutive_failures=0)
+            )
         for delivery_id, created_at, attempts, sub_id, status, error in outcomes:
-            D = WebhookDelivery
             if error is None:
-                session.execute(
-                    update(D)
-                    .where(D.id == delivery_id, D.status == SENDING)
-                    .values(status=DELIVERED, delivered_at=now, last_status=status, last_error=None)
-                )
-                session.execute(
-                    update(WebhookSubscription)
-                    .where(WebhookSubscription.id == sub_id, WebhookSubscription.consecutive_failures != 0)
-                    .values(consecutive_failures=0)
-                )
                 continue
             log.warning("webhook delivery %s attempt %d failed: %s", delivery_id, attempts, error)
             session.execute(

@@ -23,4 +23,6 @@ def enqueue_checks(session: Session, ctx: HubContext, assertions: Iterable[Asser
         return
     ids = [a.id for a in assertions if a.badge_class_id in steps]
     if ids:
+        if KIND not in jobs.KINDS:  # a process that has not loaded the kinds (a bare runner, a script)
+            import hub.operations.paths  # noqa: F401  (registers the handler)
         jobs.enqueue(session, KIND, {"assertions": ids}, ctx=ctx)

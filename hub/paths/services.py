@@ -85,30 +85,42 @@ def forget_cache(session: Session) -> None:
     session.info.pop(_STEP_IDS, None)
 
 
-def _holdings(session: Session, email: str, badge_ids: list[int]) -> dict[int, Assertion]:
-    """The learner's best award of each badge class: valid before expired; the latest expiry first."""
-    if not badge_ids:
+def holdings(session: Session, emails: Iterable[str], badge_ids: list[int]) -> dict[str, dict[int, Assertion]]:
+    """Each learner's best award of each of ``badge_ids`` (one query for all of them): ``{email:
+    {badge_class_id: Assertion}}``, not revoked; of several, the one valid longest (no expiry first)."""
+    emails = list(emails)
+    if not badge_ids or not emails:
         return {}
     rows = session.scalars(
         select(Assertion).where(
-            Assertion.recipient_plain == email,
+            Assertion.recipient_plain.in_(emails),
             Assertion.badge_class_id.in_(badge_ids),
             Assertion.revoked.is_(False),
         )
     ).all()
-    best: dict[int, Assertion] = {}
+    out: dict[str, dict[int, Assertion]] = {}
     for a in rows:
+        best = out.setdefault(a.recipient_plain or "", {})
         held = best.get(a.badge_class_id)
         if held is None or (held.expires is not None and (a.expires is None or a.expires > held.expires)):
             best[a.badge_class_id] = a
-    return best
+    return out
 
 
-def progress(session: Session, path: Path, email: str, *, now: datetime | None = None) -> Progress:
-    """``email``'s progress on ``path`` (see :class:`Progress`)."""
+def step_ids(path: Path) -> list[int]:
+    """The badge class ids of ``path``'s steps (deleted ones left out)."""
+    return [s.badge_class_id for s in path.steps if s.badge_class_id is not None]
+
+
+def progress(
+    session: Session, path: Path, email: str, *, now: datetime | None = None, held: dict[int, Assertion] | None = None
+) -> Progress:
+    """``email``'s progress on ``path`` (see :class:`Progress`); ``held``: their awards of the steps'
+    badge classes, when the caller looked them up already (:func:`holdings`)."""
     now = now or utcnow()
     email = normalise_email(email)
-    held = _holdings(session, email, [s.badge_class_id for s in path.steps if s.badge_class_id is not None])
+    if held is None:
+        held = holdings(session, [email], step_ids(path)).get(email, {})
     states = []
     for step in path.steps:
         if step.badge_class_id is None:
