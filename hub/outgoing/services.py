@@ -10,7 +10,7 @@ for a rolled-back award and none is lost after the commit. The job runner drains
   by the ``standardwebhooks`` library (https://github.com/standard-webhooks/standard-webhooks/blob/main/
   spec/standard-webhooks.md: headers ``webhook-id``, ``webhook-timestamp``, ``webhook-signature``), the
   scheme the hub's own webhook intake verifies (:mod:`connectors.webhooks.verify`);
-- requests go through :func:`hub.netguard.guarded_session` (no private addresses unless
+- requests go through :func:`hub.netguard.guarded_pool` (no private addresses unless
   ``HUB_WEBHOOK_ALLOW_PRIVATE_HOSTS``, no redirects followed) with ``HUB_WEBHOOK_TIMEOUT_MS``;
 - a 2xx answer delivers; anything else (an error status, a timeout, a refused connection) is retried
   after :func:`retry_delay` (exponential, 5 s doubling up to 6 h, with jitter) until
@@ -36,7 +36,6 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-import requests
 from sqlalchemy import and_, exists, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 from standardwebhooks.webhooks import Webhook
@@ -48,7 +47,7 @@ from hub.context import HubContext
 from hub.db import claim_filter, new_public_id, utcnow
 from hub.errors import ValidationError
 from hub.i18n import lazy as _l
-from hub.netguard import BlockedAddress, check_url, guarded_session
+from hub.netguard import BlockedAddress, check_url, guarded_pool
 from hub.outgoing.models import (
     DELIVERED,
     EVENT_TYPES,
@@ -286,27 +285,37 @@ def sign(secret: str, msg_id: str, at: datetime, text: str) -> dict[str, str]:
     }
 
 
-def _post(http: requests.Session, ctx: HubContext, url: str, secret: str, msg_id: str, text: str):
-    """POST one signed body. Returns ``(status or None, error or None)``."""
+def _post(http, ctx: HubContext, url: str, secret: str, msg_id: str, text: str):
+    """POST one signed body through the guarded pool. Returns ``(status or None, error or None)``."""
+    import urllib3
+
     headers = {"content-type": "application/json", "user-agent": "BadgeHub-Webhooks/1"}
     headers.update(sign(secret, msg_id, utcnow(), text))
     timeout = ctx.settings.webhook_timeout_seconds
     try:
-        answer = http.post(url, data=text.encode("utf-8"), headers=headers, timeout=(timeout, timeout))
+        answer = http.request(
+            "POST",
+            url,
+            body=text.encode("utf-8"),
+            headers=headers,
+            timeout=urllib3.Timeout(connect=timeout, read=timeout),
+            retries=False,
+            redirect=False,
+            preload_content=True,
+        )
     except BlockedAddress as exc:
         return None, f"blocked: {exc}"
-    except requests.Timeout:
+    except urllib3.exceptions.TimeoutError:
         return None, f"timed out after {timeout:g} s"
-    except requests.RequestException as exc:
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
         return None, f"{type(exc).__name__}: {exc}"[:500]
-    answer.close()
-    if 200 <= answer.status_code < 300:
-        return answer.status_code, None
-    return answer.status_code, f"HTTP {answer.status_code}"
+    if 200 <= answer.status < 300:
+        return answer.status, None
+    return answer.status, f"HTTP {answer.status}"
 
 
 def deliver(ctx: HubContext, *, owner: str | None = None, limit: int = 50) -> int:
-    """Claim due deliveries and send them (one ``requests`` session per runner thread, kept between
+    """Claim due deliveries and send them (one guarded ``urllib3`` pool per runner thread, kept between
     passes: connections to a receiver stay open). Returns how many were attempted. Never raises for a
     receiver's failure."""
     ids = claim(ctx, limit, owner=owner)
@@ -336,14 +345,14 @@ def deliver(ctx: HubContext, *, owner: str | None = None, limit: int = 50) -> in
 _local = threading.local()
 
 
-def _http_session(allow_private: bool) -> requests.Session:
-    """This thread's guarded ``requests`` session (:func:`hub.netguard.guarded_session`), kept between
-    passes so connections to a receiver stay open (HTTP keep-alive)."""
-    found = getattr(_local, "sessions", None)
+def _http_session(allow_private: bool):
+    """This thread's guarded ``urllib3`` pool (:func:`hub.netguard.guarded_pool`), kept between passes
+    so connections to a receiver stay open (HTTP keep-alive)."""
+    found = getattr(_local, "pools", None)
     if found is None:
-        found = _local.sessions = {}
+        found = _local.pools = {}
     if allow_private not in found:
-        found[allow_private] = guarded_session(allow_private=allow_private)
+        found[allow_private] = guarded_pool(allow_private=allow_private)
     return found[allow_private]
 
 
