@@ -17,7 +17,8 @@ for a rolled-back award and none is lost after the commit. The job runner drains
   ``HUB_WEBHOOK_RETRY_HOURS`` (3 days) after the event; then the delivery fails, the subscription is
   switched off and the issuer's administrators get an e-mail (job ``webhooks.disabled_mail``);
 - per subscription, deliveries with the same ``order_key`` (the award) go out in the order they were
-  written: a later one waits while an earlier one is pending.
+  written: a later one waits while an earlier one is pending; the deliveries of one pass (never two of
+  one award for one subscription) are sent :data:`PARALLEL` at a time.
 
 Delivery is at least once (a crash between the answer and its record sends again): receivers
 deduplicate by ``webhook-id``, which stays the same on every attempt and on a replay.
@@ -28,11 +29,13 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import random
 import secrets
 import socket
 import threading
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -333,13 +336,36 @@ def deliver(ctx: HubContext, *, owner: str | None = None, limit: int = 50) -> in
             for d, s in rows
         ]
         secrets_by_sub = {s.id: secret_of(ctx, s) for *_, s in work}
-    outcomes = []
-    http = _http_session(ctx.settings.webhook_allow_private_hosts)
-    for delivery_id, public_id, created_at, attempts, text, sub_id, url, _sub in work:
+    allow_private = ctx.settings.webhook_allow_private_hosts
+
+    def send(item):
+        delivery_id, public_id, created_at, attempts, text, sub_id, url, _sub = item
+        http = _http_session(allow_private)
         status, error = _post(http, ctx, url, secrets_by_sub[sub_id], "msg_" + public_id.replace("-", ""), text)
-        outcomes.append((delivery_id, created_at, attempts, sub_id, status, error))
+        return delivery_id, created_at, attempts, sub_id, status, error
+
+    # A claimed batch never holds two deliveries of one award for one subscription (see claim), so its
+    # requests may run side by side: a slow or timing-out receiver costs one timeout per pass, not one
+    # per delivery, and round trips overlap.
+    outcomes = list(_executor().map(send, work)) if len(work) > 1 else [send(w) for w in work]
     _record(ctx, outcomes)
     return len(outcomes)
+
+
+_executor_lock = threading.Lock()
+_executors: dict[int, ThreadPoolExecutor] = {}
+#: Requests of one delivery pass sent side by side.
+PARALLEL = 4
+
+
+def _executor() -> ThreadPoolExecutor:
+    """This process's sender threads (made again after a fork)."""
+    pid = os.getpid()
+    with _executor_lock:
+        found = _executors.get(pid)
+        if found is None:
+            found = _executors[pid] = ThreadPoolExecutor(PARALLEL, thread_name_prefix="hub-webhooks")
+        return found
 
 
 _local = threading.local()
