@@ -230,3 +230,27 @@ def test_the_address_guard_refuses_private_and_plain_http_urls(settings, factory
         hooks.subscribe(s, ctx, ADMIN, issuer, url="https://example.org/", events=["award.nothing"])
     app.extensions["hub.jobs"].shutdown()
     ctx.db.dispose()
+
+
+def test_delivery_goes_through_the_address_guard(settings, factory, receiver):
+    """A subscription made while private hosts were allowed is still refused at delivery time once they
+    are not: the guarded pool checks every connection."""
+    from hub import create_app
+    from hub.jobs.runner import Runner as R
+
+    open_app = create_app(settings)
+    open_ctx = open_app.extensions["hub"]
+    ids = factory.__class__(open_ctx).setup()
+    subscribe(open_ctx, ids["issuer"], receiver.url + "/x")
+    open_app.extensions["hub.jobs"].shutdown()
+    open_ctx.db.dispose()
+    strict = create_app(settings.with_(webhook_allow_private_hosts=False))
+    ctx = strict.extensions["hub"]
+    hand_award(ctx, ids["badge"], "a@example.org")
+    R(ctx).drain()
+    with ctx.db.read_scope() as s:
+        d = s.scalar(select(WebhookDelivery))
+        assert d.status == PENDING and d.last_error.startswith("blocked:") and "127.0.0.1" in d.last_error
+    assert receiver.received == []
+    strict.extensions["hub.jobs"].shutdown()
+    ctx.db.dispose()
