@@ -1,7 +1,7 @@
 """development paths and outgoing webhooks
 
 Revision ID: 1366287769ab
-Revises: d2b7f0e4c611
+Revises: e7a3c9d1b524
 Create Date: 2026-12-02 18:12:55.134627
 """
 
@@ -11,7 +11,7 @@ import hub.db
 
 
 revision = "1366287769ab"
-down_revision = "d2b7f0e4c611"
+down_revision = "e7a3c9d1b524"
 branch_labels = None
 depends_on = None
 

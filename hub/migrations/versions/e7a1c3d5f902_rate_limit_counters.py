@@ -1,7 +1,7 @@
 """rate limit counters shared by every process (the database storage of Flask-Limiter)
 
 Revision ID: e7a1c3d5f902
-Revises: d2b7f0e4c611
+Revises: e5a1c0d7f3b2
 Create Date: 2026-12-02 18:30:00
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = 'e7a1c3d5f902'
-down_revision = 'd2b7f0e4c611'
+down_revision = 'e5a1c0d7f3b2'
 branch_labels = None
 depends_on = None
 

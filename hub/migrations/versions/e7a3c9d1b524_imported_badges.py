@@ -1,7 +1,7 @@
 """imported badges: the learner's backpack; backpack e-mails in the notification outbox
 
 Revision ID: e7a3c9d1b524
-Revises: d2b7f0e4c611
+Revises: e7a1c3d5f902
 Create Date: 2026-12-02 18:40:00
 """
 from alembic import op
@@ -11,7 +11,7 @@ from hub.db import UTCDateTime
 
 
 revision = 'e7a3c9d1b524'
-down_revision = 'd2b7f0e4c611'
+down_revision = 'e7a1c3d5f902'
 branch_labels = None
 depends_on = None
 
