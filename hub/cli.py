@@ -165,7 +165,7 @@ def demo(out: Path, keep_serving: bool, port: int | None) -> None:
     """
     import os
 
-    from hub.demo import run_demo
+    from hub.demo import check_port, run_demo
 
     # The demo prints its own report; INFO lines (migrations, awards, the console e-mails) would drown it.
     # HUB_LOG_LEVEL=INFO shows them, including the award e-mails with their claim links.
@@ -176,10 +176,12 @@ def demo(out: Path, keep_serving: bool, port: int | None) -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
         overrides["database_url"] = f"sqlite:///{db}"
-    try:
-        result = run_demo(_settings(**overrides), out, port=port)
-    except OSError as exc:
-        raise click.UsageError(f"cannot serve on 127.0.0.1:{port}: {exc.strerror or exc}") from None
+    if port:  # checked here, not around the whole demo: a failed download is an OSError too (requests)
+        try:
+            check_port(port)
+        except OSError as exc:
+            raise click.UsageError(f"cannot serve on 127.0.0.1:{port}: {exc.strerror or exc}") from None
+    result = run_demo(_settings(**overrides), out, port=port)
     click.echo("\n".join(result.lines))
     click.echo("demo: OK — every output verified" if result.ok else "demo: FAILED")
     if not keep_serving:

@@ -10,7 +10,7 @@ verifies over HTTP:
 - OB 2.0: the hosted assertion (JSON-LD), the signed assertion (JWS), the baked PNG or SVG
   (:mod:`hub.credentials.verify`);
 - OB 3.0: the credential with its Data Integrity proof (JSON), the VC-JWT, the baked PNG or SVG
-  (:mod:`hub.credentials.verify_ob3`);
+  (:mod:`hub.credentials.verify`);
 - for the micro-credential, the signed PDF certificate: checked by the hub's ``POST /verify`` and its
   embedded OB 3.0 and OB 2.0 credentials verified on their own.
 
@@ -37,8 +37,15 @@ from werkzeug.serving import make_server
 from hub import configure_logging, create_app
 from hub.badges import services as badges
 from hub.connections.services import create_connector, new_webhook_secret
-from hub.credentials.verify import Report, verify_baked, verify_hosted, verify_signed
-from hub.credentials.verify_ob3 import verify_baked_credential, verify_data_integrity, verify_vc_jwt
+from hub.credentials.verify import (
+    Report,
+    verify_baked,
+    verify_baked_credential,
+    verify_data_integrity,
+    verify_hosted,
+    verify_signed,
+    verify_vc_jwt,
+)
 from hub.frameworks import importers, microcredentials
 from hub.frameworks import services as frameworks
 from hub.migrations import upgrade
@@ -153,7 +160,7 @@ def describe_micro_credential(session, badge) -> None:
     microcredentials.describe(session, badge, MICRO_CREDENTIAL)
 
 
-def _check_port(port: int) -> None:
+def check_port(port: int) -> None:
     """Raise OSError (with ``strerror``) when 127.0.0.1:``port`` cannot be served; Werkzeug's
     ``make_server`` would print its own message and exit instead."""
     with socket.socket() as s:
@@ -228,7 +235,7 @@ def run_demo(settings: Settings, out: Path, port: int | None = None) -> DemoResu
     """
     out.mkdir(parents=True, exist_ok=True)
     if port:
-        _check_port(port)
+        check_port(port)
     port = port or _free_port()
     settings = settings.with_(base_url=f"http://127.0.0.1:{port}", job_mode="sync")
     configure_logging(settings.log_level)  # before the migrations, which log at INFO

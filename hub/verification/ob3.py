@@ -173,13 +173,23 @@ def verify_ld_proof(v: Verdict, doc: dict, fetcher: Fetcher, *, check: str = "pr
     return True
 
 
+#: Media types of a VC-JWT (VC-JOSE-COSE §3.1.1; VC-JWT 1.1 ``application/vc+ld+json+jwt``).
+JWT_TYPES = ("application/vc+jwt", "application/vc+ld+json+jwt", "application/jwt")
+
+
 def _b64json(part: str):
     return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
 
 
-def verify_vc_jwt(v: Verdict, token: str, fetcher: Fetcher, emails) -> None:
-    """A VC-JWT (OB 3.0 §8.2; payload the credential, or ``vc`` claim of VC-JWT 1.1)."""
-    v.kind = "ob3-vc-jwt"
+def signed_jwt(v: Verdict, token: str, fetcher: Fetcher) -> tuple[dict, dict] | None:
+    """Read and check the signature of a compact JWS credential (a VC-JWT, OB 3.0 §8.2, or a VC-JWT status
+    list credential): ``alg`` one of :data:`JWT_ALGORITHMS`, the key at ``kid`` (or the issuer's DID)
+    resolved with :func:`hub.verification.keys.resolve` and controlled by the issuer.
+
+    Returns:
+        ``(payload, credential)`` (the credential: the ``vc`` claim of VC-JWT 1.1, else the payload), or
+        None after recording the failed ``format`` / ``signature`` / ``key`` check on ``v``.
+    """
     try:
         header_part, payload_part, _sig = token.strip().split(".")
         header, payload = _b64json(header_part), _b64json(payload_part)
@@ -187,12 +197,12 @@ def verify_vc_jwt(v: Verdict, token: str, fetcher: Fetcher, emails) -> None:
             raise ValueError
     except (ValueError, UnicodeDecodeError):
         v.failed("format", _l("not a readable JWT"), "bad-jwt")
-        return
+        return None
     cred = payload.get("vc") if isinstance(payload.get("vc"), dict) else payload
     alg = header.get("alg")
     if alg not in JWT_ALGORITHMS:
         v.failed("signature", _l("the algorithm %(alg)s is not accepted (RS256, ES256, EdDSA)", alg=str(alg)), "alg")
-        return
+        return None
     issuer = issuer_id(cred) or payload.get("iss")
     kid = header.get("kid")
     try:
@@ -201,7 +211,7 @@ def verify_vc_jwt(v: Verdict, token: str, fetcher: Fetcher, emails) -> None:
             key_id = issuer or ""
             if not (issuer or "").startswith("did:jwk:"):
                 v.failed("key", _l("the JWT carries its own key, which does not prove who issued it"), "embedded-jwk")
-                return
+                return None
         else:
             key_id = (
                 kid if isinstance(kid, str) and ("#" in kid or ":" in kid) else f"{issuer}#{kid}" if kid else issuer
@@ -209,22 +219,33 @@ def verify_vc_jwt(v: Verdict, token: str, fetcher: Fetcher, emails) -> None:
             key = keys.resolve(key_id, fetcher)
     except FetchError as exc:
         v.failed("key", exc.reason, exc.code)
-        return
+        return None
     except keys.KeyProblem as exc:
         v.failed("key", exc.reason, exc.code)
-        return
+        return None
     try:
         jwk = import_key(key.jwk) if key.jwk else import_key(key.pem, "RSA")
         jws.deserialize_compact(token.strip(), jwk, algorithms=[alg])
     except (JoseError, ValueError, TypeError) as exc:
         log.info("VC-JWT does not verify: %r", exc)
         v.failed("signature", _l("the JWT signature does not verify"), "bad-signature")
-        return
+        return None
     v.passed("signature", _l("%(alg)s signature verifies", alg=alg))
     if not issuer or not keys.controlled_by(key, key_id or "", issuer):
         v.failed("key", _l("the signing key %(key)s is not the issuer's", key=key_id or "?"), "key-owner")
-        return
+        return None
     v.passed("key", _l("signed with %(key)s, a key of the issuer", key=key_id))
+    return payload, cred
+
+
+def verify_vc_jwt(v: Verdict, token: str, fetcher: Fetcher, emails) -> None:
+    """A VC-JWT (OB 3.0 §8.2; payload the credential, or ``vc`` claim of VC-JWT 1.1)."""
+    v.kind = "ob3-vc-jwt"
+    read = signed_jwt(v, token, fetcher)
+    if read is None:
+        return
+    payload, cred = read
+    issuer = issuer_id(cred) or payload.get("iss")
     if payload.get("iss") not in (None, issuer) or payload.get("jti") not in (None, cred.get("id")):
         v.failed("format", _l("the JWT claims do not match the credential (iss, jti)"), "claims-mismatch")
     common(v, cred, fetcher, emails, start=payload.get("nbf"), end=payload.get("exp"))
@@ -299,7 +320,11 @@ def _bitstring(v: Verdict, cred: dict, entry: dict, fetcher: Fetcher) -> bool:
     url = entry.get("statusListCredential")
     try:
         index = int(entry.get("statusListIndex"))
-        status_cred = fetcher.get(url).json()
+        fetched = fetcher.get(url)
+        # A VC-JWT status list credential (what the hub links from its VC-JWT credentials) or a JSON one
+        # with a Data Integrity proof (https://www.w3.org/TR/vc-bitstring-status-list/#bitstringstatuslistcredential).
+        as_jwt = fetched.content_type in JWT_TYPES or fetched.body.lstrip()[:3] == b"eyJ"
+        status_cred = None if as_jwt else fetched.json()
     except FetchError as exc:
         v.failed("revocation", exc.reason, "status-" + exc.code)
         return False
@@ -307,10 +332,20 @@ def _bitstring(v: Verdict, cred: dict, entry: dict, fetcher: Fetcher) -> bool:
         v.failed("revocation", _l("the status entry is malformed"), "bad-status")
         return False
     probe = Verdict()
+    if as_jwt:
+        read = signed_jwt(probe, fetched.body.decode("ascii", "replace"), fetcher)
+        status_cred = read[1] if read else None
+        proven = read is not None
+    else:
+        proven = isinstance(status_cred, dict)
     if not isinstance(status_cred, dict) or issuer_id(status_cred) != issuer_id(cred):
         v.failed("revocation", _l("the status list is not the issuer's"), "status-issuer")
         return False
-    if not check_contexts(probe, status_cred) or not verify_ld_proof(probe, status_cred, fetcher):
+    if (
+        not proven
+        or not check_contexts(probe, status_cred)
+        or (not as_jwt and not verify_ld_proof(probe, status_cred, fetcher))
+    ):
         v.failed("revocation", _l("the status list's proof does not verify"), "status-proof")
         return False
     subject = status_cred.get("credentialSubject") or {}
