@@ -22,10 +22,11 @@ NO_NUL = "^[^\\u0000]*$"
 NUL_MESSAGE = "text must not contain NUL characters"
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_HOST = rf"(?:{_LABEL}\.)*{_LABEL}"
+_HOST = rf"(?:(?:{_LABEL}\.)*{_LABEL}|\[[0-9A-Fa-f:.]+\])"  # a name, IPv4, or a bracketed IPv6 address
 _PORT = r"(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?"
 _REST = r"(?:[/?#][^\s\u0000]*)?"
-#: A host name or IPv4 address in a URL: labels of letters, digits and ``-`` joined by dots.
+#: A host in a URL: labels of letters, digits and ``-`` joined by dots (a name or IPv4 address), or an
+#: IPv6 address in brackets (RFC 3986 section 3.2.2).
 URL_HOST = _HOST
 
 

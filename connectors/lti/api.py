@@ -20,7 +20,7 @@ from hub.accounts.access import current_principal
 from hub.context import current_context, request_session
 from hub.errors import NotFound
 from hub.i18n import lazy as _l
-from hub.schemas import URL_HOST, UUID, ApiSchema, Pattern, http_url, url_pattern
+from hub.schemas import UUID, ApiSchema, Pattern, http_url
 from hub.timefmt import isoformat_z
 
 from . import actions, framing
@@ -55,13 +55,19 @@ class Text(_NoNul, fields.String):
     pass
 
 
-#: A platform URL as :func:`connectors.lti.registrations.url_problem` accepts it (``http://`` only on this
-#: computer; ``HUB_LTI_ALLOW_PRIVATE_HOSTS`` accepts any host, beyond what the document says).
-PLATFORM_URL = url_pattern(rf"(?:https://{URL_HOST}|http://(?:localhost|127\.0\.0\.1))")
+#: Platform URLs: the document says "an absolute http(s) URL"; which of them a registration may use
+#: (``https://``, ``http://`` only on this computer unless ``HUB_LTI_ALLOW_PRIVATE_HOSTS``) is decided in one
+#: place, :func:`connectors.lti.registrations.url_problem`, which answers 422 naming the field.
+PLATFORM_URL_RULE = (
+    "https://, or http:// for a platform on this computer (localhost, *.localhost, 127.0.0.1, [::1]); any "
+    "http(s) URL with HUB_LTI_ALLOW_PRIVATE_HOSTS"
+)
 
 
 def Url(**kwargs):  # noqa: N802  (a field factory, named like the fields it makes)
-    return http_url(max_length=1024, pattern=PLATFORM_URL, **kwargs)
+    metadata = kwargs.pop("metadata", {})
+    description = f"{metadata.get('description', 'a platform URL')}: {PLATFORM_URL_RULE}"
+    return http_url(max_length=1024, metadata={**metadata, "description": description}, **kwargs)
 
 
 #: What ``badge_issuer`` means in the registration documents.

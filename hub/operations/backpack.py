@@ -68,7 +68,8 @@ def remove_badge(session: Session, learner: Learner, public_id: str) -> None:
 
 def _targets(session: Session, ctx: HubContext):
     hours = ctx.settings.backpack_recheck_hours
-    if hours > 0:
+    # one job per interval, and none while nobody has imported a badge (no empty job every day)
+    if hours > 0 and session.scalar(select(ImportedBadge.id).limit(1)) is not None:
         yield "all", {}, None, hours * 3600
 
 

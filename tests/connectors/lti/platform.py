@@ -11,6 +11,7 @@ signing key).
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import threading
 import time
@@ -606,6 +607,17 @@ class Browser:
         if "custom" in params:
             params["custom"] = json.dumps(params["custom"])
         r = self.http.get(f"{platform.base}/launch", params={"user": user, **params}, timeout=10)
+        return self.past_storage_put(r)
+
+    def past_storage_put(self, r: requests.Response) -> requests.Response:
+        """A login with ``lti_storage_target`` answers the tool's storage page (``lti/storage.html``,
+        action ``put``); with no platform window to post to, its script goes straight on to the platform's
+        auth URL (``next``), as this does."""
+        found = re.search(r'<script type="application/json" id="lti-storage-data">(.*?)</script>', r.text, re.S)
+        if r.status_code == 200 and found:
+            data = json.loads(found.group(1))
+            if data.get("action") == "put":
+                return self.http.get(data["next"], timeout=10)
         return r
 
     def post_form(self, page, index: int = 0, **overrides) -> requests.Response:

@@ -39,6 +39,12 @@ NAMES = {
 }
 
 
+@pytest.fixture
+def settings(settings):
+    """The re-render test watches the certificate.render job: pre-rendering on (off by default)."""
+    return settings.with_(prerender_certificates=True)
+
+
 def _poppler(tool: str) -> str:
     exe = shutil.which(tool)
     if exe is None:

@@ -47,8 +47,8 @@ def test_the_pdf_certificate_isolates_names(client, ctx, factory):
 def test_the_ob3_credential_page_isolates_names(client, ctx, factory):
     aid = _rlo_award(client, ctx, factory)
     html = client.get(f"/credentials/{aid}", headers=HTML).get_data(as_text=True)
-    assert f"<title>\u2068{RLO_BADGE}\u2069</title>" in html
-    assert f"<bdi>{RLO_ISSUER}</bdi>" in html and f'<h1 dir="auto">{RLO_BADGE}</h1>' in html
+    assert f"<title>\u2068{RLO_BADGE}\u2069 — " in html
+    assert f"<bdi>{RLO_ISSUER}</bdi>" in html and f"<h1><bdi>{RLO_BADGE}</bdi></h1>" in html
 
 
 def test_the_award_email_isolates_names_in_its_subject_and_text(client, ctx, factory):
