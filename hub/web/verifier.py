@@ -142,6 +142,9 @@ def verify_badge(body):
     """Verify any Open Badge (OB 2.0 or 3.0, file, URL, JSON or JWT), check by check; no account needed.
 
     Give one of `url`, `text` or `data` (base64). Nothing given is stored. Rate limited per address."""
+    if not any((body.get(k) or "").strip() for k in ("url", "text", "data")):
+        # the HTML form shows this as the verdict; an API client sent nothing to verify: its error
+        raise ValidationError(_l("give one of url, text or data (base64 of the badge file)"), field="url")
     data = None
     if body.get("data"):
         try:

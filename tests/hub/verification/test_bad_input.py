@@ -130,7 +130,10 @@ def server(request):
 def _redirect(to):
     def send(conn, srv):
         target = to(srv) if callable(to) else to
-        conn.sendall(f"HTTP/1.1 302 Found\r\nLocation: {target}\r\nContent-Length: 0\r\n\r\n".encode())
+        # Connection: close, as a server that hangs up says: else a reused connection may be found dead
+        conn.sendall(
+            f"HTTP/1.1 302 Found\r\nLocation: {target}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode()
+        )
 
     return send
 

@@ -303,8 +303,27 @@ def test_scheduled_reverify_targets_follow_the_setting(app, ctx):
     from hub import jobs
     from hub.operations.backpack import REVERIFY
 
+    from hub.backpack.models import ImportedBadge
+    from hub.learners.models import Learner
+
     spec = jobs.KINDS[REVERIFY]
     with ctx.db.session_scope() as s:
+        assert list(spec.schedule.targets(s, ctx)) == []  # nothing imported: no empty job every day
+        learner = Learner()
+        s.add(learner)
+        s.flush()
+        s.add(
+            ImportedBadge(
+                learner_id=learner.id,
+                badge_key="k",
+                source="text",
+                kind="ob3",
+                state="valid",
+                checks=[],
+                checked_at=datetime.now(UTC),
+            )
+        )
+        s.flush()
         assert list(spec.schedule.targets(s, ctx)) == [("all", {}, None, 24 * 3600)]
         off = type("C", (), {"settings": ctx.settings.with_(backpack_recheck_hours=0)})()
         assert list(spec.schedule.targets(s, off)) == []
