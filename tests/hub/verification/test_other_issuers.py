@@ -301,10 +301,9 @@ def test_pdf_of_another_issuer_embedding_a_credential(app):
 
 def test_scheduled_reverify_targets_follow_the_setting(app, ctx):
     from hub import jobs
-    from hub.operations.backpack import REVERIFY
-
     from hub.backpack.models import ImportedBadge
     from hub.learners.models import Learner
+    from hub.operations.backpack import REVERIFY
 
     spec = jobs.KINDS[REVERIFY]
     with ctx.db.session_scope() as s:
