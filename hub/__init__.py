@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from hub.context import HubContext
     from hub.jobs import attach as attach_runner
     from hub.jobs.runner import Runner, load_kinds
-    from hub.web import admin, api, close_db_session, commit_db_session, init_csrf, proxies, verifier
+    from hub.web import admin, api, close_db_session, commit_db_session, init_csrf, oid4vci, proxies, verifier
     from hub.web.api_frameworks import bp as frameworks_api_bp
     from hub.web.api_jobs import bp as jobs_api_bp
     from hub.web.api_paths import bp as paths_api_bp
@@ -101,6 +101,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(ob3_bp)
     app.register_blueprint(certificates_bp)
     app.register_blueprint(learner_bp)
+    oid4vci.init_app(app)  # after the console's limiter
     for connector in registry.available().values():
         connector.init_app(app)
     check_settings_applied(app, settings)

@@ -29,3 +29,4 @@ from hub.outgoing.models import WebhookDelivery, WebhookSubscription  # noqa: F4
 from hub.paths.models import Path, PathCompletion, PathGroup, PathStep  # noqa: F401
 from hub.ratelimit import RateLimitCounter  # noqa: F401
 from hub.rules.models import AwardRule  # noqa: F401
+from hub.wallets.models import WalletNonce, WalletOffer  # noqa: F401

@@ -101,6 +101,10 @@ class Settings:
             client address for ``/verify`` and ``POST /api/v1/verify``.
         backpack_recheck_hours: ``HUB_BACKPACK_RECHECK_HOURS`` (default 24; 0 turns it off): how often the
             job runner re-verifies learners' imported badges (job kind ``backpack.reverify``).
+        wallet_offer_minutes: ``HUB_WALLET_OFFER_MINUTES`` (default 10, at least 1): how long an OpenID4VCI
+            credential offer (its pre-authorized code) and the access token it gives stay usable, minutes.
+        wallet_rate_limit: ``HUB_WALLET_RATE_LIMIT`` (default ``30 per minute``): Flask-Limiter limit per
+            client address for the OpenID4VCI offer, token, nonce and credential endpoints.
         webhook_allow_private_hosts: ``HUB_WEBHOOK_ALLOW_PRIVATE_HOSTS`` (default off). Off: outgoing
             webhook subscriptions must be ``https://`` URLs whose every address is public
             (:mod:`hub.netguard`). On (development, a receiver on the local network): both allowed.
@@ -147,6 +151,8 @@ class Settings:
     verify_allow_private_hosts: bool = False
     verify_rate_limit: str = "20 per minute"
     backpack_recheck_hours: int = 24
+    wallet_offer_minutes: int = 10
+    wallet_rate_limit: str = "30 per minute"
     webhook_allow_private_hosts: bool = False
     webhook_timeout_seconds: float = 10.0
     webhook_retry_hours: int = 72
@@ -330,6 +336,8 @@ def load_settings(env: dict | None = None) -> Settings:
         verify_allow_private_hosts=_bool(env, "HUB_VERIFY_ALLOW_PRIVATE_HOSTS", False),
         verify_rate_limit=env.get("HUB_VERIFY_RATE_LIMIT") or "20 per minute",
         backpack_recheck_hours=_int(env, "HUB_BACKPACK_RECHECK_HOURS", 24, 0),
+        wallet_offer_minutes=_int(env, "HUB_WALLET_OFFER_MINUTES", 10, 1),
+        wallet_rate_limit=env.get("HUB_WALLET_RATE_LIMIT") or "30 per minute",
         webhook_allow_private_hosts=_bool(env, "HUB_WEBHOOK_ALLOW_PRIVATE_HOSTS", False),
         webhook_timeout_seconds=_int(env, "HUB_WEBHOOK_TIMEOUT_MS", 10_000, 100) / 1000,
         webhook_retry_hours=_int(env, "HUB_WEBHOOK_RETRY_HOURS", 72, 1),

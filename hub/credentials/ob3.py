@@ -241,7 +241,11 @@ def _evidence(e: dict) -> dict | None:
 
 
 def credential_json(
-    session: Session, ctx: HubContext, assertion: Assertion, proof_format: str = PROOF_DATA_INTEGRITY
+    session: Session,
+    ctx: HubContext,
+    assertion: Assertion,
+    proof_format: str = PROOF_DATA_INTEGRITY,
+    subject_id: str | None = None,
 ) -> dict:
     """The unsigned ``OpenBadgeCredential`` of ``assertion``; read only (its status entry and the
     issuer's keys come from the award, see :func:`prepare`).
@@ -249,11 +253,14 @@ def credential_json(
     Shape: ``@context`` (VC 2.0 + OB 3.0.3), ``id`` urn:uuid, ``type``, ``issuer`` Profile,
     ``validFrom``/``validUntil`` (``issued_on``/``expires``), ``name``/``description``/``image`` of the
     badge, ``credentialSubject`` AchievementSubject with hashed ``identifier``s and the
-    ``achievement``, ``evidence``, and ``credentialStatus`` (BitstringStatusListEntry).
+    ``achievement``, ``evidence``, and ``credentialStatus`` (BitstringStatusListEntry). ``subject_id``:
+    the holder's DID as ``credentialSubject.id`` (a credential bound to a wallet's key,
+    :mod:`hub.wallets.services`).
     """
     badge = assertion.badge_class
     grade = frameworks.grade_of(session, assertion)
-    subject = {
+    subject: dict = {"id": subject_id} if subject_id else {}
+    subject |= {
         "type": ["AchievementSubject"],
         "identifier": [_identity("emailAddress", assertion.recipient_identity, assertion.recipient_salt)],
         "achievement": achievement_json(session, ctx, badge, graded=grade is not None),
@@ -394,10 +401,12 @@ def issue(
     assertion: Assertion,
     proof_format: str | None = None,
     algorithm: str | None = None,
+    subject_id: str | None = None,
 ) -> IssuedCredential:
     """Build and sign the OB 3.0 credential of ``assertion`` in ``proof_format`` (default: issuer setting).
     Read only, so public GETs may call it (:func:`prepare` first on a write path that may meet an
-    award made before keys and status lists).
+    award made before keys and status lists). ``subject_id``: ``credentialSubject.id`` (the VC-JWT
+    then carries it as ``sub``), for a credential bound to a holder.
 
     Raises:
         ValidationError: unknown ``proof_format`` or ``algorithm``.
@@ -405,7 +414,7 @@ def issue(
     """
     issuer = assertion.badge_class.issuer
     proof_format = proof_format or ob3keys.settings_for(session, issuer).proof_format
-    cred = credential_json(session, ctx, assertion, proof_format)
+    cred = credential_json(session, ctx, assertion, proof_format, subject_id)
     if proof_format == PROOF_DATA_INTEGRITY:
         signed = sign_data_integrity(session, ctx, issuer, cred, created=assertion.issued_on)
         return IssuedCredential(proof_format, signed, json.dumps(signed, ensure_ascii=False, indent=None))

@@ -9,7 +9,9 @@ Register with ``app.register_blueprint(hub.web.learner.bp)``.
 
 from __future__ import annotations
 
+import base64
 import functools
+import io
 
 from flask import Blueprint, Response, redirect, render_template, request, session, stream_with_context
 from flask_babel import get_locale
@@ -24,6 +26,7 @@ from hub.learners.mail import MailError, mailer_for
 from hub.learners.models import Learner
 from hub.learners.profile import Presentation
 from hub.operations import backpack as backpack_ops
+from hub.operations import wallets as wallet_ops
 from hub.operations.uow import after_commit
 from hub.verification.report import VERDICT_TITLES
 from hub.web import csrf, db_session, verifier
@@ -164,6 +167,36 @@ def import_badge(learner: Learner):
     row, _verdict = backpack_ops.import_badge(s, ctx, learner, given)
     s.flush()
     return redirect(f"{ctx.urls.learner_home()}#imported-{row.public_id}", 303)
+
+
+@bp.post("/me/badges/<assertion_id>/wallet")
+@signed_in
+def wallet_offer(learner: Learner, assertion_id: str):
+    """Offer one of the learner's badges to a wallet (OpenID4VCI, :mod:`hub.web.oid4vci`): a page with
+    the ``openid-credential-offer://`` link and its QR code (SVG), valid ``HUB_WALLET_OFFER_MINUTES``,
+    single use. A POST, so that every offer is made on purpose (and the page is not cached)."""
+    import qrcode
+    import qrcode.image.svg
+
+    ctx = current_context()
+    s = db_session()
+    new = wallet_ops.create_offer(s, ctx, learner, assertion_id)
+    s.flush()
+    buf = io.BytesIO()
+    qrcode.make(new.link, image_factory=qrcode.image.svg.SvgPathImage).save(buf)
+    qr = "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    response = Response(
+        render_template(
+            "learner/wallet.html",
+            assertion=new.row.assertion,
+            link=new.link,
+            qr=qr,
+            minutes=ctx.settings.wallet_offer_minutes,
+            urls=ctx.urls,
+        )
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/me/imported/<public_id>/delete")
