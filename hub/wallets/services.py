@@ -128,9 +128,15 @@ class NewOffer:
 
 def create_offer(session: Session, ctx: HubContext, learner: Learner, assertion_public_id: str) -> NewOffer:
     """Offer the learner's award ``assertion_public_id`` to a wallet (expires after
-    ``HUB_WALLET_OFFER_MINUTES``). Raises NotFound (not the learner's award), Forbidden (revoked)."""
+    ``HUB_WALLET_OFFER_MINUTES``); offers expired twice that long ago are deleted on the way. Raises
+    NotFound (not the learner's award), Forbidden (revoked)."""
     assertion = _owned_award(session, learner, assertion_public_id)
     ob3.prepare(session, ctx, assertion)  # keys and status entry, for awards made before them
+    # offers whose tokens have expired too are of no use any more (the audit log keeps what was issued)
+    stale = utcnow() - 2 * _token_lifetime(ctx)
+    session.execute(
+        delete(WalletOffer).where(WalletOffer.expires_at < stale).execution_options(synchronize_session=False)
+    )
     secret = secrets.token_urlsafe(32)
     row = WalletOffer(
         assertion_id=assertion.id,

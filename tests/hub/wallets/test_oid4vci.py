@@ -236,6 +236,12 @@ def test_offer_is_single_use_and_expires(live_server):
     _error(late.token(as_meta, "made-up"), 400, "invalid_grant")
     r = requests.post(as_meta["token_endpoint"], data={"grant_type": "authorization_code", "code": "x"}, timeout=30)
     _error(r, 400, "unsupported_grant_type")
+    # offers long expired are deleted when the next one is made
+    with ctx.db.session_scope() as s:
+        s.execute(update(WalletOffer).values(expires_at=utcnow() - timedelta(days=1)))
+    _offer_link(client, aid)
+    with ctx.db.session_scope() as s:
+        assert len(s.scalars(select(WalletOffer)).all()) == 1
 
 
 def test_bad_proofs_nonces_and_requests_are_refused_with_the_spec_errors(live_server):
@@ -339,3 +345,18 @@ def test_errors_are_in_the_requests_language(live_server, lang, word):
         timeout=30,
     )
     assert r.status_code == 400 and word in r.json()["error_description"], r.text
+
+
+def test_wallet_endpoints_are_rate_limited(settings):
+    from hub import create_app
+
+    app = create_app(settings.with_(wallet_rate_limit="2 per minute"))
+    try:
+        client = app.test_client()
+        assert [client.post("/oid4vci/nonce").status_code for _ in range(3)] == [200, 200, 429]
+        token = {"grant_type": "urn:ietf:params:oauth:grant-type:pre-authorized_code", "pre-authorized_code": "x"}
+        assert [client.post("/oid4vci/token", data=token).status_code for _ in range(3)] == [400, 400, 429]
+        assert client.get("/.well-known/openid-credential-issuer").status_code == 200  # metadata is not limited
+    finally:
+        app.extensions["hub.jobs"].shutdown()
+        app.extensions["hub"].db.dispose()
