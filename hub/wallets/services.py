@@ -14,7 +14,7 @@ Steps, each a function here, called by :mod:`hub.operations.wallets`:
    so a code works once. Answers a Bearer access token (hashed in the row), valid as long as the offer.
 4. :func:`new_nonce`: a ``c_nonce`` (stored hashed, 5 minutes, used once).
 5. :func:`issue_credential`: the Credential Request (§8.2) with an access token and a ``jwt`` proof of
-   possession (Appendix F.1: ``typ`` ``openid4vci-proof+jwt``, asymmetric ``alg``, one of ``jwk`` or a
+   possession (Appendix F.1: ``typ`` ``openid4vci-proof+jwt``, ``alg`` EdDSA, Ed25519 or ES256, one of ``jwk`` or a
    ``did:key`` ``kid``, ``aud`` = the Credential Issuer Identifier, ``iat`` within 5 minutes, ``nonce``
    from the nonce endpoint). The credential is the award's OB 3.0 credential with
    ``credentialSubject.id`` = the holder's DID (did:key for Ed25519 keys, did:jwk otherwise), as
@@ -61,7 +61,8 @@ CONFIGURATIONS = {
     "OpenBadgeCredential_ldp_vc": ("ldp_vc", PROOF_DATA_INTEGRITY),
     "OpenBadgeCredential_jwt_vc_json": ("jwt_vc_json", PROOF_VC_JWT),
 }
-PROOF_ALGORITHMS = ("EdDSA", "ES256")
+#: Key proof algorithms: ``Ed25519`` is RFC 9864's fully specified name of ``EdDSA`` with Ed25519.
+PROOF_ALGORITHMS = ("EdDSA", "Ed25519", "ES256")
 NONCE_SECONDS = 300
 IAT_LEEWAY_SECONDS = 300
 ED25519_MULTICODEC = b"\xed\x01"

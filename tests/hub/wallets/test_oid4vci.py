@@ -285,6 +285,17 @@ def test_bad_proofs_nonces_and_requests_are_refused_with_the_spec_errors(live_se
     with ctx.db.session_scope() as s:
         s.execute(update(WalletOffer).values(issued_at=None))  # let the token ask again
     _error(ask(wallet.proof(base, nonce)), 400, "invalid_nonce")
+    # RFC 9864's fully specified "Ed25519" is accepted as EdDSA is (PyJWT knows the algorithm as EdDSA)
+    fully = jwt.PyJWS()
+    fully.register_algorithm("Ed25519", jwt.algorithms.OKPAlgorithm())
+    header = {"typ": "openid4vci-proof+jwt", "jwk": _ed25519_jwk(wallet.key)}
+    claims = {"aud": base, "iat": int(time.time()), "nonce": wallet.nonce(meta)}
+    with ctx.db.session_scope() as s:
+        s.execute(update(WalletOffer).values(issued_at=None))
+    proof = fully.encode(json.dumps(claims).encode(), wallet.key, algorithm="Ed25519", headers=header)
+    assert ask(proof).status_code == 200
+    with ctx.db.session_scope() as s:
+        s.execute(update(WalletOffer).values(issued_at=None))
     # a P-256 jwk holder is bound as did:jwk
     ok = ask(_p256_proof(p256, base, wallet.nonce(meta)), config=JWT_VC)
     assert ok.status_code == 200, ok.text
