@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from hub.web.certificates import bp as certificates_bp
     from hub.web.errors import register_error_handlers
     from hub.web.learner import bp as learner_bp
+    from hub.web import obapi
     from hub.web.ob3 import bp as ob3_bp
     from hub.web.public import bp as public_bp
     from hub.web.security import init_app as init_security
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(certificates_bp)
     app.register_blueprint(learner_bp)
     oid4vci.init_app(app)  # after the console's limiter
+    obapi.init_app(app)  # the Open Badges API and its OAuth 2.0 server
     for connector in registry.available().values():
         connector.init_app(app)
     check_settings_applied(app, settings)

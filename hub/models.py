@@ -25,6 +25,7 @@ from hub.frameworks.models import (  # noqa: F401
 from hub.inbox.models import InboundEvent  # noqa: F401
 from hub.jobs.models import Job  # noqa: F401
 from hub.learners.models import Learner, LearnerBadge, LearnerEmail, LinkToken, Notification  # noqa: F401
+from hub.obapi.models import OAuthClient, OAuthCode, OAuthToken  # noqa: F401
 from hub.outgoing.models import WebhookDelivery, WebhookSubscription  # noqa: F401
 from hub.paths.models import Path, PathCompletion, PathGroup, PathStep  # noqa: F401
 from hub.ratelimit import RateLimitCounter  # noqa: F401

@@ -105,6 +105,12 @@ class Settings:
             credential offer (its pre-authorized code) and the access token it gives stay usable, minutes.
         wallet_rate_limit: ``HUB_WALLET_RATE_LIMIT`` (default ``30 per minute``): Flask-Limiter limit per
             client address for the OpenID4VCI offer, token, nonce and credential endpoints.
+        obapi_access_token_minutes: ``HUB_OBAPI_ACCESS_TOKEN_MINUTES`` (default 60): lifetime of an Open
+            Badges API access token (:mod:`hub.obapi`).
+        obapi_refresh_token_days: ``HUB_OBAPI_REFRESH_TOKEN_DAYS`` (default 90): lifetime of its refresh
+            token (each refresh replaces both).
+        obapi_rate_limit: ``HUB_OBAPI_RATE_LIMIT`` (default ``60 per minute``): Flask-Limiter limit per
+            client address for the Open Badges API, registration and token endpoints.
         webhook_allow_private_hosts: ``HUB_WEBHOOK_ALLOW_PRIVATE_HOSTS`` (default off). Off: outgoing
             webhook subscriptions must be ``https://`` URLs whose every address is public
             (:mod:`hub.netguard`). On (development, a receiver on the local network): both allowed.
@@ -153,6 +159,9 @@ class Settings:
     backpack_recheck_hours: int = 24
     wallet_offer_minutes: int = 10
     wallet_rate_limit: str = "30 per minute"
+    obapi_access_token_minutes: int = 60
+    obapi_refresh_token_days: int = 90
+    obapi_rate_limit: str = "60 per minute"
     webhook_allow_private_hosts: bool = False
     webhook_timeout_seconds: float = 10.0
     webhook_retry_hours: int = 72
@@ -338,6 +347,9 @@ def load_settings(env: dict | None = None) -> Settings:
         backpack_recheck_hours=_int(env, "HUB_BACKPACK_RECHECK_HOURS", 24, 0),
         wallet_offer_minutes=_int(env, "HUB_WALLET_OFFER_MINUTES", 10, 1),
         wallet_rate_limit=env.get("HUB_WALLET_RATE_LIMIT") or "30 per minute",
+        obapi_access_token_minutes=_int(env, "HUB_OBAPI_ACCESS_TOKEN_MINUTES", 60, 1),
+        obapi_refresh_token_days=_int(env, "HUB_OBAPI_REFRESH_TOKEN_DAYS", 90, 1),
+        obapi_rate_limit=env.get("HUB_OBAPI_RATE_LIMIT") or "60 per minute",
         webhook_allow_private_hosts=_bool(env, "HUB_WEBHOOK_ALLOW_PRIVATE_HOSTS", False),
         webhook_timeout_seconds=_int(env, "HUB_WEBHOOK_TIMEOUT_MS", 10_000, 100) / 1000,
         webhook_retry_hours=_int(env, "HUB_WEBHOOK_RETRY_HOURS", 72, 1),

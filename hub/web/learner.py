@@ -25,6 +25,7 @@ from hub.learners import services as learners
 from hub.learners.mail import MailError, mailer_for
 from hub.learners.models import Learner
 from hub.learners.profile import Presentation
+from hub.obapi import services as obapi
 from hub.operations import backpack as backpack_ops
 from hub.operations import wallets as wallet_ops
 from hub.operations.uow import after_commit
@@ -34,6 +35,8 @@ from hub.web import csrf, db_session, verifier
 bp = Blueprint("learner", __name__)
 
 SESSION_KEY = "learner"
+#: A consent page (``/oauth/authorize?...``) to go back to after signing in (:mod:`hub.web.obapi`).
+NEXT_KEY = "learner.next"
 
 
 def current_learner() -> Learner | None:
@@ -119,7 +122,10 @@ def login_link(token: str):
     s = db_session()
     learner = learners.login(s, current_context(), token)
     s.flush()
+    target = session.get(NEXT_KEY)
     _start_session(learner)
+    if isinstance(target, str) and target.startswith("/oauth/authorize?"):
+        return redirect(current_context().settings.base_url + target, 303)
     return redirect(current_context().urls.learner_home(), 303)
 
 
@@ -147,6 +153,8 @@ def home(learner: Learner):
         verdict_titles=VERDICT_TITLES,
         urls=current_context().urls,
         progress=progress,
+        connections=obapi.connections_of(s, learner),
+        scope_texts=obapi.SCOPE_TEXTS,
     )
 
 

@@ -20,6 +20,6 @@ def wants_html() -> bool:
 
 def wants_problem_json() -> bool:
     """Error format: problem JSON for APIs, hooks and JSON clients, HTML for browsers."""
-    if request.path.startswith(("/hooks/", "/api/")):
+    if request.path.startswith(("/hooks/", "/api/", "/ims/")):
         return True
     return not wants_html()
