@@ -45,7 +45,7 @@ from hub.obapi.models import OAuthToken
 from hub.operations import obapi as obapi_ops
 from hub.web import csrf, db_session
 from hub.web.admin import limiter
-from hub.web.learner import current_learner
+from hub.web.learner import NEXT_KEY, current_learner
 
 bp = Blueprint("obapi", __name__)
 
