@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from hub.context import HubContext
     from hub.jobs import attach as attach_runner
     from hub.jobs.runner import Runner, load_kinds
-    from hub.web import admin, api, close_db_session, commit_db_session, init_csrf, oid4vci, proxies, verifier
+    from hub.web import admin, api, close_db_session, commit_db_session, init_csrf, obapi, oid4vci, proxies, verifier
     from hub.web.api_frameworks import bp as frameworks_api_bp
     from hub.web.api_jobs import bp as jobs_api_bp
     from hub.web.api_paths import bp as paths_api_bp
@@ -49,7 +49,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     from hub.web.certificates import bp as certificates_bp
     from hub.web.errors import register_error_handlers
     from hub.web.learner import bp as learner_bp
-    from hub.web import obapi
     from hub.web.ob3 import bp as ob3_bp
     from hub.web.public import bp as public_bp
     from hub.web.security import init_app as init_security

@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from hub.backpack.models import ImportedBadge
@@ -211,9 +211,7 @@ def disconnect(session: Session, learner: Learner, client_public_id: str) -> OAu
         )
         .values(revoked_at=_now())
     )
-    session.execute(
-        OAuthCode.__table__.delete().where(OAuthCode.learner_id == learner.id, OAuthCode.client_id == client.id)
-    )
+    session.execute(delete(OAuthCode).where(OAuthCode.learner_id == learner.id, OAuthCode.client_id == client.id))
     session.flush()
     return client
 

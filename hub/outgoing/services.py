@@ -399,9 +399,7 @@ def _record(ctx: HubContext, outcomes: list) -> None:
         if ok:
             session.execute(
                 update(WebhookSubscription)
-                .where(
-                    WebhookSubscription.id.in_({o[3] for o in ok}), WebhookSubscription.consecutive_failures != 0
-                )
+                .where(WebhookSubscription.id.in_({o[3] for o in ok}), WebhookSubscription.consecutive_failures != 0)
                 .values(consecutive_failures=0)
             )
         for delivery_id, created_at, attempts, sub_id, status, error in outcomes:

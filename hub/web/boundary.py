@@ -66,9 +66,7 @@ def _json_schema(view):
 
 def _api_request() -> bool:
     # the authenticated API blueprints, and public API routes under /api/ (POST /api/v1/verify)
-    return request.blueprint in current_app.extensions.get("hub.api_blueprints", ()) or request.path.startswith(
-        "/api/"
-    )
+    return request.blueprint in current_app.extensions.get("hub.api_blueprints", ()) or request.path.startswith("/api/")
 
 
 def _check_json(view) -> None:

@@ -118,7 +118,8 @@ def test_moodle_connects_pushes_reads_refreshes_and_revokes(live_server, hub, ba
     assert host.exchange(code, verifier).json()["error"] == "invalid_grant"  # a code works once
     with hub.db.session_scope() as s:
         stored = s.scalar(select(OAuthToken))
-        assert stored.access_hash == digest(body["access_token"]) and stored.refresh_hash == digest(body["refresh_token"])
+        assert stored.access_hash == digest(body["access_token"])
+        assert stored.refresh_hash == digest(body["refresh_token"])
 
     pushed = host.call("POST", "/assertions", body["access_token"], {"assertion": assertion})
     assert pushed.status_code == 200, pushed.text
@@ -190,8 +191,9 @@ def test_refusals(live_server, hub, base):
     verifier, challenge = pkce()
 
     # a redirect URI the client did not register: answered on the hub, never redirected
-    foreign = browser.get(authorize, params=host.login_params(challenge, redirect_uri="https://evil.example/cb"),
-                          allow_redirects=False)
+    foreign = browser.get(
+        authorize, params=host.login_params(challenge, redirect_uri="https://evil.example/cb"), allow_redirects=False
+    )
     assert foreign.status_code == 400 and "evil.example" not in foreign.headers.get("Location", "")
     # no PKCE, or plain PKCE
     nopkce = host.login_params(challenge)
