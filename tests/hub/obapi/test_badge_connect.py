@@ -107,6 +107,9 @@ def test_moodle_connects_pushes_reads_refreshes_and_revokes(live_server, hub, ba
     page = browser.post(f"{base}/me/login/{link}", timeout=10)
     assert "/oauth/authorize?" in page.url and 'data-scope="' in page.text, page.text
     assert obapi.ASSERTION_CREATE in page.text and obapi.ASSERTION_READ in page.text
+    assert "Zezwól" in page.text and "dodawanie odznak do Twojego plecaka" in page.text  # Polish by default
+    english = browser.get(page.url + "&lang=en", timeout=10).text
+    assert "Allow" in english and "add badges to your backpack" in english
     answer = browser.post(page.url, data={"csrf_token": csrf_of(page.text), "decision": "allow"}, allow_redirects=False)
     code = code_from(answer)
 
