@@ -129,7 +129,7 @@ def test_moodle_connects_pushes_reads_refreshes_and_revokes(live_server, hub, ba
     assert pushed.json()["status"]["statusCode"] == 200  # what Moodle checks for "Added to backpack"
     with hub.db.session_scope() as s:
         rows = s.scalars(select(ImportedBadge)).all()
-        assert len(rows) == 1 and rows[0].badge_key == assertion["id"] and rows[0].state
+        assert len(rows) == 1 and rows[0].badge_key == assertion["id"] and rows[0].state == "valid"
         actions = set(s.scalars(select(AuditEntry.action)))
         assert {"obapi.register", "obapi.authorize", "backpack.import"} <= actions
 
@@ -162,7 +162,7 @@ def test_moodle_connects_pushes_reads_refreshes_and_revokes(live_server, hub, ba
 
 def test_profile_and_ob3_credentials_with_v3_scopes(live_server, hub, base):
     assertion_scope = " ".join([obapi.PROFILE_READ_V2, *obapi.SCOPES_V3P0])
-    Factory(hub).learner(EMAIL)
+    aid = _moodle_assertion(live_server, hub)["id"].rsplit("/", 1)[-1]
     host, tok, _browser = connect(hub, base, scope=assertion_scope)
     profile = host.call("GET", "/profile", tok["access_token"]).json()["results"][0]
     assert profile["email"] == EMAIL and profile["type"] == "Profile"
@@ -175,10 +175,29 @@ def test_profile_and_ob3_credentials_with_v3_scopes(live_server, hub, base):
     assert put.status_code == 200 and put.json()["name"] == "Zofia Łęcka"
     creds = requests.get(v3 + "/credentials", headers=auth, timeout=10)
     assert creds.status_code == 200 and creds.json() == {"compactJwsString": [], "credential": []}
+    jwt = requests.get(hub.urls.credential_jwt(aid), timeout=10).text.strip()
+    plain = {**auth, "Content-Type": "text/plain"}
+    first = requests.post(v3 + "/credentials", data=jwt, headers=plain, timeout=30)
+    assert first.status_code == 201 and first.text == jwt, first.text
+    assert requests.post(v3 + "/credentials", data=jwt, headers=plain, timeout=30).status_code == 200  # upsert
+    listed = requests.get(v3 + "/credentials", headers=auth, timeout=10)
+    assert listed.json()["compactJwsString"] == [jwt] and listed.headers["X-Total-Count"] == "1"
+    credential = requests.get(hub.urls.credential_json(aid), timeout=10).json()
+    as_json = requests.post(v3 + "/credentials", json=credential, headers=auth, timeout=30)
+    assert as_json.status_code in (200, 201) and as_json.json()["id"] == credential["id"]
     bad = requests.post(v3 + "/credentials", data="not a credential", headers={**auth, "Content-Type": "text/plain"})
     assert bad.status_code == 422 and bad.headers["Content-Type"] == "application/problem+json"
-    with hub.db.session_scope() as s:
-        assert s.scalar(select(ImportedBadge.id)) is None  # nothing half-written
+    with hub.db.session_scope() as s:  # the refused one left nothing behind
+        assert len(s.scalars(select(ImportedBadge.id)).all()) == len({credential["id"], first_key(jwt)})
+
+
+def first_key(jwt: str) -> str:
+    """The credential id inside a VC-JWT (its ``jti``, or ``vc.id``)."""
+    import base64
+    import json
+
+    payload = json.loads(base64.urlsafe_b64decode(jwt.split(".")[1] + "=="))
+    return payload.get("jti") or payload.get("vc", payload).get("id")
 
 
 def test_refusals(live_server, hub, base):
