@@ -21,7 +21,7 @@ from hub.errors import ValidationError
 from hub.i18n import lazy as _l
 from hub.learners.models import Learner
 from hub.obapi import services as obapi
-from hub.obapi.models import OAuthClient
+from hub.obapi.models import OAuthClient, OAuthToken
 from hub.operations import backpack as backpack_ops
 from hub.operations.backpack import learner_principal
 from hub.verification import Verdict
@@ -55,6 +55,27 @@ def record_consent(session: Session, learner: Learner, client: OAuthClient, scop
         client.public_id,
         after={"scope": scope},
     )
+
+
+def issue_token(session: Session, settings, client: OAuthClient, learner_id: int, token: dict) -> OAuthToken:
+    """Keep a token response's digests (:func:`hub.obapi.services.save_token`): a code exchanged or a
+    refresh, audited as ``obapi.token`` (who, which client, which scopes; never the token)."""
+    row = obapi.save_token(session, settings, client, learner_id, token)
+    audit.record(
+        session,
+        _client_principal(client.client_id),
+        "obapi.token",
+        "oauth_token",
+        row.public_id,
+        after={"client": client.public_id, "scope": row.scope},
+    )
+    return row
+
+
+def revoke_token(session: Session, row: OAuthToken) -> None:
+    """RFC 7009 revocation by the client (:func:`hub.obapi.services.revoke`), audited as ``obapi.revoke``."""
+    obapi.revoke(session, row)
+    audit.record(session, _client_principal(row.client.client_id), "obapi.revoke", "oauth_token", row.public_id)
 
 
 def disconnect(session: Session, learner: Learner, client_public_id: str) -> OAuthClient:

@@ -134,7 +134,7 @@ class Revocation(RevocationEndpoint):
         return obapi.token_by_access(s, token_string) or obapi.token_by_refresh(s, token_string)
 
     def revoke_token(self, token, request):
-        obapi.revoke(db_session(), token)
+        obapi_ops.revoke_token(db_session(), token)
 
 
 class Registration(ClientRegistrationEndpoint):
@@ -178,7 +178,7 @@ def _query_client(client_id):
 
 def _save_token(token, request):
     user = request.user
-    obapi.save_token(db_session(), current_context().settings, request.client, user.id, token)
+    obapi_ops.issue_token(db_session(), current_context().settings, request.client, user.id, token)
 
 
 def _server_metadata() -> dict:

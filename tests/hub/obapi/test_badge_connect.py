@@ -131,7 +131,12 @@ def test_moodle_connects_pushes_reads_refreshes_and_revokes(live_server, hub, ba
         rows = s.scalars(select(ImportedBadge)).all()
         assert len(rows) == 1 and rows[0].badge_key == assertion["id"] and rows[0].state == "valid"
         actions = set(s.scalars(select(AuditEntry.action)))
-        assert {"obapi.register", "obapi.authorize", "backpack.import"} <= actions
+        assert {"obapi.register", "obapi.authorize", "obapi.token", "backpack.import"} <= actions
+
+    again = host.call("POST", "/assertions", body["access_token"], {"assertion": assertion["id"]})  # as a URL
+    assert again.status_code == 200 and again.json()["results"][0]["id"] == assertion["id"], again.text
+    with hub.db.session_scope() as s:
+        assert len(s.scalars(select(ImportedBadge)).all()) == 1  # the same badge: its row is updated
 
     listed = host.call("GET", "/assertions", body["access_token"])
     assert listed.status_code == 200 and listed.headers["X-Total-Count"] == "1"
@@ -154,6 +159,8 @@ def test_moodle_connects_pushes_reads_refreshes_and_revokes(live_server, hub, ba
         f"{base}/oauth/revoke", data={"token": new["access_token"]}, auth=(host.client_id, host.client_secret)
     )
     assert revoked.status_code == 200
+    with hub.db.session_scope() as s:
+        assert "obapi.revoke" in set(s.scalars(select(AuditEntry.action)))
     gone = host.call("GET", "/assertions", new["access_token"])
     assert gone.status_code == 401 and gone.headers["Content-Type"] == "application/problem+json"
     assert 'error="invalid_token"' in gone.headers["WWW-Authenticate"]
