@@ -224,6 +224,7 @@ def load_kinds() -> None:
     import hub.certificates.jobs  # noqa: F401  (registers certificate.render)
     import hub.operations.backpack  # noqa: F401  (registers backpack.reverify)
     import hub.operations.bulk  # noqa: F401  (registers bulk.award)
+    import hub.operations.obapi  # noqa: F401  (registers obapi.purge)
     import hub.operations.paths  # noqa: F401  (registers path.check)
     import hub.outgoing.services  # noqa: F401  (registers webhooks.disabled_mail, webhooks.expired_scan)
     from hub.connections import registry

@@ -221,6 +221,26 @@ def imported_count(session: Session, learner: Learner) -> int:
     return len(list(session.scalars(select(ImportedBadge.id).where(ImportedBadge.learner_id == learner.id))))
 
 
+#: Revoked tokens are kept this long (the learner's "Connected applications" and the audit trail refer
+#: to them), then purged with the expired ones.
+KEEP_REVOKED_DAYS = 30
+
+
+def purge(session: Session) -> int:
+    """Delete expired authorization codes, tokens whose refresh token (or, without one, whose access
+    token) has expired, and tokens revoked over :data:`KEEP_REVOKED_DAYS` ago. Returns how many rows."""
+    now = _now()
+    codes = session.execute(delete(OAuthCode).where(OAuthCode.expires_at < now))
+    dead = (
+        (OAuthToken.refresh_expires_at < now)
+        | (OAuthToken.refresh_expires_at.is_(None) & (OAuthToken.access_expires_at < now))
+        | (OAuthToken.revoked_at < now - timedelta(days=KEEP_REVOKED_DAYS))
+    )
+    tokens = session.execute(delete(OAuthToken).where(dead))
+    session.flush()
+    return int(getattr(codes, "rowcount", 0) or 0) + int(getattr(tokens, "rowcount", 0) or 0)
+
+
 def is_ob3(row: ImportedBadge) -> bool:
     return row.kind.startswith("ob3")
 

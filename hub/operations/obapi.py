@@ -3,15 +3,18 @@ connected host pushes a badge into the learner's backpack. Each is audited; the 
 
 The push goes through the backpack's one import path (:func:`hub.operations.backpack.import_badge`): the
 badge is verified against the learner's addresses and stored with its verdict, or refused whole
-(``ValidationError``, nothing stored) when no badge can be read from it.
+(``ValidationError``, nothing stored) when no badge can be read from it. A daily ``obapi.purge`` job
+deletes expired codes and dead tokens (:func:`hub.obapi.services.purge`).
 """
 
 from __future__ import annotations
 
 import json
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub import jobs
 from hub.accounts import audit
 from hub.accounts.access import Principal
 from hub.backpack import services as backpack
@@ -25,6 +28,9 @@ from hub.obapi.models import OAuthClient, OAuthToken
 from hub.operations import backpack as backpack_ops
 from hub.operations.backpack import learner_principal
 from hub.verification import Verdict
+
+PURGE = "obapi.purge"
+PURGE_EVERY_SECONDS = 24 * 3600
 
 
 def _client_principal(client_id: str) -> Principal:
@@ -104,3 +110,19 @@ def push_badge(
     else:
         raise ValidationError(_l("give the badge as a JSON object, a signed (JWS) string or a URL"), field="assertion")
     return backpack_ops.import_badge(session, ctx, learner, given, **kw)
+
+
+def _purge_targets(session: Session, ctx: HubContext):
+    # daily, and only once some host has registered (no empty job on hubs that never use the API)
+    if session.scalar(select(OAuthClient.id).limit(1)) is not None:
+        yield "all", {}, None, PURGE_EVERY_SECONDS
+
+
+def run_purge(ctx: HubContext, run: jobs.JobRun) -> None:
+    """The ``obapi.purge`` job: :func:`hub.obapi.services.purge` in one transaction."""
+    with ctx.db.session_scope() as session:
+        removed = obapi.purge(session)
+    run.progress(removed, None, f"{removed} expired codes and tokens removed")
+
+
+jobs.register(PURGE, run_purge, max_attempts=3, schedule=jobs.Schedule(_purge_targets))

@@ -375,10 +375,8 @@ def authorize():
     allowed = request.form.get("decision") == "allow"
     s = db_session()
     obapi_ops.record_consent(s, learner, grant.client, grant.request.payload.scope or "", allowed)
-    response = server.create_authorization_response(grant_user=learner if allowed else None, grant=grant)
-    if not allowed:
-        s.commit()  # the refusal is audited though the answer is an error redirect
-    return response
+    # a redirect (302) either way: the request boundary commits the code and the audit entry
+    return server.create_authorization_response(grant_user=learner if allowed else None, grant=grant)
 
 
 # ---- resources ----------------------------------------------------------------------------------

@@ -301,3 +301,46 @@ def test_rate_limit_and_settings(settings):
     finally:
         app.extensions["hub.jobs"].shutdown()
         app.extensions["hub"].db.dispose()
+
+
+def test_purge_job_removes_expired_codes_and_dead_tokens(ctx, factory):
+    from hub import jobs
+    from hub.learners.models import Learner
+    from hub.obapi.models import OAuthCode
+    from hub.operations import obapi as obapi_ops
+
+    assert obapi_ops.PURGE in jobs.KINDS and jobs.KINDS[obapi_ops.PURGE].schedule is not None
+    factory.learner(EMAIL)
+    now = datetime.now(UTC)
+    with ctx.db.session_scope() as s:
+        learner = s.scalar(select(Learner))
+        client = obapi.register_client(s, {"redirect_uris": [CALLBACK], "client_name": "M"}, "cid", "secret")
+        obapi.save_code(
+            s,
+            client,
+            learner,
+            "live",
+            redirect_uri=CALLBACK,
+            scope="",
+            code_challenge="c" * 43,
+            code_challenge_method="S256",
+        )
+        old = obapi.save_code(
+            s, client, learner, "old", redirect_uri=CALLBACK, scope="", code_challenge=None, code_challenge_method=None
+        )
+        old.expires_at = now - timedelta(seconds=1)
+        keep = obapi.save_token(
+            s, ctx.settings, client, learner.id, {"access_token": "a1", "refresh_token": "r1", "expires_in": 60}
+        )
+        dead = obapi.save_token(
+            s, ctx.settings, client, learner.id, {"access_token": "a2", "refresh_token": "r2", "expires_in": 60}
+        )
+        dead.refresh_expires_at = now - timedelta(seconds=1)
+        gone = obapi.save_token(s, ctx.settings, client, learner.id, {"access_token": "a3", "expires_in": 60})
+        gone.revoked_at = now - timedelta(days=obapi.KEEP_REVOKED_DAYS + 1)
+        keep_id = keep.id
+    with ctx.db.session_scope() as s:
+        assert obapi.purge(s) == 3
+    with ctx.db.session_scope() as s:
+        assert [c.code_hash for c in s.scalars(select(OAuthCode))] == [digest("live")]
+        assert [t.id for t in s.scalars(select(OAuthToken))] == [keep_id]
