@@ -34,7 +34,7 @@ from authlib.oauth2.rfc6750 import BearerTokenGenerator, BearerTokenValidator
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7591 import ClientRegistrationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
-from flask import Blueprint, Flask, Response, jsonify, redirect, render_template, request, session
+from flask import Blueprint, Flask, Response, current_app, jsonify, redirect, render_template, request, session
 
 from hub.context import current_context
 from hub.errors import BadRequest, Forbidden, HubError, Unauthorized, UnsupportedMediaType
@@ -197,30 +197,35 @@ def _server_metadata() -> dict:
     }
 
 
-server = AuthorizationServer()
 protector = ResourceProtector()
 protector.register_token_validator(TokenValidator())
+EXTENSION = "hub.obapi.server"
+
+
+def _access_seconds(client, grant_type) -> int:
+    return current_context().settings.obapi_access_token_minutes * 60
+
+
+def server() -> AuthorizationServer:
+    """The running app's authorisation server (one per app: :func:`init_app`)."""
+    return current_app.extensions[EXTENSION]
 
 
 def init_app(app: Flask) -> None:
-    """Set up the authorisation server on ``app`` (token lifetimes from the settings) and register the
-    blueprint; its rate-limited endpoints join ``hub.limited_endpoints``."""
-    settings = app.extensions["hub"].settings
-    server.init_app(app, query_client=_query_client, save_token=_save_token)
-    server.scopes_supported = list(obapi.SCOPES)
-    lifetime = settings.obapi_access_token_minutes * 60
-    server.register_token_generator(
+    """Set up an authorisation server for ``app`` (token lifetimes read from its settings when a token is
+    made) and register the blueprint; its rate-limited endpoints join ``hub.limited_endpoints``."""
+    auth = AuthorizationServer()
+    auth.init_app(app, query_client=_query_client, save_token=_save_token)
+    auth.scopes_supported = list(obapi.SCOPES)
+    auth.register_token_generator(
         "default",
-        BearerTokenGenerator(
-            lambda **kw: generate_token(48), lambda **kw: generate_token(64), lambda client, grant_type: lifetime
-        ),
+        BearerTokenGenerator(lambda **kw: generate_token(48), lambda **kw: generate_token(64), _access_seconds),
     )
-    if not getattr(server, "_hub_grants", False):  # one server object; grants registered once
-        server.register_grant(CodeGrant, [S256Required(required=True)])
-        server.register_grant(RefreshGrant)
-        server.register_endpoint(Revocation)
-        server.register_endpoint(Registration)
-        server._hub_grants = True  # type: ignore[attr-defined]
+    auth.register_grant(CodeGrant, [S256Required(required=True)])
+    auth.register_grant(RefreshGrant)
+    auth.register_endpoint(Revocation)
+    auth.register_endpoint(Registration)
+    app.extensions[EXTENSION] = auth
     app.register_blueprint(bp)
     app.extensions.setdefault("hub.limited_endpoints", set()).update(
         f"obapi.{name}"
@@ -238,7 +243,7 @@ def _oauth_response(fn):
     try:
         return fn()
     except OAuth2Error as error:
-        return server.handle_error_response(None, error)
+        return server().handle_error_response(None, error)
 
 
 # ---- discovery --------------------------------------------------------------------------------
@@ -331,19 +336,19 @@ def v3_discovery():
 @bp.post("/oauth/register")
 @limiter.limit(rate_limit)
 def register():
-    return _oauth_response(lambda: server.create_endpoint_response("client_registration"))
+    return _oauth_response(lambda: server().create_endpoint_response("client_registration"))
 
 
 @bp.post("/oauth/token")
 @limiter.limit(rate_limit)
 def token():
-    return server.create_token_response()
+    return server().create_token_response()
 
 
 @bp.post("/oauth/revoke")
 @limiter.limit(rate_limit)
 def revoke():
-    return server.create_endpoint_response("revocation")
+    return server().create_endpoint_response("revocation")
 
 
 @bp.route("/oauth/authorize", methods=["GET", "POST"])
@@ -358,7 +363,7 @@ def authorize():
         session[NEXT_KEY] = request.full_path if request.method == "GET" else None
         return redirect(ctx.urls.learner_home() + "/login", 303)
     try:
-        grant = server.get_consent_grant(end_user=learner)
+        grant = server().get_consent_grant(end_user=learner)
     except OAuth2Error as error:
         return render_template("learner/consent.html", error=error, client=None), 400
     if request.method == "GET":
@@ -376,7 +381,7 @@ def authorize():
     s = db_session()
     obapi_ops.record_consent(s, learner, grant.client, grant.request.payload.scope or "", allowed)
     # a redirect (302) either way: the request boundary commits the code and the audit entry
-    return server.create_authorization_response(grant_user=learner if allowed else None, grant=grant)
+    return server().create_authorization_response(grant_user=learner if allowed else None, grant=grant)
 
 
 # ---- resources ----------------------------------------------------------------------------------

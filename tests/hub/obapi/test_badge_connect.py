@@ -298,6 +298,14 @@ def test_rate_limit_and_settings(settings):
         codes = [client.get("/ims/ob/v2p1/profile").status_code for _ in range(3)]
         assert codes == [401, 401, 429]
         assert client.get("/ims/ob/v2p1/profile").headers["Content-Type"] == "application/problem+json"
+        from hub.web.obapi import server
+
+        with app.test_request_context():  # HUB_OBAPI_ACCESS_TOKEN_MINUTES takes effect
+            client_row = OAuthClient(
+                client_id="c", secret_hash="", name="M", client_metadata={"scope": obapi.ASSERTION_READ}
+            )
+            made = server().generate_token("authorization_code", client=client_row, scope=obapi.ASSERTION_READ)
+        assert made["expires_in"] == 300 and made["refresh_token"] and made["scope"] == obapi.ASSERTION_READ
     finally:
         app.extensions["hub.jobs"].shutdown()
         app.extensions["hub"].db.dispose()
