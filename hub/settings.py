@@ -104,7 +104,7 @@ class Settings:
         wallet_offer_minutes: ``HUB_WALLET_OFFER_MINUTES`` (default 10, at least 1): how long an OpenID4VCI
             credential offer (its pre-authorized code) and the access token it gives stay usable, minutes.
         wallet_rate_limit: ``HUB_WALLET_RATE_LIMIT`` (default ``30 per minute``): Flask-Limiter limit per
-            client address for the OpenID4VCI offer, token, nonce and credential endpoints.
+            client address for the OpenID4VCI offer, nonce and credential endpoints.
         obapi_access_token_minutes: ``HUB_OBAPI_ACCESS_TOKEN_MINUTES`` (default 60): lifetime of an Open
             Badges API access token (:mod:`hub.obapi`).
         obapi_refresh_token_days: ``HUB_OBAPI_REFRESH_TOKEN_DAYS`` (default 90): lifetime of its refresh

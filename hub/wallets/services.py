@@ -426,15 +426,12 @@ def issuer_metadata(ctx: HubContext) -> dict:
     }
 
 
-def authorization_server_metadata(ctx: HubContext) -> dict:
-    """OAuth 2.0 Authorization Server Metadata (RFC 8414) of the hub as its own authorization server:
-    the token endpoint and the pre-authorized code grant (``pre-authorized_grant_anonymous_access_supported``)."""
-    base = issuer_identifier(ctx)
+def authorization_server_metadata() -> dict:
+    """What the pre-authorized code grant adds to the hub's one OAuth 2.0 Authorization Server Metadata
+    document (RFC 8414; OpenID4VCI 1.0 section 12.3), served by :func:`hub.web.obapi.oauth_metadata`:
+    the grant type, anonymous access (no client authentication, ``none``)."""
     return {
-        "issuer": base,
-        "token_endpoint": f"{base}/oid4vci/token",
         "grant_types_supported": [PRE_AUTHORIZED_GRANT],
-        "response_types_supported": [],
         "token_endpoint_auth_methods_supported": ["none"],
         "pre-authorized_grant_anonymous_access_supported": True,
     }

@@ -43,7 +43,9 @@ from hub.learners.models import Learner
 from hub.obapi import services as obapi
 from hub.obapi.models import OAuthToken
 from hub.operations import obapi as obapi_ops
-from hub.web import csrf, db_session
+from hub.wallets.services import PRE_AUTHORIZED_GRANT
+from hub.wallets.services import authorization_server_metadata as wallet_metadata
+from hub.web import csrf, db_session, oid4vci
 from hub.web.admin import limiter
 from hub.web.learner import NEXT_KEY, current_learner
 
@@ -183,7 +185,7 @@ def _save_token(token, request):
 
 def _server_metadata() -> dict:
     base = current_context().settings.base_url
-    return {
+    doc = {
         "issuer": base,
         "authorization_endpoint": f"{base}/oauth/authorize",
         "token_endpoint": f"{base}/oauth/token",
@@ -195,6 +197,10 @@ def _server_metadata() -> dict:
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
     }
+    # one authorization server for both: OpenID4VCI wallets redeem pre-authorized codes at the same token endpoint
+    for name, value in wallet_metadata().items():
+        doc[name] = doc[name] + value if isinstance(value, list) else value
+    return doc
 
 
 protector = ResourceProtector()
@@ -342,6 +348,10 @@ def register():
 @bp.post("/oauth/token")
 @limiter.limit(rate_limit)
 def token():
+    """The hub's one token endpoint (RFC 6749 section 3.2): authorization code and refresh token grants
+    (Authlib), and OpenID4VCI's pre-authorized code grant (:func:`hub.web.oid4vci.token_response`)."""
+    if request.form.get("grant_type") == PRE_AUTHORIZED_GRANT:
+        return oid4vci.token_response()
     return server().create_token_response()
 
 

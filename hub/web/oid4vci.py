@@ -4,9 +4,8 @@ Authorization Server. Spec: https://openid.net/specs/openid-4-verifiable-credent
 | route | what |
 |---|---|
 | ``GET /.well-known/openid-credential-issuer`` | Credential Issuer Metadata (§12.2) |
-| ``GET /.well-known/oauth-authorization-server`` | RFC 8414 metadata: token endpoint, pre-authorized grant |
 | ``GET /oid4vci/offers/<secret>`` | the Credential Offer (§4.1.3, by reference); 404 once used or expired |
-| ``POST /oid4vci/token`` | form: ``grant_type`` (the pre-authorized code grant), ``pre-authorized_code`` |
+| ``POST /oauth/token`` | the hub's one token endpoint (:mod:`hub.web.obapi`), pre-authorized code grant |
 | ``POST /oid4vci/nonce`` | ``{"c_nonce": ...}`` (§7) |
 | ``POST /oid4vci/credential`` | ``Authorization: Bearer``; JSON Credential Request (§8.2) |
 
@@ -25,14 +24,14 @@ from hub.context import current_context
 from hub.errors import NotFound
 from hub.i18n import lazy as _l
 from hub.operations import wallets as wallet_ops
-from hub.wallets.services import WalletError, authorization_server_metadata, issuer_metadata
+from hub.wallets.services import WalletError, issuer_metadata
 from hub.web import db_session
 from hub.web.admin import limiter
 
 bp = Blueprint("oid4vci", __name__)
 
 #: Endpoints the wallet rate limit applies to (see :func:`hub.web.admin._not_limited`).
-LIMITED_ENDPOINTS = frozenset({"oid4vci.credential_offer", "oid4vci.token", "oid4vci.nonce", "oid4vci.credential"})
+LIMITED_ENDPOINTS = frozenset({"oid4vci.credential_offer", "oid4vci.nonce", "oid4vci.credential"})
 
 
 def rate_limit() -> str:
@@ -64,12 +63,6 @@ def issuer_metadata_view():
     return _json(issuer_metadata(current_context()))
 
 
-@bp.get("/.well-known/oauth-authorization-server")
-def authorization_server_view():
-    """Authorization Server Metadata (:func:`hub.wallets.services.authorization_server_metadata`)."""
-    return _json(authorization_server_metadata(current_context()))
-
-
 @bp.get("/oid4vci/offers/<secret>")
 @limiter.limit(rate_limit)
 def credential_offer(secret: str):
@@ -80,14 +73,17 @@ def credential_offer(secret: str):
         raise WalletError("invalid_request", exc.detail or _l("unknown credential offer"), 404) from None
 
 
-@bp.post("/oid4vci/token")
-@limiter.limit(rate_limit)
-def token():
-    """Token Request (form-encoded) -> Token Response; ``invalid_grant`` for a used or expired code."""
-    if request.mimetype != "application/x-www-form-urlencoded":
-        raise WalletError("invalid_request", _l("the token request must be form-encoded"))
-    answer = wallet_ops.redeem_code(db_session(), current_context(), request.form.to_dict())
-    return _json(answer)
+def token_response() -> Response:
+    """The Token Response to a pre-authorized code Token Request (OpenID4VCI 1.0 section 6), for the hub's
+    one token endpoint (:func:`hub.web.obapi.token`): the access token, or the spec's error JSON
+    (``invalid_grant`` for a used, expired or unknown code); rate limited as that endpoint is
+    (``HUB_OBAPI_RATE_LIMIT``)."""
+    try:
+        if request.mimetype != "application/x-www-form-urlencoded":
+            raise WalletError("invalid_request", _l("the token request must be form-encoded"))
+        return _json(wallet_ops.redeem_code(db_session(), current_context(), request.form.to_dict()))
+    except WalletError as exc:
+        return _wallet_error(exc)
 
 
 @bp.post("/oid4vci/nonce")

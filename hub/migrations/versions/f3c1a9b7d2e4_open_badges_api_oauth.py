@@ -1,7 +1,7 @@
 """Open Badges API: OAuth 2.0 clients, authorization codes and tokens (stored hashed)
 
 Revision ID: f3c1a9b7d2e4
-Revises: 1366287769ab
+Revises: f4c1d2e3a5b6
 Create Date: 2026-12-04 01:50:00
 """
 from alembic import op
@@ -11,7 +11,7 @@ from hub.db import UTCDateTime
 
 
 revision = 'f3c1a9b7d2e4'
-down_revision = '1366287769ab'
+down_revision = 'f4c1d2e3a5b6'
 branch_labels = None
 depends_on = None
 

@@ -153,7 +153,8 @@ def test_metadata_names_both_formats_and_the_pre_authorized_grant(live_server):
     assert meta["nonce_endpoint"].startswith(base) and meta["credential_endpoint"].startswith(base)
     as_meta = requests.get(f"{base}/.well-known/oauth-authorization-server", timeout=30).json()
     assert "urn:ietf:params:oauth:grant-type:pre-authorized_code" in as_meta["grant_types_supported"]
-    assert as_meta["token_endpoint"] == f"{base}/oid4vci/token"
+    assert as_meta["token_endpoint"] == f"{base}/oauth/token"  # the hub's one authorization server
+    assert "authorization_code" in as_meta["grant_types_supported"]  # the Open Badges API's, same document
 
 
 def test_wallet_receives_both_formats_bound_to_its_key_and_verifiers_accept_them(live_server):
@@ -234,7 +235,7 @@ def test_offer_is_single_use_and_expires(live_server):
     _error(late.offer(), 404, "invalid_request")
     _error(late.token(as_meta, code), 400, "invalid_grant")
     _error(late.token(as_meta, "made-up"), 400, "invalid_grant")
-    r = requests.post(as_meta["token_endpoint"], data={"grant_type": "authorization_code", "code": "x"}, timeout=30)
+    r = requests.post(as_meta["token_endpoint"], data={"grant_type": "password", "code": "x"}, timeout=30)
     _error(r, 400, "unsupported_grant_type")
     # offers long expired are deleted when the next one is made
     with ctx.db.session_scope() as s:
@@ -350,7 +351,7 @@ def test_offers_only_for_the_learners_own_unrevoked_badges_in_both_languages(liv
 def test_errors_are_in_the_requests_language(live_server, lang, word):
     base = live_server.extensions["hub"].settings.base_url
     r = requests.post(
-        f"{base}/oid4vci/token",
+        f"{base}/oauth/token",
         data={"grant_type": "urn:ietf:params:oauth:grant-type:pre-authorized_code", "pre-authorized_code": "x"},
         headers={"Accept-Language": lang},
         timeout=30,
@@ -361,12 +362,12 @@ def test_errors_are_in_the_requests_language(live_server, lang, word):
 def test_wallet_endpoints_are_rate_limited(settings):
     from hub import create_app
 
-    app = create_app(settings.with_(wallet_rate_limit="2 per minute"))
+    app = create_app(settings.with_(wallet_rate_limit="2 per minute", obapi_rate_limit="2 per minute"))
     try:
         client = app.test_client()
         assert [client.post("/oid4vci/nonce").status_code for _ in range(3)] == [200, 200, 429]
         token = {"grant_type": "urn:ietf:params:oauth:grant-type:pre-authorized_code", "pre-authorized_code": "x"}
-        assert [client.post("/oid4vci/token", data=token).status_code for _ in range(3)] == [400, 400, 429]
+        assert [client.post("/oauth/token", data=token).status_code for _ in range(3)] == [400, 400, 429]
         assert client.get("/.well-known/openid-credential-issuer").status_code == 200  # metadata is not limited
     finally:
         app.extensions["hub.jobs"].shutdown()
