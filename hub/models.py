@@ -11,6 +11,7 @@ from hub.credentials.models import (  # noqa: F401
     IssuerCredentialSettings,
     RecipientIdentifier,
     StatusList,
+    StoredCredential,
 )
 from hub.frameworks.models import (  # noqa: F401
     AchievedAlignment,

@@ -23,7 +23,7 @@ from hub.badges.models import Assertion, BadgeClass, Issuer, IssuerKey
 from hub.badges.recipient import hash_identity, new_salt, normalise_email
 from hub.certificates import keys as certificate_keys
 from hub.context import HubContext
-from hub.credentials import ob2, ob3keys
+from hub.credentials import ob2, ob3, ob3keys
 from hub.credentials.ob3 import clean_text
 from hub.credentials.signing import generate_rsa_key, sign_jws
 from hub.credentials.status import allocate_status
@@ -289,8 +289,10 @@ def award(
         outcomes: platform outcome keys achieved (``LearningEvent.outcomes``); those mapped to
             descriptors for the source event's connector become the award's achieved alignments.
         grade: the grade achieved (EU micro-credential optional element), shown as an OB 3.0 Result.
-        defer_status: leave the OB 3.0 status list index to the caller, who allocates the indexes of
-            a whole batch at once (:func:`hub.credentials.status.allocate_statuses`) before committing.
+        defer_status: leave the OB 3.0 status list index and the stored OB 3.0 credentials to the
+            caller, who allocates the indexes of a whole batch at once
+            (:func:`hub.credentials.status.allocate_statuses`) and then signs and stores the batch's
+            credentials (:func:`hub.credentials.ob3.store_credentials`) before committing.
 
     Raises:
         ValidationError: no or malformed e-mail; a name over 255 characters; an issue date in the future
@@ -345,7 +347,10 @@ def award(
             # The OB 3.0 status list index is taken in the same transaction: never reused, never lost.
             # A batch (hub.inbox.services.process_claimed) takes its awards' indexes together at its end.
             if not defer_status:
-                allocate_status(session, assertion, fresh=True)
+                entry = allocate_status(session, assertion, fresh=True)
+                # Its OB 3.0 credentials are signed and stored now, in the award's transaction (see
+                # hub.credentials.ob3.store_credentials); a batch stores its awards' together.
+                ob3.store_credentials(session, ctx, [assertion], [entry])
     except IntegrityError:
         # Another transaction issued it first (same source fact, or once-only badge): use theirs.
         found = _existing(session, badge_class, source_key, once_key)

@@ -6,7 +6,7 @@ RSA ``"RS256"`` key), so rotation and encrypted storage have one home.
 
 from __future__ import annotations
 
-from sqlalchemy import Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.badges.models import Assertion, BadgeClass, Issuer
@@ -111,5 +111,28 @@ class RecipientIdentifier(Base):
     assertion_id: Mapped[int] = mapped_column(ForeignKey("assertion.id", ondelete="CASCADE"), index=True)
     identity_type: Mapped[str] = mapped_column(String(32))  # "ltiUserId" | "sourcedId"
     identity_hash: Mapped[str] = mapped_column(String(80))
+
+    assertion: Mapped[Assertion] = relationship()
+
+
+class StoredCredential(Base):
+    """The signed OB 3.0 credential of one assertion in one proof format, as made at award time
+    (:func:`hub.credentials.ob3.store_credentials`), served byte for byte by the public GETs.
+
+    ``proof_format``: ``data-integrity`` (``text`` the compact JSON with its eddsa-rdfc-2022 proof) or
+    ``vc-jwt`` (``text`` the compact JWS); ``algorithm``: the key's (``Ed25519``) or the JWS ``alg``
+    (``RS256``, ``ES256``, ``EdDSA``). Never updated: a revocation changes the status list only, and
+    later edits of the badge class or issuer, key rotations and settings changes leave an issued
+    credential as it was signed (see the README, "Performance").
+    """
+
+    __tablename__ = "stored_credential"
+    __table_args__ = (UniqueConstraint("assertion_id", "proof_format"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assertion_id: Mapped[int] = mapped_column(ForeignKey("assertion.id", ondelete="CASCADE"))
+    proof_format: Mapped[str] = mapped_column(String(16))
+    algorithm: Mapped[str] = mapped_column(String(8))
+    text: Mapped[str] = mapped_column(Text)
 
     assertion: Mapped[Assertion] = relationship()

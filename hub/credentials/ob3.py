@@ -42,7 +42,9 @@ from hub.credentials.models import (
     PROOF_DATA_INTEGRITY,
     PROOF_VC_JWT,
     AchievementDetails,
+    CredentialStatusEntry,
     RecipientIdentifier,
+    StoredCredential,
 )
 from hub.credentials.status import allocate_status, status_entry, status_entry_json
 from hub.db import utcnow
@@ -246,6 +248,9 @@ def credential_json(
     assertion: Assertion,
     proof_format: str = PROOF_DATA_INTEGRITY,
     subject_id: str | None = None,
+    *,
+    entry: CredentialStatusEntry | None = None,
+    memo: dict | None = None,
 ) -> dict:
     """The unsigned ``OpenBadgeCredential`` of ``assertion``; read only (its status entry and the
     issuer's keys come from the award, see :func:`prepare`).
@@ -256,14 +261,24 @@ def credential_json(
     ``achievement``, ``evidence``, and ``credentialStatus`` (BitstringStatusListEntry). ``subject_id``:
     the holder's DID as ``credentialSubject.id`` (a credential bound to a wallet's key,
     :mod:`hub.wallets.services`).
+
+    ``entry``: the status entry when the caller has it (the award batch), else it is looked up;
+    ``memo``: a dict the caller keeps for a batch of one transaction, in which the issuer's Profile and
+    each badge class's Achievement are built once (they are the same for every award of the batch).
     """
     badge = assertion.badge_class
+    memo = {} if memo is None else memo
     grade = frameworks.grade_of(session, assertion)
+    graded = grade is not None
+    if ("achievement", badge.id, graded) not in memo:
+        memo["achievement", badge.id, graded] = achievement_json(session, ctx, badge, graded=graded)
+    if ("profile", badge.issuer_id) not in memo:
+        memo["profile", badge.issuer_id] = profile_json(session, ctx, badge.issuer)
     subject: dict = {"id": subject_id} if subject_id else {}
     subject |= {
         "type": ["AchievementSubject"],
         "identifier": [_identity("emailAddress", assertion.recipient_identity, assertion.recipient_salt)],
-        "achievement": achievement_json(session, ctx, badge, graded=grade is not None),
+        "achievement": memo["achievement", badge.id, graded],
     }
     for row in session.scalars(
         select(RecipientIdentifier).filter_by(assertion_id=assertion.id).order_by(RecipientIdentifier.identity_type)
@@ -286,7 +301,7 @@ def credential_json(
         "@context": contexts,
         "id": f"urn:uuid:{assertion.public_id}",
         "type": ["VerifiableCredential", "OpenBadgeCredential"],
-        "issuer": profile_json(session, ctx, badge.issuer),
+        "issuer": memo["profile", badge.issuer_id],
         "validFrom": isoformat_z(assertion.issued_on),
     }
     if assertion.expires is not None:
@@ -297,7 +312,7 @@ def credential_json(
     cred["credentialSubject"] = subject
     _put(cred, "evidence", [x for x in map(_evidence, assertion.evidence or []) if x])
     cred["credentialStatus"] = status_entry_json(
-        ctx, status_entry(session, assertion), jwt=proof_format == PROOF_VC_JWT
+        ctx, entry or status_entry(session, assertion), jwt=proof_format == PROOF_VC_JWT
     )
     return cred
 
@@ -395,6 +410,10 @@ class IssuedCredential:
         return MEDIA_TYPE_LD if self.format == PROOF_DATA_INTEGRITY else MEDIA_TYPE_JWT
 
 
+def _compact(document: dict) -> str:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+
+
 def issue(
     session: Session,
     ctx: HubContext,
@@ -403,10 +422,13 @@ def issue(
     algorithm: str | None = None,
     subject_id: str | None = None,
 ) -> IssuedCredential:
-    """Build and sign the OB 3.0 credential of ``assertion`` in ``proof_format`` (default: issuer setting).
-    Read only, so public GETs may call it (:func:`prepare` first on a write path that may meet an
-    award made before keys and status lists). ``subject_id``: ``credentialSubject.id`` (the VC-JWT
-    then carries it as ``sub``), for a credential bound to a holder.
+    """The signed OB 3.0 credential of ``assertion`` in ``proof_format`` (default: issuer setting): the
+    one stored at award time (:func:`store_credentials`), byte for byte, when there is one (and, for
+    VC-JWT, ``algorithm`` is None or the stored one's); else built and signed now, in memory only (an
+    award made before credentials were stored, a VC-JWT asked for with another ``alg``, or a credential
+    bound to a holder). Read only, so public GETs may call it (:func:`prepare` first on a write path
+    that may meet an award made before keys and status lists). ``subject_id``: ``credentialSubject.id``
+    (the VC-JWT then carries it as ``sub``), for a credential bound to a holder (a wallet's key).
 
     Raises:
         ValidationError: unknown ``proof_format`` or ``algorithm``.
@@ -414,13 +436,90 @@ def issue(
     """
     issuer = assertion.badge_class.issuer
     proof_format = proof_format or ob3keys.settings_for(session, issuer).proof_format
+    row = None if subject_id else stored_credential(session, assertion.id, proof_format)
+    if row is not None and (algorithm is None or algorithm == row.algorithm or proof_format == PROOF_DATA_INTEGRITY):
+        return from_stored(row.proof_format, row.text)
     cred = credential_json(session, ctx, assertion, proof_format, subject_id)
     if proof_format == PROOF_DATA_INTEGRITY:
         signed = sign_data_integrity(session, ctx, issuer, cred, created=assertion.issued_on)
-        return IssuedCredential(proof_format, signed, json.dumps(signed, ensure_ascii=False, indent=None))
+        return IssuedCredential(proof_format, signed, _compact(signed))
     if proof_format == PROOF_VC_JWT:
         return IssuedCredential(proof_format, cred, sign_vc_jwt(session, ctx, issuer, cred, algorithm))
     raise ValidationError(f"unknown proof format {proof_format!r}", field="format")
+
+
+def stored_credential(session: Session, assertion_id: int, proof_format: str) -> StoredCredential | None:
+    """The credential stored at award time for ``assertion_id`` (the row's primary key) in
+    ``proof_format``, or None (one indexed look-up)."""
+    return session.scalars(
+        select(StoredCredential).where(
+            StoredCredential.assertion_id == assertion_id, StoredCredential.proof_format == proof_format
+        )
+    ).first()
+
+
+def from_stored(proof_format: str, text: str) -> IssuedCredential:
+    """An :class:`IssuedCredential` of stored ``text`` (``document`` parsed from it; for VC-JWT the
+    unsigned credential, i.e. the JWS payload without the registered claims)."""
+    if proof_format == PROOF_DATA_INTEGRITY:
+        return IssuedCredential(proof_format, json.loads(text), text)
+    claims = json.loads(jws.extract_compact(text.encode()).payload)
+    for claim in ("iss", "jti", "nbf", "exp", "sub"):
+        claims.pop(claim, None)
+    return IssuedCredential(proof_format, claims, text)
+
+
+def store_credentials(
+    session: Session,
+    ctx: HubContext,
+    assertions: list[Assertion],
+    entries: list[CredentialStatusEntry] | None = None,
+) -> list[StoredCredential]:
+    """Sign and store the OB 3.0 credentials of awards made in this transaction: for each, the Data
+    Integrity JSON (eddsa-rdfc-2022, ``created`` = ``issued_on``) and the VC-JWT (the issuer's
+    ``jwt_algorithm`` of this moment), as :func:`issue` would make them; rows are added to the session.
+
+    Signed at award time, not on first request: a public GET never writes, an award's credential is
+    in the database from the commit that made the award (as its OB 2.0 signature is), and what it
+    says is what was awarded, whatever is edited later. Within the call the issuer's Profile, each
+    Achievement and each signing key are made or loaded once.
+
+    Args:
+        entries: the awards' status entries, in the same order (from
+            :func:`hub.credentials.status.allocate_statuses`); looked up when None.
+
+    Raises:
+        ServiceUnavailable: an issuer without OB 3.0 keys, or an award without a status entry.
+    """
+    memo: dict = {}
+    keys: dict[tuple[int, str], ob3keys.SigningKey] = {}
+
+    def key(issuer: Issuer, algorithm: str) -> ob3keys.SigningKey:
+        if (issuer.id, algorithm) not in keys:
+            keys[issuer.id, algorithm] = ob3keys.load_signing_key(session, ctx, issuer, algorithm)
+        return keys[issuer.id, algorithm]
+
+    rows = []
+    for i, assertion in enumerate(assertions):
+        issuer = assertion.badge_class.issuer
+        entry = entries[i] if entries is not None else status_entry(session, assertion)
+        cred = credential_json(session, ctx, assertion, PROOF_DATA_INTEGRITY, entry=entry, memo=memo)
+        ed = key(issuer, "Ed25519")
+        signed = dataintegrity.add_proof(cred, ed.private, ed.vm_id, assertion.issued_on)
+        if ("jwt_algorithm", issuer.id) not in memo:
+            memo["jwt_algorithm", issuer.id] = ob3keys.settings_for(session, issuer).jwt_algorithm
+        algorithm = memo["jwt_algorithm", issuer.id]
+        jwt_cred = {**cred, "credentialStatus": status_entry_json(ctx, entry, jwt=True)}
+        token = vc_jwt(jwt_cred, key(issuer, algorithm), algorithm)
+        rows += [
+            StoredCredential(
+                assertion_id=assertion.id, proof_format=PROOF_DATA_INTEGRITY, algorithm="Ed25519", text=_compact(signed)
+            ),
+            StoredCredential(assertion_id=assertion.id, proof_format=PROOF_VC_JWT, algorithm=algorithm, text=token),
+        ]
+    session.add_all(rows)
+    session.flush()
+    return rows
 
 
 def bake(image: bytes, image_type: str, issued: IssuedCredential) -> bytes:

@@ -26,6 +26,7 @@ from hub.connections import registry
 from hub.connections.models import ConnectorConfig
 from hub.connections.services import IntakeConnector
 from hub.context import HubContext
+from hub.credentials import ob3
 from hub.credentials.status import allocate_statuses
 from hub.db import claim_filter, new_public_id, utcnow
 from hub.errors import EventNotProcessable, HubError, ValidationError
@@ -434,7 +435,9 @@ def process_claimed(ctx: HubContext, event_ids: list[int]) -> dict[int, str]:
                     failures.append((event, _failure_reason(exc, event.id)))
             # The batch's status list indexes in one statement per issuer, just before the commit, so
             # concurrent workers hold the list's row lock briefly (see allocate_statuses).
-            allocate_statuses(session, issued)
+            entries = allocate_statuses(session, issued)
+            # Their OB 3.0 credentials (Data Integrity and VC-JWT), signed and stored in this commit.
+            ob3.store_credentials(session, ctx, issued, entries)
             # One job pre-renders the batch's certificates and previews after the commit (one INSERT).
             certificate_jobs.enqueue_render(session, ctx, [a.id for a in issued])
             # One path.check job for the batch's step awards (development paths).

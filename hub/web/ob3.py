@@ -20,7 +20,7 @@ from hub.certificates.render import achievement_type_label
 from hub.certificates.sharing import live_status
 from hub.context import HubContext
 from hub.credentials import ob3, ob3keys, status
-from hub.credentials.models import PROOF_DATA_INTEGRITY, PROOF_VC_JWT
+from hub.credentials.models import PROOF_DATA_INTEGRITY, PROOF_VC_JWT, StoredCredential
 from hub.errors import NotFound, ValidationError
 from hub.i18n import lazy as _l
 from hub.web import close_db_session, db_session
@@ -49,8 +49,22 @@ def _assertion(session, assertion_id: str) -> Assertion:
 
 
 def _json(doc: dict, media_type: str = "application/vc+ld+json") -> Response:
-    body = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+    return _json_text(json.dumps(doc, ensure_ascii=False, separators=(",", ":")), media_type)
+
+
+def _json_text(body: str, media_type: str = "application/vc+ld+json") -> Response:
     return Response(body, mimetype=media_type, headers={"Access-Control-Allow-Origin": "*"})
+
+
+def _stored_text(assertion_id: str, proof_format: str) -> str | None:
+    """The credential signed and stored at award time (:func:`hub.credentials.ob3.store_credentials`),
+    in one indexed look-up by the public id, or None (no such award, or one made before credentials
+    were stored: the caller falls back to :func:`hub.credentials.ob3.issue`)."""
+    return db_session().scalar(
+        select(StoredCredential.text)
+        .join(Assertion, StoredCredential.assertion_id == Assertion.id)
+        .where(Assertion.public_id == assertion_id, StoredCredential.proof_format == proof_format)
+    )
 
 
 def _json_download_requested() -> bool:
@@ -73,19 +87,24 @@ def credential(assertion_id: str):
     in the visitor's language, Polish or English; an app without the hub's public blueprint, whose
     layout it uses, answers the JSON instead);
     ``?format=json``: the JSON as a download (``Content-Disposition: attachment``) whatever ``Accept``."""
-    ctx = _ctx()
-    session = db_session()
-    a = _assertion(session, assertion_id)
-    issued = ob3.issue(session, ctx, a, PROOF_DATA_INTEGRITY)
-    if _json_download_requested():
-        response = _json(issued.document)
-        response.headers["Content-Disposition"] = f'attachment; filename="credential-{a.public_id}.json"'
-        return response
-    media = _negotiated_json_type()
+    download = _json_download_requested()
+    media = JSON_TYPES[0] if download else _negotiated_json_type()
     if media is None and "public" not in current_app.blueprints:
         media = JSON_TYPES[0]  # an app without the hub's pages (layout, translations): the JSON
+    # The JSON is the bytes stored at award time, as they are (one look-up, no rebuilding or signing).
+    text = _stored_text(assertion_id, PROOF_DATA_INTEGRITY) if media is not None else None
+    ctx = _ctx()
+    session = db_session()
+    if text is None:
+        a = _assertion(session, assertion_id)
+        issued = ob3.issue(session, ctx, a, PROOF_DATA_INTEGRITY)
+        text = issued.text
+    if download:
+        response = _json_text(text)
+        response.headers["Content-Disposition"] = f'attachment; filename="credential-{assertion_id}.json"'
+        return response
     if media is not None:
-        return _json(issued.document, media)
+        return _json_text(text, media)
     term = issued.document["credentialSubject"]["achievement"].get("achievementType")
     return render_template(
         "credential.html",
@@ -103,11 +122,12 @@ def credential(assertion_id: str):
 @bp.get("/credentials/<assertion_id>/jwt")
 def credential_jwt(assertion_id: str):
     """The credential as a VC-JWT; ``?alg=RS256|ES256|EdDSA`` overrides the issuer's setting."""
-    ctx = _ctx()
-    session = db_session()
-    a = _assertion(session, assertion_id)
-    issued = ob3.issue(session, ctx, a, PROOF_VC_JWT, request.args.get("alg") or None)
-    return Response(issued.text, mimetype="text/plain", headers={"Access-Control-Allow-Origin": "*"})
+    alg = request.args.get("alg") or None
+    token = None if alg else _stored_text(assertion_id, PROOF_VC_JWT)
+    if token is None:
+        session = db_session()
+        token = ob3.issue(session, _ctx(), _assertion(session, assertion_id), PROOF_VC_JWT, alg).text
+    return Response(token, mimetype="text/plain", headers={"Access-Control-Allow-Origin": "*"})
 
 
 @bp.get("/credentials/<assertion_id>/baked.<ext>")
