@@ -97,12 +97,14 @@ def run_database(kind: str, opts, work: Path) -> bool:
             if i >= WARMUP:
                 ob3_ms.append(t3)
                 ob2_ms.append(t2)
-        same_json = timed_get(conn, ob3_paths[0], "application/vc+ld+json")[1] == timed_get(
-            conn, ob3_paths[0], "application/vc+ld+json"
-        )[1]
-        same_jwt = timed_get(conn, ob3_paths[0] + "/jwt", "text/plain")[1] == timed_get(
-            conn, ob3_paths[0] + "/jwt", "text/plain"
-        )[1]
+        same_json = (
+            timed_get(conn, ob3_paths[0], "application/vc+ld+json")[1]
+            == timed_get(conn, ob3_paths[0], "application/vc+ld+json")[1]
+        )
+        same_jwt = (
+            timed_get(conn, ob3_paths[0] + "/jwt", "text/plain")[1]
+            == timed_get(conn, ob3_paths[0] + "/jwt", "text/plain")[1]
+        )
         conn.close()
         hwm = {pid: proc_status_kib(pid, "VmHWM") for pid in server.workers()}
     finally:

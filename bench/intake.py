@@ -78,7 +78,7 @@ class ServerRun:
 
     @property
     def measured(self) -> list[Round]:
-        return [r for r in self.rounds if r.name != "warm-up"]
+        return [r for r in self.rounds if r.name not in ("warm-up", "profile")]
 
     @property
     def rate(self) -> float:
@@ -176,6 +176,62 @@ def load_interleaved(servers: dict[str, Gunicorn], work: Path, opts) -> dict[str
     }
 
 
+#: Own-time groups of the py-spy profile: the first prefix (of the frame's file path) that matches.
+PROFILE_GROUPS = (
+    ("SQLAlchemy", ("sqlalchemy/",)),
+    ("psycopg", ("psycopg/", "psycopg_pool/")),
+    ("Flask/Werkzeug", ("flask/", "werkzeug/", "flask_babel/", "jinja2/", "babel/")),
+    ("Flask-Limiter", ("flask_limiter/", "limits/")),
+    ("gunicorn", ("gunicorn/",)),
+    ("JMESPath mapping", ("jmespath/", "connectors/webhooks/mapping.py")),
+    ("HMAC (standardwebhooks)", ("standardwebhooks/", "hmac.py", "connectors/webhooks/verify.py")),
+    ("hub", ("hub/", "connectors/")),
+    ("json", ("json/",)),
+    ("logging", ("logging/",)),
+)
+
+
+def profile_worker(server: Gunicorn, work: Path, opts) -> Round:
+    """An extra hub round of ``--profile`` seconds with ``py-spy record`` (raw, collapsed stacks, native
+    frames off, idle off) on one worker; prints own time (the stack's leaf) grouped by library."""
+    pid = server.workers()[0]
+    out = work / "profile.txt"
+    spy = subprocess.Popen(
+        [
+            shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy")),
+            "record",
+            "--pid",
+            str(pid),
+            "--format",
+            "raw",
+            "--duration",
+            str(opts.profile),
+            "--rate",
+            "200",
+            "-o",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    profiled = load_round(server, "hub", "profile", opts.profile, work, opts)
+    spy.wait(timeout=opts.profile + 60)
+    groups: dict[str, int] = {}
+    total = 0
+    for line in out.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        leaf = stack.rsplit(";", 1)[-1]
+        where = leaf[leaf.rfind("(") + 1 :]
+        name = next((g for g, prefixes in PROFILE_GROUPS if any(p in where for p in prefixes)), "other (stdlib, C)")
+        groups[name] = groups.get(name, 0) + int(count)
+        total += int(count)
+    print(f"\npy-spy, one hub worker (pid {pid}), {opts.profile} s under the same load; own time of {total} samples:")
+    for name, n in sorted(groups.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:<26} {100 * n / max(total, 1):5.1f} %")
+    print(f"  (collapsed stacks: {out}; kept with --keep)")
+    return profiled
+
+
 def report(bare: ServerRun, hub: ServerRun, stored: int, opts) -> bool:
     print(
         f"\nIntake benchmark: gunicorn {' '.join(opts.gunicorn_args)} | wrk -t{opts.wrk_threads} "
@@ -236,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (gthread; default 4)")
     parser.add_argument("--keep", action="store_true", help="keep the database and temp dir")
+    parser.add_argument("--profile", type=int, default=0, help="seconds of a py-spy round on one hub worker (0: none)")
     opts = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
@@ -254,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
             servers["bare"] = Gunicorn("bench.bare_app:app", {}, opts.gunicorn_args, work / "gunicorn-bare.log")
             servers["hub"] = Gunicorn("hub.wsgi:app", env, opts.gunicorn_args, work / "gunicorn-hub.log")
             runs = load_interleaved(servers, work, opts)
+            if opts.profile:  # its answers count in the stored-rows check, not in the rates
+                runs["hub"].rounds.append(profile_worker(servers["hub"], work, opts))
         finally:
             for server in servers.values():
                 server.stop()

@@ -24,10 +24,15 @@ def upgrade() -> None:
         sa.Column("algorithm", sa.String(length=8), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["assertion_id"], ["assertion.id"], name=op.f("fk_stored_credential_assertion_id_assertion"), ondelete="CASCADE"
+            ["assertion_id"],
+            ["assertion.id"],
+            name=op.f("fk_stored_credential_assertion_id_assertion"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_stored_credential")),
-        sa.UniqueConstraint("assertion_id", "proof_format", name=op.f("uq_stored_credential_assertion_id_proof_format")),
+        sa.UniqueConstraint(
+            "assertion_id", "proof_format", name=op.f("uq_stored_credential_assertion_id_proof_format")
+        ),
     )
 
 
