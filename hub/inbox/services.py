@@ -12,6 +12,7 @@ import logging
 import unicodedata
 from dataclasses import asdict, dataclass
 from datetime import timedelta
+from functools import cache
 
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.exc import OperationalError
@@ -43,15 +44,22 @@ from hub.timefmt import isoformat_z, parse_timestamp
 log = logging.getLogger(__name__)
 
 
-def _insert_ignoring_duplicates(session: Session):
-    """``INSERT … ON CONFLICT DO NOTHING`` for the session's dialect (SQLite and PostgreSQL share it).
-    On the table, not the mapped class: a Core statement skips the ORM's bulk-insert machinery, which
-    cost more than the database round trip at intake."""
-    dialect = session.get_bind().dialect.name
+@cache
+def _insert_ignoring_duplicates(dialect: str):
+    """``INSERT … ON CONFLICT DO NOTHING RETURNING id, public_id, status`` for ``dialect`` (SQLite and
+    PostgreSQL share it), built once per process: the values come as execute parameters, so
+    SQLAlchemy finds the compiled form by a cache key it has memoised on this one statement object
+    instead of building a statement and its key per event. On the table, not the mapped class: a Core
+    statement skips the ORM's bulk-insert machinery, which cost more than the database round trip."""
     from sqlalchemy.dialects import postgresql, sqlite
 
     insert = (postgresql if dialect == "postgresql" else sqlite).insert
-    return insert(InboundEvent.__table__).on_conflict_do_nothing(index_elements=["connector_id", "external_id"])
+    table = InboundEvent.__table__
+    return (
+        insert(table)
+        .on_conflict_do_nothing(index_elements=["connector_id", "external_id"])
+        .returning(table.c.id, table.c.public_id, table.c.status)
+    )
 
 
 @dataclass(frozen=True)
@@ -102,10 +110,12 @@ def record_event(
         values["history"] = [_history_entry(now, FAILED, failed_reason)]
     table = InboundEvent.__table__
     returned = (table.c.id, table.c.public_id, table.c.status)
-    row = session.execute(_insert_ignoring_duplicates(session).values(values).returning(*returned)).first()
+    # Core on the session's connection (same transaction): the ORM's execute path adds nothing here.
+    connection = session.connection()
+    row = connection.execute(_insert_ignoring_duplicates(connection.dialect.name), values).first()
     if row is not None:
         return RecordedEvent(*row), True
-    existing = session.execute(
+    existing = connection.execute(
         select(*returned).where(table.c.connector_id == connector.id, table.c.external_id == external_id)
     ).one()
     return RecordedEvent(*existing), False
