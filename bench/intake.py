@@ -191,9 +191,15 @@ PROFILE_GROUPS = (
 )
 
 
+#: Leaf frames of threads that wait (gthread's pool and poller), left out of the profile.
+IDLE_FRAMES = ("select (selectors", "_worker (concurrent/futures/thread.py", "wait (threading")
+
+
 def profile_worker(server: Gunicorn, work: Path, opts) -> Round:
-    """An extra hub round of ``--profile`` seconds with ``py-spy record`` (raw, collapsed stacks, native
-    frames off, idle off) on one worker; prints own time (the stack's leaf) grouped by library."""
+    """An extra hub round of ``--profile`` seconds with ``py-spy record`` (raw, collapsed stacks) on one
+    worker; prints the busy samples grouped by the innermost frame of a known library (a C call or
+    stdlib frame counts for the library that made it: a socket wait in psycopg is psycopg's). On a
+    loaded machine py-spy falls behind and takes fewer samples (it says so on stderr)."""
     pid = server.workers()[0]
     out = work / "profile.txt"
     spy = subprocess.Popen(
@@ -220,12 +226,19 @@ def profile_worker(server: Gunicorn, work: Path, opts) -> Round:
     total = 0
     for line in out.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        leaf = stack.rsplit(";", 1)[-1]
-        where = leaf[leaf.rfind("(") + 1 :]
-        name = next((g for g, prefixes in PROFILE_GROUPS if any(p in where for p in prefixes)), "other (stdlib, C)")
-        groups[name] = groups.get(name, 0) + int(count)
+        frames = stack.split(";")
+        if any(mark in frames[-1] for mark in IDLE_FRAMES):
+            continue  # a thread waiting for work or for a connection's events, not running
         total += int(count)
-    print(f"\npy-spy, one hub worker (pid {pid}), {opts.profile} s under the same load; own time of {total} samples:")
+        name = "other (stdlib, C)"
+        for frame in reversed(frames):  # the innermost frame of a known library owns the sample
+            where = frame[frame.rfind("(") + 1 :]
+            found = next((g for g, prefixes in PROFILE_GROUPS if any(p in where for p in prefixes)), None)
+            if found:
+                name = found
+                break
+        groups[name] = groups.get(name, 0) + int(count)
+    print(f"\npy-spy, one hub worker (pid {pid}), {opts.profile} s under the same load; {total} busy samples:")
     for name, n in sorted(groups.items(), key=lambda kv: -kv[1]):
         print(f"  {name:<26} {100 * n / max(total, 1):5.1f} %")
     print(f"  (collapsed stacks: {out}; kept with --keep)")
