@@ -28,7 +28,7 @@ from datetime import datetime
 from joserfc import jws
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from hub.badges.models import Assertion, BadgeClass, Issuer
 from hub.badges.recipient import hash_identity
@@ -268,7 +268,8 @@ def credential_json(
     """
     badge = assertion.badge_class
     memo = {} if memo is None else memo
-    grade = frameworks.grade_of(session, assertion)
+    facts = memo.get(("facts", assertion.id))  # preloaded by store_credentials for its batch
+    grade = facts.grade if facts else frameworks.grade_of(session, assertion)
     graded = grade is not None
     if ("achievement", badge.id, graded) not in memo:
         memo["achievement", badge.id, graded] = achievement_json(session, ctx, badge, graded=graded)
@@ -280,15 +281,21 @@ def credential_json(
         "identifier": [_identity("emailAddress", assertion.recipient_identity, assertion.recipient_salt)],
         "achievement": memo["achievement", badge.id, graded],
     }
-    for row in session.scalars(
-        select(RecipientIdentifier).filter_by(assertion_id=assertion.id).order_by(RecipientIdentifier.identity_type)
-    ):
+    identifiers = (
+        facts.identifiers
+        if facts
+        else session.scalars(
+            select(RecipientIdentifier).filter_by(assertion_id=assertion.id).order_by(RecipientIdentifier.identity_type)
+        ).all()
+    )
+    for row in identifiers:
         subject["identifier"].append(_identity(row.identity_type, row.identity_hash, assertion.recipient_salt))
     _put(subject, "narrative", assertion.narrative)
     results = []
     if grade is not None:
         results.append({"type": ["Result"], "resultDescription": grade_description_id(ctx, badge), "value": grade})
-    achieved = [x for x in map(_alignment, frameworks.achieved_alignments(session, assertion)) if x]
+    achieved_raw = facts.achieved if facts else frameworks.achieved_alignments(session, assertion)
+    achieved = [x for x in map(_alignment, achieved_raw) if x]
     if achieved:
         # the outcomes this award achieved (mapped from the platform's), beside the badge class's list
         results.append({"type": ["Result"], "alignment": achieved})
@@ -469,6 +476,50 @@ def from_stored(proof_format: str, text: str) -> IssuedCredential:
     return IssuedCredential(proof_format, claims, text)
 
 
+@dataclass(frozen=True)
+class _AwardFacts:
+    grade: str | None
+    identifiers: list
+    achieved: list[dict]
+
+
+def _preload_facts(session: Session, assertions: list[Assertion], memo: dict) -> None:
+    """Each award's grade, further identities and achieved alignments for :func:`credential_json`, in
+    one query each for the whole batch (instead of four look-ups per award)."""
+    from hub.frameworks.models import AchievedAlignment, AwardGrade
+
+    ids = [a.id for a in assertions]
+    if not ids:
+        return
+    grades = dict(
+        session.execute(select(AwardGrade.assertion_id, AwardGrade.grade).where(AwardGrade.assertion_id.in_(ids))).all()
+    )
+    identifiers: dict[int, list] = {}
+    for row in session.scalars(
+        select(RecipientIdentifier)
+        .where(RecipientIdentifier.assertion_id.in_(ids))
+        .order_by(RecipientIdentifier.assertion_id, RecipientIdentifier.identity_type)
+    ):
+        identifiers.setdefault(row.assertion_id, []).append(row)
+    achieved: dict[int, list] = {}
+    rows = session.scalars(
+        select(AchievedAlignment)
+        .where(AchievedAlignment.assertion_id.in_(ids))
+        .options(joinedload(AchievedAlignment.descriptor))
+        .order_by(AchievedAlignment.id)
+    ).all()
+    if rows:
+        by_id = {a.id: a for a in assertions}
+        langs: dict[int, str] = {}
+        for r in rows:
+            badge = by_id[r.assertion_id].badge_class
+            if badge.id not in langs:
+                langs[badge.id] = frameworks.credential_language(session, badge)
+            achieved.setdefault(r.assertion_id, []).append(frameworks.alignment(r.descriptor, langs[badge.id]))
+    for a in assertions:
+        memo["facts", a.id] = _AwardFacts(grades.get(a.id), identifiers.get(a.id, []), achieved.get(a.id, []))
+
+
 def store_credentials(
     session: Session,
     ctx: HubContext,
@@ -492,6 +543,7 @@ def store_credentials(
         ServiceUnavailable: an issuer without OB 3.0 keys, or an award without a status entry.
     """
     memo: dict = {}
+    _preload_facts(session, assertions, memo)
     keys: dict[tuple[int, str], ob3keys.SigningKey] = {}
 
     def key(issuer: Issuer, algorithm: str) -> ob3keys.SigningKey:
