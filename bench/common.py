@@ -96,6 +96,7 @@ def hub_env(database_url: str, instance: Path, job_mode: str = "worker", extra: 
 def hub_context(database_url: str, instance: Path, job_mode: str = "worker", env: dict | None = None, **engine_kwargs):
     """A :class:`hub.context.HubContext` built the way ``badgehub worker`` builds it (``env``: extra
     ``HUB_*`` variables)."""
+    import hub.models  # noqa: F401  (every table, so a flush in a spawned worker resolves every foreign key)
     from hub.context import HubContext
     from hub.db import Database
     from hub.settings import load_settings
