@@ -1,7 +1,7 @@
 """stored OB 3.0 credentials (signed once, at award time)
 
 Revision ID: b3f1c2d4e5a6
-Revises: 1366287769ab
+Revises: f3c1a9b7d2e4
 Create Date: 2026-12-04 01:45:00
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = "b3f1c2d4e5a6"
-down_revision = "1366287769ab"
+down_revision = 'f3c1a9b7d2e4'
 branch_labels = None
 depends_on = None
 
