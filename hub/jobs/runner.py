@@ -222,6 +222,7 @@ def load_kinds() -> None:
     installed connectors' (:meth:`connectors.base.Connector.register_jobs`, called when the registry
     loads them). Idempotent."""
     import hub.certificates.jobs  # noqa: F401  (registers certificate.render)
+    import hub.models  # noqa: F401  (every table: a worker's flush resolves every foreign key, as the app's does)
     import hub.operations.backpack  # noqa: F401  (registers backpack.reverify)
     import hub.operations.bulk  # noqa: F401  (registers bulk.award)
     import hub.operations.obapi  # noqa: F401  (registers obapi.purge)
