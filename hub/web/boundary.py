@@ -19,6 +19,10 @@ request body the hub parses:
   whenever the form is first read (the console's CSRF check reads it before this hook). In a multipart
   form Werkzeug writes U+FFFD for them, so a multipart text field with U+FFFD is refused.
 
+Routes that take bodies of another size than ``HUB_MAX_BODY_BYTES`` (one badge file to verify or import,
+a push to the Open Badges API) name their limit in :data:`BODY_LIMITS` (:func:`body_limit`): the hook
+applies it before it first reads the body, so the route's documented limit is the one that holds.
+
 Views that must see the raw bytes first (the signed webhook intake verifies its signature before reading
 anything) set ``reads_raw_body = True`` on the view function and run the same check
 (:func:`hub.schemas.invalid_text_at`) themselves after the signature, storing the event as failed.
@@ -29,6 +33,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+from collections.abc import Callable
 from urllib.parse import unquote_to_bytes
 
 from flask import Flask, Request, current_app, request
@@ -156,12 +161,30 @@ def _check_multipart() -> None:
             raise not_unicode(name)
 
 
+#: Body limits by endpoint or blueprint name: a function of the app's settings giving bytes.
+BODY_LIMITS: dict[str, Callable[..., int]] = {}
+
+
+def body_limit(name: str, limit: Callable[..., int]) -> None:
+    """Give the endpoint or blueprint ``name`` (an endpoint wins over its blueprint) the request body
+    limit ``limit(settings)``, in bytes, instead of the app's (``HUB_MAX_BODY_BYTES``)."""
+    BODY_LIMITS[name] = limit
+
+
+def _apply_body_limit() -> None:
+    for name in (request.endpoint, request.blueprint):
+        if name in BODY_LIMITS:
+            request.max_content_length = BODY_LIMITS[name](current_app.extensions["hub"].settings)
+            return
+
+
 def refuse_unstorable_input() -> None:
     """The ``before_request`` hook (see the module docstring).
 
     Raises:
         ValidationError: 422, ``field`` naming where the input is not storable.
     """
+    _apply_body_limit()
     if request.method not in WRITES:
         return
     view = _view()

@@ -53,7 +53,10 @@ def verify_upload():
         data = verifier.read_upload(upload, ctx.settings.verify_max_bytes) if upload and upload.filename else None
         url, text = (request.form.get("url") or "").strip(), (request.form.get("text") or "").strip()
         if data is None and not url and not text:
-            raise ValidationError(_l("choose a badge file, or give its URL, JSON or JWT"), field="file")
+            message = _l("choose a badge file, or give its URL, JSON or JWT")
+            if wants_html():  # the form again, with what to do, rather than a bare error page
+                return render_template("verify.html", error=message, urls=current_context().urls), 422
+            raise ValidationError(message, field="file")
         if data is not None and (data.startswith(b"%PDF-") or (upload.filename or "").lower().endswith(".pdf")):
             report = verify.verify_pdf(db_session(), ctx, data)
         verdict = verifier.run(data=data, url=url or None, text=text or None, email=request.form.get("email"))

@@ -31,6 +31,7 @@ from hub.operations import wallets as wallet_ops
 from hub.operations.uow import after_commit
 from hub.verification.report import VERDICT_TITLES
 from hub.web import csrf, db_session, verifier
+from hub.web.boundary import body_limit
 
 bp = Blueprint("learner", __name__)
 
@@ -60,8 +61,6 @@ def owns(pres: Presentation) -> bool:
 def _check_csrf():
     # Claim and sign-in links carry their own single-use secret, and are redeemed from a page that may
     # have been opened in another browser than the one holding the session.
-    if request.path == "/me/import":  # one badge file (the form is parsed by the CSRF check below)
-        request.max_content_length = current_context().settings.verify_max_bytes + 65536
     if request.method == "POST" and not request.path.startswith(("/me/claim/", "/me/login")):
         csrf.protect()
 
@@ -156,6 +155,10 @@ def home(learner: Learner):
         connections=obapi.connections_of(s, learner),
         scope_texts=obapi.SCOPE_TEXTS,
     )
+
+
+# one badge file, applied before the form is first read
+body_limit("learner.import_badge", lambda settings: settings.verify_max_bytes + 65536)
 
 
 @bp.post("/me/import")

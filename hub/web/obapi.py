@@ -47,6 +47,7 @@ from hub.wallets.services import PRE_AUTHORIZED_GRANT
 from hub.wallets.services import authorization_server_metadata as wallet_metadata
 from hub.web import csrf, db_session, oid4vci
 from hub.web.admin import limiter
+from hub.web.boundary import body_limit
 from hub.web.learner import NEXT_KEY, current_learner
 
 bp = Blueprint("obapi", __name__)
@@ -239,9 +240,8 @@ def init_app(app: Flask) -> None:
     )
 
 
-@bp.before_request
-def _limits():
-    request.max_content_length = current_context().settings.verify_max_bytes + 65536
+# one badge per push (HUB_VERIFY_MAX_BYTES, as the backpack import), applied before the body is read
+body_limit("obapi", lambda settings: settings.verify_max_bytes + 65536)
 
 
 def _oauth_response(fn):

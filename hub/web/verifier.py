@@ -20,7 +20,6 @@ import base64
 import binascii
 import logging
 
-from flask import request
 from flask_smorest import Blueprint as ApiBlueprint
 from marshmallow import fields, validate
 
@@ -33,6 +32,7 @@ from hub.schemas import ApiSchema as Base
 from hub.verification import Verdict, verify
 from hub.web import db_session
 from hub.web.admin import limiter
+from hub.web.boundary import body_limit
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +78,14 @@ def emails_from(value: str | None) -> list[str]:
     return [normalise_email(e) for e in (value or "").replace(",", " ").split() if "@" in e][:5]
 
 
-def limit_body() -> None:
-    """Allow a request body of one badge (base64 in JSON, or a multipart upload) plus a little."""
-    request.max_content_length = current_context().settings.verify_max_bytes * 4 // 3 + 65536
+def badge_body_bytes(settings) -> int:
+    """The request body limit of a route that takes one badge: ``HUB_VERIFY_MAX_BYTES`` as base64 in JSON
+    (or a multipart upload) plus a little, bytes."""
+    return settings.verify_max_bytes * 4 // 3 + 65536
+
+
+body_limit("api_verify", badge_body_bytes)
+body_limit("certificates.verify_upload", badge_body_bytes)
 
 
 def run(*, data: bytes | None = None, url: str | None = None, text: str | None = None, email: str | None = None):
@@ -126,11 +131,6 @@ class VerifyVerdict(Base):
     issuerName = fields.String(allow_none=True)  # noqa: N815
     checkedAt = fields.String(allow_none=True)  # noqa: N815
     checks = fields.List(fields.Nested(VerifyCheck))
-
-
-@api_bp.before_request
-def _api_limits():
-    limit_body()
 
 
 @api_bp.post("/verify")

@@ -82,4 +82,16 @@ def test_api_is_documented_public_size_limited_and_rate_limited(client, ctx):
 
 def test_empty_form_is_a_readable_error(client):
     r = client.post("/verify", data={}, headers=HTML)
-    assert r.status_code == 422 and "<html" in r.get_data(as_text=True).lower()
+    page = r.get_data(as_text=True)
+    assert r.status_code == 422 and 'id="verify-error"' in page and 'id="verify-form"' in page  # the form again
+
+
+def test_the_verifiers_own_size_limit_holds_not_the_apps(client, ctx):
+    """A badge between ``HUB_MAX_BODY_BYTES`` and ``HUB_VERIFY_MAX_BYTES`` is verified, not refused as
+    too large by the app-wide limit (the boundary reads bodies before the blueprints' hooks run)."""
+    size = (ctx.settings.max_body_bytes + ctx.settings.verify_max_bytes) // 2
+    assert ctx.settings.max_body_bytes < size < ctx.settings.verify_max_bytes
+    r = client.post("/api/v1/verify", json={"text": " " * size + "{}"})
+    assert r.status_code == 200, r.get_data(as_text=True)[:200]
+    r = client.post("/verify", data={"file": (io.BytesIO(b"x" * size), "b.png")}, headers=HTML)
+    assert r.status_code == 200 and 'data-verdict="invalid"' in r.get_data(as_text=True)
