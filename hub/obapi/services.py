@@ -17,6 +17,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from hub.backpack.models import ImportedBadge
+from hub.badges.services import require_line
 from hub.errors import NotFound, ValidationError
 from hub.i18n import lazy as _l
 from hub.learners.models import Learner
@@ -64,6 +65,55 @@ def scope_list(scope: str | None) -> list[str]:
 def new_client_credentials() -> tuple[str, str]:
     """A random ``(client_id, client_secret)`` (192 and 256 bits, URL-safe base64)."""
     return secrets.token_urlsafe(24), secrets.token_urlsafe(32)
+
+
+#: RFC 7591 section 2 client metadata the hub reads: text members, and lists of text.
+_TEXT_MEMBERS = (
+    "client_name",
+    "client_uri",
+    "logo_uri",
+    "tos_uri",
+    "policy_uri",
+    "scope",
+    "software_id",
+    "software_version",
+    "token_endpoint_auth_method",
+    "jwks_uri",
+)
+_LIST_MEMBERS = ("redirect_uris", "grant_types", "response_types", "contacts")
+
+
+def check_client_metadata(doc) -> None:
+    """Refuse a Dynamic Client Registration request (RFC 7591 section 3.1) whose members the hub reads
+    have the wrong JSON type, or text it cannot store or show: before Authlib reads it (it assumes the
+    types). ``client_name``: one line of at most 255 characters; other text at most 2,048 characters; lists
+    of at most 20 texts; no NUL or other control characters anywhere.
+
+    Raises:
+        ValidationError: ``field`` naming the member (answered as ``invalid_client_metadata``).
+    """
+    if not isinstance(doc, dict):
+        raise ValidationError(_l("the registration must be a JSON object"), field="body")
+    for name in _TEXT_MEMBERS:
+        value = doc.get(name)
+        if value is not None and (not isinstance(value, str) or len(value) > 2048 or _has_control(value)):
+            raise ValidationError(_l("%(name)s must be a text without control characters", name=name), field=name)
+    if doc.get("client_name") is not None:
+        require_line(doc["client_name"], "client_name")
+    for name in _LIST_MEMBERS:
+        value = doc.get(name)
+        if value is None:
+            continue
+        if (
+            not isinstance(value, list)
+            or len(value) > 20
+            or not all(isinstance(v, str) and len(v) <= 2048 and not _has_control(v) for v in value)
+        ):
+            raise ValidationError(_l("%(name)s must be a list of texts", name=name), field=name)
+
+
+def _has_control(text: str) -> bool:
+    return any(ord(c) < 32 or ord(c) == 127 for c in text)
 
 
 def register_client(session: Session, metadata: dict, client_id: str, secret: str) -> OAuthClient:
@@ -299,7 +349,7 @@ def update_profile(session: Session, learner: Learner, doc: dict) -> None:
         ValidationError: ``name`` is not a string of 1 to 255 characters.
     """
     name = doc.get("name")
-    if not isinstance(name, str) or not 0 < len(name.strip()) <= 255:
+    if not isinstance(name, str):
         raise ValidationError(_l("name must be a text of 1 to 255 characters"), field="name")
-    learner.display_name = name.strip()
+    learner.display_name = require_line(name, "name")  # printed on certificates: one line, no control characters
     session.flush()

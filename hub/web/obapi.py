@@ -342,6 +342,12 @@ def v3_discovery():
 @bp.post("/oauth/register")
 @limiter.limit(rate_limit)
 def register():
+    """RFC 7591 Dynamic Client Registration; members of the wrong type or with text the hub cannot store
+    are ``invalid_client_metadata`` (400) before Authlib reads them."""
+    try:
+        obapi.check_client_metadata(request.get_json(silent=True))
+    except HubError as exc:
+        return server().handle_error_response(None, InvalidClientMetadata(str(exc)))
     return _oauth_response(lambda: server().create_endpoint_response("client_registration"))
 
 
@@ -377,14 +383,12 @@ def authorize():
     except OAuth2Error as error:
         return render_template("learner/consent.html", error=error, client=None), 400
     if request.method == "GET":
-        scopes = obapi.scope_list(grant.client.get_allowed_scope(grant.request.payload.scope))
+        # one line per permission: the OB 2.1 and 3.0 scopes for one thing read the same
+        permissions: dict[str, list[str]] = {}
+        for s in obapi.scope_list(grant.client.get_allowed_scope(grant.request.payload.scope)):
+            permissions.setdefault(str(obapi.SCOPE_TEXTS[s]), []).append(s)
         return render_template(
-            "learner/consent.html",
-            error=None,
-            client=grant.client,
-            scopes=scopes,
-            texts=obapi.SCOPE_TEXTS,
-            learner=learner,
+            "learner/consent.html", error=None, client=grant.client, permissions=permissions, learner=learner
         )
     csrf.protect()
     allowed = request.form.get("decision") == "allow"

@@ -180,6 +180,10 @@ def test_profile_and_ob3_credentials_with_v3_scopes(live_server, hub, base):
     assert flows["tokenUrl"] == base + "/oauth/token" and obapi.CREDENTIAL_UPSERT in flows["scopes"]
     put = requests.put(v3 + "/profile", json={"name": "Zofia Łęcka"}, headers=auth, timeout=10)
     assert put.status_code == 200 and put.json()["name"] == "Zofia Łęcka"
+    for bad in ("Zofia\nŁęcka", "x" * 300, 5):  # the name printed on certificates: one line of text
+        assert requests.put(v3 + "/profile", json={"name": bad}, headers=auth, timeout=10).status_code == 422
+    nul = requests.put(v3 + "/profile", json={"name": "\u202eZofia\u0000"}, headers=auth, timeout=10)
+    assert nul.status_code in (200, 422) and "\x00" not in nul.text, nul.text  # control characters never stored
     creds = requests.get(v3 + "/credentials", headers=auth, timeout=10)
     assert creds.status_code == 200 and creds.json() == {"compactJwsString": [], "credential": []}
     jwt = requests.get(hub.urls.credential_jwt(aid), timeout=10).text.strip()
@@ -214,6 +218,18 @@ def test_refusals(live_server, hub, base):
     # registration: no redirect URI, an unknown scope
     assert host.register(redirect_uris=[]).status_code == 400
     assert host.register(scope="https://example.org/scope/everything").json()["error"] == "invalid_client_metadata"
+    # members of the wrong JSON type, text that cannot be stored or shown: 400, never a 500 or a 503
+    for bad in (
+        {"redirect_uris": [123]},
+        {"scope": 123},
+        {"client_name": {"a": 1}},
+        {"client_name": "evil\u0000"},
+        {"client_name": "two\nlines"},
+        {"client_name": "x" * 300},
+        {"redirect_uris": ["https://a.example/cb\u0000"]},
+    ):
+        r = host.register(**bad)
+        assert (r.status_code, r.json()["error"]) == (400, "invalid_client_metadata"), (bad, r.text)
     assert host.register().status_code == 201
     browser = browser_signed_in(hub, base)
     authorize = host.api["authorizationUrl"]
