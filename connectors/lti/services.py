@@ -778,7 +778,7 @@ def award_in_context(
         notify=True,
     )
     if result.created:
-        record_lms_identity(session, result.assertion, "ltiUserId", member.user_id)
+        record_lms_identity(session, ctx, result.assertion, "ltiUserId", member.user_id)
     return result
 
 

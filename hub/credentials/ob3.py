@@ -27,7 +27,7 @@ from datetime import datetime
 
 from joserfc import jws
 from joserfc.jwk import ECKey, OKPKey, RSAKey
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, joinedload
 
 from hub.badges.models import Assertion, BadgeClass, Issuer
@@ -68,8 +68,12 @@ def clean_text(value: str | None) -> str | None:
     return UNSAFE_CHARS.sub("", value)
 
 
-def record_lms_identity(session: Session, assertion: Assertion, identity_type: str, value: str) -> None:
-    """Keep an LMS identity of the recipient (hashed with the assertion's salt) for the credential.
+def record_lms_identity(
+    session: Session, ctx: HubContext, assertion: Assertion, identity_type: str, value: str
+) -> None:
+    """Keep an LMS identity of the recipient (hashed with the assertion's salt) for the credential, and
+    sign the award's stored credentials again with it (:func:`store_credentials`; the caller's
+    transaction, the award's own: nothing signed is ever out of date).
 
     Args:
         identity_type: ``ltiUserId`` (the LTI ``sub``) or ``sourcedId`` (LIS person sourcedId).
@@ -88,6 +92,8 @@ def record_lms_identity(session: Session, assertion: Assertion, identity_type: s
     else:
         row.identity_hash = hashed
     session.flush()
+    session.execute(delete(StoredCredential).where(StoredCredential.assertion_id == assertion.id))
+    store_credentials(session, ctx, [assertion])
 
 
 def _image(url: str) -> dict:

@@ -39,8 +39,8 @@ def _jwt_payload(token: str) -> dict:
 def test_both_formats_validate_against_the_ob3_schema(world):
     validator = _validator()
     a = make_assertion(world.session, world.badge)
-    ob3.record_lms_identity(world.session, a, "ltiUserId", "lti-user-42")
-    ob3.record_lms_identity(world.session, a, "sourcedId", "SIS-0042")
+    ob3.record_lms_identity(world.session, world.ctx, a, "ltiUserId", "lti-user-42")
+    ob3.record_lms_identity(world.session, world.ctx, a, "sourcedId", "SIS-0042")
     signed = ob3.issue(world.session, world.ctx, a, "data-integrity").document
     assert isinstance(signed["proof"], list) and signed["proof"][0]["cryptosuite"] == "eddsa-rdfc-2022"
     assert signed["@context"] == jsonld.OB3_CONTEXTS
