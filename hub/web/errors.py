@@ -20,7 +20,7 @@ from flask import Flask, jsonify, make_response, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from hub.context import current_context
@@ -113,6 +113,12 @@ def problem(status: int, slug: str, title: str, detail, extra: dict | None = Non
     return response
 
 
+def _no_tables(exc: DBAPIError) -> bool:
+    """Whether ``exc`` says a table is missing (SQLite "no such table", PostgreSQL SQLSTATE 42P01):
+    a database nobody ran ``badgehub init`` on."""
+    return "no such table" in str(exc.orig) or getattr(exc.orig, "sqlstate", None) == "42P01"
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HubError)
     def hub_error(exc: HubError):
@@ -130,6 +136,15 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     @app.errorhandler(DBAPIError)
     def database_down(exc):
+        if isinstance(exc, DataError):
+            # a value the database refuses (a check the boundary missed): the client's input, not an outage
+            log.error("%s %s -> 422: the database refused a value: %s", request.method, request.path, exc.orig)
+            err: HubError = ValidationError(_l("a value in the request cannot be stored; nothing was stored"))
+            return problem(err.status, err.slug, err.title, err.detail)
+        if _no_tables(exc):
+            log.error("%s %s -> 503: the database has no tables: run `badgehub init`", request.method, request.path)
+            err = ServiceUnavailable(_l("the hub's database is not set up yet: its administrator runs badgehub init"))
+            return problem(err.status, err.slug, err.title, err.detail, headers={"Retry-After": "30"})
         log.error("%s %s -> 503: database error %s", request.method, request.path, type(exc.orig).__name__)
         err = ServiceUnavailable(_l("the database is unreachable; nothing was stored, retry later"))
         return problem(err.status, err.slug, err.title, err.detail, headers={"Retry-After": "30"})

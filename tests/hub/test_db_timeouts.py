@@ -115,3 +115,17 @@ def test_the_server_cancels_a_long_statement(proxy):
                 s.execute(text("SELECT pg_sleep(5)"))
     finally:
         db.dispose()
+
+
+def test_a_database_nobody_initialised_says_run_badgehub_init(settings, tmp_path):
+    """A hub started on an empty database (no ``badgehub init``) names the fix, not an outage."""
+    from hub import create_app
+
+    app = create_app(settings.with_(database_url=f"sqlite:///{tmp_path / 'empty.db'}"))
+    try:
+        r = app.test_client().get(
+            "/assertions/00000000-0000-0000-0000-000000000000", headers={"Accept": "application/json"}
+        )
+        assert r.status_code == 503 and "badgehub init" in r.get_json()["detail"], r.get_data(as_text=True)
+    finally:
+        app.extensions["hub.jobs"].shutdown()
