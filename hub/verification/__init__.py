@@ -195,6 +195,9 @@ def verify(
                 run.text(v, text)
         else:
             v.failed("input", _l("give a badge file, a URL, or the badge's JSON or JWT"), "empty")
+    except RecursionError:  # JSON nested thousands deep (json.loads takes it; walking it does not)
+        log.info("verifier: input nested too deeply")
+        v.failed("input", _l("the badge's JSON is nested too deeply to be a badge"), "too-deep")
     except Exception:  # the safety net: a verifier bug must be a verdict, never a 500
         log.exception("verifier failed unexpectedly")
         v.failed("input", _l("the verifier could not finish; the badge is not confirmed"), "internal-error")

@@ -223,3 +223,15 @@ def test_garbage_never_raises(app):
         assert v.state in ("invalid", "unverifiable") and v.checks
     assert check(app, text="eyJhbGciOiJub25lIn0.eyJ4IjoxfQ.").state != "valid"
     assert check(app, url="ftp://example.org/x").state == "invalid"
+
+
+def test_json_nested_thousands_deep_is_its_own_reason(app):
+    deep = '{"a":' * 5000 + "1" + "}" * 5000
+    for given in ({"text": deep}, {"data": deep.encode()}):
+        v = check(app, **given)
+        assert v.state == "invalid" and [c.code for c in v.checks if c.status == "failed"] in (
+            ["too-deep"],
+            ["not-json"],
+            ["unreadable"],
+        ), v.as_json()
+        assert "internal-error" not in [c.code for c in v.checks]
