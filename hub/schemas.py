@@ -200,10 +200,10 @@ class ApiSchema(Schema):
     def _refuse_nul(self, data, **_kw):
         if not isinstance(data, Mapping):  # a list (accepts_list) or not an object: marshmallow says so
             if has_nul(data if isinstance(data, list | str) else None):
-                raise MarshmallowError(NUL_MESSAGE)
+                raise MarshmallowError(str(_l(NUL_MESSAGE)))
             return data
         bad = {
-            field.data_key or name: [NUL_MESSAGE]
+            field.data_key or name: [str(_l(NUL_MESSAGE))]  # in the request's language
             for name, field in self.load_fields.items()
             if _nul_checked(field) and has_nul(data.get(field.data_key or name))
         }

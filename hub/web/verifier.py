@@ -143,7 +143,7 @@ def verify_badge(body):
 
     Give one of `url`, `text` or `data` (base64). Nothing given is stored. Rate limited per address."""
     if not any((body.get(k) or "").strip() for k in ("url", "text", "data")):
-        # the HTML form shows this as the verdict; an API client sent nothing to verify: its error
+        # an API client that sent nothing to verify made an error (the HTML form shows the form again)
         raise ValidationError(_l("give one of url, text or data (base64 of the badge file)"), field="url")
     data = None
     if body.get("data"):
@@ -151,7 +151,12 @@ def verify_badge(body):
             data = base64.b64decode(body["data"], validate=True)
         except (binascii.Error, ValueError):
             raise ValidationError(_l("data must be base64 of the badge file"), field="data") from None
-    verdict: Verdict = run(data=data, url=body.get("url"), text=body.get("text"), email=body.get("email"))
+    try:
+        verdict: Verdict = run(data=data, url=body.get("url"), text=body.get("text"), email=body.get("email"))
+    except ValidationError as exc:
+        if exc.extra.get("field") == "recipient.email":  # the address check names the award's field
+            exc.extra["field"] = "email"
+        raise
     return verdict.as_json()
 
 

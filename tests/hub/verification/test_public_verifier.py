@@ -95,3 +95,10 @@ def test_the_verifiers_own_size_limit_holds_not_the_apps(client, ctx):
     assert r.status_code == 200, r.get_data(as_text=True)[:200]
     r = client.post("/verify", data={"file": (io.BytesIO(b"x" * size), "b.png")}, headers=HTML)
     assert r.status_code == 200 and 'data-verdict="invalid"' in r.get_data(as_text=True)
+
+
+def test_api_errors_name_the_api_field_in_the_request_language(client):
+    r = client.post("/api/v1/verify", json={"text": "x", "email": "😀@😀.pl"})
+    assert r.status_code == 422 and r.get_json()["field"] == "email", r.get_json()
+    r = client.post("/api/v1/verify", json={"text": "a\u0000"}, headers={"Accept-Language": "pl"})
+    assert r.status_code == 422 and "NUL" in r.get_data(as_text=True) and "must not" not in r.get_data(as_text=True)
