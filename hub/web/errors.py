@@ -84,6 +84,11 @@ def _field_messages(value):
     return lazy(value) if isinstance(value, str) and value in FIELD_MESSAGES else value
 
 
+#: Endpoints whose errors are OAuth JSON (``{"error", "error_description"}``), not problem documents: the
+#: token, registration and revocation endpoints (RFC 6749, 7591, 7009) and OpenID4VCI's (its section 8.3.1).
+OAUTH_JSON_PATHS = ("/oauth/token", "/oauth/register", "/oauth/revoke", "/oid4vci/")
+
+
 def problem(status: int, slug: str, title: str, detail, extra: dict | None = None, headers=None):
     """Render a problem as JSON (``application/problem+json``) or as the HTML error page, in the
     request's language.
@@ -93,6 +98,13 @@ def problem(status: int, slug: str, title: str, detail, extra: dict | None = Non
     """
     title_text = _(title) if title else ""
     detail_text = str(detail) if detail else title_text
+    if request.path.startswith(OAUTH_JSON_PATHS) and status < 500:
+        # OAuth 2.0 clients and wallets read RFC 6749 section 5.2 errors, whatever refused the request
+        response = jsonify({"error": "invalid_request", "error_description": detail_text})
+        response.status_code = 400 if status == 422 else status
+        response.headers.update(headers or {})
+        response.headers["Cache-Control"] = "no-store"
+        return response
     if wants_problem_json():
         body = {
             **plain(extra or {}),  # extension members never replace the standard ones

@@ -372,3 +372,20 @@ def test_wallet_endpoints_are_rate_limited(settings):
     finally:
         app.extensions["hub.jobs"].shutdown()
         app.extensions["hub"].db.dispose()
+
+
+def test_input_the_boundary_refuses_is_answered_in_oauth_json(client):
+    """Text that cannot be stored, refused before the endpoint runs, still reaches a wallet or an OAuth
+    client as ``{"error", "error_description"}`` (RFC 6749 section 5.2), not a problem document."""
+    for path, kwargs in (
+        ("/oauth/token", {"data": b"grant_type=x&code=%C0%AF", "content_type": "application/x-www-form-urlencoded"}),
+        (
+            "/oid4vci/credential",
+            {"data": b'{"credential_configuration_id": "\\ud800"}', "content_type": "application/json"},
+        ),
+        ("/oauth/register", {"data": b"{garbage", "content_type": "application/json"}),
+    ):
+        r = client.post(path, **kwargs)
+        assert r.status_code == 400 and r.mimetype == "application/json", (path, r.get_data(as_text=True))
+        assert r.get_json()["error"] in ("invalid_request", "invalid_client_metadata"), path  # RFC 7591 3.2.2
+        assert r.get_json()["error_description"], path
