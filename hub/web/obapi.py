@@ -25,6 +25,8 @@ client address. Bodies above ``HUB_VERIFY_MAX_BYTES`` (+64 KiB) are refused (413
 
 from __future__ import annotations
 
+import logging
+
 from authlib.common.security import generate_token
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2 import OAuth2Error
@@ -51,6 +53,7 @@ from hub.web.boundary import body_limit
 from hub.web.learner import NEXT_KEY, current_learner
 
 bp = Blueprint("obapi", __name__)
+log = logging.getLogger(__name__)
 
 V2 = "/ims/ob/v2p1"
 V3 = "/ims/ob/v3p0"
@@ -381,6 +384,10 @@ def authorize():
     try:
         grant = server().get_consent_grant(end_user=learner)
     except OAuth2Error as error:
+        if getattr(error, "redirect_uri", None):
+            # the client and its redirect URI are known: it is told (RFC 6749 section 4.1.2.1), with state
+            log.info("authorize: %s sent back to the client", error.error)
+            return server().handle_error_response(None, error)
         return render_template("learner/consent.html", error=error, client=None), 400
     if request.method == "GET":
         # one line per permission: the OB 2.1 and 3.0 scopes for one thing read the same

@@ -5,6 +5,7 @@ pushes a badge, reads the profile and the assertions, refreshes, revokes; and th
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -243,12 +244,16 @@ def test_refusals(live_server, hub, base):
     # no PKCE, or plain PKCE
     nopkce = host.login_params(challenge)
     del nopkce["code_challenge"], nopkce["code_challenge_method"]
-    assert browser.get(authorize, params=nopkce, allow_redirects=False).status_code == 400
-    plain = browser.get(authorize, params=host.login_params(challenge, code_challenge_method="plain"))
-    assert plain.status_code == 400
-    # a scope the hub does not offer
-    wrong = browser.get(authorize, params=host.login_params(challenge, scope="https://example.org/x"))
-    assert wrong.status_code == 400 and 'data-error="invalid_scope"' in wrong.text
+    # the client and its redirect URI are known: the error goes back to it, with its state (RFC 6749 4.1.2.1)
+    for params, error in (
+        (nopkce, "invalid_request"),
+        (host.login_params(challenge, code_challenge_method="plain"), "invalid_request"),
+        (host.login_params(challenge, scope="https://example.org/x"), "invalid_scope"),  # a scope not offered
+    ):
+        r = browser.get(authorize, params=params, allow_redirects=False)
+        assert r.status_code == 302 and r.headers["Location"].startswith(CALLBACK), (error, r.text)
+        back = parse_qs(urlsplit(r.headers["Location"]).query)
+        assert back["error"] == [error] and back["state"] == [params["state"]], back
 
     # the learner denies
     denied = consent(browser, authorize, host.login_params(challenge), decision="deny")
