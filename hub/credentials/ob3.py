@@ -461,6 +461,17 @@ def issue(
     raise ValidationError(f"unknown proof format {proof_format!r}", field="format")
 
 
+def forget_stored(session: Session, issuer_id: int) -> int:
+    """Drop the stored credentials of the issuer's awards (its profile or its credential settings changed:
+    the console promises that a change applies to every credential served from then on, earlier awards
+    included); they are then built and signed per request, as awards made before credentials were
+    stored are (:func:`issue`). Returns the number of rows dropped."""
+    awards = select(Assertion.id).join(BadgeClass, Assertion.badge_class_id == BadgeClass.id)
+    awards = awards.where(BadgeClass.issuer_id == issuer_id)
+    result = session.execute(delete(StoredCredential).where(StoredCredential.assertion_id.in_(awards)))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def stored_credential(session: Session, assertion_id: int, proof_format: str) -> StoredCredential | None:
     """The credential stored at award time for ``assertion_id`` (the row's primary key) in
     ``proof_format``, or None (one indexed look-up)."""

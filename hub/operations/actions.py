@@ -27,7 +27,7 @@ from hub.certificates.models import CertificateLayout, IssuerCertificate
 from hub.connections import services as connections
 from hub.connections.models import ConnectorConfig
 from hub.context import HubContext
-from hub.credentials import ob3keys
+from hub.credentials import ob3, ob3keys
 from hub.credentials.models import IssuerCredentialSettings
 from hub.errors import ConfigurationError, Conflict, Forbidden, ValidationError
 from hub.frameworks import microcredentials
@@ -83,8 +83,9 @@ def update_issuer(session: Session, ctx: HubContext, p: Principal, issuer: Issue
     audit.record(
         session, p, "issuer.update", "issuer", issuer.public_id, issuer_id=issuer.id, before=before, after=after
     )
-    if after != before:  # its certificates print its name and address
+    if after != before:  # its certificates print its name and address, its credentials embed its profile
         certificate_jobs.enqueue_issuer_render(session, ctx, issuer.id)
+        ob3.forget_stored(session, issuer.id)
     return issuer
 
 
@@ -132,6 +133,7 @@ def set_credential_settings(
     )
     if after != before:
         certificate_jobs.enqueue_issuer_render(session, ctx, issuer.id)
+        ob3.forget_stored(session, issuer.id)  # every credential served from now on follows the settings
     return row
 
 
