@@ -113,3 +113,28 @@ def test_another_jwt_algorithm_is_signed_on_request(client, ctx, factory):
         a = s.scalar(select(Assertion).where(Assertion.public_id == aid))
         issued = ob3.issue(s, ctx, a, PROOF_VC_JWT)
         assert issued.text == stored and issued.document["id"] == f"urn:uuid:{aid}" and "jti" not in issued.document
+
+
+def test_a_settings_or_profile_change_applies_to_earlier_awards_too(client, ctx, factory):
+    """Through the operations (console, API, CLI): the console promises that the issuer's credential
+    settings and profile apply to every credential served from then on, earlier awards included."""
+    from hub.accounts.access import Principal
+    from hub.operations import actions
+
+    admin = Principal(None, "test", site_admin=True, via="api")
+    aid = award(client, ctx, factory)
+    assert _stored(ctx, aid)
+    with ctx.db.session_scope() as s:
+        issuer = s.scalar(select(Assertion).where(Assertion.public_id == aid)).badge_class.issuer
+        actions.set_credential_settings(s, ctx, admin, issuer, jwt_algorithm="ES256")
+    assert _stored(ctx, aid) == {}
+    header = json.loads(base64.urlsafe_b64decode(client.get(f"/credentials/{aid}/jwt").data.split(b".")[0] + b"=="))
+    assert header["alg"] == "ES256"
+    first, second = client.get(f"/credentials/{aid}", headers=LD), client.get(f"/credentials/{aid}", headers=LD)
+    assert first.data == second.data  # built per GET now, still the same bytes each time
+    _verify(ctx, aid, first.get_data(as_text=True))
+    with ctx.db.session_scope() as s:
+        issuer = s.scalar(select(Assertion).where(Assertion.public_id == aid)).badge_class.issuer
+        actions.update_issuer(s, ctx, admin, issuer, name="Nowa nazwa wystawcy")
+    doc = client.get(f"/credentials/{aid}", headers=LD).get_json(force=True)
+    assert doc["issuer"]["name"] == "Nowa nazwa wystawcy"
