@@ -30,25 +30,10 @@ from tests.hub.obapi.support import (
 
 
 @pytest.fixture
-def live_server(settings):
-    """The app over real HTTP (as tests/conftest.py's), its verifier allowed to fetch 127.0.0.1 (where
-    the hub hosts the badges pushed back to it)."""
-    import threading
-
-    from werkzeug.serving import make_server
-
-    from hub import create_app
-    from tests.serving import free_port
-
-    port = free_port()
-    app = create_app(settings.with_(base_url=f"http://127.0.0.1:{port}", verify_allow_private_hosts=True))
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app
-    server.shutdown()
-    app.extensions["hub.jobs"].shutdown()
-    app.extensions["hub"].db.dispose()
+def settings(settings):
+    """The suite's settings, the verifier allowed to fetch 127.0.0.1 (where the hub hosts the badges
+    pushed back to it); tests/conftest.py's ``live_server`` serves the app with them."""
+    return settings.with_(verify_allow_private_hosts=True)
 
 
 @pytest.fixture
