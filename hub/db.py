@@ -403,7 +403,14 @@ def claim_filter(column, pick: Select, dialect: str) -> ColumnElement[bool]:
     choose a nested-loop semi-join that runs the locking subquery again for every row the UPDATE
     looks at; each run skips the rows the statement has just updated and locks the next ones, so the
     ``LIMIT`` does not hold: a claim of 50 events took every pending event (all 60 of 60 in the test,
-    every job for a claim of one)."""
+    every job for a claim of one).
+
+    ``pick`` should read one ordered range of an index (``status = pending`` and its ``ORDER BY`` the
+    index's columns), so it stops after ``LIMIT`` rows. Each queue therefore first puts its abandoned
+    claims (stale ``processing``/``sending``/``running`` rows) back to pending in the same transaction
+    rather than OR-ing them into ``pick``: with the OR, SQLite and PostgreSQL both collect and sort
+    the whole backlog on every claim, a cost that grew with the queue (13,000 stored events: about
+    O(n²) over a run; ``bench/paths.py``)."""
     if dialect == "postgresql":
         picked = pick.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
         return column.in_(select(*picked.c))

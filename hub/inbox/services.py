@@ -251,13 +251,21 @@ def claim(
     with ctx.db.session_scope() as session:
         chosen: ColumnElement[bool]
         if event_ids is not None:
-            chosen = InboundEvent.id.in_(event_ids)
+            chosen = InboundEvent.id.in_(event_ids) & _claimable(stale)
         else:
-            pick = select(InboundEvent.id).where(_claimable(stale)).order_by(InboundEvent.received_at, InboundEvent.id)
-            chosen = claim_filter(InboundEvent.id, pick.limit(limit), ctx.db.dialect)
+            # Abandoned claims back to pending first, so the pick is one ordered index range of pending
+            # rows (see hub.db.claim_filter), not a sort of the whole backlog on every claim.
+            session.execute(
+                update(InboundEvent)
+                .where(InboundEvent.status == PROCESSING, InboundEvent.claimed_at < stale)
+                .values(status=PENDING, claimed_by=None)
+            )
+            pending = InboundEvent.status == PENDING
+            pick = select(InboundEvent.id).where(pending).order_by(InboundEvent.received_at, InboundEvent.id)
+            chosen = claim_filter(InboundEvent.id, pick.limit(limit), ctx.db.dialect) & pending
         result = session.execute(
             update(InboundEvent)
-            .where(chosen, _claimable(stale))
+            .where(chosen)
             .values(status=PROCESSING, claimed_at=now, claimed_by=owner, attempts=InboundEvent.attempts + 1)
             .returning(InboundEvent.id)
         )

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -184,13 +184,6 @@ def backoff(attempt: int) -> float:
     return base * (1 + random.random() / 4)
 
 
-def _claimable(now: datetime, lease: timedelta):
-    return or_(
-        (Job.status == PENDING) & (Job.run_after <= now),
-        (Job.status == RUNNING) & (Job.heartbeat_at < now - lease),
-    )
-
-
 def claim(ctx: HubContext, limit: int = 1, *, owner: str | None = None) -> list[int]:
     """Move up to ``limit`` due jobs to ``running`` (oldest first) and return their ids; one ``UPDATE …
     RETURNING``, disjoint across concurrent runners (``SKIP LOCKED`` on PostgreSQL). A running job whose
@@ -199,10 +192,18 @@ def claim(ctx: HubContext, limit: int = 1, *, owner: str | None = None) -> list[
     now = utcnow()
     lease = timedelta(seconds=ctx.settings.job_lease_seconds)
     with ctx.db.session_scope() as session:
-        pick = select(Job.id).where(_claimable(now, lease)).order_by(Job.run_after, Job.id).limit(limit)
+        # Jobs whose lease ran out back to pending first: the pick is then one ordered range of
+        # ix_job_status_run_after (see hub.db.claim_filter), not a sort of every due job.
+        session.execute(
+            update(Job)
+            .where(Job.status == RUNNING, Job.heartbeat_at < now - lease)
+            .values(status=PENDING, claimed_by=None)
+        )
+        due = (Job.status == PENDING) & (Job.run_after <= now)
+        pick = select(Job.id).where(due).order_by(Job.run_after, Job.id).limit(limit)
         result = session.execute(
             update(Job)
-            .where(claim_filter(Job.id, pick, ctx.db.dialect), _claimable(now, lease))
+            .where(claim_filter(Job.id, pick, ctx.db.dialect), due)
             .values(status=RUNNING, heartbeat_at=now, claimed_by=owner, attempts=Job.attempts + 1)
             .returning(Job.id)
         )

@@ -93,6 +93,8 @@ class Notification(Base):
             postgresql_where=text("kind = 'award'"),
         ),
         Index("ix_notification_assertion_id_created_at", "assertion_id", "created_at"),
+        # The sender's claim: pending rows in id order (hub.learners.notifications._claim_rows).
+        Index("ix_notification_status_id", "status", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -39,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, insert, or_, select, update
+from sqlalchemy import exists, insert, select, update
 from sqlalchemy.orm import Session, aliased
 from standardwebhooks.webhooks import Webhook
 
@@ -229,13 +229,6 @@ def retry_delay(attempts: int) -> float:
     return base * (1 + random.random() / 10)
 
 
-def _claimable(now: datetime, lease: timedelta):
-    return or_(
-        and_(WebhookDelivery.status == PENDING, WebhookDelivery.next_attempt_at <= now),
-        and_(WebhookDelivery.status == SENDING, WebhookDelivery.claimed_at < now - lease),
-    )
-
-
 def claim(ctx: HubContext, limit: int = 50, *, owner: str | None = None) -> list[int]:
     """Move up to ``limit`` due deliveries of active subscriptions to ``sending`` and return their ids
     (one ``UPDATE … RETURNING``, ``SKIP LOCKED`` on PostgreSQL). A delivery is not due while an earlier
@@ -252,15 +245,21 @@ def claim(ctx: HubContext, limit: int = 50, *, owner: str | None = None) -> list
     )
     active = select(WebhookSubscription.id).where(WebhookSubscription.active.is_(True))
     with ctx.db.session_scope() as session:
+        # Abandoned sends back to pending first, so the pick walks ix_webhook_delivery_status_next in
+        # order and stops at ``limit`` (see hub.db.claim_filter) instead of sorting the whole backlog.
+        session.execute(
+            update(D).where(D.status == SENDING, D.claimed_at < now - lease).values(status=PENDING, claimed_by=None)
+        )
+        due = (D.status == PENDING) & (D.next_attempt_at <= now)
         pick = (
             select(D.id)
-            .where(_claimable(now, lease), D.subscription_id.in_(active), ~blocked)
-            .order_by(D.id)
+            .where(due, D.subscription_id.in_(active), ~blocked)
+            .order_by(D.next_attempt_at, D.id)
             .limit(limit)
         )
         result = session.execute(
             update(D)
-            .where(claim_filter(D.id, pick, ctx.db.dialect), _claimable(now, lease))
+            .where(claim_filter(D.id, pick, ctx.db.dialect), due)
             .values(status=SENDING, claimed_at=now, claimed_by=owner, attempts=D.attempts + 1)
             .returning(D.id)
         )
