@@ -318,42 +318,70 @@ def _post(http, ctx: HubContext, url: str, secret: str, msg_id: str, text: str):
 
 def deliver(ctx: HubContext, *, owner: str | None = None, limit: int = 50) -> int:
     """Claim due deliveries and send them (one guarded ``urllib3`` pool per runner thread, kept between
-    passes: connections to a receiver stay open). Returns how many were attempted. Never raises for a
-    receiver's failure."""
+    passes: connections to a receiver stay open). Returns how many were claimed. Never raises for a
+    receiver's failure.
+
+    Each subscription's deliveries of the pass go out one after another on its kept-alive connection,
+    the subscriptions side by side (:data:`PARALLEL`). A receiver that does not answer (time-out,
+    refused, unreachable) costs the pass one time-out: its remaining deliveries are not attempted and
+    wait for the next attempt (:data:`NOT_ATTEMPTED`), while other subscriptions go on."""
     ids = claim(ctx, limit, owner=owner)
     if not ids:
         return 0
     with ctx.db.read_scope() as session:
         rows = session.execute(
-            select(WebhookDelivery, WebhookSubscription)
+            select(
+                WebhookDelivery.id,
+                WebhookDelivery.public_id,
+                WebhookDelivery.created_at,
+                WebhookDelivery.attempts,
+                WebhookDelivery.payload,
+                WebhookSubscription,
+            )
             .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
             .where(WebhookDelivery.id.in_(ids))
             .order_by(WebhookDelivery.id)
         ).all()
-        work = [
-            (d.id, d.public_id, d.created_at, d.attempts, json.dumps(d.payload, ensure_ascii=False), s.id, s.url, s)
-            for d, s in rows
-        ]
-        secrets_by_sub = {s.id: secret_of(ctx, s) for *_, s in work}
+        groups: dict[int, list[tuple]] = {}
+        targets: dict[int, tuple[str, str]] = {}
+        for delivery_id, public_id, created_at, attempts, payload, sub in rows:
+            if sub.id not in targets:  # each subscription's secret decrypted once per pass
+                targets[sub.id] = (sub.url, secret_of(ctx, sub))
+            text = json.dumps(payload, ensure_ascii=False)
+            groups.setdefault(sub.id, []).append((delivery_id, public_id, created_at, attempts, text))
     allow_private = ctx.settings.webhook_allow_private_hosts
 
-    def send(item):
-        delivery_id, public_id, created_at, attempts, text, sub_id, url, _sub = item
+    def send(sub_id: int) -> list[tuple]:
+        url, secret = targets[sub_id]
         http = _http_session(allow_private)
-        status, error = _post(http, ctx, url, secrets_by_sub[sub_id], "msg_" + public_id.replace("-", ""), text)
-        return delivery_id, created_at, attempts, sub_id, status, error
+        out: list[tuple] = []
+        items = groups[sub_id]
+        for n, (delivery_id, public_id, created_at, attempts, text) in enumerate(items):
+            status, error = _post(http, ctx, url, secret, "msg_" + public_id.replace("-", ""), text)
+            out.append((delivery_id, created_at, attempts, sub_id, status, error))
+            if status is None:  # no answer at all: the rest would wait as long
+                out.extend((d, c, a, sub_id, None, NOT_ATTEMPTED) for d, _, c, a, _ in items[n + 1 :])
+                break
+        return out
 
-    # A claimed batch never holds two deliveries of one award for one subscription (see claim), so its
-    # requests may run side by side: a slow or timing-out receiver costs one timeout per pass, not one
-    # per delivery, and round trips overlap.
-    outcomes = list(_executor().map(send, work)) if len(work) > 1 else [send(w) for w in work]
+    # A claimed batch never holds two deliveries of one award for one subscription (see claim), so
+    # the subscriptions' sequences are independent of each other.
+    if len(groups) > 1:
+        outcomes = [o for part in _executor().map(send, list(groups)) for o in part]
+    else:
+        outcomes = [o for sub_id in groups for o in send(sub_id)]
     _record(ctx, outcomes)
     return len(outcomes)
 
 
+#: The error of a claimed delivery left unsent because its receiver had just failed to answer another
+#: one in the same pass: it goes back to waiting without counting as an attempt.
+NOT_ATTEMPTED = "not attempted: the receiver did not answer an earlier delivery of this pass"
+
+
 _executor_lock = threading.Lock()
 _executors: dict[int, ThreadPoolExecutor] = {}
-#: Requests of one delivery pass sent side by side.
+#: Subscriptions of one delivery pass served side by side.
 PARALLEL = 4
 
 
@@ -403,6 +431,17 @@ def _record(ctx: HubContext, outcomes: list) -> None:
             )
         for delivery_id, created_at, attempts, sub_id, status, error in outcomes:
             if error is None:
+                continue
+            if error == NOT_ATTEMPTED:  # back to waiting, its claim not counted; tried with the failed one
+                session.execute(
+                    update(D)
+                    .where(D.id == delivery_id, D.status == SENDING)
+                    .values(
+                        status=PENDING,
+                        attempts=D.attempts - 1,
+                        next_attempt_at=min(created_at + window, now + timedelta(seconds=retry_delay(attempts))),
+                    )
+                )
                 continue
             log.warning("webhook delivery %s attempt %d failed: %s", delivery_id, attempts, error)
             session.execute(

@@ -15,7 +15,7 @@ class Receiver:
     """Listens on 127.0.0.1 (``url``); ``mode`` is ``ok``, ``500``, ``timeout`` (sleeps ``sleep`` s, then
     answers without recording) or, after :meth:`down`, nothing at all (connection refused) until :meth:`up`.
     ``received``: ``(webhook-id, body dict)`` of each verified delivery answered 2xx, in arrival order;
-    ``bad``: deliveries whose signature did not verify."""
+    ``bad``: deliveries whose signature did not verify; ``posts``: every POST that arrived, answered or not."""
 
     def __init__(self, secrets: dict[str, str] | None = None, *, sleep: float = 1.5):
         self.secrets = secrets or {}  # path -> whsec_ secret
@@ -24,6 +24,7 @@ class Receiver:
         self.received: list[tuple[str, dict]] = []
         self.by_path: dict[str, list[tuple[str, dict]]] = {}
         self.bad: list[str] = []
+        self.posts = 0
         self.lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self.port = 0
@@ -42,6 +43,8 @@ class Receiver:
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("content-length") or 0)).decode()
+                with receiver.lock:
+                    receiver.posts += 1
                 if receiver.mode == "timeout":
                     time.sleep(receiver.sleep)
                     self._answer(200)

@@ -147,6 +147,41 @@ def test_a_failing_receiver_gets_every_event_once_back_in_order(app, ctx, factor
     assert not receiver.bad
 
 
+def test_a_receiver_that_does_not_answer_costs_a_pass_one_attempt(app, ctx, factory, receiver):
+    """Deliveries waiting for a receiver that times out: a pass tries the first, leaves the rest
+    waiting without counting an attempt, and still serves the issuer's other subscription."""
+    ids = factory.setup(allow_multiple=True)
+    healthy = Receiver()
+    try:
+        _, secret = subscribe(ctx, ids["issuer"], receiver.url + "/hook", events=["award.issued"])
+        _, other = subscribe(ctx, ids["issuer"], healthy.url + "/hook", events=["award.issued"])
+        receiver.secrets["*"], healthy.secrets["*"] = secret, other
+        receiver.mode = "timeout"
+        awards = [hand_award(ctx, ids["badge"], f"{n}@example.org") for n in "abc"]  # each tried once
+        assert receiver.posts == 3 and len(healthy.received) == 3
+
+        time_passes(ctx)
+        Runner(ctx).drain()  # one pass holds all three: one request, two left untried
+        assert receiver.posts == 4
+        with ctx.db.read_scope() as s:
+            rows = s.scalars(
+                select(WebhookDelivery)
+                .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
+                .where(WebhookSubscription.url == receiver.url + "/hook")
+                .order_by(WebhookDelivery.id)
+            ).all()
+            assert [(r.status, r.attempts) for r in rows] == [(PENDING, 2), (PENDING, 1), (PENDING, 1)]
+            assert all(r.next_attempt_at > utcnow() for r in rows)
+
+        receiver.mode = "ok"
+        time_passes(ctx)
+        Runner(ctx).drain()
+        assert sorted(body["data"]["id"] for _, body in receiver.received) == sorted(awards)
+        assert len(healthy.received) == 3
+    finally:
+        healthy.close()
+
+
 def test_switched_off_after_the_retry_window_and_administrators_told(app, ctx, factory, receiver):
     ids = factory.setup()
     sub_id, secret = subscribe(ctx, ids["issuer"], receiver.url + "/hook")
