@@ -27,6 +27,7 @@ deduplicate by ``webhook-id``, which stays the same on every attempt and on a re
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import logging
 import os
@@ -39,7 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, insert, select, update
+from sqlalchemy import bindparam, exists, insert, select, update
 from sqlalchemy.orm import Session, aliased
 from standardwebhooks.webhooks import Webhook
 
@@ -229,12 +230,11 @@ def retry_delay(attempts: int) -> float:
     return base * (1 + random.random() / 10)
 
 
-def claim(ctx: HubContext, limit: int = 50, *, owner: str | None = None) -> list[int]:
-    """Move up to ``limit`` due deliveries of active subscriptions to ``sending`` and return their ids
-    (one ``UPDATE … RETURNING``, ``SKIP LOCKED`` on PostgreSQL). A delivery is not due while an earlier
-    one of its subscription with the same ``order_key`` is pending or sending (order per award)."""
-    now = utcnow()
-    lease = timedelta(seconds=ctx.settings.job_lease_seconds)
+@functools.cache
+def _claim_statements(dialect: str):
+    """The claim's two statements, built once per dialect (building them, the alias above all, cost
+    more CPU than running them: 4.2 ms of a claim of 50 on SQLite); the values are bound per call
+    (``now``, ``stale``, ``owner``, ``limit``)."""
     D = WebhookDelivery
     earlier = aliased(WebhookDelivery)
     blocked = exists().where(
@@ -244,25 +244,37 @@ def claim(ctx: HubContext, limit: int = 50, *, owner: str | None = None) -> list
         earlier.status.in_((PENDING, SENDING)),
     )
     active = select(WebhookSubscription.id).where(WebhookSubscription.active.is_(True))
+    requeue = (
+        update(D).where(D.status == SENDING, D.claimed_at < bindparam("stale")).values(status=PENDING, claimed_by=None)
+    )
+    due = (D.status == PENDING) & (D.next_attempt_at <= bindparam("now"))
+    pick = (
+        select(D.id)
+        .where(due, D.subscription_id.in_(active), ~blocked)
+        .order_by(D.next_attempt_at, D.id)
+        .limit(bindparam("limit"))
+    )
+    take = (
+        update(D)
+        .where(claim_filter(D.id, pick, dialect), due)
+        .values(status=SENDING, claimed_at=bindparam("now"), claimed_by=bindparam("owner"), attempts=D.attempts + 1)
+        .returning(D.id)
+    )
+    return requeue, take
+
+
+def claim(ctx: HubContext, limit: int = 50, *, owner: str | None = None) -> list[int]:
+    """Move up to ``limit`` due deliveries of active subscriptions to ``sending`` and return their ids
+    (one ``UPDATE … RETURNING``, ``SKIP LOCKED`` on PostgreSQL). A delivery is not due while an earlier
+    one of its subscription with the same ``order_key`` is pending or sending (order per award)."""
+    now = utcnow()
+    requeue, take = _claim_statements(ctx.db.dialect)
     with ctx.db.session_scope() as session:
         # Abandoned sends back to pending first, so the pick walks ix_webhook_delivery_status_next in
         # order and stops at ``limit`` (see hub.db.claim_filter) instead of sorting the whole backlog.
-        session.execute(
-            update(D).where(D.status == SENDING, D.claimed_at < now - lease).values(status=PENDING, claimed_by=None)
-        )
-        due = (D.status == PENDING) & (D.next_attempt_at <= now)
-        pick = (
-            select(D.id)
-            .where(due, D.subscription_id.in_(active), ~blocked)
-            .order_by(D.next_attempt_at, D.id)
-            .limit(limit)
-        )
-        result = session.execute(
-            update(D)
-            .where(claim_filter(D.id, pick, ctx.db.dialect), due)
-            .values(status=SENDING, claimed_at=now, claimed_by=owner, attempts=D.attempts + 1)
-            .returning(D.id)
-        )
+        connection = session.connection()
+        connection.execute(requeue, {"stale": now - timedelta(seconds=ctx.settings.job_lease_seconds)})
+        result = connection.execute(take, {"now": now, "owner": owner, "limit": limit})
         return sorted(result.scalars().all())
 
 
