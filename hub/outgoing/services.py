@@ -171,8 +171,11 @@ def emit(
         return 0
     now = utcnow()
     payload = body_of(event_type, data, now)
-    session.execute(
-        insert(WebhookDelivery),
+    # Core on the session's connection (same transaction): the ORM's bulk-insert path cost more CPU
+    # than the rows (0.4 of 1.0 ms per award with 3 subscriptions), and its autoflush is not needed,
+    # as the rows refer to nothing the transaction has still to write.
+    session.connection().execute(
+        insert(WebhookDelivery.__table__),
         [
             {
                 "public_id": new_public_id(),
