@@ -1,7 +1,7 @@
 """Paths and outgoing webhooks benchmark: what development paths and webhook deliveries cost the
 awarding pipeline, measured next to the plain awarding benchmark in the same run.
 
-    python bench/paths.py [--events 13000] [--workers 2] [--databases sqlite,postgresql]
+    python bench/paths.py [--events 13000] [--workers 2] [--databases sqlite,postgresql] [--rounds 2]
 
 For each database, twice, on a fresh database each time, with ``bench/awarding.py``'s machinery
 (``run_database``: stored course completions → the real worker loop → signed, baked OB 2.0 assertions):
@@ -21,8 +21,12 @@ and verified, the wall cost (1 − awards/s with paths and webhooks ÷ plain awa
 (1 − plain ÷ paths-and-webhooks CPU ms per award, the worker processes' own CPU time). On a machine
 shared with other work the wall figures measure the neighbours' load as much as the hub (two runs
 minutes apart differ by more than the cost), so the target is judged on the CPU cost, the steadier one
-(``bench/awarding.py`` reports CPU ms/ev for the same reason); both are printed. Target: at most 25 %
-on every database; exit status 1 when missed (or when a delivery is missing or does not verify).
+(``bench/awarding.py`` reports CPU ms/ev for the same reason); both are printed. The two runs are
+repeated ``--rounds`` times (default 2), alternately, each pair's cost printed; a neighbour's load that
+comes and goes between one run and the next moves a single pair by ±7 points at 13,000 awards (two
+pairs of the same code: 28.8 % and 15.7 %), so the target is judged on the median of the pairs. Target:
+at most 25 % on every database; exit status 1 when missed (or when a delivery is missing or does not
+verify).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import threading
@@ -151,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     parser.add_argument("--databases", default="sqlite,postgresql", help="comma-separated: sqlite,postgresql")
     parser.add_argument("--prerender", action="store_true", help="keep certificate pre-rendering on in both runs")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="plain / paths pairs per database, run alternately (default 2)"
+    )
     opts = parser.parse_args(argv)
     env = ENV if opts.prerender else {**ENV, **NO_PRERENDER}
     kinds = [k.strip() for k in opts.databases.split(",") if k.strip()]
@@ -159,15 +167,16 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     try:
         for kind in kinds:
-            plain = run_database(kind, opts, work, env=env, name=f"{kind}-plain")
-            receiver = CountingReceiver()
-            try:
-                extended = run_database(
-                    kind, opts, work, prepare=PathsAndWebhooks(receiver), env=env, name=f"{kind}-paths"
-                )
-                rows.append((kind, plain, extended, len(receiver.ids), receiver.posts, receiver.bad))
-            finally:
-                receiver.close()
+            for round_no in range(1, opts.rounds + 1):
+                plain = run_database(kind, opts, work, env=env, name=f"{kind}-plain-{round_no}")
+                receiver = CountingReceiver()
+                try:
+                    extended = run_database(
+                        kind, opts, work, prepare=PathsAndWebhooks(receiver), env=env, name=f"{kind}-paths-{round_no}"
+                    )
+                    rows.append((kind, plain, extended, len(receiver.ids), receiver.posts, receiver.bad))
+                finally:
+                    receiver.close()
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -181,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     print("{:<11} {:>10} {:>10} {:>8} {:>9} {:>15} {:>15} {:>8} {:>9} {:>8} {:>4}".format(*head))
     ok = True
+    costs: dict[str, list[float]] = {}
     for kind, plain, ext, verified, posts, bad in rows:
         plain_rate = n / plain["total_s"]
         rate = n / ext["total_s"]
@@ -203,7 +213,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         if not complete:
             print(f"{'':<11} -> INCOMPLETE (every award must be made and each delivery received once and verified)")
-        ok = ok and complete and cost <= TARGET_COST
+        ok = ok and complete
+        costs.setdefault(kind, []).append(cost)
+    for kind, found in costs.items():
+        middle = statistics.median(found)
+        print(f"{kind}: CPU cost per round {', '.join(f'{100 * c:.1f} %' for c in found)}; median {100 * middle:.1f} %")
+        ok = ok and middle <= TARGET_COST
     verdict = "MET" if ok else "MISSED"
     print(f"target (paths and webhooks cost at most {100 * TARGET_COST:.0f} % of plain awarding, CPU): {verdict}")
     return 0 if ok else 1
