@@ -162,16 +162,14 @@ def config(
             },
             "operations": [
                 {
-                    "include-method": label.split(" ", 1)[0],
-                    "include-path": label.split(" ", 1)[1],
+                    "include-name": label,
                     "checks": {"positive_data_acceptance": {"expected-statuses": _ACCEPTED_OR_422}},
                 }
                 for label in ({} if strict else CONTENT_CHECKED)
             ]
             + [
                 {
-                    "include-method": label.split(" ", 1)[0],
-                    "include-path": label.split(" ", 1)[1],
+                    "include-name": label,
                     "checks": {"not_a_server_error": {"expected-statuses": statuses}},
                 }
                 for label, statuses in UPSTREAM.items()
