@@ -40,7 +40,8 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.core import NotSet
 from schemathesis.engine import Status, events
 from schemathesis.engine.statistic import Statistic
-from schemathesis.transport.wsgi import WSGI_TRANSPORT, WSGITransport
+from schemathesis.transport.serialization import Binary
+from schemathesis.transport.wsgi import WSGI_TRANSPORT, WSGITransport, text_serializer
 
 #: Every phase schemathesis 4 has that sends requests (probing and schema analysis run too).
 PHASES = ("examples", "coverage", "fuzzing", "stateful")
@@ -92,7 +93,7 @@ CONTENT_CHECKED = {
     "POST /api/v1/rules": "condition: a JMESPath expression",
     "PUT /api/v1/issuers/{issuer_id}/certificate-layout": "html, css: a Jinja template and CSS the sanitiser takes",
     "POST /api/v1/issuers/{issuer_id}/signing-certificate": "pkcs12: a PKCS#12 file its passphrase opens",
-    "POST /api/v1/frameworks/import": "the CSV or JSON framework file (schemathesis 4.32 sends a CSV body empty)",
+    "POST /api/v1/frameworks/import": "the CSV or JSON framework file (its columns or members, their values)",
     "POST /api/v1/frameworks/import/esco": "the ESCO CSV file (as above)",
     "POST /api/v1/frameworks/mappings": "descriptor: must name an existing descriptor (data, not schema)",
     "PUT /api/v1/frameworks/badges/{badge_id}/outcomes": "descriptors: must name existing descriptors",
@@ -100,8 +101,9 @@ CONTENT_CHECKED = {
     "POST /api/v1/lti/registrations": "badge_issuer: must name an issuer (422, `field: badge_issuer`)",
     "PATCH /api/v1/lti/registrations/{reg_id}": "badge_issuer as for POST; issuer and client id fixed once used",
     "POST /api/v1/lti/registrations/{reg_id}/approve": "badge_issuer as for POST",
-    "POST /api/v1/moodle/sites": "course_ids, course_idnumbers: at least one course, checked together",
-    "PATCH /api/v1/moodle/sites/{connector_id}": "as for POST",
+    "PATCH /api/v1/moodle/sites/{connector_id}": "course_ids, course_idnumbers: with the stored ones, one course",
+    "POST /api/v1/webhooks": "url: https (http too only by a setting), its host resolving to public addresses",
+    "PATCH /api/v1/webhooks/{sub_id}": "url: as for POST",
 }
 #: Operations that reach another server (a Moodle site): its silence or refusal is a documented 502/504.
 UPSTREAM = {
@@ -125,6 +127,16 @@ class _WsgiTransport(WSGITransport):
 
 _TRANSPORT = _WsgiTransport()
 _TRANSPORT._copy_serializers_from(WSGI_TRANSPORT)
+
+
+@_TRANSPORT.serializer("text/csv")
+def _file_body(ctx, value):
+    """A file body (the imports' ``text/csv``, ``format: binary``) as the bytes generated: schemathesis 4.32
+    sends ``text/*`` through its ``text/plain`` serializer, which writes a generated :class:`Binary` (a
+    ``str`` subclass whose text is empty) as an empty body, which the hub rightly refuses (422 ``body``)."""
+    if isinstance(value, Binary):
+        return {"data": value.data}
+    return text_serializer(ctx, value)
 
 
 def _in_process(schema):

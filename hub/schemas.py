@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import ClassVar
 
 from marshmallow import EXCLUDE, Schema, fields, pre_load, validate
 from marshmallow import ValidationError as MarshmallowError
@@ -192,6 +193,10 @@ class ApiSchema(Schema):
 
     #: The JSON body may also be a list (the schema's own ``pre_load`` turns it into an object).
     accepts_list = False
+    #: JSON Schema keywords of the object as a whole (``anyOf``, ``if``/``then``): the rules between its
+    #: fields that the code checks after loading, stated in the document too
+    #: (:class:`hub.web.api_contract.ObjectRules`; :func:`one_given` writes the usual one).
+    object_rules: ClassVar[dict] = {}
 
     class Meta:
         unknown = EXCLUDE
@@ -217,12 +222,25 @@ class ApiSchema(Schema):
         return data
 
 
+#: Text with something other than white space in it (a value the code does not take as "not given").
+NOT_BLANK = {"type": "string", "pattern": "\\S"}
+
+
+def one_given(**branches: dict) -> dict:
+    """:attr:`ApiSchema.object_rules` saying that at least one of the fields named is given as the JSON
+    Schema with it (e.g. ``url=NOT_BLANK``, ``course_ids={"type": "array", "minItems": 1}``)."""
+    return {"anyOf": [{"required": [name], "properties": {name: rule}} for name, rule in branches.items()]}
+
+
 def no_nul_attribute(self, field, ret, **_kwargs) -> dict:
     """An apispec attribute function (``MarshmallowPlugin.converter.add_attribute_function``): text fields
     without a pattern, format or enum of their own get ``pattern: NO_NUL``; typed dicts get it for their
     keys (``propertyNames``); ``contentEncoding`` in a field's metadata (JSON Schema 2020-12 §8.3, which
-    apispec does not pass on) reaches the document."""
+    apispec does not pass on) reaches the document; e-mail fields get ``minLength: 1`` (``format`` only
+    annotates in JSON Schema 2020-12, so without it ``""`` is a valid value there, and marshmallow refuses it)."""
     extra = {k: field.metadata[k] for k in ("contentEncoding", "contentMediaType") if k in field.metadata}
+    if isinstance(field, fields.Email) and "minLength" not in ret:
+        extra["minLength"] = 1
     if isinstance(field, fields.String) and not ({"pattern", "format", "enum"} & set(ret)):
         extra["pattern"] = NO_NUL
     if isinstance(field, fields.Dict) and field.key_field is not None and "propertyNames" not in ret:

@@ -51,7 +51,10 @@ EDITABLE = ("site_url", "course_ids", "course_idnumbers", "competencies", "page_
 ABANDONED_AFTER = timedelta(minutes=15)
 #: The connection check answers within about this many seconds (one retry) even for a dead site.
 CHECK_TIMEOUT = (5.0, 15.0)
-_TOKEN = re.compile(r"^[^\s\x00]{1,255}$")
+#: A Moodle web-service token: 1-255 characters, no white space or NUL (the ``pattern`` of ``token`` in
+#: the API's document: :mod:`moodle_bridge.api`).
+TOKEN = r"^[^\s\u0000]{1,255}$"
+_TOKEN = re.compile(TOKEN)
 NO_TOKEN = _l("the site has no web service token; set one first")
 JOB_KIND = "moodle.sync"
 
