@@ -38,10 +38,11 @@ if __package__ in (None, ""):
 import schemathesis
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core import NotSet
+from schemathesis.core.transforms import to_wire_text
 from schemathesis.engine import Status, events
 from schemathesis.engine.statistic import Statistic
 from schemathesis.transport.serialization import Binary
-from schemathesis.transport.wsgi import WSGI_TRANSPORT, WSGITransport, text_serializer
+from schemathesis.transport.wsgi import WSGI_TRANSPORT, WSGITransport
 
 #: Every phase schemathesis 4 has that sends requests (probing and schema analysis run too).
 PHASES = ("examples", "coverage", "fuzzing", "stateful")
@@ -125,18 +126,21 @@ class _WsgiTransport(WSGITransport):
         return super().send(case, session=session, **kwargs)
 
 
+def _file_body(ctx, value) -> bytes:
+    """A file body (the imports' ``text/csv``, ``format: binary``) as the bytes generated: schemathesis 4.32
+    sends other ``text/*`` types through its ``text/plain`` serializer, which writes a generated
+    :class:`Binary` (a ``str`` subclass whose text is empty) as an empty body, which the hub rightly refuses
+    (422 ``field: body``). Registered for every transport (``case.call`` picks the WSGI one itself)."""
+    if isinstance(value, Binary):
+        return value.data
+    return to_wire_text(value).encode()
+
+
+schemathesis.serializer("text/csv")(_file_body)  # (its decorator returns None)
+
+
 _TRANSPORT = _WsgiTransport()
 _TRANSPORT._copy_serializers_from(WSGI_TRANSPORT)
-
-
-@_TRANSPORT.serializer("text/csv")
-def _file_body(ctx, value):
-    """A file body (the imports' ``text/csv``, ``format: binary``) as the bytes generated: schemathesis 4.32
-    sends ``text/*`` through its ``text/plain`` serializer, which writes a generated :class:`Binary` (a
-    ``str`` subclass whose text is empty) as an empty body, which the hub rightly refuses (422 ``body``)."""
-    if isinstance(value, Binary):
-        return {"data": value.data}
-    return text_serializer(ctx, value)
 
 
 def _in_process(schema):

@@ -68,8 +68,11 @@ class SiteNotReady(HubError):
 
 
 class SiteAddressTaken(ValidationError):
-    """Another Moodle site of the hub already has this address (``field="site_url"``)."""
+    """Another Moodle site of the hub already has this address (``field="site_url"``): a valid request that
+    the hub's state refuses, so 409 (RFC 9110 §15.5.10); a :class:`ValidationError` still, so the console's
+    form shows it at the field."""
 
+    status = 409
     slug = "moodle-site-address-taken"
     title = N_("This Moodle site is already connected")
 

@@ -133,7 +133,10 @@ def test_a_generated_file_body_is_sent_as_its_bytes():
 
     from bench.schemathesis_run import _file_body
 
-    assert _file_body(None, Binary(b"a,b\n1,2\n")) == {"data": b"a,b\n1,2\n"}
+    assert _file_body(None, Binary(b"a,b\n1,2\n")) == b"a,b\n1,2\n"
+    from schemathesis.transport.wsgi import WSGI_TRANSPORT  # the one case.call sends through in-process
+
+    assert WSGI_TRANSPORT.get_first_matching_media_type("text/csv")[0] == "text/csv"
 
 
 # ---- what the runs found ---------------------------------------------------------------------------------
