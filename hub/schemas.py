@@ -34,7 +34,12 @@ _IPV6 = (
 )
 _HOST = rf"(?:(?:{_LABEL}\.)*{_LABEL}|\[{_IPV6}\])"  # a name, IPv4, or a bracketed IPv6 address
 _PORT = r"(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?"
-_REST = r"(?:[/?#][^\s\u0000]*)?"
+#: White space as Python knows it (``str.isspace``, what ``str.strip`` removes), spelled out for a character
+#: class: JSON Schema validators read ``\s`` as ECMA-262 does, schemathesis as ASCII (``re.ASCII``) and
+#: Python's ``re`` as Unicode, so ``"\x1c"`` or ``"\x85"`` matched ``[^\s]`` in the document and not in the code.
+#: A pattern of the document never says ``\s``.
+SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_REST = rf"(?:[/?#][^{SPACE}\u0000]*)?"
 #: A host in a URL: labels of letters, digits and ``-`` joined by dots (a name or IPv4 address), or an
 #: IPv6 address in brackets (RFC 3986 section 3.2.2).
 URL_HOST = _HOST
@@ -44,7 +49,7 @@ def url_pattern(origin: str = rf"https?://{_HOST}", *, base: bool = False) -> st
     """The pattern of an absolute URL starting with ``origin`` (a regular expression for scheme and host),
     then an optional port (0-65535), then anything but white space (``base``: a path only, no query or
     fragment)."""
-    rest = r"(?:/[^\s\u0000?#]*)?" if base else _REST
+    rest = rf"(?:/[^{SPACE}\u0000?#]*)?" if base else _REST
     return rf"^{origin}{_PORT}{rest}$"
 
 
@@ -223,7 +228,7 @@ class ApiSchema(Schema):
 
 
 #: Text with something other than white space in it (a value the code does not take as "not given").
-NOT_BLANK = {"type": "string", "pattern": "\\S"}
+NOT_BLANK = {"type": "string", "pattern": f"[^{SPACE}]"}
 
 
 def one_given(**branches: dict) -> dict:

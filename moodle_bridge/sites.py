@@ -35,6 +35,7 @@ from hub.i18n import N_
 from hub.i18n import lazy as _l
 from hub.inbox.models import InboundEvent
 from hub.rules import services as rules
+from hub.schemas import SPACE
 from hub.timefmt import isoformat_z
 from moodle_bridge.client import COMPETENCY_FUNCTIONS, REQUIRED_FUNCTIONS, Course, EnrolledUser, MoodleClient
 from moodle_bridge.events import WEBHOOK_MAPPING, completion_payload
@@ -53,7 +54,7 @@ ABANDONED_AFTER = timedelta(minutes=15)
 CHECK_TIMEOUT = (5.0, 15.0)
 #: A Moodle web-service token: 1-255 characters, no white space or NUL (the ``pattern`` of ``token`` in
 #: the API's document: :mod:`moodle_bridge.api`).
-TOKEN = r"^[^\s\u0000]{1,255}$"
+TOKEN = rf"^[^{SPACE}\u0000]{{1,255}}$"
 _TOKEN = re.compile(TOKEN)
 NO_TOKEN = _l("the site has no web service token; set one first")
 JOB_KIND = "moodle.sync"

@@ -171,6 +171,9 @@ def test_rules_between_fields_are_in_the_document(client):
     assert verify["properties"]["data"]["contentEncoding"] == "base64"
     site = schemas["SiteIn"]
     assert [branch["required"] for branch in site["anyOf"]] == [["course_ids"], ["course_idnumbers"]]
+    assert schemas["RegistrationIn"]["anyOf"] == [
+        {"required": ["badge_issuer"], "properties": {"badge_issuer": {"type": "string", "minLength": 1}}}
+    ]
     # what the document calls invalid, the code refuses
     for body in ({}, {"url": " ", "text": "", "data": None}):
         r = client.post("/api/v1/verify", json=body)
@@ -199,3 +202,32 @@ def test_patterns_and_lengths_the_code_applies_are_in_the_document(client, world
     assert r.status_code == 422 and r.get_json()["errors"]["json"]["email"]
     webhook = schemas["SubscriptionIn"]["properties"]["url"]
     assert webhook["pattern"].startswith("^https?://") and "HUB_WEBHOOK_ALLOW_PRIVATE_HOSTS" in webhook["description"]
+
+
+def test_white_space_in_patterns_means_the_same_to_every_reader():
+    """Python's ``re`` reads ``\\s`` over Unicode, schemathesis over ASCII, JSON Schema validators as ECMA-262
+    does: the document spells white space out (:data:`hub.schemas.SPACE`), so ``"\\x1c"`` in a URL, a token
+    or a "not blank" text is refused by all three (a schemathesis run sent a Moodle site URL with one)."""
+    import re
+    import sys
+
+    import jsonschema_rs
+
+    from hub.schemas import HTTP_BASE_URL, HTTP_URL, NOT_BLANK, SPACE
+    from moodle_bridge.sites import TOKEN
+
+    space = re.compile(f"[{SPACE}]")
+    assert all(bool(space.fullmatch(chr(c))) == chr(c).isspace() for c in range(sys.maxunicode + 1))
+    spaces = [chr(c) for c in range(0x3001) if chr(c).isspace()]
+    cases = ((HTTP_URL, "https://example.org/a{}b"), (HTTP_BASE_URL, "https://example.org/a{}b"), (TOKEN, "a{}b"))
+    for pattern, text in (*cases, (NOT_BLANK["pattern"], "{}")):
+        validator = jsonschema_rs.validator_for({"type": "string", "pattern": pattern})
+        for char in spaces:
+            value = text.format(char)
+            readings = {
+                bool(re.search(pattern, value)),
+                bool(re.search(pattern, value, re.ASCII)),
+                validator.is_valid(value),
+            }
+            assert readings == {False}, (pattern, char)
+        assert re.search(pattern, text.format("x")) and validator.is_valid(text.format("x"))
