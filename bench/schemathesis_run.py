@@ -94,7 +94,8 @@ CONTENT_CHECKED = {
     "POST /api/v1/rules": "condition: a JMESPath expression",
     "PUT /api/v1/issuers/{issuer_id}/certificate-layout": "html, css: a Jinja template and CSS the sanitiser takes",
     "POST /api/v1/issuers/{issuer_id}/signing-certificate": "pkcs12: a PKCS#12 file its passphrase opens",
-    "POST /api/v1/frameworks/import": "the CSV or JSON framework file (its columns or members, their values)",
+    "POST /api/v1/frameworks/import": "the CSV or JSON file's content; a CSV needs `identifier` in the query, a "
+    "JSON file does not (a parameter's being required cannot depend on the body's media type in OpenAPI)",
     "POST /api/v1/frameworks/import/esco": "the ESCO CSV file (as above)",
     "POST /api/v1/frameworks/mappings": "descriptor: must name an existing descriptor (data, not schema)",
     "PUT /api/v1/frameworks/badges/{badge_id}/outcomes": "descriptors: must name existing descriptors",
