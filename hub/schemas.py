@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import ClassVar
 
 from marshmallow import EXCLUDE, Schema, fields, pre_load, validate
 from marshmallow import ValidationError as MarshmallowError
@@ -33,7 +34,12 @@ _IPV6 = (
 )
 _HOST = rf"(?:(?:{_LABEL}\.)*{_LABEL}|\[{_IPV6}\])"  # a name, IPv4, or a bracketed IPv6 address
 _PORT = r"(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?"
-_REST = r"(?:[/?#][^\s\u0000]*)?"
+#: White space as Python knows it (``str.isspace``, what ``str.strip`` removes), spelled out for a character
+#: class: JSON Schema validators read ``\s`` as ECMA-262 does, schemathesis as ASCII (``re.ASCII``) and
+#: Python's ``re`` as Unicode, so ``"\x1c"`` or ``"\x85"`` matched ``[^\s]`` in the document and not in the code.
+#: A pattern of the document never says ``\s``.
+SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_REST = rf"(?:[/?#][^{SPACE}\u0000]*)?"
 #: A host in a URL: labels of letters, digits and ``-`` joined by dots (a name or IPv4 address), or an
 #: IPv6 address in brackets (RFC 3986 section 3.2.2).
 URL_HOST = _HOST
@@ -43,7 +49,7 @@ def url_pattern(origin: str = rf"https?://{_HOST}", *, base: bool = False) -> st
     """The pattern of an absolute URL starting with ``origin`` (a regular expression for scheme and host),
     then an optional port (0-65535), then anything but white space (``base``: a path only, no query or
     fragment)."""
-    rest = r"(?:/[^\s\u0000?#]*)?" if base else _REST
+    rest = rf"(?:/[^{SPACE}\u0000?#]*)?" if base else _REST
     return rf"^{origin}{_PORT}{rest}$"
 
 
@@ -192,6 +198,10 @@ class ApiSchema(Schema):
 
     #: The JSON body may also be a list (the schema's own ``pre_load`` turns it into an object).
     accepts_list = False
+    #: JSON Schema keywords of the object as a whole (``anyOf``, ``if``/``then``): the rules between its
+    #: fields that the code checks after loading, stated in the document too
+    #: (:class:`hub.web.api_contract.ObjectRules`; :func:`one_given` writes the usual one).
+    object_rules: ClassVar[dict] = {}
 
     class Meta:
         unknown = EXCLUDE
@@ -217,12 +227,25 @@ class ApiSchema(Schema):
         return data
 
 
+#: Text with something other than white space in it (a value the code does not take as "not given").
+NOT_BLANK = {"type": "string", "pattern": f"[^{SPACE}]"}
+
+
+def one_given(**branches: dict) -> dict:
+    """:attr:`ApiSchema.object_rules` saying that at least one of the fields named is given as the JSON
+    Schema with it (e.g. ``url=NOT_BLANK``, ``course_ids={"type": "array", "minItems": 1}``)."""
+    return {"anyOf": [{"required": [name], "properties": {name: rule}} for name, rule in branches.items()]}
+
+
 def no_nul_attribute(self, field, ret, **_kwargs) -> dict:
     """An apispec attribute function (``MarshmallowPlugin.converter.add_attribute_function``): text fields
     without a pattern, format or enum of their own get ``pattern: NO_NUL``; typed dicts get it for their
     keys (``propertyNames``); ``contentEncoding`` in a field's metadata (JSON Schema 2020-12 §8.3, which
-    apispec does not pass on) reaches the document."""
+    apispec does not pass on) reaches the document; e-mail fields get ``minLength: 1`` (``format`` only
+    annotates in JSON Schema 2020-12, so without it ``""`` is a valid value there, and marshmallow refuses it)."""
     extra = {k: field.metadata[k] for k in ("contentEncoding", "contentMediaType") if k in field.metadata}
+    if isinstance(field, fields.Email) and "minLength" not in ret:
+        extra["minLength"] = 1
     if isinstance(field, fields.String) and not ({"pattern", "format", "enum"} & set(ret)):
         extra["pattern"] = NO_NUL
     if isinstance(field, fields.Dict) and field.key_field is not None and "propertyNames" not in ret:

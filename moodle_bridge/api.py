@@ -9,13 +9,15 @@ problem (502 Moodle refused or answered oddly, 504 no answer), never a 500.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from hub.accounts.access import current_principal, not_found
 from hub.context import current_context
+from hub.schemas import NOT_BLANK, Pattern, http_url, one_given
 from hub.schemas import ApiSchema as _Base
-from hub.schemas import http_url
 from moodle_bridge import sites
 from moodle_bridge.web import db_session
 
@@ -41,6 +43,13 @@ _IDNUMBERS = fields.List(
 _TOKEN_DOC = "the Moodle web-service token; stored encrypted, never returned"
 
 
+def _token(description: str, **kwargs) -> fields.String:
+    """The ``token`` field: :data:`moodle_bridge.sites.TOKEN`, in the document as the code checks it."""
+    return fields.String(
+        validate=Pattern(sites.TOKEN), metadata={"pattern": sites.TOKEN, "description": description}, **kwargs
+    )
+
+
 class SiteOut(_Base):
     id = fields.String()
     slug = fields.String(metadata={"description": "the name `badgehub moodle sync` takes"})
@@ -58,6 +67,11 @@ class SiteOut(_Base):
 
 
 class SiteIn(_Base):
+    # the connector's check (MoodleConnector.validate_config: 422, field course_ids), in the document
+    object_rules: ClassVar[dict] = one_given(
+        course_ids={"type": "array", "minItems": 1}, course_idnumbers={"type": "array", "contains": NOT_BLANK}
+    )
+
     issuer = fields.String(
         load_default=None,
         allow_none=True,
@@ -71,7 +85,7 @@ class SiteIn(_Base):
         metadata={"description": "default: made from the name"},
     )
     site_url = http_url(max_length=500, base=True, required=True)
-    token = fields.String(required=True, validate=validate.Length(1, 255), metadata={"description": _TOKEN_DOC})
+    token = _token(_TOKEN_DOC, required=True)
     course_ids = _IDS
     course_idnumbers = _IDNUMBERS
     competencies = fields.Boolean(load_default=True)
@@ -81,7 +95,7 @@ class SiteIn(_Base):
 class SitePatch(_Base):
     name = fields.String(validate=validate.Length(1, 255))
     site_url = _URL
-    token = fields.String(validate=validate.Length(1, 255), metadata={"description": "replaces the stored token"})
+    token = _token("replaces the stored token")
     course_ids = _IDS
     course_idnumbers = _IDNUMBERS
     competencies = fields.Boolean()

@@ -35,6 +35,7 @@ from hub.i18n import N_
 from hub.i18n import lazy as _l
 from hub.inbox.models import InboundEvent
 from hub.rules import services as rules
+from hub.schemas import SPACE
 from hub.timefmt import isoformat_z
 from moodle_bridge.client import COMPETENCY_FUNCTIONS, REQUIRED_FUNCTIONS, Course, EnrolledUser, MoodleClient
 from moodle_bridge.events import WEBHOOK_MAPPING, completion_payload
@@ -51,7 +52,10 @@ EDITABLE = ("site_url", "course_ids", "course_idnumbers", "competencies", "page_
 ABANDONED_AFTER = timedelta(minutes=15)
 #: The connection check answers within about this many seconds (one retry) even for a dead site.
 CHECK_TIMEOUT = (5.0, 15.0)
-_TOKEN = re.compile(r"^[^\s\x00]{1,255}$")
+#: A Moodle web-service token: 1-255 characters, no white space or NUL (the ``pattern`` of ``token`` in
+#: the API's document: :mod:`moodle_bridge.api`).
+TOKEN = rf"^[^{SPACE}\u0000]{{1,255}}$"
+_TOKEN = re.compile(TOKEN)
 NO_TOKEN = _l("the site has no web service token; set one first")
 JOB_KIND = "moodle.sync"
 
@@ -65,8 +69,11 @@ class SiteNotReady(HubError):
 
 
 class SiteAddressTaken(ValidationError):
-    """Another Moodle site of the hub already has this address (``field="site_url"``)."""
+    """Another Moodle site of the hub already has this address (``field="site_url"``): a valid request that
+    the hub's state refuses, so 409 (RFC 9110 §15.5.10); a :class:`ValidationError` still, so the console's
+    form shows it at the field."""
 
+    status = 409
     slug = "moodle-site-address-taken"
     title = N_("This Moodle site is already connected")
 

@@ -8,7 +8,7 @@ writes; others get 403 (lists) or 404 (a named registration).
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from flask import current_app
 from flask_smorest import Blueprint
@@ -20,7 +20,7 @@ from hub.accounts.access import current_principal
 from hub.context import current_context, request_session
 from hub.errors import NotFound
 from hub.i18n import lazy as _l
-from hub.schemas import UUID, ApiSchema, Pattern, http_url
+from hub.schemas import UUID, ApiSchema, Pattern, http_url, one_given
 from hub.timefmt import isoformat_z
 
 from . import actions, framing
@@ -125,6 +125,9 @@ class RegistrationPage(Schema):
 
 
 class RegistrationIn(_In):
+    # required, but checked by the service, whose refusal says what the issuer is for (422, field badge_issuer)
+    object_rules: ClassVar[dict] = one_given(badge_issuer={"type": "string", "minLength": 1})
+
     issuer = Url(required=True, metadata={"description": "the platform's issuer (`iss` of its id_tokens)"})
     client_id = Text(required=True, validate=validate.Length(1, 255))
     auth_login_url = Url(required=True, metadata={"description": "the platform's OIDC authorization endpoint"})

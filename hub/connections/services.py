@@ -17,11 +17,20 @@ from hub.connections import registry
 from hub.connections.models import ConnectorConfig
 from hub.context import HubContext
 from hub.errors import NotFound, ValidationError
+from hub.i18n import N_, number
 from hub.i18n import lazy as _l
-from hub.i18n import number
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 MAX_SECRETS = 3  # current + two older ones accepted during rotation
+
+
+class SlugTaken(ValidationError):
+    """Another connector has this address segment (``field="slug"``): a valid request that the hub's state
+    refuses, so 409 (RFC 9110 §15.5.10); a :class:`ValidationError` still, so forms show it at the field."""
+
+    status = 409
+    slug = "conflict"
+    title = N_("Conflict")
 
 
 def new_webhook_secret() -> str:
@@ -64,15 +73,15 @@ def create_connector(
     ``issuer_id`` names the issuer whose people manage it (None: site-level).
 
     Raises:
-        ValidationError: bad or taken slug, a name over :data:`MAX_NAME` characters; ConfigurationError:
-            unknown kind or invalid config.
+        ValidationError: bad slug (:class:`SlugTaken`, 409: taken), a name over :data:`MAX_NAME`
+            characters; ConfigurationError: unknown kind or invalid config.
     """
     if not SLUG.match(slug or ""):
         raise ValidationError(
             _l("the address segment (slug) must be 1-64 lower-case letters, digits or hyphens"), field="slug"
         )
     if session.scalar(select(ConnectorConfig.id).where(ConnectorConfig.slug == slug)):
-        raise ValidationError(_l('a connector with the address segment "%(slug)s" exists', slug=slug), field="slug")
+        raise SlugTaken(_l('a connector with the address segment "%(slug)s" exists', slug=slug), field="slug")
     connector = registry.get(kind)
     row = ConnectorConfig(
         slug=slug,

@@ -64,6 +64,14 @@ class DidKeyAlgorithm(ValidationError):
     title = N_("Algorithm not available for a did:key issuer")
 
 
+class DidKeyAlgorithmConflict(DidKeyAlgorithm):
+    """The same problem when only one of DID method and algorithm was asked for and the other, as stored,
+    contradicts it (did:key asked while the stored algorithm is RS256, or the reverse): the request is
+    valid, the issuer's current settings refuse it, so 409 (RFC 9110 §15.5.10)."""
+
+    status = 409
+
+
 def multikey_from_public(raw: bytes) -> str:
     """``publicKeyMultibase`` of a 32-byte Ed25519 public key: ``z`` + base58btc(0xed01 + key)."""
     if len(raw) != 32:
@@ -145,7 +153,9 @@ def update_settings(
 
     Raises:
         ValidationError: an unknown value (``field`` names it), or did:key with an algorithm other
-            than EdDSA (``field: jwt_algorithm``).
+            than EdDSA asked together (:class:`DidKeyAlgorithm`, 422, ``field: jwt_algorithm``).
+        DidKeyAlgorithmConflict: one of them asked, the other as stored contradicts it (409, ``field``
+            names the one asked).
     """
     row = session.query(IssuerCredentialSettings).filter_by(issuer_id=issuer.id).one_or_none()
     if row is None:
@@ -165,12 +175,13 @@ def update_settings(
     if jwt_algorithm is not None:
         row.jwt_algorithm = _choice(jwt_algorithm, JWT_ALGORITHMS, "jwt_algorithm")
     if row.did_method == "key" and row.jwt_algorithm != "EdDSA":
-        raise DidKeyAlgorithm(
+        asked_both = did_method is not None and jwt_algorithm is not None
+        raise (DidKeyAlgorithm if asked_both else DidKeyAlgorithmConflict)(
             _l(
                 "a did:key issuer has one Ed25519 key, so its VC-JWT algorithm must be EdDSA (not %(alg)s)",
                 alg=row.jwt_algorithm,
             ),
-            field="jwt_algorithm",
+            field="jwt_algorithm" if jwt_algorithm is not None or did_method is None else "did_method",
         )
     ensure_keys(session, ctx, issuer)
     session.flush()

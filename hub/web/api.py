@@ -14,6 +14,7 @@ import base64
 import binascii
 import functools
 import hmac
+from typing import ClassVar
 
 from flask import current_app, g, request
 from flask_smorest import Api
@@ -69,7 +70,7 @@ def init_app(app) -> HubApi:
         spec_kwargs={
             "servers": [{"url": app.extensions["hub"].settings.base_url}],
             "security": [{"bearer": []}],
-            "extra_plugins": [api_contract.ProblemResponses()],
+            "extra_plugins": [api_contract.ProblemResponses(), api_contract.ObjectRules()],
         },
     )
     app.extensions["hub.api"] = api
@@ -181,6 +182,13 @@ class IssuerPatch(Base):
 
 class CredentialSettings(Base):
     """How the issuer's Open Badges 3.0 credentials are made (``hub.credentials.ob3keys.update_settings``)."""
+
+    # did:key asked with another algorithm is refused (422); with only one of them asked, the other as
+    # stored may refuse it (409)
+    object_rules: ClassVar[dict] = {
+        "if": {"required": ["did_method"], "properties": {"did_method": {"const": "key"}}},
+        "then": {"properties": {"jwt_algorithm": {"const": "EdDSA"}}},
+    }
 
     did_method = Text(
         validate=validate.OneOf(DID_METHODS),

@@ -19,6 +19,9 @@ routes; this module adds what every operation shares:
   ``Content-Type`` as their file type. The body's content is then read by webargs against the
   operation's schema (422 with per-field ``errors``).
 
+- :class:`ObjectRules`, another apispec plugin, adds the rules between a body's fields that a schema
+  declares (:attr:`hub.schemas.ApiSchema.object_rules`: ``anyOf``, ``if``/``then``).
+
 Methods a path does not declare answer 405 with ``Allow`` (:mod:`hub.web.errors`).
 """
 
@@ -111,6 +114,16 @@ class ProblemResponses(BasePlugin):
                 if str(code) not in present:
                     responses[code] = http.HTTPStatus(code).name
                     present.add(str(code))
+
+
+class ObjectRules(BasePlugin):
+    """Adds a schema's :attr:`~hub.schemas.ApiSchema.object_rules` (rules between its fields: one of
+    several given, a value another one requires) to its component in the document, so that a request the
+    document calls valid is one the code takes."""
+
+    def schema_helper(self, name, definition, schema=None, **kwargs):
+        schema_class = schema if isinstance(schema, type) else type(schema)
+        return dict(getattr(schema_class, "object_rules", None) or {})
 
 
 class PublicIdConverter(BaseConverter):

@@ -15,13 +15,14 @@ from sqlalchemy import select
 from hub.accounts.access import CONFIGURE, VIEW
 from hub.badges.models import BadgeClass, Issuer
 from hub.context import HubContext, current_context
-from hub.errors import ValidationError
+from hub.errors import NotFound
 from hub.i18n import lazy as _l
 from hub.operations import paths as path_ops
 from hub.operations import webhooks as hooks
 from hub.outgoing.models import EVENT_TYPES, STATUSES, WebhookDelivery, WebhookSubscription
 from hub.paths import services as paths
 from hub.paths.models import Path, PathCompletion, PathGroup, PathStep
+from hub.schemas import http_url
 from hub.timefmt import isoformat_z
 from hub.web import db_session
 from hub.web.admin.scoping import load, scope
@@ -151,10 +152,16 @@ class DecisionIn(Base):
     reason = Text(**Opt, validate=validate.Length(max=2000))
 
 
-def _badge(public_id: str) -> BadgeClass:
+def _badge(public_id: str, field: str = "badge_class") -> BadgeClass:
+    """The badge class a body names by its id (any issuer's: a path may accept other issuers' badges).
+
+    Raises:
+        NotFound: no such badge class (404, ``field`` names the body's member, as for every id the API
+            is given that names nothing: :mod:`hub.web.api_contract`).
+    """
     row = db_session().scalar(select(BadgeClass).where(BadgeClass.public_id == public_id))
     if row is None:
-        raise ValidationError(_l("no such badge class"), field="badge_class")
+        raise NotFound(_l("no such badge class"), field=field)
     return row
 
 
@@ -178,7 +185,7 @@ def list_paths(args):
 @bp.response(201, PathOut)
 def create_path(body):
     issuer = load(db_session(), me(), Issuer, body.pop("issuer"), CONFIGURE, write=True)
-    body["completion_badge"] = _badge(body["completion_badge"])
+    body["completion_badge"] = _badge(body["completion_badge"], "completion_badge")
     return path_json(path_ops.create_path(db_session(), current_context(), me(), issuer, **body)), 201
 
 
@@ -194,7 +201,7 @@ def get_path(path_id):
 def update_path(body, path_id):
     path = _path(path_id, CONFIGURE)
     if "completion_badge" in body:
-        body["completion_badge"] = _badge(body["completion_badge"])
+        body["completion_badge"] = _badge(body["completion_badge"], "completion_badge")
     path_ops.update_path(db_session(), current_context(), me(), path, **body)
     return path_json(path)
 
@@ -212,8 +219,8 @@ def add_step(body, path_id):
     """Add a step (422 problem JSON for a cycle, another issuer's badge not accepted, a repeat)."""
     path = _path(path_id, CONFIGURE)
     group = db_session().get(PathGroup, body["group"]) if body.get("group") else None
-    if body.get("group") and group is None:
-        raise ValidationError(_l("no such group"), field="group")
+    if body.get("group") and (group is None or group.path_id != path.id):
+        raise NotFound(_l("no such group"), field="group")
     path_ops.add_step(db_session(), me(), path, _badge(body["badge_class"]), required=body["required"], group=group)
     return path_json(path), 201
 
@@ -223,8 +230,8 @@ def add_step(body, path_id):
 def remove_step(path_id, step_id):
     path = _path(path_id, CONFIGURE)
     step = db_session().get(PathStep, step_id)
-    if step is None:
-        raise ValidationError(_l("no such step"), field="step")
+    if step is None or step.path_id != path.id:  # the address names no step of this path
+        raise NotFound(_l("no such step"), field="step_id")
     path_ops.remove_step(db_session(), me(), path, step)
     return path_json(path)
 
@@ -267,7 +274,7 @@ def decide(body, path_id):
     path = _path(path_id, CONFIGURE)
     completion = paths.completion_of(db_session(), path, body["recipient"])
     if completion is None:
-        raise ValidationError(_l("this learner has not completed the path"), field="recipient")
+        raise NotFound(_l("this learner has not completed the path"), field="recipient")
     path_ops.resolve_completion(db_session(), current_context(), me(), completion, body["decision"], body.get("reason"))
     return {"recipient": completion.recipient, "attention": None}
 
@@ -316,15 +323,24 @@ class SubscriptionOut(Base):
     secret = Text(metadata={"description": "the whsec_ signing secret: in a create or rotate answer only"})
 
 
+#: A subscription's URL: http(s) in the document; the hub takes https:// only unless
+#: ``HUB_WEBHOOK_ALLOW_PRIVATE_HOSTS`` (development) is set, and a host resolving to public addresses
+#: only, which no schema can say (``hub.outgoing.services.check_subscription_url``: 422, ``field: url``).
+_URL_DOC = (
+    "an https:// URL (http:// too with HUB_WEBHOOK_ALLOW_PRIVATE_HOSTS) whose host resolves to public addresses "
+    "only (422, `field: url`, otherwise)"
+)
+
+
 class SubscriptionIn(Base):
     issuer = Text(required=True)
-    url = Text(required=True, validate=validate.Length(1, 2048))
+    url = http_url(required=True, max_length=2048, metadata={"description": _URL_DOC})
     events = fields.List(Text(validate=validate.OneOf(EVENT_TYPES)), required=True, validate=validate.Length(min=1))
     description = Text(**Opt, validate=validate.Length(max=255))
 
 
 class SubscriptionPatch(Base):
-    url = Text(validate=validate.Length(1, 2048))
+    url = http_url(max_length=2048, metadata={"description": _URL_DOC})
     events = fields.List(Text(validate=validate.OneOf(EVENT_TYPES)), validate=validate.Length(min=1))
     description = Text(allow_none=True, validate=validate.Length(max=255))
     active = fields.Boolean()

@@ -67,6 +67,7 @@ FIELD_MESSAGES = frozenset(
         N_("Not a valid email address."),
         N_("Not a valid URL."),
         N_("Not a valid UUID."),
+        N_("String does not match expected pattern."),
         N_("Not a valid date."),
         N_("Not a valid datetime."),
         N_("Number too large."),

@@ -70,11 +70,20 @@ def test_api_reads_and_patches_them(client, ctx, world):
     # the DID document lists the default algorithm's key first (where JWT-only verifiers look)
     did = client.get(f"/issuers/{b['issuer_pid']}/did.json").get_json()
     assert did["verificationMethod"][0]["publicKeyJwk"]["kty"] == "EC"
-    for body, field in (({"did_method": "key"}, "jwt_algorithm"), ({"proof_format": "pdf"}, "proof_format")):
+    refusals = (
+        ({"did_method": "key", "jwt_algorithm": "RS256"}, 422, "jwt_algorithm"),  # the body contradicts itself
+        ({"proof_format": "pdf"}, 422, "proof_format"),
+        ({"did_method": "key"}, 409, "did_method"),  # valid, but the stored algorithm (ES256) refuses it
+    )
+    for body, status, field in refusals:
         r = client.patch(url, json=body, headers=auth)
-        assert r.status_code == 422, r.get_json()
+        assert r.status_code == status, r.get_json()
         assert r.headers["Content-Type"].startswith("application/problem+json")
         assert field in json.dumps(r.get_json())
+    # the document says which bodies contradict themselves (JSON Schema if/then)
+    rule = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]["CredentialSettings"]
+    assert rule["if"]["properties"]["did_method"] == {"const": "key"}
+    assert rule["then"]["properties"]["jwt_algorithm"] == {"const": "EdDSA"}
     # another issuer's settings are not B's to see
     assert client.get(f"/api/v1/issuers/{a['issuer_pid']}/credential-settings", headers=auth).status_code == 404
     assert [e.after["jwt_algorithm"] for e in _audit(ctx)] == ["ES256"]

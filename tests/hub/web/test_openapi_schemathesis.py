@@ -101,3 +101,133 @@ def test_an_unknown_cursor_is_not_found_a_malformed_one_invalid(client, world):
     assert client.get("/api/v1/awards?cursor=nope", headers=AUTH).status_code == 422
     unknown = client.get("/api/v1/awards?cursor=00000000-0000-4000-8000-000000000000", headers=AUTH)
     assert unknown.status_code == 404 and unknown.get_json()["field"] == "cursor"
+
+
+# ---- the run's own configuration -------------------------------------------------------------------------
+
+
+def test_each_allowance_applies_to_the_one_operation_it_names(app):
+    """An allowance of the run is one operation's; schemathesis ORs ``include-method`` with
+    ``include-path``, which once made every POST, PATCH and PUT take 422 as valid data and every POST's
+    5xx an upstream answer."""
+    import schemathesis
+
+    from bench.schemathesis_run import CONTENT_CHECKED, UPSTREAM, config
+
+    schema = schemathesis.openapi.from_wsgi(
+        "/api/v1/openapi.json", app, config=config(token="t", seed=1, max_examples=1)
+    )
+    labels = set()
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        labels.add(operation.label)
+        checks = schema.config.checks_config_for(operation=operation)
+        assert ("422" in checks.positive_data_acceptance.expected_statuses) == (operation.label in CONTENT_CHECKED)
+        upstream_answers = [s for s in checks.not_a_server_error.expected_statuses if s.startswith("5")]
+        assert upstream_answers == [s for s in UPSTREAM.get(operation.label, []) if s.startswith("5")]
+    assert set(CONTENT_CHECKED) | set(UPSTREAM) <= labels  # no allowance names an operation that is gone
+
+
+def test_a_generated_file_body_is_sent_as_its_bytes():
+    from schemathesis.transport.serialization import Binary
+
+    from bench.schemathesis_run import _file_body
+
+    assert _file_body(None, Binary(b"a,b\n1,2\n")) == b"a,b\n1,2\n"
+    from schemathesis.transport.wsgi import WSGI_TRANSPORT  # the one case.call sends through in-process
+
+    assert WSGI_TRANSPORT.get_first_matching_media_type("text/csv")[0] == "text/csv"
+
+
+# ---- what the runs found ---------------------------------------------------------------------------------
+
+
+def test_a_body_naming_no_badge_or_group_is_not_found(client, world):
+    issuer = world["a"]["issuer_pid"]
+    nothing = "00000000-0000-4000-8000-000000000000"
+    body = {"issuer": issuer, "name": "P", "completion_badge": nothing}
+    r = client.post("/api/v1/paths", headers=AUTH, json=body)
+    assert r.status_code == 404 and r.get_json()["field"] == "completion_badge", r.get_json()
+    path = client.post("/api/v1/paths", headers=AUTH, json={**body, "completion_badge": world["a"]["badge"]})
+    assert path.status_code == 201, path.get_json()
+    steps = f"/api/v1/paths/{path.get_json()['id']}/steps"
+    r = client.post(steps, headers=AUTH, json={"badge_class": nothing})
+    assert r.status_code == 404 and r.get_json()["field"] == "badge_class"
+    r = client.post(steps, headers=AUTH, json={"badge_class": world["b"]["badge"], "group": 999_999})
+    assert r.status_code == 404 and r.get_json()["field"] == "group"
+    assert client.delete(f"{steps}/999999", headers=AUTH).status_code == 404
+    decide = client.post(
+        f"/api/v1/paths/{path.get_json()['id']}/completions/decide",
+        headers=AUTH,
+        json={"recipient": "nobody@example.org", "decision": "keep"},
+    )
+    assert decide.status_code == 404 and decide.get_json()["field"] == "recipient"
+
+
+def test_rules_between_fields_are_in_the_document(client):
+    schemas = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    verify = schemas["VerifyIn"]
+    assert [branch["required"] for branch in verify["anyOf"]] == [["url"], ["text"], ["data"]]
+    assert verify["properties"]["data"]["contentEncoding"] == "base64"
+    site = schemas["SiteIn"]
+    assert [branch["required"] for branch in site["anyOf"]] == [["course_ids"], ["course_idnumbers"]]
+    assert schemas["RegistrationIn"]["anyOf"] == [
+        {"required": ["badge_issuer"], "properties": {"badge_issuer": {"type": "string", "minLength": 1}}}
+    ]
+    # what the document calls invalid, the code refuses
+    for body in ({}, {"url": " ", "text": "", "data": None}):
+        r = client.post("/api/v1/verify", json=body)
+        assert r.status_code == 422 and r.mimetype == "application/problem+json", r.get_json()
+    r = client.post("/api/v1/verify", json={"data": "not base64!"})
+    assert r.status_code == 422 and r.get_json()["errors"]["json"]["data"]
+
+
+def test_patterns_and_lengths_the_code_applies_are_in_the_document(client, world):
+    from moodle_bridge.sites import TOKEN
+
+    schemas = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    assert (
+        schemas["SiteIn"]["properties"]["token"]["pattern"]
+        == TOKEN
+        == schemas["SitePatch"]["properties"]["token"]["pattern"]
+    )
+    r = client.post(
+        "/api/v1/moodle/sites",
+        headers=AUTH,
+        json={"name": "M", "site_url": "https://moodle.example", "token": "a\x85b", "course_ids": [2]},
+    )
+    assert r.status_code == 422 and r.get_json()["errors"]["json"]["token"], r.get_json()
+    assert schemas["IssuerPatch"]["properties"]["email"]["minLength"] == 1
+    r = client.patch(f"/api/v1/issuers/{world['a']['issuer_pid']}", headers=AUTH, json={"email": ""})
+    assert r.status_code == 422 and r.get_json()["errors"]["json"]["email"]
+    webhook = schemas["SubscriptionIn"]["properties"]["url"]
+    assert webhook["pattern"].startswith("^https?://") and "HUB_WEBHOOK_ALLOW_PRIVATE_HOSTS" in webhook["description"]
+
+
+def test_white_space_in_patterns_means_the_same_to_every_reader():
+    """Python's ``re`` reads ``\\s`` over Unicode, schemathesis over ASCII, JSON Schema validators as ECMA-262
+    does: the document spells white space out (:data:`hub.schemas.SPACE`), so ``"\\x1c"`` in a URL, a token
+    or a "not blank" text is refused by all three (a schemathesis run sent a Moodle site URL with one)."""
+    import re
+    import sys
+
+    import jsonschema_rs
+
+    from hub.schemas import HTTP_BASE_URL, HTTP_URL, NOT_BLANK, SPACE
+    from moodle_bridge.sites import TOKEN
+
+    space = re.compile(f"[{SPACE}]")
+    assert all(bool(space.fullmatch(chr(c))) == chr(c).isspace() for c in range(sys.maxunicode + 1))
+    spaces = [chr(c) for c in range(0x3001) if chr(c).isspace()]
+    cases = ((HTTP_URL, "https://example.org/a{}b"), (HTTP_BASE_URL, "https://example.org/a{}b"), (TOKEN, "a{}b"))
+    for pattern, text in (*cases, (NOT_BLANK["pattern"], "{}")):
+        validator = jsonschema_rs.validator_for({"type": "string", "pattern": pattern})
+        for char in spaces:
+            value = text.format(char)
+            readings = {
+                bool(re.search(pattern, value)),
+                bool(re.search(pattern, value, re.ASCII)),
+                validator.is_valid(value),
+            }
+            assert readings == {False}, (pattern, char)
+        assert re.search(pattern, text.format("x")) and validator.is_valid(text.format("x"))

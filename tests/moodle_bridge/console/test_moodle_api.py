@@ -158,7 +158,7 @@ def test_validation_errors_are_422(client, world, moodle, admin_a):
         assert r.status_code == 422 and r.mimetype == "application/problem+json", (changes, r.get_json())
     assert _create(client, admin_a, moodle, world, slug="moodle-x").status_code == 201
     taken = _create(client, admin_a, moodle, world, slug="moodle-x", site_url=f"{moodle.site_url}/other")
-    assert taken.status_code == 422 and taken.get_json()["field"] == "slug"
+    assert taken.status_code == 409 and taken.get_json()["field"] == "slug"  # valid, the hub's state refuses it
 
 
 def test_scopes_and_other_issuers(client, ctx, world, moodle, admin_a):
@@ -260,13 +260,13 @@ def test_sync_runs_in_a_background_thread(settings, world, moodle):
 def test_one_site_address_is_one_connector(client, ctx, world, moodle, admin_a):
     first = _create(client, admin_a, moodle, world).get_json()
     again = _create(client, {**admin_a, "Accept-Language": "en"}, moodle, world, site_url=f"{moodle.site_url}//")
-    assert again.status_code == 422 and again.mimetype == "application/problem+json"
+    assert again.status_code == 409 and again.mimetype == "application/problem+json"
     problem = again.get_json()
     assert problem["field"] == "site_url" and f"as Moodle A ({first['slug']})" in problem["detail"]
     assert problem["type"].endswith("/problems/moodle-site-address-taken")
     other = _create(client, admin_a, moodle, world, site_url=f"{moodle.site_url}/other", name="Other").get_json()
     moved = client.patch(f"/api/v1/moodle/sites/{other['id']}", headers=admin_a, json={"site_url": moodle.site_url})
-    assert moved.status_code == 422 and moved.get_json()["field"] == "site_url"
+    assert moved.status_code == 409 and moved.get_json()["field"] == "site_url"
     assert client.get(f"/api/v1/moodle/sites/{other['id']}", headers=admin_a).get_json()["site_url"].endswith("/other")
     same = client.patch(f"/api/v1/moodle/sites/{first['id']}", headers=admin_a, json={"site_url": moodle.site_url})
     assert same.status_code == 200
