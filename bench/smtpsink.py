@@ -28,6 +28,8 @@ class _Handler(socketserver.StreamRequestHandler):
 
     def handle(self) -> None:
         sink: SmtpSink = self.server.sink  # type: ignore[attr-defined]
+        with sink._lock:
+            sink.sessions += 1
         self._reply("220 sink ESMTP")
         recipients: list[str] = []
         while True:
@@ -86,7 +88,8 @@ class SmtpSink:
     """A counting SMTP server in a daemon thread (use as a context manager, or :meth:`start`/:meth:`stop`).
 
     Attributes: ``port``; ``per_recipient`` (:class:`collections.Counter` of lower-cased recipient
-    addresses, one per message received); ``messages`` (messages received in all).
+    addresses, one per message received); ``messages`` (messages received in all); ``sessions``
+    (connections the sink greeted).
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0):
@@ -96,6 +99,7 @@ class SmtpSink:
         self.port = self._server.server_address[1]
         self.per_recipient: Counter[str] = Counter()
         self.messages = 0
+        self.sessions = 0
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 

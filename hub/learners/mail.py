@@ -7,6 +7,8 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+import threading
+import time
 import unicodedata
 from collections import deque
 from dataclasses import dataclass
@@ -50,6 +52,11 @@ def fold_header(value: str) -> str:
 
 
 class Mailer(Protocol):
+    def ready(self) -> None:
+        """Make sure the calling thread can hand a message over at once (for SMTP: a connection open,
+        greeted, TLS and login done), so that a following :meth:`send` is only the message's own
+        exchange. Raises MailError when the server cannot be reached."""
+
     def send(self, message: Message) -> None:
         """Send ``message``. Raises MailError when it cannot be delivered to the server."""
 
@@ -73,6 +80,9 @@ class ConsoleMailer:
         self.sender = sender
         self.sent: deque[Message] = deque(maxlen=1000)
 
+    def ready(self) -> None:
+        """Nothing to prepare: messages are logged."""
+
     def send(self, message: Message) -> None:
         self.sent.append(message)
         log.info(
@@ -85,7 +95,16 @@ class ConsoleMailer:
 
 
 class SmtpMailer:
-    """Sends through ``smtp://[user:password@]host[:port][?starttls=1]`` or ``smtps://`` (implicit TLS)."""
+    """Sends through ``smtp://[user:password@]host[:port][?starttls=1]`` or ``smtps://`` (implicit TLS).
+
+    Each thread keeps its connection open between messages (RFC 5321 allows several mail transactions
+    per session, section 3.3) and checks it with ``NOOP`` after :data:`IDLE_CHECK_SECONDS` idle, so a
+    batch of award e-mails costs one connection, greeting and login, not one per message; the TLS
+    context (the system's CA bundle) is loaded once per mailer."""
+
+    #: A kept connection idle longer than this is checked with NOOP before use (servers drop idle
+    #: sessions: Postfix after 300 s).
+    IDLE_CHECK_SECONDS = 10.0
 
     def __init__(self, url: str, sender: str, timeout: float = 15.0):
         parts = urlsplit(url)
@@ -97,22 +116,60 @@ class SmtpMailer:
         self.password = unquote(parts.password) if parts.password else None
         self.sender = sender
         self.timeout = timeout
+        self._tls: ssl.SSLContext | None = None
+        self._local = threading.local()
 
-    def send(self, message: Message) -> None:
-        context = ssl.create_default_context()
+    def _context(self) -> ssl.SSLContext:
+        if self._tls is None:
+            self._tls = ssl.create_default_context()
+        return self._tls
+
+    def _failed(self, exc: Exception) -> MailError:
+        self._drop()
+        return MailError(f"SMTP delivery to {self.host}:{self.port} failed: {type(exc).__name__}")
+
+    def _drop(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    def ready(self) -> None:
+        conn = getattr(self._local, "conn", None)
         try:
-            if self.implicit_tls:
-                conn = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
-            else:
-                conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-            with conn:
+            if conn is not None and time.monotonic() - self._local.used > self.IDLE_CHECK_SECONDS:
+                try:
+                    if conn.noop()[0] != 250:
+                        raise smtplib.SMTPServerDisconnected("NOOP refused")
+                except (OSError, smtplib.SMTPException):
+                    self._drop()
+                    conn = None
+            if conn is None:
+                if self.implicit_tls:
+                    conn = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=self._context())
+                else:
+                    conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+                self._local.conn = conn
+                conn.ehlo()
                 if self.starttls:
-                    conn.starttls(context=context)
+                    conn.starttls(context=self._context())
+                    conn.ehlo()
                 if self.user:
                     conn.login(self.user, self.password or "")
-                conn.send_message(_build(message, self.sender))
         except (OSError, smtplib.SMTPException) as exc:
-            raise MailError(f"SMTP delivery to {self.host}:{self.port} failed: {type(exc).__name__}") from None
+            raise self._failed(exc) from None
+        self._local.used = time.monotonic()
+
+    def send(self, message: Message) -> None:
+        self.ready()
+        try:
+            self._local.conn.send_message(_build(message, self.sender))
+        except (OSError, smtplib.SMTPException) as exc:
+            raise self._failed(exc) from None
+        self._local.used = time.monotonic()
         log.info("e-mail sent", extra={"to_domain": message.to.rpartition("@")[2]})
 
 

@@ -290,6 +290,13 @@ def deliver(ctx: HubContext, ids: list[int] | None = None, limit: int = 100, *, 
     sent = 0
     for notification_id, message in messages.items():
         try:
+            # Connected, greeted and logged in before the row is marked: a crash from here to the
+            # server's answer is the only one that leaves a row "interrupted", and it is one exchange.
+            mailer.ready()
+        except MailError as exc:
+            _record_failure(ctx, notification_id, str(exc.detail))
+            continue
+        try:
             if not _set(ctx, notification_id, SENDING, status=HANDING, claimed_at=utcnow()):
                 continue  # taken over by another process after a stale claim
         except Exception:

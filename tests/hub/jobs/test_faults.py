@@ -176,6 +176,9 @@ class _Mailer:
     def __init__(self, poison: str):
         self.poison, self.sent = poison, []
 
+    def ready(self):
+        pass
+
     def send(self, message):
         if message.to == self.poison:
             raise ValueError("Header values may not contain linefeed or carriage return characters")
