@@ -11,7 +11,7 @@ UPDATE, as inbox events are, so two processes never send the same e-mail.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from sqlalchemy import select, update
@@ -232,6 +232,31 @@ def _set(ctx: HubContext, notification_id: int, expected: str, **values) -> bool
 _UNRECORDED: dict[int, set[int]] = {}
 
 
+#: Rows whose ``handing`` mark may have committed although its answer never came (the database went
+#: away in that statement), with the ``claimed_at`` the mark wrote, per context. This process did not
+#: send them, so its next pass puts them back to pending (the timestamp guarding that nothing else has
+#: touched them since), instead of leaving them for the stale sweep to fail as "interrupted".
+_UNSENT: dict[int, dict[int, datetime]] = {}
+
+
+def _release_unsent(ctx: HubContext) -> None:
+    """Put back to pending the rows of :data:`_UNSENT` (raises while the database is still away)."""
+    waiting = _UNSENT.get(id(ctx))
+    while waiting:
+        notification_id, marked_at = next(iter(waiting.items()))
+        with ctx.db.statement_scope() as session:
+            session.execute(
+                update(Notification)
+                .where(
+                    Notification.id == notification_id,
+                    Notification.status == HANDING,
+                    Notification.claimed_at == marked_at,
+                )
+                .values(status=PENDING, claimed_by=None)
+            )
+        del waiting[notification_id]
+
+
 def _record_sent(ctx: HubContext) -> None:
     """Mark ``sent`` the rows this process sent while the database was away (see :data:`_UNRECORDED`)."""
     waiting = _UNRECORDED.get(id(ctx))
@@ -260,6 +285,7 @@ def deliver(ctx: HubContext, ids: list[int] | None = None, limit: int = 100, *, 
     """
     try:
         _record_sent(ctx)
+        _release_unsent(ctx)
         claimed = _claim_rows(ctx, ids, limit, owner)
         if not claimed:
             return 0
@@ -296,11 +322,13 @@ def deliver(ctx: HubContext, ids: list[int] | None = None, limit: int = 100, *, 
         except MailError as exc:
             _record_failure(ctx, notification_id, str(exc.detail))
             continue
+        marked_at = utcnow()
         try:
-            if not _set(ctx, notification_id, SENDING, status=HANDING, claimed_at=utcnow()):
+            if not _set(ctx, notification_id, SENDING, status=HANDING, claimed_at=marked_at):
                 continue  # taken over by another process after a stale claim
         except Exception:
             log.exception("award e-mail %s: the database is unreachable; left for a later pass", notification_id)
+            _UNSENT.setdefault(id(ctx), {})[notification_id] = marked_at  # the mark may have committed
             break
         try:
             mailer.send(message)

@@ -225,6 +225,33 @@ def test_email_sent_while_the_database_went_away_is_recorded_sent_at_the_next_pa
     ctx.db.dispose()
 
 
+def test_email_whose_handing_mark_lost_its_answer_is_sent_once_at_the_next_pass(settings, monkeypatch):
+    """The database goes away while the ``handing`` mark commits: the statement committed but its
+    answer never came, so the process did not send the e-mail. Its next pass puts the row back to
+    pending and sends it once, rather than leaving it for the stale sweep to fail as "interrupted"."""
+    ctx = store_events(settings, 1)
+    mailer = _Mailer("nobody")
+    monkeypatch.setattr(notifications, "mailer_for", lambda settings: mailer)
+    real_set, lost = notifications._set, []
+
+    def answer_lost(ctx_, notification_id, expected, **values):
+        done = real_set(ctx_, notification_id, expected, **values)
+        if values.get("status") == notifications.HANDING and not lost:
+            lost.append(notification_id)
+            raise ConnectionError("the database went away before it answered")
+        return done
+
+    monkeypatch.setattr(notifications, "_set", answer_lost)
+    Runner(ctx).drain()  # the mark commits, its answer is lost: nothing sent
+    assert mailer.sent == [] or mailer.sent == ["learner0@example.org"]
+    notifications.deliver(ctx)  # the next pass releases the row and sends it
+    notifications.deliver(ctx)  # and a later one sends nothing again
+    with ctx.db.read_scope() as s:
+        assert [(n.status, n.error) for n in s.scalars(select(Notification))] == [("sent", None)]
+    assert mailer.sent == ["learner0@example.org"] and len(lost) == 1
+    ctx.db.dispose()
+
+
 # ---- a database outage in the middle of a batch --------------------------------------------------
 
 
