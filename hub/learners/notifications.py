@@ -216,54 +216,31 @@ def _claim_rows(ctx: HubContext, ids: list[int] | None, limit: int, owner: str |
         return sorted(result.scalars().all())
 
 
-def _set(ctx: HubContext, notification_id: int, expected: str, **values) -> bool:
-    """One committed ``UPDATE`` of one row, only while it is in state ``expected``; whether it matched."""
+def _set(ctx: HubContext, notification_id: int, expected: str, *, marked_at: datetime | None = None, **values) -> bool:
+    """One committed ``UPDATE`` of one row, only while it is in state ``expected`` (and, with
+    ``marked_at``, still carries the ``claimed_at`` this process wrote); whether it matched."""
+    where = [Notification.id == notification_id, Notification.status == expected]
+    if marked_at is not None:
+        where.append(Notification.claimed_at == marked_at)
     with ctx.db.statement_scope() as session:
-        result = session.execute(
-            update(Notification)
-            .where(Notification.id == notification_id, Notification.status == expected)
-            .values(**values)
-        )
-        return bool(result.rowcount)
+        return bool(session.execute(update(Notification).where(*where).values(**values)).rowcount)
 
 
-#: Rows this process handed to the mail server but could not mark ``sent`` (the database went away
-#: just then), per context: marked at the next pass, before the stale ``handing`` sweep would fail them.
-_UNRECORDED: dict[int, set[int]] = {}
+#: What this process still owes rows it marked ``handing`` when the database went away, per context:
+#: row id → (the ``claimed_at`` its mark wrote, the values to write). Sent but not marked ``sent``:
+#: ``sent``; marked (maybe: the statement's answer never came) but not sent: back to ``pending``.
+#: Written at the next pass, before the stale ``handing`` sweep would fail the row as "interrupted";
+#: the timestamp guards that nothing else has touched the row since.
+_OWED: dict[int, dict[int, tuple[datetime, dict]]] = {}
 
 
-#: Rows whose ``handing`` mark may have committed although its answer never came (the database went
-#: away in that statement), with the ``claimed_at`` the mark wrote, per context. This process did not
-#: send them, so its next pass puts them back to pending (the timestamp guarding that nothing else has
-#: touched them since), instead of leaving them for the stale sweep to fail as "interrupted".
-_UNSENT: dict[int, dict[int, datetime]] = {}
-
-
-def _release_unsent(ctx: HubContext) -> None:
-    """Put back to pending the rows of :data:`_UNSENT` (raises while the database is still away)."""
-    waiting = _UNSENT.get(id(ctx))
+def _settle_owed(ctx: HubContext) -> None:
+    """Write what :data:`_OWED` holds for ``ctx`` (raises while the database is still away: next pass)."""
+    waiting = _OWED.get(id(ctx))
     while waiting:
-        notification_id, marked_at = next(iter(waiting.items()))
-        with ctx.db.statement_scope() as session:
-            session.execute(
-                update(Notification)
-                .where(
-                    Notification.id == notification_id,
-                    Notification.status == HANDING,
-                    Notification.claimed_at == marked_at,
-                )
-                .values(status=PENDING, claimed_by=None)
-            )
+        notification_id, (marked_at, values) = next(iter(waiting.items()))
+        _set(ctx, notification_id, HANDING, marked_at=marked_at, **values)
         del waiting[notification_id]
-
-
-def _record_sent(ctx: HubContext) -> None:
-    """Mark ``sent`` the rows this process sent while the database was away (see :data:`_UNRECORDED`)."""
-    waiting = _UNRECORDED.get(id(ctx))
-    while waiting:
-        notification_id = next(iter(waiting))
-        _set(ctx, notification_id, HANDING, status=SENT, sent_at=utcnow(), error=None)  # raises: try later
-        waiting.discard(notification_id)
 
 
 def deliver(ctx: HubContext, ids: list[int] | None = None, limit: int = 100, *, owner: str | None = None) -> int:
@@ -284,8 +261,7 @@ def deliver(ctx: HubContext, ids: list[int] | None = None, limit: int = 100, *, 
     process's next pass.
     """
     try:
-        _record_sent(ctx)
-        _release_unsent(ctx)
+        _settle_owed(ctx)
         claimed = _claim_rows(ctx, ids, limit, owner)
         if not claimed:
             return 0
@@ -328,7 +304,8 @@ def deliver(ctx: HubContext, ids: list[int] | None = None, limit: int = 100, *, 
                 continue  # taken over by another process after a stale claim
         except Exception:
             log.exception("award e-mail %s: the database is unreachable; left for a later pass", notification_id)
-            _UNSENT.setdefault(id(ctx), {})[notification_id] = marked_at  # the mark may have committed
+            # The mark may have committed; the e-mail was not sent.
+            _OWED.setdefault(id(ctx), {})[notification_id] = (marked_at, {"status": PENDING, "claimed_by": None})
             break
         try:
             mailer.send(message)
@@ -337,11 +314,12 @@ def deliver(ctx: HubContext, ids: list[int] | None = None, limit: int = 100, *, 
             _record_failure(ctx, notification_id, str(detail))
             continue
         sent += 1
+        done = {"status": SENT, "sent_at": utcnow(), "error": None}
         try:
-            _set(ctx, notification_id, HANDING, status=SENT, sent_at=utcnow(), error=None)
+            _set(ctx, notification_id, HANDING, **done)
         except Exception:
             log.exception("award e-mail %s was sent but could not be recorded (next pass records it)", notification_id)
-            _UNRECORDED.setdefault(id(ctx), set()).add(notification_id)
+            _OWED.setdefault(id(ctx), {})[notification_id] = (marked_at, done)
     return sent
 
 
